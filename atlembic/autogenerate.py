@@ -1,0 +1,120 @@
+"""The planning pipeline: desired state from the models, current state from the directory, both
+normalized by the same dev database; their diff planned as SQL and verified before anyone sees it.
+
+    models ──provider──▶ DDL ──dev DB──▶ inspect ──▶ desired
+    directory ──replay on dev DB──▶ inspect ──▶ current
+    diff(current, desired) ──plan──▶ statements ──verify on dev DB──▶ must reach desired
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from atlembic.devdb import DevDatabase
+from atlembic.diff import SchemaDiff, diff_schemas
+from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import MigrationFile, render_migration
+from atlembic.migrate.executor import StatementError, replay_files
+from atlembic.migrate.transactions import autocommit
+from atlembic.plan.base import PlannedStatement, planner_for
+from atlembic.provider import metadata_ddl
+from atlembic.schema.inspect import inspect_schema
+from atlembic.schema.model import Schema
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage, for `-v` output and the benchmarks."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass
+class Plan:
+    diff: SchemaDiff
+    statements: list[PlannedStatement]
+
+    def render(self) -> str:
+        return render_migration([(s.comment, s.sql) for s in self.statements])
+
+
+def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None) -> Schema:
+    """Create the models on a clean dev database and read back what the engine made of them."""
+    timings = timings or Timings()
+    with timings.stage("provider"):
+        statements = metadata_ddl(metadata, dev.dialect_name)
+    with dev.clean_database() as engine, engine.connect() as raw:
+        conn = autocommit(raw)
+        with timings.stage("load models"):
+            for sql in statements:
+                try:
+                    conn.exec_driver_sql(sql)
+                except Exception as exc:
+                    first = " ".join(sql.split())[:120]
+                    raise AtlembicError(f'models: the dev database rejected "{first}": {exc}') from exc
+        with timings.stage("inspect"):
+            return inspect_schema(conn)
+
+
+def replay_schema(
+    dev: DevDatabase, files: Sequence[MigrationFile], timings: Timings | None = None
+) -> Schema:
+    """Replay migration files on a clean dev database and read back the resulting schema."""
+    timings = timings or Timings()
+    with dev.clean_database() as engine:
+        with timings.stage("replay"):
+            try:
+                replay_files(engine, files, dev.dialect_name)
+            except StatementError as exc:
+                raise AtlembicError(f"replaying the migration directory failed: {exc}") from exc
+        with engine.connect() as conn, timings.stage("inspect"):
+            return inspect_schema(conn)
+
+
+def plan_changes(current: Schema, desired: Schema, dialect: str, timings: Timings | None = None) -> Plan:
+    timings = timings or Timings()
+    with timings.stage("diff"):
+        diff = diff_schemas(current, desired)
+    with timings.stage("plan"):
+        statements = planner_for(dialect).plan(diff) if diff else []
+    return Plan(diff, statements)
+
+
+def verify_plan(
+    dev: DevDatabase,
+    files: Sequence[MigrationFile],
+    plan: Plan,
+    desired: Schema,
+    timings: Timings | None = None,
+) -> None:
+    """Replay the directory plus the planned file on a clean dev database; it must reach `desired`.
+
+    The planned file goes through the same splitter as any other file, so what is verified is the
+    exact text that will be written.
+    """
+    timings = timings or Timings()
+    planned = MigrationFile(name="99999999999999_planned.sql", path=Path("planned.sql"),
+                            content=plan.render().encode())
+    with timings.stage("verify"):
+        try:
+            reached = replay_schema(dev, [*files, planned])
+        except AtlembicError as exc:
+            raise AtlembicError(f"the planned migration does not apply on the dev database: {exc}") from exc
+        remaining = diff_schemas(reached, desired)
+    if remaining:
+        detail = "; ".join(remaining.describe())
+        raise AtlembicError(f"the planned migration does not reach the models' schema; remaining: {detail}")

@@ -1,0 +1,152 @@
+"""Run migration files: on the dev database (replay, nothing recorded) and on the target
+(apply, every step recorded in the revisions table so a failure says exactly where it stopped)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy.engine import Connection, Engine
+
+from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import MigrationFile
+from atlembic.migrate.lexer import Statement, statement_hashes
+from atlembic.migrate.revisions import Revision, RevisionStore, finished
+from atlembic.migrate.transactions import autocommit, transactions_for
+
+
+class StatementError(AtlembicError):
+    """A statement of a migration file failed; names the file, line, statement and the cause."""
+
+    def __init__(self, file: MigrationFile, stmt: Statement, cause: BaseException, state: str = "") -> None:
+        self.file, self.statement, self.cause = file, stmt, cause
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        text = " ".join(stmt.text.split())
+        if len(text) > 200:
+            text = text[:197] + "..."
+        message = f'{file.name}:{stmt.line}: executing statement "{text}": {reason}'
+        super().__init__(message + (f"; {state}" if state else ""))
+
+
+def _uses_transaction(file: MigrationFile) -> bool:
+    modes = [arg for name, arg in file.directives if name == "txmode"]
+    for mode in modes:
+        if mode not in ("none", "file"):
+            raise AtlembicError(f'{file.name}: unknown atlas:txmode "{mode}" (expected "none" or "file")')
+    return "none" not in modes
+
+
+def run_file(
+    conn: Connection,
+    file: MigrationFile,
+    statements: Sequence[Statement],
+    *,
+    start: int = 0,
+    after_statement: Callable[[int], None] | None = None,
+) -> None:
+    """Execute `statements[start:]` of `file`, in one transaction unless the file opts out.
+
+    `after_statement(n)` runs after statement n succeeded, inside the same transaction, so the
+    progress it records commits or rolls back with the statement itself.
+    """
+    def run() -> None:
+        for index in range(start, len(statements)):
+            stmt = statements[index]
+            try:
+                conn.exec_driver_sql(stmt.text)
+            except Exception as exc:  # the driver's error is the user's error: report it with context
+                raise StatementError(file, stmt, exc) from exc
+            if after_statement is not None:
+                after_statement(index + 1)
+
+    if _uses_transaction(file):
+        with transactions_for(conn).transaction():
+            run()
+    else:
+        run()
+
+
+def replay_files(engine: Engine, files: Sequence[MigrationFile], dialect: str) -> None:
+    """Replay files on an empty dev database: the directory's current state, nothing recorded."""
+    with engine.connect() as raw:
+        conn = autocommit(raw)
+        for file in files:
+            run_file(conn, file, file.statements(dialect))
+
+
+@dataclass
+class _Progress:
+    """Records each applied statement in the file's revision row (applied, partial_hashes)."""
+
+    store: RevisionStore
+    rev: Revision
+    hashes: list[str]
+
+    def record(self, done: int) -> None:
+        self.rev = replace(self.rev, applied=done, partial_hashes=self.hashes[:done])
+        self.store.write(self.rev)
+
+
+@dataclass
+class AppliedFile:
+    file: MigrationFile
+    statements: int
+    elapsed_ns: int
+
+
+def apply_files(
+    conn: Connection,
+    store: RevisionStore,
+    files: Sequence[MigrationFile],
+    dialect: str,
+    hashes: dict[str, str],
+    existing: dict[str, Revision],
+    on_file: Callable[[MigrationFile], None] | None = None,
+) -> list[AppliedFile]:
+    """Apply pending files in order, recording each in the revisions table (Atlas's algorithm).
+
+    The row is written before the first statement (the file has started), updated after each
+    statement, and finished at the end. When a statement fails, the row left behind holds the error,
+    the failing statement and how many statements were applied, and nothing after it runs.
+    """
+    applied: list[AppliedFile] = []
+    for file in files:
+        if on_file is not None:
+            on_file(file)
+        statements = file.statements(dialect)
+        texts = [s.text for s in statements]
+        running = statement_hashes(texts)
+        rev = existing.get(file.version) or Revision(
+            version=file.version, description=file.description, total=len(statements), hash=hashes[file.name]
+        )
+        rev = replace(rev, total=len(statements), hash=hashes[file.name], error="", error_stmt="")
+        start = rev.applied
+        stored = rev.partial_hashes or []
+        if start and stored[:start] != running[:start]:
+            changed = next((i + 1 for i in range(start) if stored[i : i + 1] != running[i : i + 1]), start)
+            raise AtlembicError(f'history changed: statement {changed} from file "{file.name}" changed')
+        store.write(rev)
+        began = time.monotonic_ns()
+        progress = _Progress(store, rev, running)
+        try:
+            run_file(conn, file, statements, start=start, after_statement=progress.record)
+        except StatementError as exc:
+            # The transaction (if any) rolled back, taking its progress rows with it: re-read what
+            # is really applied, then record the failure so `status` and the next run see it.
+            done = next((r.applied for r in store.read_all() if r.version == file.version), start)
+            failed = replace(
+                rev, applied=done, partial_hashes=running[:done] or None,
+                error=str(exc.cause).strip(), error_stmt=exc.statement.text,
+                execution_time=time.monotonic_ns() - began,
+            )
+            store.write(failed)
+            raise StatementError(
+                file, exc.statement, exc.cause,
+                state=f'revisions table: version {file.version} applied {done} of {len(statements)} '
+                      f"statements, error recorded",
+            ) from exc.cause
+        elapsed = time.monotonic_ns() - began
+        store.write(finished(replace(progress.rev, applied=len(statements)), elapsed))
+        applied.append(AppliedFile(file, len(statements) - start, elapsed))
+    return applied

@@ -1,0 +1,125 @@
+"""Atlas's revisions table (`atlas_schema_revisions`): where applied files are recorded.
+
+Column names, types and meanings follow Atlas (atlas-format.md section 4) so the Atlas CLI can take
+over a database atlembic migrated, and the other way round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from atlembic import __version__
+
+TABLE = "atlas_schema_revisions"
+CLOUD_IDENTIFIER = ".atlas_cloud_identifier"
+OPERATOR_VERSION = f"atlembic v{__version__}"
+
+# Revision.type bit flags (sql/migrate/migrate.go).
+TYPE_BASELINE, TYPE_EXECUTE, TYPE_RESOLVED = 1, 2, 4
+
+# Column types Ent gives the table on each engine; where the table lives (Atlas's default schema).
+_DIALECT_LAYOUT: dict[str, dict[str, Any]] = {
+    "sqlite": {"schema": None, "string": sa.Text, "int": sa.Integer, "time": sa.String, "json": sa.JSON},
+    "postgresql": {"schema": TABLE, "string": sa.String, "int": sa.BigInteger,
+                   "time": lambda: sa.TIMESTAMP(timezone=True), "json": postgresql.JSONB},
+}
+
+
+@dataclass
+class Revision:
+    version: str
+    description: str
+    type: int = TYPE_EXECUTE
+    applied: int = 0
+    total: int = 0
+    executed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    execution_time: int = 0  # nanoseconds, as Go's time.Duration
+    error: str | None = ""
+    error_stmt: str | None = ""
+    hash: str = ""
+    partial_hashes: list[str] | None = None
+    operator_version: str = OPERATOR_VERSION
+
+    @property
+    def done(self) -> bool:
+        return self.applied == self.total and not self.error
+
+
+class RevisionStore:
+    """Reads and writes revision rows on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        layout = _DIALECT_LAYOUT.get(conn.dialect.name, _DIALECT_LAYOUT["postgresql"])
+        self.schema: str | None = layout["schema"]
+        self._time_as_text = layout["time"] is sa.String
+        string, integer = layout["string"], layout["int"]
+        self.table = sa.Table(
+            TABLE,
+            sa.MetaData(),
+            sa.Column("version", string(), primary_key=True),
+            sa.Column("description", string(), nullable=False),
+            sa.Column("type", integer(), nullable=False, server_default="2"),
+            sa.Column("applied", integer(), nullable=False, server_default="0"),
+            sa.Column("total", integer(), nullable=False, server_default="0"),
+            sa.Column("executed_at", layout["time"](), nullable=False),
+            sa.Column("execution_time", integer(), nullable=False),
+            sa.Column("error", sa.Text(), nullable=True),
+            sa.Column("error_stmt", sa.Text(), nullable=True),
+            sa.Column("hash", string(), nullable=False),
+            sa.Column("partial_hashes", layout["json"](), nullable=True),
+            sa.Column("operator_version", string(), nullable=False),
+            schema=self.schema,
+        )
+
+    def exists(self) -> bool:
+        return sa.inspect(self.conn).has_table(TABLE, schema=self.schema)
+
+    def ensure(self) -> None:
+        if self.schema is not None:
+            self.conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+        self.table.create(self.conn, checkfirst=True)
+
+    def read_all(self) -> list[Revision]:
+        if not self.exists():
+            return []
+        t = self.table
+        rows = self.conn.execute(sa.select(t).where(t.c.version != CLOUD_IDENTIFIER).order_by(t.c.version))
+        return [self._from_row(r._mapping) for r in rows]
+
+    def _from_row(self, row: Any) -> Revision:
+        values = dict(row)
+        if self._time_as_text and isinstance(values["executed_at"], str):
+            values["executed_at"] = dt.datetime.fromisoformat(values["executed_at"])
+        return Revision(**values)
+
+    def write(self, rev: Revision) -> None:
+        """Upsert: on an existing row keep version, description and executed_at (as Ent does)."""
+        t = self.table
+        values = self._to_row(rev)
+        exists = self.conn.execute(sa.select(t.c.version).where(t.c.version == rev.version)).first()
+        if exists:
+            for keep in ("version", "description", "executed_at"):
+                values.pop(keep)
+            self.conn.execute(t.update().where(t.c.version == rev.version).values(**values))
+        else:
+            self.conn.execute(t.insert().values(**values))
+
+    def _to_row(self, rev: Revision) -> dict[str, Any]:
+        values = {c.name: getattr(rev, c.name) for c in self.table.columns}
+        if self._time_as_text:
+            values["executed_at"] = rev.executed_at.isoformat(sep=" ")
+        return values
+
+    def delete(self, version: str) -> None:
+        self.conn.execute(self.table.delete().where(self.table.c.version == version))
+
+
+def finished(rev: Revision, elapsed_ns: int) -> Revision:
+    return replace(rev, execution_time=elapsed_ns, partial_hashes=None, error="", error_stmt="")

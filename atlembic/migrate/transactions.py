@@ -1,0 +1,89 @@
+"""How one migration file runs inside a transaction, per engine.
+
+Every engine gets the same shape: the connection is in driver autocommit and atlembic issues
+BEGIN/COMMIT itself, so what is and is not inside the transaction is explicit. SQLite needs more:
+`PRAGMA foreign_keys` is a no-op inside a transaction, so it is switched off before BEGIN and the
+foreign keys are checked before COMMIT, the way Atlas's SQLite driver does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
+from sqlalchemy.engine import Connection
+
+from atlembic.errors import AtlembicError
+
+_STRATEGIES: dict[str, type[Transactions]] = {}
+
+
+class Transactions:
+    """Default: transactional DDL, plain BEGIN/COMMIT (PostgreSQL)."""
+
+    dialect_name: ClassVar[str] = "default"
+    transactional_ddl: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kw: object) -> None:
+        super().__init_subclass__(**kw)
+        _STRATEGIES[cls.dialect_name] = cls
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.conn.exec_driver_sql("BEGIN")
+        try:
+            yield
+            self.before_commit()
+        except BaseException:
+            self.conn.exec_driver_sql("ROLLBACK")
+            raise
+        self.conn.exec_driver_sql("COMMIT")
+
+    def before_commit(self) -> None:
+        """Last checks inside the transaction; raise to roll it back."""
+
+
+class SqliteTransactions(Transactions):
+    dialect_name = "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        enforced = bool(self.conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+        if enforced:
+            self.conn.exec_driver_sql("PRAGMA foreign_keys = off")
+        try:
+            self._violations_before = self._violations() if enforced else set()
+            self._enforced = enforced
+            with super().transaction():
+                yield
+        finally:
+            if enforced:
+                self.conn.exec_driver_sql("PRAGMA foreign_keys = on")
+
+    def _violations(self) -> set[tuple]:
+        return {tuple(r) for r in self.conn.exec_driver_sql("PRAGMA foreign_key_check").all()}
+
+    def before_commit(self) -> None:
+        if not self._enforced:
+            return
+        new = self._violations() - self._violations_before
+        if new:
+            table, rowid, parent, _ = sorted(new)[0]
+            raise AtlembicError(
+                f'foreign key mismatch: row {rowid} of "{table}" references a missing row of "{parent}" '
+                f"({len(new)} violation(s))"
+            )
+
+
+def transactions_for(conn: Connection) -> Transactions:
+    cls = _STRATEGIES.get(conn.dialect.name, Transactions)
+    return cls(conn)
+
+
+def autocommit(conn: Connection) -> Connection:
+    """The connection in driver autocommit, so BEGIN/COMMIT are ours to issue."""
+    return conn.execution_options(isolation_level="AUTOCOMMIT")

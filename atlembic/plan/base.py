@@ -1,0 +1,167 @@
+"""What every dialect planner shares: turning model values back into SQLAlchemy constructs so
+SQLAlchemy's DDL compiler and Alembic's operations render the SQL, and the statement record."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
+
+from atlembic.diff import SchemaDiff
+from atlembic.errors import AtlembicError
+from atlembic.schema import model
+
+_PLANNERS: dict[str, type[Planner]] = {}
+_MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
+
+
+@dataclass(frozen=True)
+class PlannedStatement:
+    """One statement of a migration file and the `-- comment` line Atlas writes above it."""
+
+    comment: str
+    sql: str
+
+
+class RawType(sa.types.UserDefinedType):
+    """A column type spelled exactly as the engine reported it, rendered verbatim."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **_: Any) -> str:
+        return self.spec
+
+
+class Planner:
+    """Base planner: subclasses register per dialect and implement `plan`."""
+
+    dialect_name: ClassVar[str] = "default"
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _PLANNERS[cls.dialect_name] = cls
+
+    def __init__(self) -> None:
+        self.dialect: Dialect = sa.create_mock_engine(_MOCK_URLS[self.dialect_name], None).dialect
+        self.quote = self.dialect.identifier_preparer.quote
+
+    def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
+        raise NotImplementedError
+
+    # -- model -> SQLAlchemy -------------------------------------------------------------------
+
+    def sa_column(self, column: model.Column) -> sa.Column:
+        args: list[Any] = []
+        if column.computed is not None:
+            args.append(sa.Computed(sa.text(column.computed.expression), persisted=column.computed.persisted))
+        if column.identity is not None:
+            ident = column.identity
+            args.append(sa.Identity(always=ident.always, start=ident.start, increment=ident.increment))
+        return sa.Column(
+            column.name,
+            RawType(column.type),
+            *args,
+            nullable=column.nullable,
+            server_default=sa.text(column.default) if column.default is not None else None,
+            comment=column.comment,
+            autoincrement=False,
+        )
+
+    def sa_table(
+        self,
+        table: model.Table,
+        metadata: sa.MetaData,
+        *,
+        name: str | None = None,
+        foreign_keys: Iterable[model.ForeignKey] | None = None,
+    ) -> sa.Table:
+        """An SQLAlchemy Table for `table`; referenced tables get stubs so FKs compile."""
+        fks = table.foreign_keys if foreign_keys is None else tuple(foreign_keys)
+        items: list[Any] = [self.sa_column(c) for c in table.columns]
+        if table.primary_key is not None:
+            items.append(sa.PrimaryKeyConstraint(*table.primary_key.columns, name=table.primary_key.name))
+        items += [sa.UniqueConstraint(*u.columns, name=u.name) for u in table.uniques]
+        items += [sa.CheckConstraint(sa.text(c.expression), name=c.name) for c in table.checks]
+        items += [self.sa_foreign_key(fk) for fk in fks]
+        for fk in fks:
+            self._stub(metadata, fk.ref_table, fk.ref_columns)
+        return sa.Table(name or table.name, metadata, *items, comment=table.comment)
+
+    def sa_foreign_key(self, fk: model.ForeignKey) -> sa.ForeignKeyConstraint:
+        return sa.ForeignKeyConstraint(
+            list(fk.columns),
+            [f"{fk.ref_table}.{c}" for c in fk.ref_columns],
+            name=fk.name,
+            ondelete=fk.on_delete,
+            onupdate=fk.on_update,
+        )
+
+    @staticmethod
+    def _stub(metadata: sa.MetaData, name: str, columns: Iterable[str]) -> None:
+        stub = metadata.tables.get(name)
+        if stub is None:
+            stub = sa.Table(name, metadata)
+        for col in columns:
+            if col not in stub.c:
+                stub.append_column(sa.Column(col, RawType("INTEGER")))
+
+    def sa_index(self, index: model.Index, table: sa.Table) -> sa.Index:
+        parts: list[Any] = []
+        for part in index.parts:
+            expr: Any = sa.literal_column(self.quote(part.column)) if part.column else sa.text(part.sql)
+            parts.append(expr.desc() if part.descending else expr)
+        kwargs: dict[str, Any] = {}
+        if index.where is not None:
+            kwargs[f"{self.dialect_name}_where"] = sa.text(index.where)
+        if index.using is not None:
+            kwargs[f"{self.dialect_name}_using"] = index.using
+        if index.include:
+            kwargs[f"{self.dialect_name}_include"] = list(index.include)
+        return sa.Index(index.name, *parts, unique=index.unique, _table=table, **kwargs)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def compile(self, element: Any) -> str:
+        return str(element.compile(dialect=self.dialect)).strip()
+
+    def create_table(self, table: model.Table, **kw: Any) -> str:
+        return self.compile(CreateTable(self.sa_table(table, sa.MetaData(), **kw)))
+
+    def drop_table(self, name: str) -> str:
+        return self.compile(DropTable(sa.Table(name, sa.MetaData())))
+
+    def create_index(self, table: model.Table, index: model.Index) -> str:
+        sa_table = self.sa_table(table, sa.MetaData(), foreign_keys=())
+        return self.compile(CreateIndex(self.sa_index(index, sa_table)))
+
+    def drop_index(self, table: model.Table, index: model.Index) -> str:
+        sa_table = sa.Table(table.name, sa.MetaData())
+        return self.compile(DropIndex(sa.Index(index.name, _table=sa_table)))
+
+    def alembic(self, call: Callable[[Operations], Any]) -> list[str]:
+        """Run one Alembic operation in offline mode and return the SQL it rendered."""
+        buffer = io.StringIO()
+        ctx = MigrationContext.configure(
+            dialect=self.dialect, opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True}
+        )
+        call(Operations(ctx))
+        return [s.strip() for s in buffer.getvalue().split(";\n\n") if s.strip()]
+
+
+def planner_for(dialect_name: str) -> Planner:
+    from atlembic.plan import postgresql, sqlite  # noqa: F401  (registers the planners)
+
+    cls = _PLANNERS.get(dialect_name)
+    if cls is None:
+        raise AtlembicError(f"no migration planner for dialect {dialect_name!r}")
+    return cls()

@@ -1,0 +1,256 @@
+"""PostgreSQL planning: transactional ALTERs rendered by Alembic, ordered so every statement finds
+what it depends on (types before tables, foreign keys after the tables and keys they point to)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+
+from atlembic.diff import (
+    AddCheck,
+    AddColumn,
+    AddEnum,
+    AddForeignKey,
+    AddIndex,
+    AddTable,
+    AddUnique,
+    ChangePrimaryKey,
+    ChangeTableComment,
+    DropCheck,
+    DropColumn,
+    DropEnum,
+    DropForeignKey,
+    DropIndex,
+    DropTable,
+    DropUnique,
+    ModifyColumn,
+    ModifyEnum,
+    ModifyTable,
+    SchemaDiff,
+)
+from atlembic.errors import AtlembicError
+from atlembic.plan.base import PlannedStatement, Planner, RawType
+from atlembic.schema import model
+
+_SERIAL_TYPES = {"INTEGER": "SERIAL", "BIGINT": "BIGSERIAL", "SMALLINT": "SMALLSERIAL"}
+_NEXTVAL = re.compile(r"^nextval\('(?:\"?[\w.]+\"?\.)?\"?(\w+)\"?'::regclass\)$")
+
+
+class PostgresPlanner(Planner):
+    dialect_name = "postgresql"
+
+    def sa_column(self, column: model.Column) -> sa.Column:
+        # A column whose default draws from its own implicit sequence is a SERIAL: render it that
+        # way so CREATE TABLE / ADD COLUMN creates the sequence the default needs.
+        serial = _SERIAL_TYPES.get(column.type)
+        match = _NEXTVAL.match(column.default or "")
+        if serial and match:
+            column = model.Column(column.name, serial, column.nullable, None, column.comment)
+        return super().sa_column(column)
+
+    def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
+        out: list[PlannedStatement] = []
+        added = [c.table for c in diff.changes if isinstance(c, AddTable)]
+        modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
+        dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
+        for change in diff.changes:
+            if isinstance(change, AddEnum):
+                out.append(self._create_enum(change.enum))
+            elif isinstance(change, ModifyEnum):
+                out += self._modify_enum(change)
+        # Foreign keys first out, last in: nothing they reference may be missing at either end.
+        for change in modified:
+            out += [self._drop_fk(change.name, c.foreign_key) for c in change.changes
+                    if isinstance(c, DropForeignKey)]
+        out += self._drop_fks_between(dropped)
+        existing = {t.name for t in diff.current.tables}
+        deferred: list[tuple[str, model.ForeignKey]] = []
+        for table in _dependency_order(added):
+            known = existing | {table.name}
+            inline = [fk for fk in table.foreign_keys if fk.ref_table in known]
+            deferred += [(table.name, fk) for fk in table.foreign_keys if fk not in inline]
+            out += self._create_table(table, inline)
+            existing.add(table.name)
+        for change in modified:
+            out += self._modify_table(change)
+        for table_name, fk in deferred:
+            out.append(self._add_fk(table_name, fk))
+        for change in modified:
+            out += [self._add_fk(change.name, c.foreign_key) for c in change.changes
+                    if isinstance(c, AddForeignKey)]
+        for table in reversed(_dependency_order(dropped)):
+            out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
+        for change in diff.changes:
+            if isinstance(change, DropEnum):
+                out.append(PlannedStatement(f'Drop enum type "{change.enum.name}"',
+                                            f"DROP TYPE {self.quote(change.enum.name)}"))
+        return out
+
+    # -- enums -----------------------------------------------------------------------------------
+
+    def _create_enum(self, enum: model.Enum) -> PlannedStatement:
+        labels = ", ".join(_literal(v) for v in enum.values)
+        return PlannedStatement(f'Create enum type "{enum.name}"',
+                                f"CREATE TYPE {self.quote(enum.name)} AS ENUM ({labels})")
+
+    def _modify_enum(self, change: ModifyEnum) -> list[PlannedStatement]:
+        if not change.only_appends:
+            raise AtlembicError(
+                f'enum "{change.current.name}": removing or reordering values '
+                f"{list(change.current.values)} -> {list(change.desired.values)} is not supported yet"
+            )
+        out, values = [], list(change.current.values)
+        for pos, value in enumerate(change.desired.values):
+            if value in values:
+                continue
+            # Place each new label next to its desired neighbour so the order comes out right.
+            where = f" AFTER {_literal(change.desired.values[pos - 1])}" if pos else (
+                f" BEFORE {_literal(values[0])}" if values else "")
+            out.append(PlannedStatement(
+                f'Add value to enum type: "{change.current.name}"',
+                f"ALTER TYPE {self.quote(change.current.name)} ADD VALUE {_literal(value)}{where}",
+            ))
+            values.insert(pos, value)
+        return out
+
+    # -- tables ----------------------------------------------------------------------------------
+
+    def _create_table(self, table: model.Table, fks: list[model.ForeignKey]) -> list[PlannedStatement]:
+        out = [PlannedStatement(f'Create "{table.name}" table', self.create_table(table, foreign_keys=fks))]
+        out += [PlannedStatement(f'Create index "{i.name}" to table: "{table.name}"',
+                                 self.create_index(table, i)) for i in table.indexes]
+        if table.comment is not None:
+            out += self._comment(table.name, lambda op: op.create_table_comment(table.name, table.comment))
+        for column in table.columns:
+            if column.comment is not None:
+                out += self._comment(table.name, lambda op, c=column: op.alter_column(
+                    table.name, c.name, comment=c.comment, existing_type=RawType(c.type)))
+        return out
+
+    def _comment(self, table: str, call: Any) -> list[PlannedStatement]:
+        return [PlannedStatement(f'Set comment to "{table}" table', sql) for sql in self.alembic(call)]
+
+    def _modify_table(self, change: ModifyTable) -> list[PlannedStatement]:
+        name = change.name
+        desired = change.desired
+        out: list[PlannedStatement] = []
+
+        def emit(comment: str, call: Any) -> None:
+            out.extend(PlannedStatement(comment, sql) for sql in self.alembic(call))
+
+        for c in change.changes:
+            if isinstance(c, DropIndex):
+                out.append(PlannedStatement(f'Drop index "{c.index.name}" from table: "{name}"',
+                                            self.drop_index(desired, c.index)))
+            elif isinstance(c, DropUnique | DropCheck):
+                obj = c.unique if isinstance(c, DropUnique) else c.check
+                kind = "unique" if isinstance(c, DropUnique) else "check"
+                emit(f'Drop {kind} constraint "{obj.name}" from table: "{name}"',
+                     lambda op, n=obj.name, k=kind: op.drop_constraint(n, name, type_=k))
+            elif isinstance(c, ChangePrimaryKey) and c.current is not None:
+                emit(f'Drop primary key from table: "{name}"',
+                     lambda op, pk=c.current: op.drop_constraint(pk.name, name, type_="primary"))
+        for c in change.changes:
+            if isinstance(c, AddColumn):
+                emit(f'Add column "{c.column.name}" to table: "{name}"',
+                     lambda op, col=c.column: op.add_column(name, self.sa_column(col)))
+            elif isinstance(c, ModifyColumn):
+                out += self._modify_column(name, c)
+            elif isinstance(c, DropColumn):
+                emit(f'Drop column "{c.column.name}" from table: "{name}"',
+                     lambda op, col=c.column: op.drop_column(name, col.name))
+        for c in change.changes:
+            if isinstance(c, ChangePrimaryKey) and c.desired is not None:
+                emit(f'Add primary key to table: "{name}"', lambda op, pk=c.desired: op.create_primary_key(
+                    pk.name or f"{name}_pkey", name, list(pk.columns)))
+            elif isinstance(c, AddUnique):
+                emit(f'Add unique constraint to table: "{name}"',
+                     lambda op, u=c.unique: op.create_unique_constraint(u.name, name, list(u.columns)))
+            elif isinstance(c, AddCheck):
+                emit(f'Add check constraint to table: "{name}"',
+                     lambda op, k=c.check: op.create_check_constraint(k.name, name, sa.text(k.expression)))
+            elif isinstance(c, AddIndex):
+                out.append(PlannedStatement(f'Create index "{c.index.name}" to table: "{name}"',
+                                            self.create_index(desired, c.index)))
+            elif isinstance(c, ChangeTableComment):
+                if c.desired is None:
+                    emit(f'Drop comment from "{name}" table', lambda op: op.drop_table_comment(name))
+                else:
+                    emit(f'Set comment to "{name}" table',
+                         lambda op, text=c.desired: op.create_table_comment(name, text))
+        return out
+
+    def _modify_column(self, table: str, change: ModifyColumn) -> list[PlannedStatement]:
+        cur, des = change.current, change.desired
+        comment = f'Modify "{cur.name}" column of table: "{table}"'
+        if cur.computed != des.computed or cur.identity != des.identity:
+            # A generated or identity column is defined by the engine: replace it.
+            return [PlannedStatement(comment, sql) for sql in
+                    self.alembic(lambda op: op.drop_column(table, cur.name))
+                    + self.alembic(lambda op: op.add_column(table, self.sa_column(des)))]
+        kwargs: dict[str, Any] = {"existing_type": RawType(cur.type), "existing_nullable": cur.nullable}
+        if cur.type != des.type:
+            kwargs["type_"] = RawType(des.type)
+            kwargs["postgresql_using"] = f"{self.quote(cur.name)}::{des.type}"
+        if cur.nullable != des.nullable:
+            kwargs["nullable"] = des.nullable
+        if cur.default != des.default:
+            kwargs["server_default"] = sa.text(des.default) if des.default is not None else None
+        if cur.comment != des.comment:
+            kwargs["comment"] = des.comment
+        return [PlannedStatement(comment, sql)
+                for sql in self.alembic(lambda op: op.alter_column(table, cur.name, **kwargs))]
+
+    # -- foreign keys ------------------------------------------------------------------------------
+
+    def _add_fk(self, table: str, fk: model.ForeignKey) -> PlannedStatement:
+        def call(op: Operations) -> None:
+            op.create_foreign_key(fk.name, table, fk.ref_table, list(fk.columns), list(fk.ref_columns),
+                                  ondelete=fk.on_delete, onupdate=fk.on_update)
+        return PlannedStatement(f'Add foreign key to table: "{table}"', self.alembic(call)[0])
+
+    def _drop_fk(self, table: str, fk: model.ForeignKey) -> PlannedStatement:
+        sql = self.alembic(lambda op: op.drop_constraint(fk.name, table, type_="foreignkey"))[0]
+        return PlannedStatement(f'Drop foreign key "{fk.name}" from table: "{table}"', sql)
+
+    def _drop_fks_between(self, dropped: list[model.Table]) -> list[PlannedStatement]:
+        """Foreign keys that tie dropped tables into a cycle must go before any of them can."""
+        names = {t.name for t in dropped}
+        ordered = _dependency_order(dropped)
+        position = {t.name: i for i, t in enumerate(ordered)}
+        return [
+            self._drop_fk(t.name, fk)
+            for t in dropped
+            for fk in t.foreign_keys
+            if fk.ref_table in names and fk.ref_table != t.name and position[fk.ref_table] > position[t.name]
+        ]
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _dependency_order(tables: list[model.Table]) -> list[model.Table]:
+    """Referenced tables before referencing ones; members of a cycle keep their given order."""
+    by_name = {t.name: t for t in tables}
+    done: list[model.Table] = []
+    seen: set[str] = set()
+
+    def visit(table: model.Table, path: set[str]) -> None:
+        if table.name in seen:
+            return
+        path = path | {table.name}
+        for fk in table.foreign_keys:
+            ref = by_name.get(fk.ref_table)
+            if ref is not None and ref.name not in path:
+                visit(ref, path)
+        if table.name not in seen:
+            seen.add(table.name)
+            done.append(table)
+
+    for table in tables:
+        visit(table, set())
+    return done

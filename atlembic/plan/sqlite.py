@@ -1,0 +1,119 @@
+"""SQLite planning: ALTER TABLE where SQLite can, a row-preserving table rebuild everywhere else.
+
+SQLite's ALTER TABLE adds and renames columns, nothing more. Atlas rebuilds the table for the rest
+(create `new_<t>` with the desired definition, copy the rows, drop, rename, recreate indexes), with
+foreign-key enforcement off around it; we follow the same sequence so Atlas users read the same SQL.
+"""
+
+from __future__ import annotations
+
+import re
+
+from atlembic.diff import (
+    AddColumn,
+    AddEnum,
+    AddIndex,
+    AddTable,
+    DropEnum,
+    DropIndex,
+    DropTable,
+    ModifyEnum,
+    ModifyTable,
+    SchemaDiff,
+)
+from atlembic.plan.base import PlannedStatement, Planner
+from atlembic.schema import model
+
+# Defaults SQLite refuses in ALTER TABLE ADD COLUMN (not constant), per its documentation.
+_NON_CONSTANT_DEFAULT = re.compile(r"^\(|^(CURRENT_TIME|CURRENT_DATE|CURRENT_TIMESTAMP)$", re.IGNORECASE)
+
+
+class SqlitePlanner(Planner):
+    dialect_name = "sqlite"
+
+    def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
+        out: list[PlannedStatement] = []
+        fk_off = False
+        for change in diff.changes:
+            match change:
+                case AddTable(table):
+                    out.append(PlannedStatement(f'Create "{table.name}" table', self.create_table(table)))
+                    out += [self._create_index(table, i) for i in table.indexes]
+                case DropTable(table):
+                    fk_off = True
+                    out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
+                case ModifyTable() if self._alterable(change):
+                    out += self._alter(change)
+                case ModifyTable():
+                    fk_off = True
+                    out += self._rebuild(change)
+                case AddEnum() | DropEnum() | ModifyEnum():  # pragma: no cover - SQLite has no enums
+                    raise TypeError(change)
+        if fk_off:
+            out.insert(0, PlannedStatement("Disable the enforcement of foreign-keys constraints",
+                                           "PRAGMA foreign_keys = off"))
+            out.append(PlannedStatement("Enable back the enforcement of foreign-keys constraints",
+                                        "PRAGMA foreign_keys = on"))
+        return out
+
+    @staticmethod
+    def _addable(column: model.Column) -> bool:
+        if column.computed is not None and column.computed.persisted:
+            return False
+        if column.default is not None and _NON_CONSTANT_DEFAULT.search(column.default.strip()):
+            return False
+        return column.nullable or column.default is not None
+
+    def _alterable(self, change: ModifyTable) -> bool:
+        return all(
+            isinstance(c, AddIndex | DropIndex) or (isinstance(c, AddColumn) and self._addable(c.column))
+            for c in change.changes
+        )
+
+    def _create_index(self, table: model.Table, index: model.Index) -> PlannedStatement:
+        return PlannedStatement(f'Create index "{index.name}" to table: "{table.name}"',
+                                self.create_index(table, index))
+
+    def _alter(self, change: ModifyTable) -> list[PlannedStatement]:
+        table = change.desired
+        out: list[PlannedStatement] = []
+        for c in change.changes:
+            if isinstance(c, DropIndex):
+                out.append(PlannedStatement(f'Drop index "{c.index.name}" from table: "{table.name}"',
+                                            self.drop_index(table, c.index)))
+        for c in change.changes:
+            if isinstance(c, AddColumn):
+                sql = self.alembic(lambda op, col=c.column: op.add_column(table.name, self.sa_column(col)))
+                out.append(PlannedStatement(f'Add column "{c.column.name}" to table: "{table.name}"', sql[0]))
+        out += [self._create_index(table, c.index) for c in change.changes if isinstance(c, AddIndex)]
+        return out
+
+    def _rebuild(self, change: ModifyTable) -> list[PlannedStatement]:
+        current, desired = change.current, change.desired
+        temp = f"new_{desired.name}"
+        out = [PlannedStatement(f'Create "{temp}" table', self.create_table(desired, name=temp))]
+        targets, sources = [], []
+        for column in desired.columns:
+            old = current.column(column.name)
+            if old is None or column.computed is not None or old.computed is not None:
+                continue  # new and generated columns are filled by the engine, not copied
+            name = self.quote(column.name)
+            targets.append(name)
+            if old.nullable and not column.nullable and column.default is not None:
+                sources.append(f"IFNULL({name}, {column.default}) AS {name}")
+            else:
+                sources.append(name)
+        if targets:
+            out.append(PlannedStatement(
+                f'Copy rows from old table "{current.name}" to new temporary table "{temp}"',
+                f"INSERT INTO {self.quote(temp)} ({', '.join(targets)}) "
+                f"SELECT {', '.join(sources)} FROM {self.quote(current.name)}",
+            ))
+        out.append(PlannedStatement(f'Drop "{current.name}" table after copying rows',
+                                    self.drop_table(current.name)))
+        out.append(PlannedStatement(
+            f'Rename temporary table "{temp}" to "{desired.name}"',
+            f"ALTER TABLE {self.quote(temp)} RENAME TO {self.quote(desired.name)}",
+        ))
+        out += [self._create_index(desired, i) for i in desired.indexes]
+        return out

@@ -1,0 +1,105 @@
+"""MetaData -> DDL text for one dialect: the "provider" side of the pipeline.
+
+SQLAlchemy's own `create_all` runs against a mock engine, so the DDL is exactly what the application
+would emit itself: tables in dependency order, indexes after their table, enum types before the
+tables that use them, and foreign keys in a cycle added afterwards with ALTER TABLE.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable, ExecutableDDLElement
+
+from atlembic.errors import AtlembicError
+
+# A driver for each dialect whose module imports without the DBAPI being installed.
+_MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
+
+
+def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
+    """The CREATE statements (without trailing `;`) that build `metadata` on `dialect_name`."""
+    url = _MOCK_URLS.get(dialect_name)
+    if url is None:
+        raise AtlembicError(f"no DDL provider for dialect {dialect_name!r}")
+    statements: list[str] = []
+
+    def executor(element: ExecutableDDLElement, *_: Any, **__: Any) -> None:
+        statements.append(str(element.compile(dialect=engine.dialect)).strip())
+
+    engine = sa.create_mock_engine(url, executor)
+    if engine.dialect.supports_alter:
+        metadata.create_all(engine, checkfirst=False)
+        return statements
+    # Without ALTER (SQLite), create_all would silently leave out foreign keys that form a cycle.
+    # Such engines do not check references at CREATE time, so every foreign key goes inline.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Cannot correctly sort tables", sa.exc.SAWarning)
+        tables = metadata.sorted_tables
+    for table in tables:
+        executor(CreateTable(table))
+        for index in sorted(table.indexes, key=lambda i: i.name or ""):
+            executor(CreateIndex(index))
+    return statements
+
+
+def merge_metadata(items: Iterable[sa.MetaData]) -> sa.MetaData:
+    """One MetaData holding the tables of several (env.py may hand over a sequence)."""
+    items = list(items)
+    if len(items) == 1:
+        return items[0]
+    merged = sa.MetaData()
+    for md in items:
+        for table in md.tables.values():
+            if table.key in merged.tables:
+                raise AtlembicError(f'table "{table.key}" is defined in more than one MetaData')
+            table.to_metadata(merged)
+    return merged
+
+
+def load_models_path(path: Path) -> sa.MetaData:
+    """Import every module under `path` and collect the MetaData objects they define.
+
+    This is how atlas-provider-sqlalchemy finds models: no configuration, just a directory.
+    """
+    path = path.resolve()
+    if not path.exists():
+        raise AtlembicError(f"provider: path {path} does not exist")
+    if path.is_file():
+        files = [path]
+    else:
+        files = sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+    root = path.parent if path.is_file() else path
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    found: dict[int, sa.MetaData] = {}
+    for file in files:
+        rel = file.relative_to(root).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        name = ".".join(parts) or file.stem
+        try:
+            module = sys.modules.get(name) or _import_file(name, file)
+        except Exception as exc:  # an import error in user code is the user's to fix: name it
+            raise AtlembicError(f"{file}: {type(exc).__name__}: {exc}") from exc
+        for value in vars(module).values():
+            md = value if isinstance(value, sa.MetaData) else getattr(value, "metadata", None)
+            if isinstance(md, sa.MetaData) and md.tables:
+                found[id(md)] = md
+    if not found:
+        raise AtlembicError(f"provider: no SQLAlchemy MetaData with tables found under {path}")
+    return merge_metadata(found.values())
+
+
+def _import_file(name: str, file: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, file)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,157 @@
+"""Reflect a live connection into a `Schema`, through SQLAlchemy's multi-table Inspector calls.
+
+Shared reflection lives here; what one engine reports differently (index expressions on SQLite,
+enums and index options on PostgreSQL) lives in that dialect's `Reflector` subclass.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Inspector
+
+from atlembic.errors import AtlembicError
+from atlembic.schema.model import (
+    Check,
+    Column,
+    Computed,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    PrimaryKey,
+    Schema,
+    Table,
+    UniqueConstraint,
+)
+
+REVISIONS_TABLE = "atlas_schema_revisions"
+_REFLECTORS: dict[str, type[Reflector]] = {}
+
+Reflected = dict[tuple[Any, str], Any]
+
+
+def _by_table(multi: Reflected) -> dict[str, Any]:
+    return {name: value for (_schema, name), value in multi.items()}
+
+
+class Reflector:
+    """Turns Inspector output into model values; subclasses override what their engine needs."""
+
+    dialect_name: ClassVar[str] = "default"
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _REFLECTORS[cls.dialect_name] = cls
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.inspector: Inspector = sa.inspect(conn)
+
+    def inspect(self, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
+        skip = set(exclude)
+        names = sorted(n for n in self.inspector.get_table_names() if n not in skip)
+        if not names:
+            return Schema(enums=self.enums())
+        insp = self.inspector
+        columns = _by_table(insp.get_multi_columns(filter_names=names))
+        pks = _by_table(insp.get_multi_pk_constraint(filter_names=names))
+        uniques = _by_table(insp.get_multi_unique_constraints(filter_names=names))
+        fks = _by_table(insp.get_multi_foreign_keys(filter_names=names))
+        checks = _by_table(insp.get_multi_check_constraints(filter_names=names))
+        indexes = self.indexes(names)
+        comments = self.table_comments(names)
+        tables = tuple(
+            Table(
+                name=name,
+                columns=tuple(self.column(c) for c in columns[name]),
+                primary_key=self.primary_key(pks.get(name)),
+                indexes=tuple(sorted(indexes.get(name, ()), key=lambda i: i.name)),
+                uniques=tuple(sorted((self.unique(u) for u in uniques.get(name, ())), key=_sort_key)),
+                foreign_keys=tuple(sorted((self.foreign_key(f) for f in fks.get(name, ())), key=_sort_key)),
+                checks=tuple(sorted((Check(c["sqltext"], c.get("name")) for c in checks.get(name, ())),
+                                    key=_sort_key)),
+                comment=comments.get(name),
+            )
+            for name in names
+        )
+        return Schema(tables=tables, enums=self.enums())
+
+    # -- per-object conversion; dialects override where their engine differs -------------------
+
+    def type_name(self, type_: sa.types.TypeEngine) -> str:
+        try:
+            return type_.compile(dialect=self.conn.dialect)
+        except sa.exc.CompileError as exc:  # NullType and friends: the engine gave us nothing usable
+            raise AtlembicError(f"cannot name reflected type {type_!r}: {exc}") from exc
+
+    def column(self, info: dict[str, Any]) -> Column:
+        computed = info.get("computed")
+        identity = info.get("identity")
+        return Column(
+            name=info["name"],
+            type=self.type_name(info["type"]),
+            nullable=bool(info["nullable"]),
+            default=info.get("default"),
+            comment=info.get("comment"),
+            identity=Identity(bool(identity.get("always")), identity.get("start"), identity.get("increment"))
+            if identity
+            else None,
+            computed=Computed(computed["sqltext"], computed.get("persisted")) if computed else None,
+        )
+
+    def primary_key(self, info: dict[str, Any] | None) -> PrimaryKey | None:
+        if not info or not info.get("constrained_columns"):
+            return None
+        return PrimaryKey(tuple(info["constrained_columns"]), info.get("name"))
+
+    def unique(self, info: dict[str, Any]) -> UniqueConstraint:
+        return UniqueConstraint(tuple(info["column_names"]), info.get("name"))
+
+    def foreign_key(self, info: dict[str, Any]) -> ForeignKey:
+        options = info.get("options") or {}
+        return ForeignKey(
+            columns=tuple(info["constrained_columns"]),
+            ref_table=info["referred_table"],
+            ref_columns=tuple(info["referred_columns"]),
+            name=info.get("name"),
+            on_delete=_action(options.get("ondelete")),
+            on_update=_action(options.get("onupdate")),
+        )
+
+    def indexes(self, names: list[str]) -> dict[str, list[Index]]:
+        raise NotImplementedError
+
+    def table_comments(self, names: list[str]) -> dict[str, str | None]:
+        return {}
+
+    def enums(self) -> tuple[Enum, ...]:
+        return ()
+
+
+def _action(value: str | None) -> str | None:
+    """NO ACTION is what an absent action means; spell both the same way so they compare equal."""
+    if value is None or value.upper() == "NO ACTION":
+        return None
+    return value.upper()
+
+
+def _sort_key(obj: Any) -> tuple[str, str]:
+    return (getattr(obj, "name", None) or "", repr(obj))
+
+
+def inspect_schema(conn: Connection, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
+    """Reflect everything atlembic manages in the connection's default schema."""
+    # Import the dialect modules so their Reflector subclasses register themselves.
+    from atlembic.schema import postgresql, sqlite  # noqa: F401
+
+    cls = _REFLECTORS.get(conn.dialect.name)
+    if cls is None:
+        raise AtlembicError(f"dialect {conn.dialect.name!r} is not supported for inspection")
+    with warnings.catch_warnings():
+        # SQLite expression indexes are reflected from the catalog by SqliteReflector instead.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        return cls(conn).inspect(exclude)

@@ -1,0 +1,132 @@
+"""The schema model: plain, hashable values describing what a database holds.
+
+Both sides of a diff are built from reflection of the same dev-database engine, so every field holds
+the engine's own spelling (type names, default expressions, constraint names) and plain equality is
+an exact comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A SQL-standard identity (PostgreSQL ``GENERATED ... AS IDENTITY``)."""
+
+    always: bool = False
+    start: int | None = None
+    increment: int | None = None
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A generated column: its expression and whether it is stored."""
+
+    expression: str
+    persisted: bool | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    default: str | None = None
+    comment: str | None = None
+    identity: Identity | None = None
+    computed: Computed | None = None
+
+
+@dataclass(frozen=True)
+class PrimaryKey:
+    columns: tuple[str, ...]
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexPart:
+    """One key part: a column name or an expression, with its sort order."""
+
+    column: str | None = None
+    expression: str | None = None
+    descending: bool = False
+
+    @property
+    def sql(self) -> str:
+        return self.column if self.column is not None else f"({self.expression})"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    parts: tuple[IndexPart, ...]
+    unique: bool = False
+    where: str | None = None
+    using: str | None = None
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UniqueConstraint:
+    columns: tuple[str, ...]
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    name: str | None = None
+    on_delete: str | None = None
+    on_update: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    expression: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: PrimaryKey | None = None
+    indexes: tuple[Index, ...] = ()
+    uniques: tuple[UniqueConstraint, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    checks: tuple[Check, ...] = ()
+    comment: str | None = None
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@dataclass(frozen=True)
+class Enum:
+    """A PostgreSQL enum type and its labels in declaration order."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Schema:
+    tables: tuple[Table, ...] = ()
+    enums: tuple[Enum, ...] = field(default=())
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+    def enum(self, name: str) -> Enum | None:
+        return next((e for e in self.enums if e.name == name), None)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.tables and not self.enums

@@ -1,0 +1,53 @@
+"""PostgreSQL reflection: enum types, table comments and index options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlembic.schema.inspect import Reflector, _by_table
+from atlembic.schema.model import Enum, Index, IndexPart
+
+
+class PostgresReflector(Reflector):
+    dialect_name = "postgresql"
+
+    def indexes(self, names: list[str]) -> dict[str, list[Index]]:
+        result: dict[str, list[Index]] = {}
+        for table, infos in _by_table(self.inspector.get_multi_indexes(filter_names=names)).items():
+            # Indexes that back a UNIQUE constraint are the constraint; compare them as such.
+            result[table] = [self._index(i) for i in infos if not i.get("duplicates_constraint")]
+        return result
+
+    @staticmethod
+    def _index(info: dict[str, Any]) -> Index:
+        sorting = info.get("column_sorting") or {}
+        expressions = info.get("expressions") or []
+        options = info.get("dialect_options") or {}
+        parts = []
+        for pos, column in enumerate(info["column_names"]):
+            if column is None:
+                expression = expressions[pos]
+                desc = "desc" in sorting.get(expression, ())
+                parts.append(IndexPart(expression=expression, descending=desc))
+            else:
+                parts.append(IndexPart(column=column, descending="desc" in sorting.get(column, ())))
+        using = options.get("postgresql_using")
+        return Index(
+            name=info["name"],
+            parts=tuple(parts),
+            unique=bool(info.get("unique")),
+            where=options.get("postgresql_where"),
+            using=None if using in (None, "btree") else using,
+            include=tuple(options.get("postgresql_include") or ()),
+        )
+
+    def table_comments(self, names: list[str]) -> dict[str, str | None]:
+        comments = _by_table(self.inspector.get_multi_table_comment(filter_names=names))
+        return {name: c.get("text") for name, c in comments.items()}
+
+    def enums(self) -> tuple[Enum, ...]:
+        return tuple(
+            Enum(e["name"], tuple(e["labels"]))
+            for e in sorted(self.inspector.get_enums(), key=lambda e: e["name"])
+            if e.get("visible", True)
+        )
