@@ -71,10 +71,7 @@ def load_models_path(path: Path) -> sa.MetaData:
     path = path.resolve()
     if not path.exists():
         raise AtlembicError(f"provider: path {path} does not exist")
-    if path.is_file():
-        files = [path]
-    else:
-        files = sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
     root = path.parent if path.is_file() else path
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))

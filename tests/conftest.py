@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,4 +24,21 @@ def sqlite_env(sqlite_dev: DevDatabase) -> Callable[[Path], tuple[DevDatabase, s
     return make
 
 
-_counter = itertools.count()
+
+from tests.pg_fixture import fresh_pg_url, pg_server  # noqa: E402,F401  (session PostgreSQL server)
+
+
+@pytest.fixture(scope="session")
+def pg_dev(pg_server) -> Iterator[DevDatabase]:  # noqa: F811
+    """Dev databases as `--dev-url` makes them: scratch databases on the session's server."""
+    url = pg_server.url("postgres").render_as_string(hide_password=False)
+    with open_dev_database("postgresql", url) as dev:
+        yield dev
+
+
+@pytest.fixture
+def pg_env(pg_server, pg_dev: DevDatabase) -> Callable[[], tuple[DevDatabase, str]]:  # noqa: F811
+    """(dev database, target URL) for PostgreSQL: the target is a new database on the server."""
+    def make() -> tuple[DevDatabase, str]:
+        return pg_dev, fresh_pg_url(pg_server)
+    return make

@@ -50,6 +50,11 @@ def posts_without_fk(md: sa.MetaData) -> None:
     )
 
 
+def commented_users(md: sa.MetaData) -> None:
+    users()(md)
+    md.tables["users"].comment = "people"
+
+
 USERS = [{"id": 1, "name": "ann", "score": 3}, {"id": 2, "name": "bob", "score": 5}]
 POSTS = [{"id": 10, "user_id": 1, "title": "hello"}, {"id": 11, "user_id": 2, "title": "world"}]
 
@@ -64,53 +69,54 @@ class Case:
     dialects: tuple[str, ...] = ("sqlite", "postgresql")
 
 
-CASES = [
-    Case("add-nullable-column", users(), users(sa.Column("age", sa.Integer)), sql=("ADD COLUMN age",)),
-    Case("add-not-null-column-with-default", users(),
-         users(sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true())), sql=("active",)),
-    Case("drop-column", users(sa.Column("age", sa.Integer)), users()),
-    Case("widen-varchar", users(), users(name_type=sa.String(100)), sql=("VARCHAR(100)",)),
-    Case("varchar-to-text", users(), users(name_type=sa.Text()), sql=("TEXT",)),
-    Case("int-to-bigint", users(sa.Column("big", sa.Integer)), users(sa.Column("big", sa.BigInteger)),
-         sql=("BIGINT",)),
-    Case("numeric-precision", users(sa.Column("amount", sa.Numeric(10, 2))),
-         users(sa.Column("amount", sa.Numeric(12, 4))), sql=("NUMERIC(12, 4)",)),
-    Case("set-not-null", users(name_nullable=True), users(name_nullable=False)),
-    Case("drop-not-null", users(), users(name_nullable=True)),
-    Case("add-server-default", users(), users(name_default="anon"), sql=("anon",)),
-    Case("change-server-default", users(name_default="anon"), users(name_default="nobody"), sql=("nobody",)),
-    Case("drop-server-default", users(name_default="anon"), users()),
-    Case("add-expression-default", users(),
-         users(sa.Column("created", sa.DateTime, server_default=sa.func.current_timestamp()))),
-    Case("add-index", users(), users(sa.Index("ix_users_name", "name")), sql=("CREATE INDEX ix_users_name",)),
-    Case("drop-index", users(sa.Index("ix_users_name", "name")), users(), sql=("DROP INDEX",)),
-    Case("index-becomes-unique", users(sa.Index("ix_users_name", "name")),
-         users(sa.Index("ix_users_name", "name", unique=True)), sql=("CREATE UNIQUE INDEX",)),
-    Case("index-column-order", users(sa.Index("ix_ns", "name", "score")),
-         users(sa.Index("ix_ns", "score", "name"))),
-    Case("index-desc", users(sa.Index("ix_score", "score")), users(sa.Index("ix_score", sa.desc("score")))),
-    Case("partial-index", users(),
-         users(sa.Index("ix_pos", "score", sqlite_where=sa.text("score > 0"),
-                        postgresql_where=sa.text("score > 0")))),
-    Case("expression-index", users(), users(sa.Index("ix_lower", sa.func.lower(sa.text("name"))))),
-    Case("add-unique-constraint", users(), users(sa.UniqueConstraint("name", name="uq_users_name"))),
-    Case("drop-unique-constraint", users(sa.UniqueConstraint("name", name="uq_users_name")), users()),
-    Case("add-check", users(), users(sa.CheckConstraint("score >= 0", name="ck_score"))),
-    Case("add-table-with-fk", users(), with_posts(), sql=("posts",)),
-    Case("drop-table", with_posts(), users(), rows={"users": USERS, "posts": POSTS}),
-    Case("add-fk", posts_without_fk, with_posts(), rows={"users": USERS, "posts": POSTS}),
-    Case("drop-fk", with_posts(), posts_without_fk, rows={"users": USERS, "posts": POSTS}),
-    Case("fk-on-delete", with_posts(), with_posts(fk_ondelete="CASCADE"), rows={"users": USERS, "posts": POSTS},
-         sql=("CASCADE",)),
-    Case("table-comment", users(), lambda md: (users()(md), setattr(md.tables["users"], "comment", "people")),
-         sql=("people",), dialects=("postgresql",)),
-    Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
-         sql=("years",), dialects=("postgresql",)),
-]
+def build_cases() -> list[Case]:
+    """Fresh Column/Index objects per call: SQLAlchemy binds each to one Table only."""
+    return [
+        Case("add-nullable-column", users(), users(sa.Column("age", sa.Integer)), sql=("ADD COLUMN age",)),
+        Case("add-not-null-column-with-default", users(),
+             users(sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true())), sql=("active",)),
+        Case("drop-column", users(sa.Column("age", sa.Integer)), users()),
+        Case("widen-varchar", users(), users(name_type=sa.String(100)), sql=("VARCHAR(100)",)),
+        Case("varchar-to-text", users(), users(name_type=sa.Text()), sql=("TEXT",)),
+        Case("int-to-bigint", users(sa.Column("big", sa.Integer)), users(sa.Column("big", sa.BigInteger)),
+             sql=("BIGINT",)),
+        Case("numeric-precision", users(sa.Column("amount", sa.Numeric(10, 2))),
+             users(sa.Column("amount", sa.Numeric(12, 4))), sql=("NUMERIC(12, 4)",)),
+        Case("set-not-null", users(name_nullable=True), users(name_nullable=False)),
+        Case("drop-not-null", users(), users(name_nullable=True)),
+        Case("add-server-default", users(), users(name_default="anon"), sql=("anon",)),
+        Case("change-server-default", users(name_default="anon"), users(name_default="nobody"), sql=("nobody",)),
+        Case("drop-server-default", users(name_default="anon"), users()),
+        Case("add-expression-default", users(),
+             users(sa.Column("created", sa.DateTime, server_default=sa.func.current_timestamp()))),
+        Case("add-index", users(), users(sa.Index("ix_users_name", "name")), sql=("CREATE INDEX ix_users_name",)),
+        Case("drop-index", users(sa.Index("ix_users_name", "name")), users(), sql=("DROP INDEX",)),
+        Case("index-becomes-unique", users(sa.Index("ix_users_name", "name")),
+             users(sa.Index("ix_users_name", "name", unique=True)), sql=("CREATE UNIQUE INDEX",)),
+        Case("index-column-order", users(sa.Index("ix_ns", "name", "score")),
+             users(sa.Index("ix_ns", "score", "name"))),
+        Case("index-desc", users(sa.Index("ix_score", "score")), users(sa.Index("ix_score", sa.desc("score")))),
+        Case("partial-index", users(),
+             users(sa.Index("ix_pos", "score", sqlite_where=sa.text("score > 0"),
+                            postgresql_where=sa.text("score > 0")))),
+        Case("expression-index", users(), users(sa.Index("ix_lower", sa.func.lower(sa.text("name"))))),
+        Case("add-unique-constraint", users(), users(sa.UniqueConstraint("name", name="uq_users_name"))),
+        Case("drop-unique-constraint", users(sa.UniqueConstraint("name", name="uq_users_name")), users()),
+        Case("add-check", users(), users(sa.CheckConstraint("score >= 0", name="ck_score"))),
+        Case("add-table-with-fk", users(), with_posts(), sql=("posts",)),
+        Case("drop-table", with_posts(), users(), rows={"users": USERS, "posts": POSTS}),
+        Case("add-fk", posts_without_fk, with_posts(), rows={"users": USERS, "posts": POSTS}),
+        Case("drop-fk", with_posts(), posts_without_fk, rows={"users": USERS, "posts": POSTS}),
+        Case("fk-on-delete", with_posts(), with_posts(fk_ondelete="CASCADE"), rows={"users": USERS, "posts": POSTS},
+             sql=("CASCADE",)),
+        Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql",)),
+        Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
+             sql=("years",), dialects=("postgresql",)),
+    ]
 
 
 def _cases(dialect: str) -> list[Case]:
-    return [c for c in CASES if dialect in c.dialects]
+    return [c for c in build_cases() if dialect in c.dialects]
 
 
 @pytest.mark.parametrize("case", _cases("sqlite"), ids=lambda c: c.id)

@@ -1,0 +1,121 @@
+"""Throwaway "dev databases" that migrations are replayed on (see ARCHITECTURE.md, "Dev database rules").
+
+Every planner run needs an empty database of the target dialect: the migration directory is replayed on
+it and the result compared with the models. :func:`open_dev_database` picks one:
+
+* no ``--dev-url``: an embedded one (in-memory SQLite, or an ephemeral PostgreSQL cluster started from the
+  locally installed server binaries);
+* ``--dev-url``: scratch databases on that server (or the given database itself, when we may not create
+  databases and it is empty).
+
+The dialect modules are imported lazily so that SQLite-only users need neither psycopg nor PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from sqlalchemy import Engine, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
+
+from atlembic.errors import AtlembicError
+
+__all__ = ["DevDatabase", "open_dev_database", "assert_clean", "mask_url"]
+
+# Dialect name -> module (inside this package) implementing the embedded default and the emptiness check.
+_DIALECT_MODULES = {"sqlite": "sqlite", "postgresql": "postgresql"}
+_DIALECT_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "sqlite3": "sqlite"}
+
+
+class DevDatabase(abc.ABC):
+    """A source of clean, empty, disposable databases of one dialect."""
+
+    dialect_name: str
+    description: str
+
+    @abc.abstractmethod
+    @contextmanager
+    def clean_database(self) -> Iterator[Engine]:
+        """Yield an Engine bound to a new empty database; the database is discarded on exit."""
+
+    def close(self) -> None:  # noqa: B027 - default: nothing to release
+        """Release servers and temporary files. Idempotent."""
+
+    def __enter__(self) -> DevDatabase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.description}>"
+
+
+def mask_url(url: URL | str) -> str:
+    """The URL as shown to users: never with its password."""
+    if isinstance(url, str):
+        url = make_url(url)
+    return url.render_as_string(hide_password=True)
+
+
+def normalize_dialect(name: str) -> str:
+    """``postgresql+psycopg`` / ``postgres`` -> ``postgresql``; unknown names pass through."""
+    base = name.split("+", 1)[0].lower()
+    return _DIALECT_ALIASES.get(base, base)
+
+
+def _dialect_module(dialect: str):  # type: ignore[no-untyped-def]
+    module = _DIALECT_MODULES.get(normalize_dialect(dialect))
+    if module is None:
+        supported = ", ".join(sorted(_DIALECT_MODULES))
+        raise AtlembicError(f"no dev database support for dialect {dialect!r} (supported: {supported})")
+    return importlib.import_module(f"{__name__}.{module}")
+
+
+def find_leftover(engine: Engine) -> str | None:
+    """Describe the first schema object found in the engine's database (``table "x"``), or None."""
+    checker = _dialect_module(engine.dialect.name).find_leftover
+    with engine.connect() as conn:
+        return checker(conn)
+
+
+def assert_clean(engine: Engine) -> None:
+    """Refuse a dev database that is not empty (Atlas does the same): a replay on it would lie."""
+    leftover = find_leftover(engine)
+    if leftover is not None:
+        raise AtlembicError(f"dev database {mask_url(engine.url)} is not clean: found {leftover}")
+
+
+def open_dev_database(target_dialect: str, dev_url: str | None = None) -> DevDatabase:
+    """The dev database for ``target_dialect``: the embedded default, or the server behind ``dev_url``.
+
+    Never silently substitutes another engine: a ``dev_url`` of a different dialect is an error.
+    """
+    dialect = normalize_dialect(target_dialect)
+    module = _dialect_module(dialect)
+    if dev_url is None:
+        return module.open_embedded()
+
+    try:
+        url = make_url(dev_url)
+    except ArgumentError as exc:
+        raise AtlembicError(f"invalid --dev-url: {exc}") from None
+    url_dialect = normalize_dialect(url.get_backend_name())
+    if url_dialect != dialect:
+        raise AtlembicError(
+            f"--dev-url {mask_url(url)} is a {url_dialect} database but the target is {dialect}; "
+            f"the dev database must use the same engine as the target"
+        )
+    from atlembic.devdb.url import UrlDevDatabase
+
+    return UrlDevDatabase(url)

@@ -165,3 +165,26 @@ def planner_for(dialect_name: str) -> Planner:
     if cls is None:
         raise AtlembicError(f"no migration planner for dialect {dialect_name!r}")
     return cls()
+
+
+def dependency_order(tables: list[model.Table]) -> list[model.Table]:
+    """Referenced tables before referencing ones; members of a cycle keep their given order."""
+    by_name = {t.name: t for t in tables}
+    done: list[model.Table] = []
+    seen: set[str] = set()
+
+    def visit(table: model.Table, path: set[str]) -> None:
+        if table.name in seen:
+            return
+        path = path | {table.name}
+        for fk in table.foreign_keys:
+            ref = by_name.get(fk.ref_table)
+            if ref is not None and ref.name not in path:
+                visit(ref, path)
+        if table.name not in seen:
+            seen.add(table.name)
+            done.append(table)
+
+    for table in tables:
+        visit(table, set())
+    return done

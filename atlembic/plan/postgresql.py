@@ -32,7 +32,7 @@ from atlembic.diff import (
     SchemaDiff,
 )
 from atlembic.errors import AtlembicError
-from atlembic.plan.base import PlannedStatement, Planner, RawType
+from atlembic.plan.base import PlannedStatement, Planner, RawType, dependency_order
 from atlembic.schema import model
 
 _SERIAL_TYPES = {"INTEGER": "SERIAL", "BIGINT": "BIGSERIAL", "SMALLINT": "SMALLSERIAL"}
@@ -68,7 +68,7 @@ class PostgresPlanner(Planner):
         out += self._drop_fks_between(dropped)
         existing = {t.name for t in diff.current.tables}
         deferred: list[tuple[str, model.ForeignKey]] = []
-        for table in _dependency_order(added):
+        for table in dependency_order(added):
             known = existing | {table.name}
             inline = [fk for fk in table.foreign_keys if fk.ref_table in known]
             deferred += [(table.name, fk) for fk in table.foreign_keys if fk not in inline]
@@ -81,7 +81,7 @@ class PostgresPlanner(Planner):
         for change in modified:
             out += [self._add_fk(change.name, c.foreign_key) for c in change.changes
                     if isinstance(c, AddForeignKey)]
-        for table in reversed(_dependency_order(dropped)):
+        for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
         for change in diff.changes:
             if isinstance(change, DropEnum):
@@ -219,7 +219,7 @@ class PostgresPlanner(Planner):
     def _drop_fks_between(self, dropped: list[model.Table]) -> list[PlannedStatement]:
         """Foreign keys that tie dropped tables into a cycle must go before any of them can."""
         names = {t.name for t in dropped}
-        ordered = _dependency_order(dropped)
+        ordered = dependency_order(dropped)
         position = {t.name: i for i, t in enumerate(ordered)}
         return [
             self._drop_fk(t.name, fk)
@@ -231,26 +231,3 @@ class PostgresPlanner(Planner):
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _dependency_order(tables: list[model.Table]) -> list[model.Table]:
-    """Referenced tables before referencing ones; members of a cycle keep their given order."""
-    by_name = {t.name: t for t in tables}
-    done: list[model.Table] = []
-    seen: set[str] = set()
-
-    def visit(table: model.Table, path: set[str]) -> None:
-        if table.name in seen:
-            return
-        path = path | {table.name}
-        for fk in table.foreign_keys:
-            ref = by_name.get(fk.ref_table)
-            if ref is not None and ref.name not in path:
-                visit(ref, path)
-        if table.name not in seen:
-            seen.add(table.name)
-            done.append(table)
-
-    for table in tables:
-        visit(table, set())
-    return done

@@ -21,7 +21,7 @@ from atlembic.diff import (
     ModifyTable,
     SchemaDiff,
 )
-from atlembic.plan.base import PlannedStatement, Planner
+from atlembic.plan.base import PlannedStatement, Planner, dependency_order
 from atlembic.schema import model
 
 # Defaults SQLite refuses in ALTER TABLE ADD COLUMN (not constant), per its documentation.
@@ -34,7 +34,10 @@ class SqlitePlanner(Planner):
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
         out: list[PlannedStatement] = []
         fk_off = False
-        for change in diff.changes:
+        # New tables first, referenced before referencing, so later rebuilds can point at them.
+        added = dependency_order([c.table for c in diff.changes if isinstance(c, AddTable)])
+        rest = [c for c in diff.changes if not isinstance(c, AddTable)]
+        for change in [AddTable(t) for t in added] + rest:
             match change:
                 case AddTable(table):
                     out.append(PlannedStatement(f'Create "{table.name}" table', self.create_table(table)))

@@ -1,0 +1,3 @@
+from atlembic.cli import main
+
+main()

@@ -1,0 +1,209 @@
+"""``--dev-url``: dev databases on a server (or file) the user points us at.
+
+PostgreSQL: a scratch database ``atlembic_dev_<random>`` per clean state, created and dropped on that
+server. Without the right to create databases (managed servers, CI roles), the given database itself is
+used when it is empty, and emptied again after every use (Atlas's semantics).
+
+SQLite: ``sqlite://`` is in-memory; a file path must be absent or empty, and is left as it was found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from atlembic.devdb import DevDatabase, assert_clean, mask_url, normalize_dialect
+from atlembic.devdb import sqlite as sqlite_devdb
+from atlembic.errors import AtlembicError
+
+__all__ = ["UrlDevDatabase"]
+
+_INSUFFICIENT_PRIVILEGE = "42501"
+_SQLITE_MEMORY = ("", ":memory:")
+_SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
+
+
+def _is_permission_denied(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code == _INSUFFICIENT_PRIVILEGE
+
+
+class UrlDevDatabase(DevDatabase):
+    """Dev databases behind a user-given URL; ``mode``: ``memory``, ``file``, ``scratch`` or ``in-place``."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self.dialect_name = normalize_dialect(url.get_backend_name())
+        setup = {"sqlite": self._setup_sqlite, "postgresql": self._setup_postgresql}.get(self.dialect_name)
+        if setup is None:
+            raise AtlembicError(
+                f"--dev-url {mask_url(url)}: {self.dialect_name} dev databases are not supported"
+            )
+        self._admin: Engine | None = None
+        setup()
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        where = mask_url(self.url)
+        return {
+            "memory": "in-memory SQLite",
+            "file": f"SQLite file {self.url.database} (emptied after each use)",
+            "scratch": f"scratch databases on {where}",
+            "in-place": f"the empty database {where} itself (no CREATEDB privilege; emptied after each use)",
+        }[self.mode]
+
+    # -- SQLite -------------------------------------------------------------------------------------------
+
+    def _setup_sqlite(self) -> None:
+        self._clean_impl = self._sqlite_clean_database
+        if (self.url.database or "") in _SQLITE_MEMORY:
+            self.mode = "memory"
+            return
+        self.mode = "file"
+        path = self._sqlite_path()
+        if path.exists() and path.stat().st_size > 0:
+            # Refuse up front rather than on the first replay: a clear message before any work.
+            engine = create_engine(self.url)
+            try:
+                assert_clean(engine)
+            except SQLAlchemyError as exc:
+                raise AtlembicError(
+                    f"--dev-url {mask_url(self.url)} is not a usable SQLite file: {exc}"
+                ) from None
+            finally:
+                engine.dispose()
+
+    def _sqlite_path(self) -> Path:
+        return Path(os.path.expanduser(self.url.database or ""))
+
+    @contextmanager
+    def _sqlite_clean_database(self) -> Iterator[Engine]:
+        if self.mode == "memory":
+            engine = sqlite_devdb.memory_engine(self.url)
+            try:
+                assert_clean(engine)
+                yield engine
+            finally:
+                engine.dispose()
+            return
+
+        path = self._sqlite_path()
+        existed = path.exists()
+        engine = create_engine(self.url)
+        sqlite_devdb.enable_foreign_keys(engine)
+        checked = False
+        try:
+            assert_clean(engine)
+            checked = True
+            yield engine
+        finally:
+            engine.dispose()
+            if checked:
+                # A zero-byte file is a valid empty SQLite database: truncate one we were given, remove
+                # one we created; either way the user finds what they had.
+                for sidecar in _SQLITE_SIDECARS:
+                    with contextlib.suppress(FileNotFoundError):
+                        Path(f"{path}{sidecar}").unlink()
+                if existed:
+                    with open(path, "wb"):
+                        pass
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+
+    # -- PostgreSQL ---------------------------------------------------------------------------------------
+
+    def _setup_postgresql(self) -> None:
+        self._clean_impl = self._postgresql_clean_database
+        self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        try:
+            with self._admin.connect() as conn:
+                may_create = conn.execute(
+                    text("SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user")
+                ).scalar()
+        except SQLAlchemyError as exc:
+            self._admin.dispose()
+            raise AtlembicError(
+                f"cannot connect to --dev-url {mask_url(self.url)}: {_first_line(exc)}"
+            ) from None
+        # Decided up front so that the description tells the user which mode is in use; CREATE DATABASE
+        # failing with "permission denied" later switches modes too.
+        self.mode = "scratch" if may_create else "in-place"
+
+    @contextmanager
+    def _postgresql_clean_database(self) -> Iterator[Engine]:
+        from atlembic.devdb import postgresql as pg
+
+        assert self._admin is not None
+        if self.mode == "scratch":
+            name = pg.scratch_database_name()
+            try:
+                with self._admin.connect() as conn:
+                    pg.create_database(conn, name)
+            except DBAPIError as exc:
+                if not _is_permission_denied(exc):
+                    raise AtlembicError(
+                        f"cannot create a scratch database on {mask_url(self.url)}: {_first_line(exc)}"
+                    ) from None
+                self.mode = "in-place"
+            else:
+                engine = create_engine(self.url.set(database=name))
+                try:
+                    assert_clean(engine)  # template1 may have been filled by someone
+                    yield engine
+                finally:
+                    engine.dispose()
+                    with self._admin.connect() as conn:
+                        pg.drop_database(conn, name)
+                return
+
+        engine = create_engine(self.url)
+        checked = False
+        try:
+            assert_clean(engine)
+            checked = True
+            yield engine
+        finally:
+            engine.dispose()
+            if checked:
+                self._empty_in_place()
+
+    def _empty_in_place(self) -> None:
+        from atlembic.devdb import postgresql as pg
+
+        assert self._admin is not None
+        with self._admin.connect() as conn:
+            # A connection the caller leaked may still hold locks: fail loudly instead of hanging.
+            conn.exec_driver_sql("SET lock_timeout = '10s'")
+            pg.drop_all_objects(conn)
+            leftover = pg.find_leftover(conn)
+        if leftover is not None:
+            raise AtlembicError(
+                f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; "
+                f"drop it by hand"
+            )
+
+    # -- DevDatabase --------------------------------------------------------------------------------------
+
+    @contextmanager
+    def clean_database(self) -> Iterator[Engine]:
+        with self._clean_impl() as engine:
+            yield engine
+
+    def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            admin.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

@@ -1,0 +1,233 @@
+"""An Atlas-format migration directory on disk: its ``*.sql`` files, atlas.sum and new-file naming.
+
+Atlas rules (spec section 1): migration files are the top-level ``*.sql`` files in plain byte-wise name
+order; a name is ``<version>_<description>.sql``; atlas.sum must be rewritten with every change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+
+from atlembic.errors import AtlembicError
+from atlembic.migrate.lexer import ScanOptions, Statement, match_directive, split_statements
+from atlembic.migrate.sumfile import SUM_FILE_NAME, HashFile, compute_sum, is_sum_ignored, validate_sum
+
+__all__ = ["MigrationDir", "MigrationFile", "atomic_write", "render_migration"]
+
+VERSION_FORMAT = "%Y%m%d%H%M%S"  # Atlas's generated versions: 14-digit UTC timestamps
+
+
+def _version(name: str) -> str:
+    return name.removesuffix(".sql").split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """One migration file, read into memory (hashing and splitting both need all of it)."""
+
+    name: str
+    path: Path
+    content: bytes
+
+    @property
+    def version(self) -> str:
+        """Everything before the first ``_`` of the name without ``.sql`` (``1.a_sub.up.sql`` -> ``1.a``)."""
+        return _version(self.name)
+
+    @property
+    def description(self) -> str:
+        """Everything after the first ``_``, without ``.sql``; empty if the name has no ``_``."""
+        _, sep, rest = self.name.partition("_")
+        return rest.removesuffix(".sql") if sep else ""
+
+    @cached_property
+    def text(self) -> str:
+        """The content as text; migration files must be UTF-8."""
+        try:
+            return self.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise AtlembicError(f"migration file {self.name} is not valid UTF-8: {exc}") from None
+
+    @cached_property
+    def directives(self) -> list[tuple[str, str]]:
+        """File-level directives ``(name, argument)``, in file order.
+
+        They live in the run of comment lines (starting with ``--`` or ``#``) at the top of the file,
+        and only count if an empty line follows that run; otherwise the comments belong to the first
+        statement. (Atlas's rule: ``-- atlas:x\\n`` alone, without the blank line, has no directives.)
+        """
+        comments, rest = [], self.text
+        while rest.startswith(("#", "--")):
+            line, newline, rest = rest.partition("\n")
+            if not newline:
+                return []  # comment-only file without a blank line after the comments
+            comments.append(line.strip())
+        if not rest.startswith("\n"):
+            return []
+        return [(m[1], m[2]) for m in map(match_directive, comments) if m is not None]
+
+    @property
+    def is_checkpoint(self) -> bool:
+        """A checkpoint file (``-- atlas:checkpoint [tag]`` header) holds the full schema up to it."""
+        return any(name == "checkpoint" for name, _ in self.directives)
+
+    @property
+    def sum_ignored(self) -> bool:
+        """Left out of atlas.sum rows by an ``atlas:sum ignore`` first line."""
+        return is_sum_ignored(self.content)
+
+    def statements(self, dialect: str | ScanOptions) -> list[Statement]:
+        """The file's statements, split with the dialect's rules."""
+        return split_statements(self.text, dialect)
+
+
+class MigrationDir:
+    """A migration directory; a directory that does not exist yet reads as empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def sum_path(self) -> Path:
+        return self.path / SUM_FILE_NAME
+
+    def _names(self) -> list[str]:
+        """Top-level ``*.sql`` file names, byte-wise sorted (code point order is UTF-8 byte order)."""
+        if not self.path.is_dir():
+            return []
+        with os.scandir(self.path) as entries:
+            return sorted(e.name for e in entries if e.name.endswith(".sql") and e.is_file())
+
+    def files(self) -> list[MigrationFile]:
+        paths = [self.path / name for name in self._names()]
+        return [MigrationFile(p.name, p, p.read_bytes()) for p in paths]
+
+    def files_from_last_checkpoint(self) -> list[MigrationFile]:
+        """What a fresh database runs: from the last checkpoint file (inclusive), or everything."""
+        files = self.files()
+        last = max((i for i, f in enumerate(files) if f.is_checkpoint), default=0)
+        return files[last:]
+
+    def sum_text(self) -> str | None:
+        try:
+            return self.sum_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def check_sum(self) -> None:
+        """Raise ChecksumError if atlas.sum does not match the files (hand-edited, added, removed)."""
+        validate_sum([(f.name, f.content) for f in self.files()], self.sum_text())
+
+    def compute_sum(self) -> HashFile:
+        return compute_sum([(f.name, f.content) for f in self.files()])
+
+    def write_sum(self) -> None:
+        """Recompute and (atomically) rewrite atlas.sum, like ``atlas migrate hash``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.sum_path, self.compute_sum().to_text().encode())
+
+    def new_file_name(self, description: str, now: datetime | None = None, version: str | None = None) -> str:
+        """``<version>_<slug>.sql`` for a new migration; the version is a UTC timestamp by default.
+
+        A generated version is moved one second past the last file's version when needed, so that
+        the new file always sorts last (Atlas compares versions as strings). ``now`` without a
+        timezone is taken as UTC.
+        """
+        if version is None:
+            version = self._next_version(now or datetime.now(timezone.utc))
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
+        return f"{version}_{slug}.sql" if slug else f"{version}.sql"
+
+    def _next_version(self, now: datetime) -> str:
+        if now.tzinfo is not None:
+            now = now.astimezone(timezone.utc)
+        version = now.strftime(VERSION_FORMAT)
+        names = self._names()
+        last = _version(names[-1]) if names else ""
+        if version > last:
+            return version
+        try:
+            last_time = datetime.strptime(last, VERSION_FORMAT)
+        except ValueError:
+            raise AtlembicError(
+                f"cannot pick a timestamp version after the last migration version {last!r}; "
+                "give the version explicitly"
+            ) from None
+        return (last_time + timedelta(seconds=1)).strftime(VERSION_FORMAT)
+
+    def write_migration(self, name: str, content: str) -> Path:
+        """Add a migration file and the matching atlas.sum, all or nothing.
+
+        Both files are written atomically; if atlas.sum cannot be written, the new file is removed so
+        the directory never holds a migration that atlas.sum does not know about.
+        """
+        if "/" in name or os.sep in name or not name.endswith(".sql"):
+            raise AtlembicError(f"invalid migration file name {name!r}")
+        path = self.path / name
+        if path.exists():
+            raise AtlembicError(f"migration file {path} already exists")
+        data = content.encode()
+        files = sorted([*((f.name, f.content) for f in self.files()), (name, data)])
+        sum_data = compute_sum(files).to_text().encode()
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+        try:
+            atomic_write(self.sum_path, sum_data)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
+
+def render_migration(changes: Sequence[tuple[str, str]], directives: Sequence[str] = ()) -> str:
+    """Format planned changes like Atlas's default formatter.
+
+    ``changes`` are ``(comment, sql)``; each becomes ``-- <Comment>`` (first letter upper-cased, line
+    left out when the comment is empty) and ``<sql>;``. ``directives`` such as ``"txmode none"`` (an
+    ``atlas:`` prefix is accepted too) become a ``-- atlas:...`` header followed by a blank line.
+    """
+    parts = [f"-- atlas:{d.removeprefix('atlas:')}\n" for d in directives]
+    if parts:
+        parts.append("\n")
+    for comment, sql in changes:
+        if comment:
+            parts.append(f"-- {comment[0].upper()}{comment[1:]}\n")
+        stmt = sql.rstrip()
+        parts.append(stmt if stmt.endswith(";") else stmt + ";")
+        parts.append("\n")
+    return "".join(parts)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or the new content, never a torn file.
+
+    The data goes to a temporary file in the same directory (same filesystem, so the rename is
+    atomic), is fsynced, then renamed over ``path``; the directory is fsynced so the rename survives
+    a crash. The temporary file is removed on failure.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 lets the umask decide the mode, as for any newly created file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if os.name == "posix":
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,429 @@
+"""Dev databases against real engines: in-memory SQLite and real PostgreSQL clusters (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, make_url, text
+
+from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.devdb.postgresql import (
+    EphemeralPostgres,
+    EphemeralPostgresDevDatabase,
+    find_leftover,
+    find_pg_bindir,
+)
+from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
+from atlembic.devdb.url import UrlDevDatabase
+from atlembic.errors import AtlembicError
+from tests.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _table_names(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    return inspect(engine).get_table_names()
+
+
+def _processes_mentioning(path: Path) -> list[int]:
+    """Live processes whose command line names ``path`` (a postmaster started on a data dir in it)."""
+    needle = str(path).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (reparented to a PID 1 that does not reap) is dead for our purposes.
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+# ------------------------------------------------------------------------------------------------ SQLite
+
+
+def test_sqlite_clean_databases_are_independent() -> None:
+    with open_dev_database("sqlite") as dev:
+        assert isinstance(dev, SqliteMemoryDevDatabase)
+        assert dev.dialect_name == "sqlite"
+        assert dev.description == "in-memory SQLite"
+        with dev.clean_database() as engine:
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE a (id INTEGER PRIMARY KEY)"))
+            # StaticPool: a second connection sees the same in-memory database.
+            assert _table_names(engine) == ["a"]
+            with engine.connect() as conn:
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        with dev.clean_database() as engine:
+            assert _table_names(engine) == []
+
+
+def test_unknown_dialect_and_mismatched_dev_url_are_errors() -> None:
+    with pytest.raises(AtlembicError, match="no dev database support for dialect 'oracle'"):
+        open_dev_database("oracle")
+    with pytest.raises(AtlembicError, match="same engine"):
+        open_dev_database("postgresql", "sqlite://")
+
+
+def test_sqlite_dev_url_memory() -> None:
+    with open_dev_database("sqlite", "sqlite://") as dev:
+        assert isinstance(dev, UrlDevDatabase)
+        assert dev.description == "in-memory SQLite"
+        with dev.clean_database() as engine, engine.begin() as conn:
+            conn.execute(text("CREATE TABLE a (id INTEGER)"))
+        with dev.clean_database() as engine:
+            assert _table_names(engine) == []
+
+
+def test_sqlite_dev_url_file_refused_when_not_empty(tmp_path: Path) -> None:
+    path = tmp_path / "full.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE x (id INTEGER)"))
+    engine.dispose()
+    with pytest.raises(AtlembicError, match=r'is not clean: found table "x"'):
+        open_dev_database("sqlite", f"sqlite:///{path}")
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_sqlite_dev_url_file_left_as_found(tmp_path: Path, exists: bool) -> None:
+    path = tmp_path / "dev.db"
+    if exists:
+        path.touch()
+    with open_dev_database("sqlite", f"sqlite:///{path}") as dev:
+        assert "SQLite file" in dev.description
+        for _ in range(2):
+            with dev.clean_database() as engine:
+                assert _table_names(engine) == []
+                with engine.begin() as conn:
+                    conn.execute(text("CREATE TABLE a (id INTEGER)"))
+    assert path.exists() == exists
+    if exists:
+        assert path.stat().st_size == 0
+
+
+# -------------------------------------------------------------------------------------- locating binaries
+
+
+def test_find_pg_bindir_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = pg_bindir_or_skip()
+    monkeypatch.setenv("ATLEMBIC_PG_BINDIR", str(real))
+    assert find_pg_bindir() == real
+    monkeypatch.setenv("ATLEMBIC_PG_BINDIR", str(tmp_path))
+    with pytest.raises(AtlembicError, match="does not contain initdb"):
+        find_pg_bindir()
+
+
+def test_missing_binaries_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import atlembic.devdb.postgresql as pg
+
+    monkeypatch.delenv("ATLEMBIC_PG_BINDIR", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pg_config, no initdb
+    monkeypatch.setattr(pg, "_glob", lambda pattern: [])  # no /usr/lib/postgresql/*/bin
+    with pytest.raises(AtlembicError, match=r"postgresql-15.*--dev-url"):
+        pg.find_pg_bindir()
+
+
+# ------------------------------------------------------------------------------ ephemeral PostgreSQL
+
+
+def test_ephemeral_postgres_lifecycle() -> None:
+    pg_bindir_or_skip()
+    dev = open_dev_database("postgresql")
+    try:
+        assert isinstance(dev, EphemeralPostgresDevDatabase)
+        server = dev.server
+        tmpdir, pid = server.tmpdir, server.pid
+        assert tmpdir is not None and tmpdir.is_dir() and pid is not None
+        assert dev.description == f"ephemeral PostgreSQL {server.version} cluster ({tmpdir})"
+        # Unix socket only: nothing listens on TCP.
+        with create_engine(server.url()).connect() as conn:
+            assert conn.execute(text("SHOW listen_addresses")).scalar() == ""
+            assert conn.execute(text("SHOW fsync")).scalar() == "off"
+
+        with dev.clean_database() as engine:
+            first_db = engine.url.database
+            assert first_db.startswith("atlembic_dev_")
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE t (id serial PRIMARY KEY, v text)"))
+                conn.execute(text("INSERT INTO t (v) VALUES ('x')"))
+            assert _table_names(engine) == ["t"]
+        with dev.clean_database() as engine:
+            assert engine.url.database != first_db
+            assert _table_names(engine) == []
+        with create_engine(server.url()).connect() as conn:
+            names = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
+        assert not [n for n in names if n.startswith("atlembic_dev_")], "scratch databases must be dropped"
+    finally:
+        dev.close()
+    assert not tmpdir.exists()
+    assert not _pid_alive(pid)
+    assert _processes_mentioning(tmpdir) == []
+    dev.close()  # idempotent
+
+
+def test_scratch_database_dropped_when_the_block_fails(pg_server: EphemeralPostgres) -> None:  # noqa: F811
+    dev = EphemeralPostgresDevDatabase(pg_server)
+    with pytest.raises(RuntimeError), dev.clean_database() as engine:
+        name = engine.url.database
+        with engine.connect() as conn:  # an open connection must not block the drop
+            conn.execute(text("CREATE TABLE t (id int)"))
+            raise RuntimeError("boom")
+    with create_engine(pg_server.url()).connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+    assert exists is None
+    dev.close()
+    assert pg_server.running, "a server passed in is not ours to stop"
+
+
+def test_ephemeral_refuses_unclean_database(tmp_path: Path) -> None:
+    bindir = pg_bindir_or_skip()
+    with EphemeralPostgres(bindir) as server:
+        # Scratch databases are copies of template1: pollute it.
+        engine = create_engine(server.url("template1"))
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE leftover (id int)"))
+        engine.dispose()
+        dev = EphemeralPostgresDevDatabase(server)
+        refused = r'dev database .* is not clean: found table "leftover"'
+        with pytest.raises(AtlembicError, match=refused), dev.clean_database():
+            pass
+        with create_engine(server.url()).connect() as conn:
+            names = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
+        assert not [n for n in names if n.startswith("atlembic_dev_")]
+
+
+def test_template_cache_is_used_and_rebuilt(isolated_cache: Path) -> None:
+    bindir = pg_bindir_or_skip()
+
+    def start_stop() -> bool:
+        with EphemeralPostgres(bindir, use_template=True, cache_dir=isolated_cache) as server:
+            with create_engine(server.url()).connect() as conn:
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+            return server.started_from_template
+
+    assert start_stop() is False  # cold: initdb, then the template is saved
+    template = next(isolated_cache.glob("pg-template-*"))
+    marker = template / "complete.json"
+    assert marker.is_file()
+    assert start_stop() is True
+
+    marker.unlink()  # an incomplete template (a builder died before writing the marker)
+    assert start_stop() is False
+    assert marker.is_file()
+
+    # Complete-looking but broken: the server cannot start from it -> fall back to initdb, rebuild.
+    (template / "data" / "global" / "pg_control").write_bytes(b"garbage")
+    assert start_stop() is False
+    assert start_stop() is True
+    assert not list(isolated_cache.glob("*.tmp-*")) and not list(isolated_cache.glob("*.broken-*"))
+
+
+# ------------------------------------------------------------------------------------------ --dev-url
+
+
+def test_dev_url_scratch_mode(pg_server: EphemeralPostgres) -> None:  # noqa: F811
+    url = pg_server.url().set(password="s3cret")  # trust auth ignores it; it must not be shown
+    with open_dev_database("postgresql", url.render_as_string(hide_password=False)) as dev:
+        assert isinstance(dev, UrlDevDatabase) and dev.mode == "scratch"
+        assert dev.description.startswith("scratch databases on postgresql+psycopg://postgres:***@")
+        assert "s3cret" not in dev.description
+        with dev.clean_database() as engine:
+            scratch = engine.url.database
+            assert scratch.startswith("atlembic_dev_")
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE t (id int)"))
+        with dev.clean_database() as engine:
+            assert _table_names(engine) == []
+    with create_engine(pg_server.url()).connect() as conn:
+        gone = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": scratch}).first()
+    assert gone is None
+
+
+@pytest.fixture
+def nocreate_db(pg_server: EphemeralPostgres) -> Iterator[str]:  # noqa: F811
+    """Role ``nocreate`` (LOGIN, no CREATEDB) owning database ``devfull``; yields its URL."""
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS devfull WITH (FORCE)"))
+        conn.execute(text("DROP ROLE IF EXISTS nocreate"))
+        conn.execute(text("CREATE ROLE nocreate LOGIN NOCREATEDB PASSWORD 'pw'"))
+        conn.execute(text("CREATE DATABASE devfull OWNER nocreate"))
+    url = pg_server.url("devfull").set(username="nocreate", password="pw")
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS devfull WITH (FORCE)"))
+        conn.execute(text("DROP ROLE IF EXISTS nocreate"))
+    admin.dispose()
+
+
+def test_dev_url_without_createdb_uses_the_database_itself(nocreate_db: str) -> None:
+    user_engine = create_engine(nocreate_db)
+    with user_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE x (id int)"))
+
+    with open_dev_database("postgresql", nocreate_db) as dev:
+        assert isinstance(dev, UrlDevDatabase) and dev.mode == "in-place"
+        assert "itself" in dev.description and "pw" not in dev.description.replace("postgresql", "")
+        assert "nocreate:***@" in dev.description
+        refused = r'dev database .*devfull.* is not clean: found table "x"'
+        with pytest.raises(AtlembicError, match=refused), dev.clean_database():
+            pass
+        with user_engine.begin() as conn:  # refused, and left alone
+            assert conn.execute(text("SELECT count(*) FROM x")).scalar() == 0
+            conn.execute(text("DROP TABLE x"))
+
+        for _ in range(2):
+            with dev.clean_database() as engine:
+                assert engine.url.database == "devfull"
+                with engine.begin() as conn:
+                    conn.execute(text("CREATE TYPE mood AS ENUM ('a', 'b')"))
+                    conn.execute(text("CREATE TYPE pair AS (a int, b int)"))
+                    conn.execute(text("CREATE DOMAIN posint AS int CHECK (VALUE > 0)"))
+                    conn.execute(
+                        text("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY, m mood, p pair, s serial)")
+                    )
+                    conn.execute(text("CREATE SEQUENCE standalone"))
+                    conn.execute(text("CREATE VIEW v AS SELECT id FROM t"))
+                    conn.execute(text("CREATE MATERIALIZED VIEW mv AS SELECT id FROM t"))
+                    conn.execute(text("CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x'"))
+                    conn.execute(text("CREATE SCHEMA other"))
+                    conn.execute(text("CREATE TABLE other.y (id int)"))
+    # Left empty, and the public schema is still the one the database came with.
+    with user_engine.connect() as conn:
+        assert find_leftover(conn) is None
+        owner_sql = "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'"
+        assert conn.execute(text(owner_sql)).scalar() == "pg_database_owner"
+    user_engine.dispose()
+
+
+def test_dev_url_switches_to_in_place_when_create_database_is_denied(nocreate_db: str) -> None:
+    dev = open_dev_database("postgresql", nocreate_db)
+    dev.mode = "scratch"  # as if the role looked privileged but CREATE DATABASE is refused
+    with dev.clean_database() as engine:
+        assert engine.url.database == "devfull"
+    assert dev.mode == "in-place" and "itself" in dev.description
+    dev.close()
+
+
+def test_dev_url_unreachable_is_a_clear_error(tmp_path: Path) -> None:
+    pg_bindir_or_skip()
+    url = f"postgresql+psycopg://u:hunter2@/db?host={tmp_path}"
+    with pytest.raises(AtlembicError, match="cannot connect to --dev-url") as info:
+        open_dev_database("postgresql", url)
+    assert "hunter2" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------- cleanup on signals
+
+_CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    from atlembic.devdb import open_dev_database
+
+    mode = sys.argv[1]
+    dev = open_dev_database("postgresql")
+    with dev, dev.clean_database() as engine:
+        with engine.connect():
+            print(json.dumps({"tmpdir": str(dev.server.tmpdir), "pid": dev.server.pid}), flush=True)
+            if mode == "self-sigint":
+                os.kill(os.getpid(), signal.SIGINT)
+            elif mode == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(60)
+    """
+)
+
+
+def _spawn_child(mode: str) -> tuple[subprocess.Popen[str], Path, int]:
+    pg_bindir_or_skip()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=30)
+        pytest.fail(f"child did not start the dev database: {proc.stderr.read() if proc.stderr else ''}")
+    info = json.loads(line)
+    return proc, Path(info["tmpdir"]), int(info["pid"])
+
+
+def _assert_cleaned_up(tmpdir: Path, pid: int) -> None:
+    assert not tmpdir.exists(), f"temp dir {tmpdir} left behind"
+    assert _wait_until(lambda: not _pid_alive(pid)), f"postmaster {pid} still running"
+    assert _wait_until(lambda: _processes_mentioning(tmpdir) == []), "stray postgres processes"
+
+
+@pytest.mark.parametrize(
+    ("mode", "sig", "returncode"),
+    [
+        ("wait", signal.SIGINT, -signal.SIGINT),  # Ctrl-C: KeyboardInterrupt, then death by SIGINT
+        ("wait", signal.SIGTERM, -signal.SIGTERM),
+        ("self-sigint", None, -signal.SIGINT),
+    ],
+)
+def test_signal_cleans_up(mode: str, sig: signal.Signals | None, returncode: int) -> None:
+    proc, tmpdir, pid = _spawn_child(mode)
+    if sig is not None:
+        proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert proc.returncode == returncode, proc.stderr.read() if proc.stderr else ""
+    _assert_cleaned_up(tmpdir, pid)
+
+
+def test_cluster_of_a_killed_process_is_swept_by_the_next_start() -> None:
+    proc, tmpdir, pid = _spawn_child("sigkill")
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert tmpdir.exists()  # SIGKILL cannot be cleaned up after by the process itself...
+    with EphemeralPostgres(use_template=True):
+        pass  # ...so the next start removes what dead owners left
+    _assert_cleaned_up(tmpdir, pid)
+
+
+def test_devdatabase_api_surface() -> None:
+    assert issubclass(SqliteMemoryDevDatabase, DevDatabase)
+    assert issubclass(EphemeralPostgresDevDatabase, DevDatabase)
+    assert issubclass(UrlDevDatabase, DevDatabase)
+    assert make_url("postgresql://u:p@h/db").render_as_string(hide_password=True) == "postgresql://u:***@h/db"
