@@ -240,6 +240,24 @@ def _remove_template(template: Path) -> None:
         shutil.rmtree(doomed, ignore_errors=True)
 
 
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """End a helper (initdb, cp) that leads its own session, and everything it started.
+
+    initdb runs postgres in bootstrap mode as its own child: SIGKILL would leave that one running, and
+    its shared memory segment in /dev/shm. SIGTERM to the whole group lets both exit cleanly.
+    """
+    if proc.poll() is not None:
+        return
+    for sig, timeout in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -546,9 +564,7 @@ class EphemeralPostgres:
         try:
             output, _ = child.communicate()
         finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+            _terminate(child)
             self._child = None
         if child.returncode != 0:
             raise AtlembicError(
@@ -623,11 +639,8 @@ class EphemeralPostgres:
         if admin is not None:
             with contextlib.suppress(Exception):
                 admin.dispose()
-        child = self._child
-        if child is not None and child.poll() is None:
-            with contextlib.suppress(OSError):
-                child.kill()
-                child.wait()
+        if self._child is not None:
+            _terminate(self._child)
         self._kill_server()
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)

@@ -15,7 +15,6 @@ import base64
 import bisect
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from atlembic.errors import AtlembicError
@@ -123,8 +122,9 @@ def split_statements(text: str, dialect: str | ScanOptions) -> list[Statement]:
     Raises AtlembicError with an Atlas-style ``line:col: message`` for unbalanced parentheses and
     unclosed quotes.
     """
-    newlines = [m.start() for m in re.finditer("\n", text)]
-    scanner = _Scanner(text, 0, scan_options(dialect), newlines)
+    shared = _Shared(text, scan_options(dialect))
+    shared.warm_up_blocks()
+    scanner = _Scanner(shared, 0)
     scanner.apply_delimiter_directive()
     stmts = []
     while (stmt := scanner.statement()) is not None:
@@ -143,21 +143,79 @@ _S = r"[\t\n\f\r ]"
 _BEGIN = re.compile(rf"{_S}*BEGIN{_S}+", re.IGNORECASE | re.ASCII)
 _BEGIN_ATOMIC = re.compile(rf"{_S}*BEGIN{_S}+ATOMIC{_S}+", re.IGNORECASE | re.ASCII)
 _END = re.compile(rf"{_S}*END{_S}*", re.IGNORECASE | re.ASCII)
+_BEGIN_WORD = re.compile(rf"BEGIN{_S}+", re.IGNORECASE | re.ASCII)
 _DOLLAR_QUOTE = re.compile(r"\$([A-Za-z\u00c8-\u00ff_][0-9A-Za-z_\u00c8-\u00ff]*)*\$")
 
 
-class _Scanner:
-    """Atlas's scanner over ``text`` from index ``origin``.
+_ScanResult = tuple[Statement | None, int, str]  # statement, where scanning stopped, delimiter then
 
-    ``start`` is where the statement being scanned begins and ``i`` the next character to read; both
-    are absolute indices into ``text`` so that nested scanners (for BEGIN blocks) share the string
-    instead of copying it.
+
+class _Shared:
+    """State shared by the scanners of one input: the text, and memos of scan results.
+
+    Atlas scans the body of every ``BEGIN `` it meets with a nested scanner, and a body that never
+    reaches ``END`` is re-scanned by each enclosing candidate: exponential in the number of unclosed
+    ``BEGIN`` (e.g. ``BEGIN TRANSACTION;``) in a file, and as deep as that number. A statement scan
+    depends only on where it starts and on the delimiter, and a block only on where its body starts,
+    so both are memoized; filling the block memo from the end of the file keeps recursion shallow.
     """
 
-    def __init__(self, text: str, origin: int, opts: ScanOptions, newlines: list[int]) -> None:
+    def __init__(self, text: str, opts: ScanOptions) -> None:
         self.text = text
         self.opts = opts
-        self.newlines = newlines  # offsets of every "\n" in text, to number lines
+        self.newlines = [m.start() for m in re.finditer("\n", text)]  # to number lines
+        self.statements: dict[tuple[int, str], _ScanResult | AtlembicError] = {}
+        self.blocks: dict[tuple[bool, int], int | None] = {}
+
+    def warm_up_blocks(self) -> None:
+        """Resolve every possible block, last first, so each nested scan finds later blocks resolved."""
+        if not (self.opts.begin_end or self.opts.begin_atomic):
+            return
+        for word in reversed(list(_BEGIN_WORD.finditer(self.text))):
+            if self.opts.begin_atomic and (m := _BEGIN_ATOMIC.match(self.text, word.start())):
+                self.block_end(True, m.end())
+            if self.opts.begin_end:
+                self.block_end(False, word.end())
+
+    def block_end(self, atomic: bool, body: int) -> int | None:
+        """Where the block whose body starts at ``body`` ends, or None if no closing END comes.
+
+        The body is scanned as sub-statements until one closes it: any statement starting with END
+        for BEGIN ATOMIC; exactly ``END`` or ``END;`` for BEGIN (``END IF;`` does not). A scan error
+        in the body also means "not a block".
+        """
+        key = (atomic, body)
+        if key not in self.blocks:
+            self.blocks[key] = None
+            scanner = _Scanner(self, body)
+            try:
+                while (stmt := scanner.statement()) is not None:
+                    if _closes(stmt.text, atomic):
+                        self.blocks[key] = scanner.i
+                        break
+            except AtlembicError:
+                pass
+        return self.blocks[key]
+
+
+def _closes(stmt: str, atomic: bool) -> bool:
+    m = _END.match(stmt)
+    return m is not None and (atomic or m.end() == len(stmt) or stmt[m.end() :] == _DEFAULT_DELIM)
+
+
+class _Scanner:
+    """Atlas's scanner over the shared text from index ``origin``.
+
+    ``start`` is where the statement being scanned begins and ``i`` the next character to read; both
+    are absolute indices into the text, so nested scanners (for BEGIN blocks) share the string instead
+    of copying it. Nested scanners do not look for an ``atlas:delimiter`` line at their start, unlike
+    Atlas's: that directive only means something on a file's first line.
+    """
+
+    def __init__(self, shared: _Shared, origin: int) -> None:
+        self.shared = shared
+        self.text = shared.text
+        self.opts = shared.opts
         self.start = self.i = origin
         self.delim = _DEFAULT_DELIM
         self.comments: list[str] = []
@@ -188,12 +246,28 @@ class _Scanner:
         return AtlembicError(f"{line}:{col}: {message}")
 
     def line_of(self, index: int) -> int:
-        return bisect.bisect_left(self.newlines, index) + 1
+        return bisect.bisect_left(self.shared.newlines, index) + 1
 
     # -- the statement loop --------------------------------------------------------------------
 
     def statement(self) -> Statement | None:
-        """Scan the next statement, or return None at the end of the input."""
+        """The next statement, or None at the end of the input (memoized, see _Shared)."""
+        key = (self.i, self.delim)
+        result = self.shared.statements.get(key)
+        if result is None:
+            try:
+                stmt = self.scan()
+                result = (stmt, self.i, self.delim)
+            except AtlembicError as exc:
+                result = exc
+            self.shared.statements[key] = result
+        if isinstance(result, AtlembicError):
+            raise result
+        stmt, self.i, self.delim = result
+        self.start, self.comments = self.i, []
+        return stmt
+
+    def scan(self) -> Statement | None:
         text, depth, opening = self.text, 0, 0
         self.skip_spaces()
         while True:
@@ -234,14 +308,9 @@ class _Scanner:
                 self.i += 1
                 self.comment("/*", "*/")
             elif blocks and self.opts.begin_atomic and _BEGIN_ATOMIC.match(text, self.i - 1):
-                if self.try_block(_BEGIN_ATOMIC, self.closes_atomic):
+                if self.skip_block(True):
                     return self.emit()
-            elif (
-                blocks
-                and self.opts.begin_end
-                and self.begin_candidate()
-                and self.try_block(_BEGIN, self.closes_begin)
-            ):
+            elif blocks and self.opts.begin_end and self.begin_candidate() and self.skip_block(False):
                 return self.emit()
 
     def emit(self) -> Statement:
@@ -333,34 +402,18 @@ class _Scanner:
             return _BEGIN.match(self.text, self.i - 1) is not None
         return self.i - self.start > 1 and _BEGIN.match(self.text, self.i - 2) is not None
 
-    def try_block(self, opener: re.Pattern[str], closes: Callable[[str], bool]) -> bool:
-        """Consume a compound block whose opener starts at the current character.
+    def skip_block(self, atomic: bool) -> bool:
+        """Consume the block whose opener starts at the current character, if it is closed.
 
-        Its body is scanned as sub-statements until ``closes`` accepts one. If no such statement comes
-        (end of input, or a scan error), the opener is consumed but the rest is ordinary text.
+        An unclosed one is ordinary text, but its opener (``BEGIN`` and the spaces after it, plus
+        ``ATOMIC``) is consumed anyway, as in Atlas.
         """
-        m = opener.match(self.text, self.i - 1)
-        if m is None:  # matched one character early (BEGIN glued to the previous word)
+        m = (_BEGIN_ATOMIC if atomic else _BEGIN).match(self.text, self.i - 1)
+        if m is None:  # BEGIN glued to the previous word (matched one character early)
             return False
-        self.i = m.end()
-        # Unlike Atlas, the body scanner does not look for an atlas:delimiter line at its start: that
-        # directive only means something on a file's first line.
-        body = _Scanner(self.text, self.i, self.opts, self.newlines)
-        try:
-            while (stmt := body.statement()) is not None:
-                if closes(stmt.text):
-                    self.i = body.i
-                    return True
-        except AtlembicError:
-            pass
-        return False
-
-    def closes_atomic(self, stmt: str) -> bool:
-        return _END.match(stmt) is not None
-
-    def closes_begin(self, stmt: str) -> bool:
-        m = _END.match(stmt)
-        return m is not None and (m.end() == len(stmt) or stmt[m.end() :] == self.delim)
+        end = self.shared.block_end(atomic, m.end())
+        self.i = m.end() if end is None else end
+        return end is not None
 
 
 def _go_quote(s: str) -> str:
