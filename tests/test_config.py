@@ -367,8 +367,7 @@ def test_generic_template_never_connects(tmp_path: Path, url: str) -> None:
     ],
 )
 def test_async_template(tmp_path: Path, url: str) -> None:
-    # The template imports sqlalchemy.ext.asyncio, which needs greenlet (sqlalchemy[asyncio]).
-    pytest.importorskip("greenlet")
+    # The template imports sqlalchemy.ext.asyncio, which needs greenlet: the test extra installs it.
     module = unique_name("async_models")
     root = tmp_path / "proj"
     root.mkdir()

@@ -316,9 +316,7 @@ def test_dev_url_without_createdb_uses_the_database_itself(nocreate_db: str) -> 
                     conn.execute(text("CREATE TYPE mood AS ENUM ('a', 'b')"))
                     conn.execute(text("CREATE TYPE pair AS (a int, b int)"))
                     conn.execute(text("CREATE DOMAIN posint AS int CHECK (VALUE > 0)"))
-                    conn.execute(
-                        text("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY, m mood, p pair, s serial)")
-                    )
+                    conn.execute(text("CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY, m mood, p pair, s serial)"))
                     conn.execute(text("CREATE SEQUENCE standalone"))
                     conn.execute(text("CREATE VIEW v AS SELECT id FROM t"))
                     conn.execute(text("CREATE MATERIALIZED VIEW mv AS SELECT id FROM t"))

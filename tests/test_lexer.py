@@ -40,13 +40,12 @@ def _golden_cases() -> list:
     for folder in GOLDEN_DIRS:
         for golden in sorted((TESTDATA / folder).glob("*.sql.golden")):
             sql = golden.with_suffix("")
-            marks = []
-            # Not supported, on purpose: SQL Server only. The `GO` batch separator (`_ms` files) and
-            # T-SQL BEGIN TRY ... END CATCH blocks (lexbegintry/) are enabled by no Atlas driver for
-            # the dialects atlembic targets (SQLite, PostgreSQL, MySQL/MariaDB).
+            # Left out on purpose (counted below, never run): SQL Server only. The `GO` batch separator
+            # (`_ms` files) and T-SQL BEGIN TRY ... END CATCH blocks (lexbegintry/) are enabled by no
+            # Atlas driver for the dialects atlembic targets (SQLite, PostgreSQL, MySQL/MariaDB).
             if (folder == "lex" and "_ms" in sql.name) or folder == "lexbegintry":
-                marks.append(pytest.mark.skip(reason="SQL Server syntax (GO / BEGIN TRY), not supported"))
-            cases.append(pytest.param(sql, id=f"{folder}/{sql.name}", marks=marks))
+                continue
+            cases.append(pytest.param(sql, id=f"{folder}/{sql.name}"))
     return cases
 
 
@@ -54,7 +53,8 @@ GOLDEN_CASES = _golden_cases()
 
 
 def test_all_golden_files_found() -> None:
-    assert len(GOLDEN_CASES) == 26, f"expected 26 golden files under {TESTDATA}"
+    # 26 golden files, of which 3 are SQL Server syntax (see _golden_cases).
+    assert len(GOLDEN_CASES) == 23, f"expected 23 golden files under {TESTDATA}"
 
 
 @pytest.mark.parametrize("sql", GOLDEN_CASES)
@@ -161,6 +161,14 @@ def test_unterminated_begin_is_plain_text() -> None:
         "BEGIN TRANSACTION;",
         "SELECT 1;",
     ]
+
+
+def test_many_unclosed_begins_stay_fast() -> None:
+    # Each "BEGIN " starts a block scan that never finds END; done naively (as Atlas does) that is
+    # exponential in their number and recurses once per BEGIN.
+    text = "".join(f"BEGIN TRANSACTION;\nINSERT INTO t VALUES ({i});\nCOMMIT;\n" for i in range(400))
+    stmts = _texts(text, "sqlite")
+    assert len(stmts) == 1200 and stmts[-3:] == ["BEGIN TRANSACTION;", "INSERT INTO t VALUES (399);", "COMMIT;"]
 
 
 def test_mysql_hash_comments_and_backslashes() -> None:

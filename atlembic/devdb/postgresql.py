@@ -225,11 +225,7 @@ def _template_valid(template: Path, fingerprint: dict[str, Any]) -> bool:
     except (OSError, ValueError):
         return False
     data = template / "data"
-    return (
-        marker == fingerprint
-        and (data / "PG_VERSION").is_file()
-        and (data / "global" / "pg_control").is_file()
-    )
+    return marker == fingerprint and (data / "PG_VERSION").is_file() and (data / "global" / "pg_control").is_file()
 
 
 def _remove_template(template: Path) -> None:
@@ -243,19 +239,21 @@ def _remove_template(template: Path) -> None:
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
     """End a helper (initdb, cp) that leads its own session, and everything it started.
 
-    initdb runs postgres in bootstrap mode as its own child: SIGKILL would leave that one running, and
-    its shared memory segment in /dev/shm. SIGTERM to the whole group lets both exit cleanly.
+    initdb runs postgres in bootstrap/single-user mode as its children; signalling those kills them
+    before they release their shared memory segment, which then stays in /dev/shm. SIGTERM to initdb
+    alone makes it stop after the current step (a fraction of a second) and clean up after itself;
+    the whole group is SIGKILLed only if that does not happen.
     """
     if proc.poll() is not None:
         return
-    for sig, timeout in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+    with contextlib.suppress(OSError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(OSError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -727,8 +725,7 @@ def drop_database(conn: Connection, name: str) -> None:
         return
     conn.execute(
         text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = :name AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
         ),
         {"name": name},
     )

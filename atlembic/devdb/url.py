@@ -44,9 +44,7 @@ class UrlDevDatabase(DevDatabase):
         self.dialect_name = normalize_dialect(url.get_backend_name())
         setup = {"sqlite": self._setup_sqlite, "postgresql": self._setup_postgresql}.get(self.dialect_name)
         if setup is None:
-            raise AtlembicError(
-                f"--dev-url {mask_url(url)}: {self.dialect_name} dev databases are not supported"
-            )
+            raise AtlembicError(f"--dev-url {mask_url(url)}: {self.dialect_name} dev databases are not supported")
         self._admin: Engine | None = None
         setup()
 
@@ -75,9 +73,7 @@ class UrlDevDatabase(DevDatabase):
             try:
                 assert_clean(engine)
             except SQLAlchemyError as exc:
-                raise AtlembicError(
-                    f"--dev-url {mask_url(self.url)} is not a usable SQLite file: {exc}"
-                ) from None
+                raise AtlembicError(f"--dev-url {mask_url(self.url)} is not a usable SQLite file: {exc}") from None
             finally:
                 engine.dispose()
 
@@ -131,9 +127,7 @@ class UrlDevDatabase(DevDatabase):
                 ).scalar()
         except SQLAlchemyError as exc:
             self._admin.dispose()
-            raise AtlembicError(
-                f"cannot connect to --dev-url {mask_url(self.url)}: {_first_line(exc)}"
-            ) from None
+            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {_first_line(exc)}") from None
         # Decided up front so that the description tells the user which mode is in use; CREATE DATABASE
         # failing with "permission denied" later switches modes too.
         self.mode = "scratch" if may_create else "in-place"
@@ -187,8 +181,7 @@ class UrlDevDatabase(DevDatabase):
             leftover = pg.find_leftover(conn)
         if leftover is not None:
             raise AtlembicError(
-                f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; "
-                f"drop it by hand"
+                f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; drop it by hand"
             )
 
     # -- DevDatabase --------------------------------------------------------------------------------------

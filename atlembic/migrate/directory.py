@@ -116,8 +116,9 @@ class MigrationDir:
         return files[last:]
 
     def sum_text(self) -> str | None:
+        """atlas.sum as written (no newline translation), or None if there is none."""
         try:
-            return self.sum_path.read_text(encoding="utf-8")
+            return self.sum_path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             return None
 

@@ -67,7 +67,9 @@ class Statement:
     """One statement of a migration file, with the comment group written directly above it."""
 
     text: str
-    pos: int  # character offset of the statement's first character in the scanned text
+    # Character offset of the statement's first character in the whole text (Atlas's byte offset
+    # does not count an atlas:delimiter first line; ours does, so that ``line`` is the file's line).
+    pos: int
     line: int  # 1-based line of that character
     comments: list[str] = field(default_factory=list)
 
@@ -133,8 +135,7 @@ def split_statements(text: str, dialect: str | ScanOptions) -> list[Statement]:
 
 
 # Go's unicode.IsSpace (Python's str.isspace also accepts \x1c-\x1f, Go does not).
-_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-    "\u2028\u2029\u202f\u205f\u3000"
+_SPACES = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 _SPACE_SET = frozenset(_SPACES)
 _DEFAULT_DELIM = ";"
 _DELIM_CMD = "delimiter"
