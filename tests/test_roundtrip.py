@@ -50,6 +50,15 @@ def posts_without_fk(md: sa.MetaData) -> None:
     )
 
 
+def cycle(md: sa.MetaData) -> None:
+    """Two new tables that reference each other: one foreign key has to come after both exist."""
+    users()(md)
+    sa.Table("teams", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("captain_id", sa.Integer, sa.ForeignKey("members.id", name="fk_captain")))
+    sa.Table("members", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", name="fk_team")))
+
+
 def commented_users(md: sa.MetaData) -> None:
     users()(md)
     md.tables["users"].comment = "people"
@@ -109,6 +118,19 @@ def build_cases() -> list[Case]:
         Case("drop-fk", with_posts(), posts_without_fk, rows={"users": USERS, "posts": POSTS}),
         Case("fk-on-delete", with_posts(), with_posts(fk_ondelete="CASCADE"), rows={"users": USERS, "posts": POSTS},
              sql=("CASCADE",)),
+        Case("foreign-key-cycle", users(), cycle),
+        Case("check-expression-change", users(sa.CheckConstraint("score >= 0", name="ck_score")),
+             users(sa.CheckConstraint("score >= 1", name="ck_score"))),
+        Case("add-generated-column", users(),
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))), sql=("score * 2",)),
+        Case("create-enum-column", users(),
+             users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))), sql=("CREATE TYPE mood",),
+             dialects=("postgresql",)),
+        Case("enum-add-value", users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))),
+             users(sa.Column("mood", sa.Enum("happy", "meh", "sad", name="mood"))), sql=("ADD VALUE 'meh'",),
+             dialects=("postgresql",)),
+        Case("add-identity-column", users(), users(sa.Column("seq", sa.BigInteger, sa.Identity(start=100))),
+             sql=("IDENTITY",), dialects=("postgresql",)),
         Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql",)),
         Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
              sql=("years",), dialects=("postgresql",)),

@@ -74,7 +74,8 @@ class Planner:
             nullable=column.nullable,
             server_default=sa.text(column.default) if column.default is not None else None,
             comment=column.comment,
-            autoincrement=False,
+            # Never let SQLAlchemy invent SERIAL/AUTOINCREMENT: the reflected definition is the truth.
+            autoincrement="auto" if column.identity is not None else False,
         )
 
     def sa_table(
