@@ -273,17 +273,17 @@ def describe_table_change(change: TableChange) -> str:
         case ChangePrimaryKey(cur, des):
             return f"change primary key {cur and list(cur.columns)} -> {des and list(des.columns)}"
         case AddIndex(i) | DropIndex(i):
-            verb = "add" if isinstance(change, AddIndex) else "drop"
-            return f'{verb} index "{i.name}"'
+            return f'{_verb(change)} index "{i.name}"'
         case AddUnique(u) | DropUnique(u):
-            verb = "add" if isinstance(change, AddUnique) else "drop"
-            return f"{verb} unique constraint {u.name or ''}{list(u.columns)}"
+            return f"{_verb(change)} unique constraint {u.name or ''}{list(u.columns)}"
         case AddForeignKey(f) | DropForeignKey(f):
-            verb = "add" if isinstance(change, AddForeignKey) else "drop"
-            return f"{verb} foreign key {f.name or ''}{list(f.columns)} -> {f.ref_table}{list(f.ref_columns)}"
+            return f"{_verb(change)} foreign key {f.name or ''}{list(f.columns)} -> {f.ref_table}{list(f.ref_columns)}"
         case AddCheck(c) | DropCheck(c):
-            verb = "add" if isinstance(change, AddCheck) else "drop"
-            return f"{verb} check {c.name or ''}({c.expression})"
+            return f"{_verb(change)} check {c.name or ''}({c.expression})"
         case ChangeTableComment(cur, des):
             return f"comment {cur!r} -> {des!r}"
     raise TypeError(change)  # pragma: no cover
+
+
+def _verb(change: TableChange) -> str:
+    return "add" if type(change).__name__.startswith("Add") else "drop"

@@ -4,6 +4,7 @@ indexes and does not report per-column sort order there."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from atlembic.schema.inspect import Reflector
 from atlembic.schema.model import Index, IndexPart
@@ -12,24 +13,26 @@ _ON_TABLE = re.compile(r"\bON\s+(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|\S+?)\s*\(", re.I
 _SORT_SUFFIX = re.compile(r"\s+(ASC|DESC)\s*$", re.IGNORECASE)
 
 
-def split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses and quotes (index key lists, expression lists)."""
-    parts, depth, quote, start = [], 0, "", 0
+def _walk(text: str) -> Iterator[tuple[int, str, int]]:
+    """Yield (index, char, depth) for characters outside quotes; depth counts open parentheses."""
+    depth, quote = 0, ""
     for i, ch in enumerate(text):
         if quote:
             if ch == quote:
                 quote = ""
-        elif ch in "'\"`":
+            continue
+        if ch in "'\"`":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
+            continue
+        depth += (ch == "(") - (ch == ")")
+        yield i, ch, depth
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside parentheses and quotes (index key lists, expression lists)."""
+    cuts = [i for i, ch, depth in _walk(text) if ch == sep and depth == 0]
+    bounds = zip([-1, *cuts], [*cuts, len(text)], strict=True)
+    return [text[a + 1 : b].strip() for a, b in bounds]
 
 
 def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
@@ -37,26 +40,11 @@ def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
     match = _ON_TABLE.search(sql)
     if match is None:
         return [], None
-    start = match.end()
-    depth = 1
-    i = start
-    quote = ""
-    while i < len(sql) and depth:
-        ch = sql[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        i += 1
-    keys = split_top_level(sql[start : i - 1])
-    rest = sql[i:].strip()
+    start = match.end()  # just after the "(" that opens the key list
+    close = next((start + i for i, ch, depth in _walk(sql[start:]) if ch == ")" and depth < 0), len(sql))
+    rest = sql[close + 1 :].strip()
     where = re.sub(r"^WHERE\s+", "", rest, flags=re.IGNORECASE).strip() if rest else None
-    return keys, " ".join(where.split()) if where else None
+    return split_top_level(sql[start:close]), " ".join(where.split()) if where else None
 
 
 class SqliteReflector(Reflector):
