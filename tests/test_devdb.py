@@ -377,6 +377,7 @@ def _spawn_child(mode: str) -> tuple[subprocess.Popen[str], Path, int]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        start_new_session=True,  # its own process group, like a shell job: Ctrl-C goes to the group
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -404,7 +405,7 @@ def _assert_cleaned_up(tmpdir: Path, pid: int) -> None:
 def test_signal_cleans_up(mode: str, sig: signal.Signals | None, returncode: int) -> None:
     proc, tmpdir, pid = _spawn_child(mode)
     if sig is not None:
-        proc.send_signal(sig)
+        os.killpg(proc.pid, sig)  # what the terminal does on Ctrl-C; postgres is in a session of its own
     proc.wait(timeout=30)
     assert proc.returncode == returncode, proc.stderr.read() if proc.stderr else ""
     _assert_cleaned_up(tmpdir, pid)
@@ -418,6 +419,24 @@ def test_cluster_of_a_killed_process_is_swept_by_the_next_start() -> None:
     with EphemeralPostgres(use_template=True):
         pass  # ...so the next start removes what dead owners left
     _assert_cleaned_up(tmpdir, pid)
+
+
+def test_forked_child_does_not_stop_the_parents_server(pg_server: EphemeralPostgres) -> None:  # noqa: F811
+    import atlembic.devdb.postgresql as pg
+
+    child = os.fork()
+    if child == 0:  # multiprocessing workers: their exit or Ctrl-C must leave the parent's server alone
+        try:
+            pg_server.stop()
+            pg._stop_all()
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert pg_server.running and pg_server.tmpdir is not None and pg_server.tmpdir.is_dir()
+    engine = create_engine(pg_server.url())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
 
 
 def test_devdatabase_api_surface() -> None:

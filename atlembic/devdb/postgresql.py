@@ -236,6 +236,39 @@ def _remove_template(template: Path) -> None:
         shutil.rmtree(doomed, ignore_errors=True)
 
 
+def _wait_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
+    """Wait for ``proc`` to exit; True if it did.
+
+    Deliberately not ``Popen.wait``: stop() also runs from a signal handler, which may have interrupted
+    a ``Popen.wait`` of the same process in the main thread while it holds Popen's internal lock; a
+    blocking ``wait`` in the handler would then deadlock. A reaped pid makes Popen see ECHILD later,
+    which it takes as exit status 0.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while proc.returncode is None:
+        try:
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            proc.returncode = 0  # reaped elsewhere (Popen itself)
+            break
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def _send(proc: subprocess.Popen[bytes], sig: int, *, group: bool = False) -> None:
+    if proc.returncode is None:  # not reaped, so the pid is still ours
+        with contextlib.suppress(OSError):
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                os.kill(proc.pid, sig)
+
+
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
     """End a helper (initdb, cp) that leads its own session, and everything it started.
 
@@ -244,16 +277,10 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
     alone makes it stop after the current step (a fraction of a second) and clean up after itself;
     the whole group is SIGKILLed only if that does not happen.
     """
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(OSError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    _send(proc, signal.SIGTERM)
+    if not _wait_exit(proc, 10):
+        _send(proc, signal.SIGKILL, group=True)
+        _wait_exit(proc, None)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -366,7 +393,14 @@ def _unregister(server: EphemeralPostgres) -> None:
             _restore_signal_handlers()
 
 
+def _forget_after_fork() -> None:
+    # A forked child (multiprocessing workers) holds mere copies of the servers: its Ctrl-C or exit must
+    # not take down the parent's. (Signal handlers stay: with nothing live they just chain.)
+    _live.clear()
+
+
 atexit.register(_stop_all)
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 @contextmanager
@@ -414,6 +448,7 @@ class EphemeralPostgres:
         self._proc: subprocess.Popen[bytes] | None = None
         self._child: subprocess.Popen[bytes] | None = None  # initdb / cp while starting
         self._admin: Engine | None = None
+        self._owner_pid = os.getpid()
 
     # -- paths --------------------------------------------------------------------------------------------
 
@@ -462,6 +497,7 @@ class EphemeralPostgres:
             return self
         base = self._temp_base or _temp_base()
         _sweep_stale_clusters(base)
+        self._owner_pid = os.getpid()
         _register(self)
         try:
             self.tmpdir = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=base))
@@ -494,7 +530,7 @@ class EphemeralPostgres:
             return False
         try:
             self._copy_tree(template / "data", self.datadir)
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError, AtlembicError):
             shutil.rmtree(self.datadir, ignore_errors=True)
             return False  # e.g. another process is replacing it right now: just run initdb
         try:
@@ -541,7 +577,7 @@ class EphemeralPostgres:
             if template.exists():
                 _remove_template(template)
             staging.rename(template)
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError, AtlembicError):
             pass  # read-only home, a concurrent builder won the rename, ...
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -564,6 +600,8 @@ class EphemeralPostgres:
         finally:
             _terminate(child)
             self._child = None
+        if self.tmpdir is None:  # stop() ran meanwhile (a signal handler that did not raise)
+            raise AtlembicError("the dev PostgreSQL server was stopped while it was starting")
         if child.returncode != 0:
             raise AtlembicError(
                 f"{Path(cmd[0]).name} failed for the dev database (exit {child.returncode}): "
@@ -618,21 +656,19 @@ class EphemeralPostgres:
         proc = self._proc
         if proc is None:
             return
-        if proc.poll() is None:
-            # SIGQUIT = immediate shutdown (pg_ctl stop -m immediate): the postmaster takes its
-            # backends down and exits; nothing needs to be durable.
-            with contextlib.suppress(OSError):
-                proc.send_signal(signal.SIGQUIT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        # SIGQUIT = immediate shutdown (pg_ctl stop -m immediate): the postmaster takes its backends
+        # down, releases its shared memory and exits; nothing needs to be durable.
+        _send(proc, signal.SIGQUIT)
+        if not _wait_exit(proc, 10):
+            _send(proc, signal.SIGKILL)
+            _wait_exit(proc, None)
         self._proc = None
 
     def stop(self) -> None:
         """Stop the server and remove its temp dir. Idempotent, and re-entrant from a signal handler:
         every step checks what is left to do, so an interrupted stop is finished by the next call."""
+        if os.getpid() != self._owner_pid:
+            return  # a forked copy: the server belongs to the parent process
         admin, self._admin = self._admin, None
         if admin is not None:
             with contextlib.suppress(Exception):
