@@ -294,8 +294,12 @@ def add_index(draw: st.DrawFn, table: TableSpec, namer: Namer, *, unique_ok: boo
 
 @st.composite
 def add_unique(draw: st.DrawFn, table: TableSpec, namer: Namer, *, allowed: tuple[str, ...]) -> TableSpec:
-    cols = draw(st.lists(st.sampled_from(allowed), min_size=1, max_size=2, unique=True))
-    return replace(table, uniques=(*table.uniques, UniqueSpec(namer.fresh("uq"), tuple(cols))))
+    cols = tuple(draw(st.lists(st.sampled_from(allowed), min_size=1, max_size=2, unique=True)))
+    if any(u.columns == cols for u in table.uniques):
+        # SQLite keeps one index for identical UNIQUE constraints and SQLAlchemy reflects one of them
+        # only: a model with both could never be in sync. Not atlembic's to fix; don't generate it.
+        return table
+    return replace(table, uniques=(*table.uniques, UniqueSpec(namer.fresh("uq"), cols)))
 
 
 @st.composite
@@ -446,7 +450,7 @@ def mutate(draw: st.DrawFn, ev: Evolution) -> tuple[str, SchemaSpec]:
         case "add_unique":
             table = draw(st.sampled_from([t for t in cur.tables if ev.data_columns(t)]))
             table = draw(add_unique(table, ev.namer, allowed=ev.data_columns(table)))
-            return f"add unique {table.uniques[-1]}", ev.with_table(table)
+            return f"add unique {table.uniques[-1:]}", ev.with_table(table)
         case "drop_unique":
             table = draw(st.sampled_from([t for t in cur.tables if t.uniques]))
             gone = draw(st.sampled_from(table.uniques))
@@ -534,6 +538,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 # -- the properties --------------------------------------------------------------------------------
 
+# Scale the example counts for a longer local or nightly hunt: ATLEMBIC_PROPERTY_SCALE=20 pytest ...
+SCALE = int(os.environ.get("ATLEMBIC_PROPERTY_SCALE", "1"))
 SETTINGS: dict[str, Any] = dict(
     deadline=None,
     database=None,
@@ -565,7 +571,7 @@ def check_scenario(scenario: Scenario, dev: Any, url: str, tmp: Path) -> None:
             assert {k: _same(v) for k, v in new.items()} == {k: _same(old[k]) for k in new}, name
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=40 * SCALE, **SETTINGS)
 @given(scenario=scenarios())
 def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -573,7 +579,7 @@ def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
         check_scenario(scenario, dev, url, Path(tmp))
 
 
-@settings(max_examples=15, **SETTINGS)
+@settings(max_examples=15 * SCALE, **SETTINGS)
 @given(scenario=scenarios())
 def test_evolution_postgresql(scenario: Scenario, pg_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:

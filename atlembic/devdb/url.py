@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,25 +95,22 @@ class UrlDevDatabase(DevDatabase):
         existed = path.exists()
         engine = create_engine(self.url)
         sqlite_devdb.enable_foreign_keys(engine)
-        checked = False
-        try:
-            assert_clean(engine)
-            checked = True
-            yield engine
-        finally:
-            engine.dispose()
-            if checked:
-                # A zero-byte file is a valid empty SQLite database: truncate one we were given, remove
-                # one we created; either way the user finds what they had.
-                for sidecar in _SQLITE_SIDECARS:
-                    with contextlib.suppress(FileNotFoundError):
-                        Path(f"{path}{sidecar}").unlink()
-                if existed:
-                    with open(path, "wb"):
-                        pass
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
+
+        def reset() -> None:
+            # A zero-byte file is a valid empty SQLite database: truncate one we were given, remove
+            # one we created; either way the user finds what they had.
+            for sidecar in _SQLITE_SIDECARS:
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{path}{sidecar}").unlink()
+            if existed:
+                with open(path, "wb"):
+                    pass
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+        with _used_in_place(engine, reset) as used:
+            yield used
 
     # -- PostgreSQL ---------------------------------------------------------------------------------------
 
@@ -159,16 +156,8 @@ class UrlDevDatabase(DevDatabase):
                         pg.drop_database(conn, name)
                 return
 
-        engine = create_engine(self.url)
-        checked = False
-        try:
-            assert_clean(engine)
-            checked = True
-            yield engine
-        finally:
-            engine.dispose()
-            if checked:
-                self._empty_in_place()
+        with _used_in_place(create_engine(self.url), self._empty_in_place) as used:
+            yield used
 
     def _empty_in_place(self) -> None:
         from atlembic.devdb import postgresql as pg
@@ -200,3 +189,17 @@ class UrlDevDatabase(DevDatabase):
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+@contextmanager
+def _used_in_place(engine: Engine, reset: Callable[[], None]) -> Iterator[Engine]:
+    """Use the given database itself: refuse it unless empty, and empty it again afterwards."""
+    checked = False
+    try:
+        assert_clean(engine)
+        checked = True
+        yield engine
+    finally:
+        engine.dispose()
+        if checked:
+            reset()
