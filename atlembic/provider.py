@@ -23,17 +23,22 @@ from atlembic.errors import AtlembicError
 _MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
 
 
-def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
-    """The CREATE statements (without trailing `;`) that build `metadata` on `dialect_name`."""
+def mock_engine(dialect_name: str, executor: Any = None) -> sa.engine.MockConnection:
+    """An engine that only compiles: SQL for `dialect_name` without a driver or a server."""
     url = _MOCK_URLS.get(dialect_name)
     if url is None:
-        raise AtlembicError(f"no DDL provider for dialect {dialect_name!r}")
+        raise AtlembicError(f"dialect {dialect_name!r} is not supported (supported: {', '.join(_MOCK_URLS)})")
+    return sa.create_mock_engine(url, executor)
+
+
+def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
+    """The CREATE statements (without trailing `;`) that build `metadata` on `dialect_name`."""
     statements: list[str] = []
 
     def executor(element: ExecutableDDLElement, *_: Any, **__: Any) -> None:
         statements.append(str(element.compile(dialect=engine.dialect)).strip())
 
-    engine = sa.create_mock_engine(url, executor)
+    engine = mock_engine(dialect_name, executor)
     if engine.dialect.supports_alter:
         metadata.create_all(engine, checkfirst=False)
         return statements

@@ -16,10 +16,10 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
 from atlembic.diff import SchemaDiff
 from atlembic.errors import AtlembicError
+from atlembic.provider import mock_engine
 from atlembic.schema import model
 
 _PLANNERS: dict[str, type[Planner]] = {}
-_MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Planner:
         _PLANNERS[cls.dialect_name] = cls
 
     def __init__(self) -> None:
-        self.dialect: Dialect = sa.create_mock_engine(_MOCK_URLS[self.dialect_name], None).dialect
+        self.dialect: Dialect = mock_engine(self.dialect_name).dialect
         self.quote = self.dialect.identifier_preparer.quote
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
