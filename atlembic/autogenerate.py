@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase
-from atlembic.diff import SchemaDiff, diff_schemas
+from atlembic.diff import Renames, SchemaDiff, diff_schemas
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile, render_migration
 from atlembic.migrate.executor import StatementError, replay_files
@@ -85,10 +85,16 @@ def replay_schema(
             return inspect_schema(conn)
 
 
-def plan_changes(current: Schema, desired: Schema, dialect: str, timings: Timings | None = None) -> Plan:
+def plan_changes(
+    current: Schema,
+    desired: Schema,
+    dialect: str,
+    timings: Timings | None = None,
+    renames: Renames | None = None,
+) -> Plan:
     timings = timings or Timings()
     with timings.stage("diff"):
-        diff = diff_schemas(current, desired)
+        diff = diff_schemas(current, desired, renames)
     with timings.stage("plan"):
         statements = planner_for(dialect).plan(diff) if diff else []
     return Plan(diff, statements)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -73,11 +74,16 @@ def revision(
 ) -> None:
     """Write the next migration file (planned with --autogenerate, else empty)."""
     g = _globals(ctx)
-    result = commands.revision(g.settings(), message, autogenerate=autogenerate, rev_id=rev_id)
+    result = commands.revision(g.settings(), message, autogenerate=autogenerate, rev_id=rev_id,
+                               confirm_rename=_ask_on_terminal())
     if isinstance(result, Path):
         g.say(f"Generating {result} ...  done")
         return
     g.say(f"Dev database: {result.dev_description}")
+    for candidate in result.unconfirmed_renames:
+        g.say(f"Planned drop + add for {candidate.kind} '{candidate.old}' -> '{candidate.new}'"
+              f"{f' of table {candidate.table!r}' if candidate.table else ''}; if it is a rename, declare it "
+              f"on the model: info={{'atlembic': {{'renamed_from': '{candidate.old}'}}}}")
     if result.path is None:
         g.say(IN_SYNC)
     else:
@@ -86,6 +92,13 @@ def revision(
         g.say(f"Generating {result.path} ...  done")
     if verbose:
         g.say(_timings(result.timings.stages))
+
+
+def _ask_on_terminal() -> Callable[[str], bool] | None:
+    """Ask yes/no questions only when a person can answer them (Atlas's rename prompt)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+    return lambda question: typer.confirm(question, default=False)
 
 
 def _timings(stages: dict[str, float]) -> str:

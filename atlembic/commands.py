@@ -3,6 +3,7 @@ together and returns what happened; printing is the CLI's job."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from atlembic import autogenerate
 from atlembic.autogenerate import Plan, Timings
 from atlembic.config import Settings, load_target_metadata, redact_url
 from atlembic.devdb import open_dev_database
+from atlembic.diff import RenameCandidate, rename_candidates
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir, MigrationFile
 from atlembic.migrate.executor import AppliedFile, apply_files
@@ -19,7 +21,7 @@ from atlembic.migrate.pending import pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import Revision, RevisionStore
 from atlembic.migrate.transactions import autocommit
-from atlembic.provider import load_models_path, metadata_ddl
+from atlembic.provider import load_models_path, metadata_ddl, rename_hints
 
 
 @dataclass
@@ -30,6 +32,8 @@ class PlanOutcome:
     dev_description: str
     timings: Timings = field(default_factory=Timings)
     path: Path | None = None
+    # Drop + add pairs that might be renames nobody confirmed: planned as drop + add, said so.
+    unconfirmed_renames: list[RenameCandidate] = field(default_factory=list)
 
 
 def _directory(settings: Settings) -> MigrationDir:
@@ -38,33 +42,52 @@ def _directory(settings: Settings) -> MigrationDir:
     return directory
 
 
-def plan(settings: Settings, *, verify: bool = True) -> PlanOutcome:
-    """Plan the changes that take the directory's state to the models' state."""
+def plan(
+    settings: Settings, *, verify: bool = True, confirm_rename: Callable[[str], bool] | None = None
+) -> PlanOutcome:
+    """Plan the changes that take the directory's state to the models' state.
+
+    Renames come from the models' `renamed_from` hints; a drop + add that looks like a rename is put
+    to `confirm_rename` (the CLI asks on a terminal, as Atlas does) and otherwise left as drop + add.
+    """
     directory = _directory(settings)
     timings = Timings()
     with timings.stage("load metadata"):
         metadata = load_target_metadata(settings)
+    renames = rename_hints(metadata)
     files = directory.files_from_last_checkpoint()
     with timings.stage("dev database start"):
         dev = open_dev_database(settings.dialect, settings.dev_url)
     with dev:
         desired = autogenerate.desired_schema(dev, metadata, timings)
         current = autogenerate.replay_schema(dev, files, timings)
-        result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings)
+        result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
+        candidates = rename_candidates(result.diff)
+        confirmed = [c for c in candidates if confirm_rename is not None and confirm_rename(c.question)]
+        for candidate in confirmed:
+            renames = renames.merged(candidate.as_renames())
+        if confirmed:
+            result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         if result.statements and verify:
             autogenerate.verify_plan(dev, files, result, desired, timings)
-        return PlanOutcome(result, dev.description, timings)
+        unconfirmed = [c for c in candidates if c not in confirmed]
+        return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
 
 
 def revision(
-    settings: Settings, message: str | None, *, autogenerate: bool = False, rev_id: str | None = None
+    settings: Settings,
+    message: str | None,
+    *,
+    autogenerate: bool = False,
+    rev_id: str | None = None,
+    confirm_rename: Callable[[str], bool] | None = None,
 ) -> PlanOutcome | Path:
     """Write the next migration file: planned from the models, or empty to fill in by hand."""
     directory = _directory(settings)
     name = directory.new_file_name(message or "", version=rev_id)
     if not autogenerate:
         return directory.write_migration(name, "")
-    outcome = plan(settings)
+    outcome = plan(settings, confirm_rename=confirm_rename)
     if outcome.plan.statements:
         with outcome.timings.stage("write"):
             outcome.path = directory.write_migration(name, outcome.plan.render())

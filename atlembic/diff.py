@@ -7,8 +7,9 @@ a changed column is one `ModifyColumn` carrying both versions.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Sequence as Sequence_
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from atlembic.schema.model import (
@@ -19,6 +20,7 @@ from atlembic.schema.model import (
     Index,
     PrimaryKey,
     Schema,
+    Sequence,
     Table,
     UniqueConstraint,
 )
@@ -97,14 +99,36 @@ class DropCheck:
 
 
 @dataclass(frozen=True)
+class RenameColumn:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenameIndex:
+    current: Index
+    desired: Index
+
+
+@dataclass(frozen=True)
+class RenameConstraint:
+    """Same primary key / unique / check / foreign key under a new name."""
+
+    kind: str  # "primary" | "unique" | "check" | "foreignkey"
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class ChangeTableComment:
     current: str | None
     desired: str | None
 
 
 TableChange = (
-    AddColumn | DropColumn | ModifyColumn | ChangePrimaryKey | AddIndex | DropIndex | AddUnique
-    | DropUnique | AddForeignKey | DropForeignKey | AddCheck | DropCheck | ChangeTableComment
+    RenameColumn | AddColumn | DropColumn | ModifyColumn | ChangePrimaryKey | AddIndex | DropIndex
+    | RenameIndex | AddUnique | DropUnique | AddForeignKey | DropForeignKey | AddCheck | DropCheck
+    | RenameConstraint | ChangeTableComment
 )
 
 
@@ -117,6 +141,12 @@ class AddTable:
 @dataclass(frozen=True)
 class DropTable:
     table: Table
+
+
+@dataclass(frozen=True)
+class RenameTable:
+    old: str
+    new: str
 
 
 @dataclass(frozen=True)
@@ -152,7 +182,63 @@ class ModifyEnum:
         return all(any(v == d for d in remaining) for v in self.current.values)
 
 
-Change = AddTable | DropTable | ModifyTable | AddEnum | DropEnum | ModifyEnum
+@dataclass(frozen=True)
+class AddSequence:
+    sequence: Sequence
+
+
+@dataclass(frozen=True)
+class DropSequence:
+    sequence: Sequence
+
+
+@dataclass(frozen=True)
+class ModifySequence:
+    current: Sequence
+    desired: Sequence
+
+
+Change = (
+    RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum | ModifyEnum | AddSequence
+    | DropSequence | ModifySequence
+)
+
+
+@dataclass(frozen=True)
+class Renames:
+    """Renames the models declare: new table -> old table, (table, new column) -> old column.
+
+    Table keys are desired (new) names; a hint that no longer applies (already renamed) is ignored.
+    """
+
+    tables: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.tables or self.columns)
+
+    def merged(self, other: Renames) -> Renames:
+        return Renames({**self.tables, **other.tables}, {**self.columns, **other.columns})
+
+
+@dataclass(frozen=True)
+class RenameCandidate:
+    """A drop + add of the same shape that may be a rename; only the user can tell."""
+
+    kind: str  # "table" | "column"
+    old: str
+    new: str
+    table: str | None = None
+
+    @property
+    def question(self) -> str:
+        where = f" of table '{self.table}'" if self.table else ""
+        return f"Did you rename {self.kind} '{self.old}' to '{self.new}'{where}?"
+
+    def as_renames(self) -> Renames:
+        if self.kind == "table":
+            return Renames(tables={self.new: self.old})
+        return Renames(columns={(self.table or "", self.new): self.old})
 
 
 @dataclass(frozen=True)
@@ -169,27 +255,115 @@ class SchemaDiff:
         return [line for change in self.changes for line in describe_change(change)]
 
 
-def diff_schemas(current: Schema, desired: Schema) -> SchemaDiff:
+def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = None) -> SchemaDiff:
     changes: list[Change] = []
-    cur_enums = {e.name: e for e in current.enums}
-    des_enums = {e.name: e for e in desired.enums}
-    for name, enum in des_enums.items():
-        if name not in cur_enums:
-            changes.append(AddEnum(enum))
-        elif cur_enums[name] != enum:
-            changes.append(ModifyEnum(cur_enums[name], enum))
-    cur_tables = {t.name: t for t in current.tables}
-    des_tables = {t.name: t for t in desired.tables}
-    for name, table in des_tables.items():
-        if name not in cur_tables:
+    table_renames, column_renames = _applicable_renames(current, desired, renames or Renames())
+    changes.extend(RenameTable(old, new) for new, old in table_renames.items())
+    renamed = _apply_renames(current, table_renames, column_renames)
+    changes.extend(_diff_named(current.sequences, desired.sequences, AddSequence, DropSequence, ModifySequence))
+    enum_changes = list(_diff_named(current.enums, desired.enums, AddEnum, DropEnum, ModifyEnum))
+    changes.extend(c for c in enum_changes if not isinstance(c, DropEnum))
+    cur_tables = {t.name: t for t in renamed.tables}
+    for table in desired.tables:
+        existing = cur_tables.get(table.name)
+        if existing is None:
             changes.append(AddTable(table))
-        else:
-            table_changes = diff_tables(cur_tables[name], table)
-            if table_changes:
-                changes.append(ModifyTable(cur_tables[name], table, table_changes))
-    changes.extend(DropTable(t) for name, t in cur_tables.items() if name not in des_tables)
-    changes.extend(DropEnum(e) for name, e in cur_enums.items() if name not in des_enums)
+            continue
+        moved = [RenameColumn(old, new) for (t, new), old in column_renames.items() if t == table.name]
+        table_changes = (*moved, *diff_tables(existing, table))
+        if table_changes:
+            changes.append(ModifyTable(existing, table, table_changes))
+    changes.extend(DropTable(t) for t in renamed.tables if desired.table(t.name) is None)
+    changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
     return SchemaDiff(current, desired, tuple(changes))
+
+
+def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type) -> Iterable[Any]:
+    """Add / modify / drop for objects identified by name alone (enums, sequences)."""
+    cur = {o.name: o for o in current}
+    for obj in desired:
+        if obj.name not in cur:
+            yield add(obj)
+        elif cur[obj.name] != obj:
+            yield modify(cur[obj.name], obj)
+    names = {o.name for o in desired}
+    yield from (drop(o) for o in current if o.name not in names)
+
+
+def _applicable_renames(
+    current: Schema, desired: Schema, renames: Renames
+) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Keep the hints that still describe a difference: the old name exists and the new one does not."""
+    tables = {
+        new: old for new, old in renames.tables.items()
+        if current.table(new) is None and current.table(old) is not None and desired.table(old) is None
+        and desired.table(new) is not None
+    }
+    columns = {}
+    for (table, new), old in renames.columns.items():
+        source = current.table(tables.get(table, table))
+        target = desired.table(table)
+        if (source and target and source.column(old) and not source.column(new) and target.column(new)
+                and not target.column(old)):
+            columns[(table, new)] = old
+    return tables, columns
+
+
+def _apply_renames(
+    schema: Schema, tables: Mapping[str, str], columns: Mapping[tuple[str, str], str]
+) -> Schema:
+    """`schema` as it is after the renames ran: names changed everywhere they are referenced."""
+    if not tables and not columns:
+        return schema
+    new_table = {old: new for new, old in tables.items()}
+    moved: dict[str, dict[str, str]] = {}
+    for (table, new), old in columns.items():
+        moved.setdefault(table, {})[old] = new
+
+    def cols(table: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        mapping = moved.get(table, {})
+        return tuple(mapping.get(n, n) for n in names)
+
+    out = []
+    for t in schema.tables:
+        name = new_table.get(t.name, t.name)
+        out.append(replace(
+            t,
+            name=name,
+            columns=tuple(replace(c, name=moved.get(name, {}).get(c.name, c.name)) for c in t.columns),
+            primary_key=t.primary_key and replace(t.primary_key, columns=cols(name, t.primary_key.columns)),
+            indexes=tuple(replace(i, parts=tuple(
+                replace(p, column=cols(name, (p.column,))[0]) if p.column else p for p in i.parts
+            )) for i in t.indexes),
+            uniques=tuple(replace(u, columns=cols(name, u.columns)) for u in t.uniques),
+            foreign_keys=tuple(replace(
+                f,
+                columns=cols(name, f.columns),
+                ref_table=new_table.get(f.ref_table, f.ref_table),
+                ref_columns=cols(new_table.get(f.ref_table, f.ref_table), f.ref_columns),
+            ) for f in t.foreign_keys),
+        ))
+    return replace(schema, tables=tuple(out))
+
+
+def rename_candidates(diff: SchemaDiff) -> list[RenameCandidate]:
+    """Drop + add pairs of the same shape: tables with the same columns, columns of the same type."""
+    found = []
+    added = [c.table for c in diff.changes if isinstance(c, AddTable)]
+    dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
+    for new in added:
+        for old in dropped:
+            if {(c.name, c.type) for c in old.columns} == {(c.name, c.type) for c in new.columns}:
+                found.append(RenameCandidate("table", old.name, new.name))
+    for change in diff.changes:
+        if isinstance(change, ModifyTable):
+            adds = [c.column for c in change.changes if isinstance(c, AddColumn)]
+            drops = [c.column for c in change.changes if isinstance(c, DropColumn)]
+            found.extend(
+                RenameCandidate("column", d.name, a.name, change.name)
+                for a in adds for d in drops if a.type == d.type
+            )
+    return found
 
 
 def diff_tables(current: Table, desired: Table) -> tuple[TableChange, ...]:
@@ -201,21 +375,32 @@ def diff_tables(current: Table, desired: Table) -> tuple[TableChange, ...]:
         elif existing != column:
             changes.append(ModifyColumn(existing, column))
     changes.extend(DropColumn(c) for c in current.columns if desired.column(c.name) is None)
-    if current.primary_key != desired.primary_key:
-        changes.append(ChangePrimaryKey(current.primary_key, desired.primary_key))
-    changes.extend(_diff_objects(current.indexes, desired.indexes, _index_key, DropIndex, AddIndex))
-    changes.extend(_diff_objects(current.uniques, desired.uniques, _unique_key, DropUnique, AddUnique))
-    changes.extend(
-        _diff_objects(current.foreign_keys, desired.foreign_keys, _fk_key, DropForeignKey, AddForeignKey)
-    )
-    changes.extend(_diff_objects(current.checks, desired.checks, _check_key, DropCheck, AddCheck))
+    cur_pk, des_pk = current.primary_key, desired.primary_key
+    if cur_pk and des_pk and cur_pk.name and des_pk.name and replace(cur_pk, name=des_pk.name) == des_pk \
+            and cur_pk != des_pk:
+        changes.append(RenameConstraint("primary", cur_pk.name, des_pk.name))
+    elif cur_pk != des_pk:
+        changes.append(ChangePrimaryKey(cur_pk, des_pk))
+    changes.extend(_pair_renames(
+        list(_diff_objects(current.indexes, desired.indexes, _index_key, DropIndex, AddIndex)),
+        DropIndex, AddIndex, lambda old, new: RenameIndex(old, new),
+    ))
+    for kind, attr, key, drop, add in (
+        ("unique", "uniques", _unique_key, DropUnique, AddUnique),
+        ("foreignkey", "foreign_keys", _fk_key, DropForeignKey, AddForeignKey),
+        ("check", "checks", _check_key, DropCheck, AddCheck),
+    ):
+        found = list(_diff_objects(getattr(current, attr), getattr(desired, attr), key, drop, add))
+        changes.extend(_pair_renames(
+            found, drop, add, lambda old, new, k=kind: RenameConstraint(k, old.name, new.name)
+        ))
     if current.comment != desired.comment:
         changes.append(ChangeTableComment(current.comment, desired.comment))
     return tuple(changes)
 
 
 def _diff_objects(
-    current: Sequence[Any], desired: Sequence[Any], key: Any, drop: type, add: type
+    current: Sequence_[Any], desired: Sequence_[Any], key: Any, drop: type, add: type
 ) -> Iterable[Any]:
     """Drop what is gone or changed, add what is new or changed; equal objects are left alone."""
     cur = {key(o): o for o in current}
@@ -226,6 +411,25 @@ def _diff_objects(
     for k, obj in des.items():
         if cur.get(k) != obj:
             yield add(obj)
+
+
+def _pair_renames(changes: list[Any], drop: type, add: type, rename: Any) -> list[Any]:
+    """A dropped and an added object that differ only by their (non-empty) names are one rename."""
+    out = list(changes)
+    for gone in [c for c in changes if isinstance(c, drop)]:
+        old = _payload(gone)
+        twin = next((c for c in out if isinstance(c, add) and old.name and _payload(c).name
+                     and old.name != _payload(c).name and replace(old, name=_payload(c).name) == _payload(c)),
+                    None)
+        if twin is not None:
+            out[out.index(gone)] = rename(old, _payload(twin))
+            out.remove(twin)
+    return out
+
+
+def _payload(change: Any) -> Any:
+    """The object an Add*/Drop* change carries (its single field)."""
+    return getattr(change, fields(change)[0].name)
 
 
 def _index_key(i: Index) -> Hashable:
@@ -258,6 +462,13 @@ def describe_change(change: Change) -> list[str]:
             return [f'change enum "{cur.name}" values {list(cur.values)} -> {list(des.values)}']
         case ModifyTable():
             return [f'table "{change.name}": {describe_table_change(c)}' for c in change.changes]
+        case RenameTable(old, new):
+            return [f'rename table "{old}" to "{new}"']
+        case AddSequence(seq) | DropSequence(seq):
+            return [f'{_verb(change)} sequence "{seq.name}"']
+        case ModifySequence(cur, des):
+            return [f'change sequence "{cur.name}": start {cur.start} -> {des.start}, '
+                    f"increment {cur.increment} -> {des.increment}"]
     raise TypeError(change)  # pragma: no cover - the match above is exhaustive
 
 
@@ -282,8 +493,14 @@ def describe_table_change(change: TableChange) -> str:
             return f"{_verb(change)} check {c.name or ''}({c.expression})"
         case ChangeTableComment(cur, des):
             return f"comment {cur!r} -> {des!r}"
+        case RenameColumn(old, new):
+            return f'rename column "{old}" to "{new}"'
+        case RenameConstraint(kind, old, new):
+            return f'rename {kind} constraint "{old}" to "{new}"'
+        case RenameIndex(cur, des):
+            return f'rename index "{cur.name}" to "{des.name}"'
     raise TypeError(change)  # pragma: no cover
 
 
-def _verb(change: TableChange) -> str:
+def _verb(change: Any) -> str:
     return "add" if type(change).__name__.startswith("Add") else "drop"

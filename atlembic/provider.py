@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable, ExecutableDDLElement
 
+from atlembic.diff import Renames
 from atlembic.errors import AtlembicError
 
 # A driver for each dialect whose module imports without the DBAPI being installed.
@@ -52,6 +53,22 @@ def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
         for index in sorted(table.indexes, key=lambda i: i.name or ""):
             executor(CreateIndex(index))
     return statements
+
+
+def rename_hints(metadata: sa.MetaData) -> Renames:
+    """Renames declared in the models: `info={"atlembic": {"renamed_from": "old_name"}}` on a
+    Table or Column. The dev database cannot see them, so they travel next to the desired schema."""
+    tables: dict[str, str] = {}
+    columns: dict[tuple[str, str], str] = {}
+    for table in metadata.tables.values():
+        old = (table.info.get("atlembic") or {}).get("renamed_from")
+        if old:
+            tables[table.name] = old
+        for column in table.columns:
+            old = (column.info.get("atlembic") or {}).get("renamed_from")
+            if old:
+                columns[(table.name, column.name)] = old
+    return Renames(tables, columns)
 
 
 def merge_metadata(items: Iterable[sa.MetaData]) -> sa.MetaData:

@@ -13,6 +13,7 @@ from atlembic.config import load_settings
 from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
 from atlembic.migrate.directory import MigrationDir
+from atlembic.provider import rename_hints
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
@@ -30,7 +31,7 @@ def plan_and_write(dev: DevDatabase, directory: MigrationDir, metadata: sa.MetaD
     files = directory.files_from_last_checkpoint()
     desired = autogenerate.desired_schema(dev, metadata)
     current = autogenerate.replay_schema(dev, files)
-    plan = autogenerate.plan_changes(current, desired, dev.dialect_name)
+    plan = autogenerate.plan_changes(current, desired, dev.dialect_name, renames=rename_hints(metadata))
     if not plan.statements:
         return None
     autogenerate.verify_plan(dev, files, plan, desired)
@@ -80,14 +81,18 @@ def run_round_trip(
         assert plan_and_write(dev, directory, md_b, "c") is None, "planning B again is not in sync"
         remaining = diff_schemas(reflect(target_url), fresh_schema(dev, md_b))
         assert not remaining, remaining.describe()
+        # Rows are read back under B's names: a declared rename carries its values along.
+        hints = rename_hints(md_b)
+        new_table = {old: new for new, old in hints.tables.items()}
         survived: dict[str, list[dict]] = {}
         with engine.connect() as conn:
             for table, values in rows.items():
-                if table not in md_b.tables:
+                t = md_b.tables.get(new_table.get(table, table))
+                if t is None:
                     continue
-                t = md_b.tables[table]
-                keep = [c for c in values[0] if c in t.c]
-                order = [t.c[c] for c in keep]
+                new_column = {old: new for (tbl, new), old in hints.columns.items() if tbl == t.name}
+                keep = [(c, new_column.get(c, c)) for c in values[0] if new_column.get(c, c) in t.c]
+                order = [t.c[new].label(old) for old, new in keep]
                 result = conn.execute(sa.select(*order).order_by(*order))
                 survived[table] = [dict(r._mapping) for r in result]
         return text, survived

@@ -15,13 +15,14 @@ from tests.roundtrip import Model, run_round_trip
 
 
 def users(*extra: sa.SchemaItem, name_type: sa.types.TypeEngine | None = None,
-          name_nullable: bool = False, name_default: str | None = None) -> Model:
+          name_nullable: bool = False, name_default: str | None = None, drop_score: bool = False) -> Model:
     def build(md: sa.MetaData) -> None:
+        score = () if drop_score else (sa.Column("score", sa.Integer, nullable=True),)
         sa.Table(
             "users", md,
             sa.Column("id", sa.Integer, primary_key=True),
             sa.Column("name", name_type or sa.String(30), nullable=name_nullable, server_default=name_default),
-            sa.Column("score", sa.Integer, nullable=True),
+            *score,
             *extra,
         )
     return build
@@ -57,6 +58,37 @@ def cycle(md: sa.MetaData) -> None:
              sa.Column("captain_id", sa.Integer, sa.ForeignKey("members.id", name="fk_captain")))
     sa.Table("members", md, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", name="fk_team")))
+
+
+def renamed_users(md: sa.MetaData) -> None:
+    """users -> people (declared), with posts pointing at it and a column renamed too."""
+    sa.Table(
+        "people", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(30), nullable=False),
+        sa.Column("points", sa.Integer, nullable=True, info={"atlembic": {"renamed_from": "score"}}),
+        info={"atlembic": {"renamed_from": "users"}},
+    )
+    sa.Table(
+        "posts", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False),
+        sa.Column("title", sa.String(50), nullable=False),
+    )
+
+
+def composite_pk(md: sa.MetaData) -> None:
+    sa.Table(
+        "users", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("name", sa.String(30), primary_key=True),
+        sa.Column("score", sa.Integer, nullable=True),
+    )
+
+
+def with_sequence(md: sa.MetaData) -> None:
+    seq = sa.Sequence("ticket_seq", start=100, increment=5, metadata=md)
+    users(sa.Column("ticket", sa.Integer, seq, server_default=seq.next_value()))(md)
 
 
 def commented_users(md: sa.MetaData) -> None:
@@ -119,6 +151,23 @@ def build_cases() -> list[Case]:
         Case("fk-on-delete", with_posts(), with_posts(fk_ondelete="CASCADE"), rows={"users": USERS, "posts": POSTS},
              sql=("CASCADE",)),
         Case("foreign-key-cycle", users(), cycle),
+        Case("rename-column-declared", users(),
+             users(sa.Column("rank", sa.Integer, info={"atlembic": {"renamed_from": "score"}}), drop_score=True),
+             sql=("RENAME",)),
+        Case("rename-table-declared", with_posts(), renamed_users, rows={"users": USERS, "posts": POSTS},
+             sql=("RENAME TO people",)),
+        Case("rename-index", users(sa.Index("ix_old", "name")), users(sa.Index("ix_new", "name")),
+             sql=("ix_new",)),
+        Case("primary-key-single-to-composite", users(), composite_pk),
+        Case("standalone-sequence-default", users(), with_sequence, sql=("CREATE SEQUENCE ticket_seq",),
+             dialects=("postgresql",)),
+        Case("identity-added-to-existing-column", users(sa.Column("seq", sa.BigInteger, nullable=False,
+                                                                   server_default="0")),
+             users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10), nullable=False)),
+             sql=("ADD GENERATED",), dialects=("postgresql",)),
+        Case("identity-options-change", users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10))),
+             users(sa.Column("seq", sa.BigInteger, sa.Identity(always=True, start=10, increment=3))),
+             sql=("SET GENERATED ALWAYS",), dialects=("postgresql",)),
         Case("check-expression-change", users(sa.CheckConstraint("score >= 0", name="ck_score")),
              users(sa.CheckConstraint("score >= 1", name="ck_score"))),
         Case("add-generated-column", users(),

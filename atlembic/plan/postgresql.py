@@ -4,10 +4,13 @@ what it depends on (types before tables, foreign keys after the tables and keys 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 from alembic.operations import Operations
+from sqlalchemy.schema import CreateSequence
+from sqlalchemy.schema import DropSequence as DropSequence_
 
 from atlembic.diff import (
     AddCheck,
@@ -15,6 +18,7 @@ from atlembic.diff import (
     AddEnum,
     AddForeignKey,
     AddIndex,
+    AddSequence,
     AddTable,
     AddUnique,
     ChangePrimaryKey,
@@ -24,11 +28,17 @@ from atlembic.diff import (
     DropEnum,
     DropForeignKey,
     DropIndex,
+    DropSequence,
     DropTable,
     DropUnique,
     ModifyColumn,
     ModifyEnum,
+    ModifySequence,
     ModifyTable,
+    RenameColumn,
+    RenameConstraint,
+    RenameIndex,
+    RenameTable,
     SchemaDiff,
 )
 from atlembic.errors import AtlembicError
@@ -42,25 +52,33 @@ _NEXTVAL = re.compile(r"^nextval\('(?:\"?[\w.]+\"?\.)?\"?(\w+)\"?'::regclass\)$"
 class PostgresPlanner(Planner):
     dialect_name = "postgresql"
 
+    standalone_sequences: frozenset[str] = frozenset()
+
     def sa_column(self, column: model.Column) -> sa.Column:
-        # A column whose default draws from its own implicit sequence is a SERIAL: render it that
-        # way so CREATE TABLE / ADD COLUMN creates the sequence the default needs.
+        # A column whose default draws from an implicit sequence (not one the schema declares on its
+        # own) is a SERIAL: render it that way so the sequence the default needs gets created.
         serial = _SERIAL_TYPES.get(column.type)
         match = _NEXTVAL.match(column.default or "")
-        if serial and match:
+        if serial and match and match.group(1) not in self.standalone_sequences:
             column = model.Column(column.name, serial, column.nullable, None, column.comment)
         return super().sa_column(column)
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
+        self.standalone_sequences = frozenset(s.name for s in (*diff.current.sequences, *diff.desired.sequences))
         out: list[PlannedStatement] = []
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
         modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
         for change in diff.changes:
-            if isinstance(change, AddEnum):
+            if isinstance(change, RenameTable):
+                out += [PlannedStatement(f'Rename table "{change.old}" to "{change.new}"', sql)
+                        for sql in self.alembic(lambda op, c=change: op.rename_table(c.old, c.new))]
+            elif isinstance(change, AddEnum):
                 out.append(self._create_enum(change.enum))
             elif isinstance(change, ModifyEnum):
                 out += self._modify_enum(change)
+            elif isinstance(change, AddSequence | ModifySequence):
+                out.append(self._sequence(change))
         # Foreign keys first out, last in: nothing they reference may be missing at either end.
         for change in modified:
             out += [self._drop_fk(change.name, c.foreign_key) for c in change.changes
@@ -84,7 +102,10 @@ class PostgresPlanner(Planner):
         for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
         for change in diff.changes:
-            if isinstance(change, DropEnum):
+            if isinstance(change, DropSequence):
+                out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
+                                            self.compile(DropSequence_(sa.Sequence(change.sequence.name)))))
+            elif isinstance(change, DropEnum):
                 out.append(PlannedStatement(f'Drop enum type "{change.enum.name}"',
                                             f"DROP TYPE {self.quote(change.enum.name)}"))
         return out
@@ -116,6 +137,17 @@ class PostgresPlanner(Planner):
             values.insert(pos, value)
         return out
 
+    def _sequence(self, change: AddSequence | ModifySequence) -> PlannedStatement:
+        if isinstance(change, AddSequence):
+            seq = change.sequence
+            return PlannedStatement(f'Create sequence "{seq.name}"', self.compile(CreateSequence(
+                sa.Sequence(seq.name, start=seq.start, increment=seq.increment))))
+        cur, des = change.current, change.desired
+        parts = [f"INCREMENT BY {des.increment}" if des.increment != cur.increment else "",
+                 f"START WITH {des.start}" if des.start != cur.start else ""]
+        return PlannedStatement(f'Modify sequence "{cur.name}"',
+                                f"ALTER SEQUENCE {self.quote(cur.name)} {' '.join(p for p in parts if p)}")
+
     # -- tables ----------------------------------------------------------------------------------
 
     def _create_table(self, table: model.Table, fks: list[model.ForeignKey]) -> list[PlannedStatement]:
@@ -142,7 +174,18 @@ class PostgresPlanner(Planner):
             out.extend(PlannedStatement(comment, sql) for sql in self.alembic(call))
 
         for c in change.changes:
-            if isinstance(c, DropIndex):
+            if isinstance(c, RenameColumn):
+                emit(f'Rename column "{c.old}" to "{c.new}" of table: "{name}"',
+                     lambda op, r=c: op.alter_column(name, r.old, new_column_name=r.new))
+            elif isinstance(c, RenameConstraint):
+                out.append(PlannedStatement(
+                    f'Rename constraint "{c.old}" to "{c.new}" of table: "{name}"',
+                    f"ALTER TABLE {self.quote(name)} RENAME CONSTRAINT {self.quote(c.old)} TO {self.quote(c.new)}"))
+            elif isinstance(c, RenameIndex):
+                out.append(PlannedStatement(
+                    f'Rename index "{c.current.name}" to "{c.desired.name}"',
+                    f"ALTER INDEX {self.quote(c.current.name)} RENAME TO {self.quote(c.desired.name)}"))
+            elif isinstance(c, DropIndex):
                 out.append(PlannedStatement(f'Drop index "{c.index.name}" from table: "{name}"',
                                             self.drop_index(desired, c.index)))
             elif isinstance(c, DropUnique | DropCheck):
@@ -186,12 +229,23 @@ class PostgresPlanner(Planner):
     def _modify_column(self, table: str, change: ModifyColumn) -> list[PlannedStatement]:
         cur, des = change.current, change.desired
         comment = f'Modify "{cur.name}" column of table: "{table}"'
-        if cur.computed != des.computed or cur.identity != des.identity:
-            # A generated or identity column is defined by the engine: replace it.
+        if cur.computed != des.computed:
+            # A generated column's values come from its expression: replacing the column loses nothing.
             return [PlannedStatement(comment, sql) for sql in
                     self.alembic(lambda op: op.drop_column(table, cur.name))
                     + self.alembic(lambda op: op.add_column(table, self.sa_column(des)))]
-        kwargs: dict[str, Any] = {"existing_type": RawType(cur.type), "existing_nullable": cur.nullable}
+        implicit = self._implicit_sequence_rename(cur, des)
+        if implicit is not None:
+            return [PlannedStatement(comment, implicit)]
+        base: dict[str, Any] = {"existing_type": RawType(cur.type), "existing_nullable": cur.nullable}
+        calls: list[dict[str, Any]] = []
+        if cur.identity != des.identity:  # ADD / SET / DROP IDENTITY keep the column and its rows
+            if des.identity is not None and cur.default is not None:
+                calls.append({"server_default": None, "existing_server_default": sa.text(cur.default)})
+                cur = replace(cur, default=None)
+            calls.append({"server_default": _identity(des.identity),
+                          "existing_server_default": _identity(cur.identity)})
+        kwargs: dict[str, Any] = {}
         if cur.type != des.type:
             kwargs["type_"] = RawType(des.type)
             kwargs["postgresql_using"] = f"{self.quote(cur.name)}::{des.type}"
@@ -201,8 +255,20 @@ class PostgresPlanner(Planner):
             kwargs["server_default"] = sa.text(des.default) if des.default is not None else None
         if cur.comment != des.comment:
             kwargs["comment"] = des.comment
-        return [PlannedStatement(comment, sql)
-                for sql in self.alembic(lambda op: op.alter_column(table, cur.name, **kwargs))]
+        if kwargs:
+            calls.append(kwargs)
+        return [PlannedStatement(comment, sql) for call in calls
+                for sql in self.alembic(lambda op, c=call: op.alter_column(table, cur.name, **base, **c))]
+
+    def _implicit_sequence_rename(self, cur: model.Column, des: model.Column) -> str | None:
+        """After a table or column rename, a SERIAL's sequence keeps its old name while the models'
+        one is named after the new table/column: rename the sequence instead of re-pointing the default."""
+        old, new = _NEXTVAL.match(cur.default or ""), _NEXTVAL.match(des.default or "")
+        if not (old and new) or replace(cur, default=des.default) != des:
+            return None
+        if {old.group(1), new.group(1)} & self.standalone_sequences:
+            return None
+        return f"ALTER SEQUENCE {self.quote(old.group(1))} RENAME TO {self.quote(new.group(1))}"
 
     # -- foreign keys ------------------------------------------------------------------------------
 
@@ -227,6 +293,12 @@ class PostgresPlanner(Planner):
             for fk in t.foreign_keys
             if fk.ref_table in names and fk.ref_table != t.name and position[fk.ref_table] > position[t.name]
         ]
+
+
+def _identity(identity: model.Identity | None) -> sa.Identity | None:
+    if identity is None:
+        return None
+    return sa.Identity(always=identity.always, start=identity.start, increment=identity.increment)
 
 
 def _literal(value: str) -> str:

@@ -11,14 +11,14 @@ import re
 
 from atlembic.diff import (
     AddColumn,
-    AddEnum,
     AddIndex,
     AddTable,
-    DropEnum,
     DropIndex,
     DropTable,
-    ModifyEnum,
     ModifyTable,
+    RenameColumn,
+    RenameIndex,
+    RenameTable,
     SchemaDiff,
 )
 from atlembic.plan.base import PlannedStatement, Planner, dependency_order
@@ -39,6 +39,10 @@ class SqlitePlanner(Planner):
         rest = [c for c in diff.changes if not isinstance(c, AddTable)]
         for change in [AddTable(t) for t in added] + rest:
             match change:
+                case RenameTable(old, new):
+                    out.append(PlannedStatement(
+                        f'Rename table "{old}" to "{new}"',
+                        f"ALTER TABLE {self.quote(old)} RENAME TO {self.quote(new)}"))
                 case AddTable(table):
                     out.append(PlannedStatement(f'Create "{table.name}" table', self.create_table(table)))
                     out += [self._create_index(table, i) for i in table.indexes]
@@ -49,8 +53,8 @@ class SqlitePlanner(Planner):
                     out += self._alter(change)
                 case ModifyTable():
                     fk_off = True
-                    out += self._rebuild(change)
-                case AddEnum() | DropEnum() | ModifyEnum():  # pragma: no cover - SQLite has no enums
+                    out += self._renames(change) + self._rebuild(change)
+                case _:  # pragma: no cover - enums and sequences do not exist on SQLite
                     raise TypeError(change)
         if fk_off:
             out.insert(0, PlannedStatement("Disable the enforcement of foreign-keys constraints",
@@ -69,9 +73,19 @@ class SqlitePlanner(Planner):
 
     def _alterable(self, change: ModifyTable) -> bool:
         return all(
-            isinstance(c, AddIndex | DropIndex) or (isinstance(c, AddColumn) and self._addable(c.column))
+            isinstance(c, AddIndex | DropIndex | RenameIndex | RenameColumn)
+            or (isinstance(c, AddColumn) and self._addable(c.column))
             for c in change.changes
         )
+
+    def _renames(self, change: ModifyTable) -> list[PlannedStatement]:
+        """Column renames run first and in place, so a rebuild after them copies by the new names."""
+        table = self.quote(change.name)
+        return [
+            PlannedStatement(f'Rename column "{c.old}" to "{c.new}" of table: "{change.name}"',
+                             f"ALTER TABLE {table} RENAME COLUMN {self.quote(c.old)} TO {self.quote(c.new)}")
+            for c in change.changes if isinstance(c, RenameColumn)
+        ]
 
     def _create_index(self, table: model.Table, index: model.Index) -> PlannedStatement:
         return PlannedStatement(f'Create index "{index.name}" to table: "{table.name}"',
@@ -79,16 +93,19 @@ class SqlitePlanner(Planner):
 
     def _alter(self, change: ModifyTable) -> list[PlannedStatement]:
         table = change.desired
-        out: list[PlannedStatement] = []
+        out = self._renames(change)
         for c in change.changes:
-            if isinstance(c, DropIndex):
-                out.append(PlannedStatement(f'Drop index "{c.index.name}" from table: "{table.name}"',
-                                            self.drop_index(table, c.index)))
+            # SQLite cannot rename an index: drop it and create it under the new name.
+            dropped = c.index if isinstance(c, DropIndex) else c.current if isinstance(c, RenameIndex) else None
+            if dropped is not None:
+                out.append(PlannedStatement(f'Drop index "{dropped.name}" from table: "{table.name}"',
+                                            self.drop_index(table, dropped)))
         for c in change.changes:
             if isinstance(c, AddColumn):
                 sql = self.alembic(lambda op, col=c.column: op.add_column(table.name, self.sa_column(col)))
                 out.append(PlannedStatement(f'Add column "{c.column.name}" to table: "{table.name}"', sql[0]))
         out += [self._create_index(table, c.index) for c in change.changes if isinstance(c, AddIndex)]
+        out += [self._create_index(table, c.desired) for c in change.changes if isinstance(c, RenameIndex)]
         return out
 
     def _rebuild(self, change: ModifyTable) -> list[PlannedStatement]:

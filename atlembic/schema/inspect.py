@@ -24,6 +24,7 @@ from atlembic.schema.model import (
     Index,
     PrimaryKey,
     Schema,
+    Sequence,
     Table,
     UniqueConstraint,
 )
@@ -55,7 +56,7 @@ class Reflector:
         skip = set(exclude)
         names = sorted(n for n in self.inspector.get_table_names() if n not in skip)
         if not names:
-            return Schema(enums=self.enums())
+            return Schema(enums=self.enums(), sequences=self.sequences())
         insp = self.inspector
         columns = _by_table(insp.get_multi_columns(filter_names=names))
         pks = _by_table(insp.get_multi_pk_constraint(filter_names=names))
@@ -78,7 +79,7 @@ class Reflector:
             )
             for name in names
         )
-        return Schema(tables=tables, enums=self.enums())
+        return Schema(tables=tables, enums=self.enums(), sequences=self.sequences())
 
     # -- per-object conversion; dialects override where their engine differs -------------------
 
@@ -129,6 +130,9 @@ class Reflector:
         return {}
 
     def enums(self) -> tuple[Enum, ...]:
+        return ()
+
+    def sequences(self) -> tuple[Sequence, ...]:
         return ()
 
 

@@ -117,9 +117,19 @@ class Enum:
 
 
 @dataclass(frozen=True)
+class Sequence:
+    """A standalone sequence (not the implicit one behind a SERIAL or IDENTITY column)."""
+
+    name: str
+    start: int | None = None
+    increment: int | None = None
+
+
+@dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...] = ()
     enums: tuple[Enum, ...] = field(default=())
+    sequences: tuple[Sequence, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -129,4 +139,4 @@ class Schema:
 
     @property
     def is_empty(self) -> bool:
-        return not self.tables and not self.enums
+        return not self.tables and not self.enums and not self.sequences

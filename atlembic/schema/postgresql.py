@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from atlembic.schema.inspect import Reflector, _by_table
-from atlembic.schema.model import Enum, Index, IndexPart
+from atlembic.schema.model import Enum, Index, IndexPart, Sequence
 
 
 class PostgresReflector(Reflector):
@@ -51,3 +53,16 @@ class PostgresReflector(Reflector):
             for e in sorted(self.inspector.get_enums(), key=lambda e: e["name"])
             if e.get("visible", True)
         )
+
+    def sequences(self) -> tuple[Sequence, ...]:
+        # Sequences owned by a SERIAL ('a') or IDENTITY ('i') column are part of that column.
+        rows = self.conn.execute(sa.text(
+            "SELECT c.relname, s.seqstart, s.seqincrement FROM pg_sequence s"
+            " JOIN pg_class c ON c.oid = s.seqrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND NOT EXISTS ("
+            "   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"
+            "   AND d.deptype IN ('a', 'i'))"
+            " ORDER BY c.relname"
+        )).all()
+        return tuple(Sequence(name, start, increment) for name, start, increment in rows)
