@@ -47,9 +47,10 @@ class Timings:
 class Plan:
     diff: SchemaDiff
     statements: list[PlannedStatement]
+    directives: list[str] = field(default_factory=list)  # file header, e.g. "atlas:txmode none"
 
     def render(self) -> str:
-        return render_migration([(s.comment, s.sql) for s in self.statements])
+        return render_migration([(s.comment, s.sql) for s in self.statements], self.directives)
 
 
 def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None) -> Schema:
@@ -95,9 +96,12 @@ def plan_changes(
     timings = timings or Timings()
     with timings.stage("diff"):
         diff = diff_schemas(current, desired, renames)
+    if not diff:
+        return Plan(diff, [])
     with timings.stage("plan"):
-        statements = planner_for(dialect).plan(diff) if diff else []
-    return Plan(diff, statements)
+        planner = planner_for(dialect)
+        statements = planner.plan(diff)
+    return Plan(diff, statements, planner.directives)
 
 
 def verify_plan(

@@ -100,6 +100,10 @@ USERS = [{"id": 1, "name": "ann", "score": 3}, {"id": 2, "name": "bob", "score":
 POSTS = [{"id": 10, "user_id": 1, "title": "hello"}, {"id": 11, "user_id": 2, "title": "world"}]
 
 
+# Dialects a case runs on unless it names its own (MySQL cases run in tests/test_mysql.py).
+ALL_DIALECTS = ("sqlite", "postgresql", "mysql")
+
+
 @dataclass
 class Case:
     id: str
@@ -107,7 +111,7 @@ class Case:
     b: Model
     rows: dict[str, list[dict]] = field(default_factory=lambda: {"users": USERS})
     sql: tuple[str, ...] = ()  # substrings the planned migration must contain
-    dialects: tuple[str, ...] = ("sqlite", "postgresql")
+    dialects: tuple[str, ...] = ALL_DIALECTS
 
 
 def build_cases() -> list[Case]:
@@ -139,8 +143,9 @@ def build_cases() -> list[Case]:
         Case("index-desc", users(sa.Index("ix_score", "score")), users(sa.Index("ix_score", sa.desc("score")))),
         Case("partial-index", users(),
              users(sa.Index("ix_pos", "score", sqlite_where=sa.text("score > 0"),
-                            postgresql_where=sa.text("score > 0")))),
-        Case("expression-index", users(), users(sa.Index("ix_lower", sa.func.lower(sa.text("name"))))),
+                            postgresql_where=sa.text("score > 0"))), dialects=("sqlite", "postgresql")),
+        Case("expression-index", users(), users(sa.Index("ix_lower", sa.func.lower(sa.text("name")))),
+             dialects=("sqlite", "postgresql")),  # MariaDB has no functional indexes
         Case("add-unique-constraint", users(), users(sa.UniqueConstraint("name", name="uq_users_name"))),
         Case("drop-unique-constraint", users(sa.UniqueConstraint("name", name="uq_users_name")), users()),
         Case("add-check", users(), users(sa.CheckConstraint("score >= 0", name="ck_score"))),
@@ -178,11 +183,28 @@ def build_cases() -> list[Case]:
         Case("enum-add-value", users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))),
              users(sa.Column("mood", sa.Enum("happy", "meh", "sad", name="mood"))), sql=("ADD VALUE 'meh'",),
              dialects=("postgresql",)),
+        Case("enum-remove-and-reorder-values",
+             users(sa.Column("mood", sa.Enum("happy", "meh", "sad", name="mood"), server_default="happy")),
+             users(sa.Column("mood", sa.Enum("sad", "happy", name="mood"), server_default="happy")),
+             rows={"users": [{"id": 1, "name": "ann", "score": 3, "mood": "sad"}]},
+             sql=("RENAME TO mood_old", "::text::mood"), dialects=("postgresql",)),
+        Case("enum-add-value-used-as-default", users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))),
+             users(sa.Column("mood", sa.Enum("happy", "sad", "meh", name="mood"), server_default="meh")),
+             sql=("atlas:txmode none", "ADD VALUE 'meh'"), dialects=("postgresql",)),
+        Case("column-collation", users(), users(sa.Column("code", sa.String(10, collation="C"))),
+             sql=('COLLATE "C"',), dialects=("postgresql",)),
+        Case("index-using-and-include", users(),
+             users(sa.Index("ix_hash", "name", postgresql_using="hash"),
+                   sa.Index("ix_incl", "score", postgresql_include=["name"])),
+             sql=("USING hash", "INCLUDE (name)"), dialects=("postgresql",)),
+        Case("self-referential-fk", users(),
+             users(sa.Column("boss_id", sa.Integer, sa.ForeignKey("users.id", name="fk_boss")))),
+        Case("table-comment-drop", commented_users, users(), dialects=("postgresql",)),
         Case("add-identity-column", users(), users(sa.Column("seq", sa.BigInteger, sa.Identity(start=100))),
              sql=("IDENTITY",), dialects=("postgresql",)),
-        Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql",)),
+        Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql", "mysql")),
         Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
-             sql=("years",), dialects=("postgresql",)),
+             sql=("years",), dialects=("postgresql", "mysql")),
     ]
 
 

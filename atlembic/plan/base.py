@@ -54,6 +54,8 @@ class Planner:
     def __init__(self) -> None:
         self.dialect: Dialect = mock_engine(self.dialect_name).dialect
         self.quote = self.dialect.identifier_preparer.quote
+        # File directives the last plan needs (e.g. "atlas:txmode none"); set by `plan`.
+        self.directives: list[str] = []
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
         raise NotImplementedError
@@ -160,7 +162,7 @@ class Planner:
 
 
 def planner_for(dialect_name: str) -> Planner:
-    from atlembic.plan import postgresql, sqlite  # noqa: F401  (registers the planners)
+    from atlembic.plan import mysql, postgresql, sqlite  # noqa: F401  (registers the planners)
 
     cls = _PLANNERS.get(dialect_name)
     if cls is None:

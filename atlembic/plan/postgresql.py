@@ -41,7 +41,6 @@ from atlembic.diff import (
     RenameTable,
     SchemaDiff,
 )
-from atlembic.errors import AtlembicError
 from atlembic.plan.base import PlannedStatement, Planner, RawType, dependency_order
 from atlembic.schema import model
 
@@ -64,6 +63,7 @@ class PostgresPlanner(Planner):
         return super().sa_column(column)
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
+        self.directives = []
         self.standalone_sequences = frozenset(s.name for s in (*diff.current.sequences, *diff.desired.sequences))
         out: list[PlannedStatement] = []
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
@@ -76,7 +76,7 @@ class PostgresPlanner(Planner):
             elif isinstance(change, AddEnum):
                 out.append(self._create_enum(change.enum))
             elif isinstance(change, ModifyEnum):
-                out += self._modify_enum(change)
+                out += self._modify_enum(change, diff)
             elif isinstance(change, AddSequence | ModifySequence):
                 out.append(self._sequence(change))
         # Foreign keys first out, last in: nothing they reference may be missing at either end.
@@ -117,12 +117,9 @@ class PostgresPlanner(Planner):
         return PlannedStatement(f'Create enum type "{enum.name}"',
                                 f"CREATE TYPE {self.quote(enum.name)} AS ENUM ({labels})")
 
-    def _modify_enum(self, change: ModifyEnum) -> list[PlannedStatement]:
+    def _modify_enum(self, change: ModifyEnum, diff: SchemaDiff) -> list[PlannedStatement]:
         if not change.only_appends:
-            raise AtlembicError(
-                f'enum "{change.current.name}": removing or reordering values '
-                f"{list(change.current.values)} -> {list(change.desired.values)} is not supported yet"
-            )
+            return self._rebuild_enum(change, diff)
         out, values = [], list(change.current.values)
         for pos, value in enumerate(change.desired.values):
             if value in values:
@@ -135,6 +132,40 @@ class PostgresPlanner(Planner):
                 f"ALTER TYPE {self.quote(change.current.name)} ADD VALUE {_literal(value)}{where}",
             ))
             values.insert(pos, value)
+            if _used_in(diff.desired, f"'{value}'::{change.desired.name}"):
+                # A value added by ALTER TYPE cannot be used before its transaction commits.
+                self.directives = ["atlas:txmode none"]
+        return out
+
+    def _rebuild_enum(self, change: ModifyEnum, diff: SchemaDiff) -> list[PlannedStatement]:
+        """Values removed or reordered: build the new type beside the old one and convert every
+        column through text. Rows holding a removed value make the cast fail, so the file's
+        transaction rolls back and nothing is lost."""
+        name, old_name = change.current.name, f"{change.current.name}_old"
+        enum, old = self.quote(name), self.quote(old_name)
+        comment = f'Rebuild enum type "{name}"'
+        out = [PlannedStatement(comment, f"ALTER TYPE {enum} RENAME TO {old}"),
+               self._create_enum(change.desired)]
+        renamed = {c.old: c.new for c in diff.changes if isinstance(c, RenameTable)}
+        for table in diff.current.tables:
+            for column in table.columns:
+                if column.type not in (name, f"{name}[]"):
+                    continue
+                target = renamed.get(table.name, table.name)
+                col = self.quote(column.name)
+                alter = f"ALTER TABLE {self.quote(target)} ALTER COLUMN {col}"
+                if column.default is not None:  # a default cannot be cast along with its column
+                    out.append(PlannedStatement(comment, f"{alter} DROP DEFAULT"))
+                new_type = column.type.replace(name, enum)
+                out.append(PlannedStatement(
+                    f'Convert column "{column.name}" of table "{target}" to the rebuilt enum "{name}"',
+                    f"{alter} TYPE {new_type} USING {col}::text::{new_type}",
+                ))
+                desired = diff.desired.table(target)
+                kept = desired.column(column.name) if desired else None
+                if kept is not None and kept.default is not None:
+                    out.append(PlannedStatement(comment, f"{alter} SET DEFAULT {kept.default}"))
+        out.append(PlannedStatement(comment, f"DROP TYPE {old}"))
         return out
 
     def _sequence(self, change: AddSequence | ModifySequence) -> PlannedStatement:
@@ -293,6 +324,13 @@ class PostgresPlanner(Planner):
             for fk in t.foreign_keys
             if fk.ref_table in names and fk.ref_table != t.name and position[fk.ref_table] > position[t.name]
         ]
+
+
+def _used_in(schema: model.Schema, literal: str) -> bool:
+    """Whether a default or check of `schema` spells `literal` (e.g. "'new'::mood")."""
+    texts = [c.default or "" for t in schema.tables for c in t.columns]
+    texts += [k.expression for t in schema.tables for k in t.checks]
+    return any(literal in text for text in texts)
 
 
 def _identity(identity: model.Identity | None) -> sa.Identity | None:
