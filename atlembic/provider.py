@@ -8,6 +8,7 @@ tables that use them, and foreign keys in a cycle added afterwards with ALTER TA
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import warnings
 from collections.abc import Iterable
@@ -37,7 +38,11 @@ def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
     statements: list[str] = []
 
     def executor(element: ExecutableDDLElement, *_: Any, **__: Any) -> None:
-        statements.append(str(element.compile(dialect=engine.dialect)).strip())
+        try:
+            statements.append(str(element.compile(dialect=engine.dialect)).strip())
+        except sa.exc.CompileError as exc:  # SQLAlchemy names the table and column: pass it on
+            message = re.sub(r"Compiler <[^>]+> ", "", str(exc))
+            raise AtlembicError(f"models: {dialect_name} cannot express {message}") from exc
 
     engine = mock_engine(dialect_name, executor)
     if engine.dialect.supports_alter:

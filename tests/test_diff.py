@@ -77,3 +77,17 @@ def test_sqlite_index_sql_parsing_handles_expressions_quotes_and_where() -> None
     keys, where = parse_index_sql("CREATE INDEX ix ON \"t\" (lower(a), b DESC, coalesce(x, ')')) WHERE b > 5")
     assert keys == ["lower(a)", "b DESC", "coalesce(x, ')')"] and where == "b > 5"
     assert parse_index_sql("CREATE UNIQUE INDEX ix ON t (a)") == (["a"], None)
+
+
+def test_a_type_the_dialect_cannot_express_names_table_and_column() -> None:
+    import pytest
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from atlembic.errors import AtlembicError
+    from atlembic.provider import metadata_ddl
+
+    md = sa.MetaData()
+    sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("span", postgresql.INT4RANGE))
+    with pytest.raises(AtlembicError, match=r"models: sqlite cannot express \(in table 't', column 'span'\)"):
+        metadata_ddl(md, "sqlite")
