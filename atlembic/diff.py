@@ -183,6 +183,16 @@ class ModifyEnum:
 
 
 @dataclass(frozen=True)
+class AddSchema:
+    name: str
+
+
+@dataclass(frozen=True)
+class DropSchema:
+    name: str
+
+
+@dataclass(frozen=True)
 class AddSequence:
     sequence: Sequence
 
@@ -199,8 +209,8 @@ class ModifySequence:
 
 
 Change = (
-    RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum | ModifyEnum | AddSequence
-    | DropSequence | ModifySequence
+    AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
+    | ModifyEnum | AddSequence | DropSequence | ModifySequence
 )
 
 
@@ -256,7 +266,7 @@ class SchemaDiff:
 
 
 def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = None) -> SchemaDiff:
-    changes: list[Change] = []
+    changes: list[Change] = [AddSchema(s) for s in desired.schemas if s not in current.schemas]
     table_renames, column_renames = _applicable_renames(current, desired, renames or Renames())
     changes.extend(RenameTable(old, new) for new, old in table_renames.items())
     renamed = _apply_renames(current, table_renames, column_renames)
@@ -275,6 +285,7 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
             changes.append(ModifyTable(existing, table, table_changes))
     changes.extend(DropTable(t) for t in renamed.tables if desired.table(t.name) is None)
     changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
+    changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
 
 
@@ -462,6 +473,8 @@ def describe_change(change: Change) -> list[str]:
             return [f'change enum "{cur.name}" values {list(cur.values)} -> {list(des.values)}']
         case ModifyTable():
             return [f'table "{change.name}": {describe_table_change(c)}' for c in change.changes]
+        case AddSchema(name) | DropSchema(name):
+            return [f'{_verb(change)} schema "{name}"']
         case RenameTable(old, new):
             return [f'rename table "{old}" to "{new}"']
         case AddSequence(seq) | DropSequence(seq):

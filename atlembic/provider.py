@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateIndex, CreateTable, ExecutableDDLElement
+from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable, ExecutableDDLElement
 
 from atlembic.diff import Renames
 from atlembic.errors import AtlembicError
 
+# Engines where `schema=` names a schema inside the database (on MySQL it would be another database).
+_NAMED_SCHEMA_DIALECTS = {"postgresql"}
 # A driver for each dialect whose module imports without the DBAPI being installed.
 _MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
 
@@ -45,6 +47,10 @@ def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
             raise AtlembicError(f"models: {dialect_name} cannot express {message}") from exc
 
     engine = mock_engine(dialect_name, executor)
+    if dialect_name in _NAMED_SCHEMA_DIALECTS:
+        # create_all expects the schemas of `schema=` tables to exist already; create them first.
+        for schema in sorted({t.schema for t in metadata.tables.values() if t.schema}):
+            executor(CreateSchema(schema))
     if engine.dialect.supports_alter:
         metadata.create_all(engine, checkfirst=False)
         return statements
@@ -67,12 +73,12 @@ def rename_hints(metadata: sa.MetaData) -> Renames:
     columns: dict[tuple[str, str], str] = {}
     for table in metadata.tables.values():
         old = (table.info.get("atlembic") or {}).get("renamed_from")
-        if old:
-            tables[table.name] = old
+        if old:  # the old name is in the same schema
+            tables[table.fullname] = f"{table.schema}.{old}" if table.schema and "." not in old else old
         for column in table.columns:
             old = (column.info.get("atlembic") or {}).get("renamed_from")
             if old:
-                columns[(table.name, column.name)] = old
+                columns[(table.fullname, column.name)] = old
     return Renames(tables, columns)
 
 

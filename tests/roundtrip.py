@@ -51,6 +51,9 @@ def reflect(url: str) -> Schema:
 
 def fresh_schema(dev: DevDatabase, metadata: sa.MetaData) -> Schema:
     with dev.clean_database() as engine:
+        with engine.begin() as conn:
+            for schema in sorted({t.schema for t in metadata.tables.values() if t.schema}):
+                conn.execute(sa.schema.CreateSchema(schema))  # create_all expects them to exist
         metadata.create_all(engine)
         with engine.connect() as conn:
             return inspect_schema(conn)

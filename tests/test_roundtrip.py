@@ -91,6 +91,17 @@ def with_sequence(md: sa.MetaData) -> None:
     users(sa.Column("ticket", sa.Integer, seq, server_default=seq.next_value()))(md)
 
 
+def billing(with_fk: bool = True, extra: tuple = ()) -> Model:
+    """Tables in a named schema, one of them referencing the default schema."""
+    def build(md: sa.MetaData) -> None:
+        users()(md)
+        fk = (sa.ForeignKey("users.id", name="fk_invoice_user"),) if with_fk else ()
+        sa.Table("invoices", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("user_id", sa.Integer, *fk), sa.Column("total", sa.Numeric(10, 2)),
+                 sa.Index("ix_invoices_user", "user_id"), *extra, schema="billing")
+    return build
+
+
 def commented_users(md: sa.MetaData) -> None:
     users()(md)
     md.tables["users"].comment = "people"
@@ -200,6 +211,12 @@ def build_cases() -> list[Case]:
         Case("self-referential-fk", users(),
              users(sa.Column("boss_id", sa.Integer, sa.ForeignKey("users.id", name="fk_boss")))),
         Case("table-comment-drop", commented_users, users(), dialects=("postgresql",)),
+        Case("schema-create-with-table", users(), billing(), sql=("CREATE SCHEMA billing", "billing.invoices"),
+             dialects=("postgresql",)),
+        Case("schema-table-modify", billing(with_fk=False),
+             billing(extra=(sa.Column("paid", sa.Boolean, nullable=False, server_default=sa.false()),)),
+             sql=("ALTER TABLE billing.invoices",), dialects=("postgresql",)),
+        Case("schema-drop", billing(), users(), sql=("DROP SCHEMA billing",), dialects=("postgresql",)),
         Case("add-identity-column", users(), users(sa.Column("seq", sa.BigInteger, sa.Identity(start=100))),
              sql=("IDENTITY",), dialects=("postgresql",)),
         Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql", "mysql")),

@@ -18,6 +18,7 @@ from atlembic.diff import SchemaDiff
 from atlembic.errors import AtlembicError
 from atlembic.provider import mock_engine
 from atlembic.schema import model
+from atlembic.schema.model import split_name
 
 _PLANNERS: dict[str, type[Planner]] = {}
 
@@ -98,7 +99,8 @@ class Planner:
         items += [self.sa_foreign_key(fk) for fk in fks]
         for fk in fks:
             self._stub(metadata, fk.ref_table, fk.ref_columns)
-        return sa.Table(name or table.name, metadata, *items, comment=table.comment)
+        schema, bare = split_name(name or table.name)
+        return sa.Table(bare, metadata, *items, schema=schema, comment=table.comment)
 
     def sa_foreign_key(self, fk: model.ForeignKey) -> sa.ForeignKeyConstraint:
         return sa.ForeignKeyConstraint(
@@ -111,9 +113,10 @@ class Planner:
 
     @staticmethod
     def _stub(metadata: sa.MetaData, name: str, columns: Iterable[str]) -> None:
-        stub = metadata.tables.get(name)
+        stub = metadata.tables.get(name)  # MetaData keys are "schema.table" too
         if stub is None:
-            stub = sa.Table(name, metadata)
+            schema, bare = split_name(name)
+            stub = sa.Table(bare, metadata, schema=schema)
         for col in columns:
             if col not in stub.c:
                 stub.append_column(sa.Column(col, RawType("INTEGER")))
@@ -141,14 +144,21 @@ class Planner:
         return self.compile(CreateTable(self.sa_table(table, sa.MetaData(), **kw)))
 
     def drop_table(self, name: str) -> str:
-        return self.compile(DropTable(sa.Table(name, sa.MetaData())))
+        schema, bare = split_name(name)
+        return self.compile(DropTable(sa.Table(bare, sa.MetaData(), schema=schema)))
+
+    def quote_table(self, name: str) -> str:
+        """A possibly schema-qualified table name, quoted part by part."""
+        schema, bare = split_name(name)
+        return f"{self.quote(schema)}.{self.quote(bare)}" if schema else self.quote(bare)
 
     def create_index(self, table: model.Table, index: model.Index) -> str:
         sa_table = self.sa_table(table, sa.MetaData(), foreign_keys=())
         return self.compile(CreateIndex(self.sa_index(index, sa_table)))
 
     def drop_index(self, table: model.Table, index: model.Index) -> str:
-        sa_table = sa.Table(table.name, sa.MetaData())
+        schema, bare = split_name(table.name)
+        sa_table = sa.Table(bare, sa.MetaData(), schema=schema)
         return self.compile(DropIndex(sa.Index(index.name, _table=sa_table)))
 
     def alembic(self, call: Callable[[Operations], Any]) -> list[str]:
@@ -157,8 +167,41 @@ class Planner:
         ctx = MigrationContext.configure(
             dialect=self.dialect, opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True}
         )
-        call(Operations(ctx))
+        call(_SchemaQualifiedOperations(Operations(ctx)))
         return [s.strip() for s in buffer.getvalue().split(";\n\n") if s.strip()]
+
+
+# Which positional argument of an Alembic operation names the table (it gets a `schema=` kwarg).
+_TABLE_ARGUMENT = {
+    "add_column": 0, "drop_column": 0, "alter_column": 0, "create_table_comment": 0, "drop_table_comment": 0,
+    "rename_table": 0, "drop_constraint": 1, "create_primary_key": 1, "create_unique_constraint": 1,
+    "create_check_constraint": 1,
+}
+
+
+class _SchemaQualifiedOperations:
+    """Alembic operations that accept "schema.table" names: the model spells tables of named
+    schemas that way, Alembic wants the schema as a separate argument."""
+
+    def __init__(self, ops: Operations) -> None:
+        self._ops = ops
+
+    def __getattr__(self, method: str) -> Any:
+        call = getattr(self._ops, method)
+
+        def qualified(*args: Any, **kwargs: Any) -> Any:
+            args = list(args)
+            if method == "create_foreign_key":
+                kwargs["source_schema"], args[1] = split_name(args[1])
+                kwargs["referent_schema"], args[2] = split_name(args[2])
+            elif method in _TABLE_ARGUMENT:
+                pos = _TABLE_ARGUMENT[method]
+                kwargs["schema"], args[pos] = split_name(args[pos])
+                if method == "rename_table":
+                    args[1] = split_name(args[1])[1]  # the new name stays in the same schema
+            return call(*args, **kwargs)
+
+        return qualified
 
 
 def planner_for(dialect_name: str) -> Planner:

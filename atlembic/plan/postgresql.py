@@ -18,6 +18,7 @@ from atlembic.diff import (
     AddEnum,
     AddForeignKey,
     AddIndex,
+    AddSchema,
     AddSequence,
     AddTable,
     AddUnique,
@@ -28,6 +29,7 @@ from atlembic.diff import (
     DropEnum,
     DropForeignKey,
     DropIndex,
+    DropSchema,
     DropSequence,
     DropTable,
     DropUnique,
@@ -43,6 +45,7 @@ from atlembic.diff import (
 )
 from atlembic.plan.base import PlannedStatement, Planner, RawType, dependency_order
 from atlembic.schema import model
+from atlembic.schema.model import split_name
 
 _SERIAL_TYPES = {"INTEGER": "SERIAL", "BIGINT": "BIGSERIAL", "SMALLINT": "SMALLSERIAL"}
 _NEXTVAL = re.compile(r"^nextval\('(?:\"?[\w.]+\"?\.)?\"?(\w+)\"?'::regclass\)$")
@@ -69,6 +72,8 @@ class PostgresPlanner(Planner):
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
         modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
+        out += [PlannedStatement(f'Add schema "{c.name}"', f"CREATE SCHEMA {self.quote(c.name)}")
+                for c in diff.changes if isinstance(c, AddSchema)]
         for change in diff.changes:
             if isinstance(change, RenameTable):
                 out += [PlannedStatement(f'Rename table "{change.old}" to "{change.new}"', sql)
@@ -105,6 +110,8 @@ class PostgresPlanner(Planner):
             if isinstance(change, DropSequence):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
                                             self.compile(DropSequence_(sa.Sequence(change.sequence.name)))))
+            elif isinstance(change, DropSchema):
+                out.append(PlannedStatement(f'Drop schema "{change.name}"', f"DROP SCHEMA {self.quote(change.name)}"))
             elif isinstance(change, DropEnum):
                 out.append(PlannedStatement(f'Drop enum type "{change.enum.name}"',
                                             f"DROP TYPE {self.quote(change.enum.name)}"))
@@ -153,7 +160,7 @@ class PostgresPlanner(Planner):
                     continue
                 target = renamed.get(table.name, table.name)
                 col = self.quote(column.name)
-                alter = f"ALTER TABLE {self.quote(target)} ALTER COLUMN {col}"
+                alter = f"ALTER TABLE {self.quote_table(target)} ALTER COLUMN {col}"
                 if column.default is not None:  # a default cannot be cast along with its column
                     out.append(PlannedStatement(comment, f"{alter} DROP DEFAULT"))
                 new_type = column.type.replace(name, enum)
@@ -211,11 +218,12 @@ class PostgresPlanner(Planner):
             elif isinstance(c, RenameConstraint):
                 out.append(PlannedStatement(
                     f'Rename constraint "{c.old}" to "{c.new}" of table: "{name}"',
-                    f"ALTER TABLE {self.quote(name)} RENAME CONSTRAINT {self.quote(c.old)} TO {self.quote(c.new)}"))
+                    f"ALTER TABLE {self.quote_table(name)} "
+                    f"RENAME CONSTRAINT {self.quote(c.old)} TO {self.quote(c.new)}"))
             elif isinstance(c, RenameIndex):
                 out.append(PlannedStatement(
                     f'Rename index "{c.current.name}" to "{c.desired.name}"',
-                    f"ALTER INDEX {self.quote(c.current.name)} RENAME TO {self.quote(c.desired.name)}"))
+                    f"ALTER INDEX {self._qualify(name, c.current.name)} RENAME TO {self.quote(c.desired.name)}"))
             elif isinstance(c, DropIndex):
                 out.append(PlannedStatement(f'Drop index "{c.index.name}" from table: "{name}"',
                                             self.drop_index(desired, c.index)))
@@ -290,6 +298,11 @@ class PostgresPlanner(Planner):
             calls.append(kwargs)
         return [PlannedStatement(comment, sql) for call in calls
                 for sql in self.alembic(lambda op, c=call: op.alter_column(table, cur.name, **base, **c))]
+
+    def _qualify(self, table: str, name: str) -> str:
+        """An index or sequence lives in its table's schema."""
+        schema = split_name(table)[0]
+        return f"{self.quote(schema)}.{self.quote(name)}" if schema else self.quote(name)
 
     def _implicit_sequence_rename(self, cur: model.Column, des: model.Column) -> str | None:
         """After a table or column rename, a SERIAL's sequence keeps its old name while the models'

@@ -54,20 +54,29 @@ class Reflector:
 
     def inspect(self, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
         skip = set(exclude)
-        names = sorted(n for n in self.inspector.get_table_names() if n not in skip)
-        if not names:
-            return Schema(enums=self.enums(), sequences=self.sequences())
+        named = self.schema_names(skip)
+        tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
+        return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named)
+
+    def tables(self, schema: str | None, skip: set[str]) -> list[Table]:
+        """The tables of one schema (None: the default one). Tables of a named schema are called
+        `schema.table`, so every name-keyed comparison keeps working across schemas."""
         insp = self.inspector
-        columns = _by_table(insp.get_multi_columns(filter_names=names))
-        pks = _by_table(insp.get_multi_pk_constraint(filter_names=names))
-        uniques = _by_table(insp.get_multi_unique_constraints(filter_names=names))
-        fks = _by_table(insp.get_multi_foreign_keys(filter_names=names))
-        checks = _by_table(insp.get_multi_check_constraints(filter_names=names))
-        indexes = self.indexes(names)
-        comments = self.table_comments(names)
-        tables = tuple(
+        names = sorted(n for n in insp.get_table_names(schema=schema) if n not in skip)
+        if not names:
+            return []
+        # Dialects without named schemas keep their one-argument hooks.
+        where = {"schema": schema} if schema is not None else {}
+        columns = _by_table(insp.get_multi_columns(filter_names=names, **where))
+        pks = _by_table(insp.get_multi_pk_constraint(filter_names=names, **where))
+        uniques = _by_table(insp.get_multi_unique_constraints(filter_names=names, **where))
+        fks = _by_table(insp.get_multi_foreign_keys(filter_names=names, **where))
+        checks = _by_table(insp.get_multi_check_constraints(filter_names=names, **where))
+        indexes = self.indexes(names, **where)
+        comments = self.table_comments(names, **where)
+        return [
             Table(
-                name=name,
+                name=f"{schema}.{name}" if schema else name,
                 columns=tuple(self.column(c) for c in columns[name]),
                 primary_key=self.primary_key(pks.get(name)),
                 indexes=tuple(sorted(indexes.get(name, ()), key=lambda i: i.name)),
@@ -78,8 +87,11 @@ class Reflector:
                 comment=comments.get(name),
             )
             for name in names
-        )
-        return Schema(tables=tables, enums=self.enums(), sequences=self.sequences())
+        ]
+
+    def schema_names(self, skip: set[str]) -> tuple[str, ...]:
+        """Named schemas besides the default one (engines without them: none)."""
+        return ()
 
     # -- per-object conversion; dialects override where their engine differs -------------------
 
@@ -114,9 +126,10 @@ class Reflector:
 
     def foreign_key(self, info: dict[str, Any]) -> ForeignKey:
         options = info.get("options") or {}
+        ref_schema = info.get("referred_schema")
         return ForeignKey(
             columns=tuple(info["constrained_columns"]),
-            ref_table=info["referred_table"],
+            ref_table=f"{ref_schema}.{info['referred_table']}" if ref_schema else info["referred_table"],
             ref_columns=tuple(info["referred_columns"]),
             name=info.get("name"),
             on_delete=_action(options.get("ondelete")),

@@ -51,6 +51,7 @@ class IndexPart:
     column: str | None = None
     expression: str | None = None
     descending: bool = False
+    length: int | None = None  # MySQL prefix length: KEY (name(10))
 
     @property
     def sql(self) -> str:
@@ -89,6 +90,12 @@ class Check:
     name: str | None = None
 
 
+def split_name(name: str) -> tuple[str | None, str]:
+    """`schema.table` -> (schema, table); a plain name -> (None, name)."""
+    schema, _, table = name.rpartition(".")
+    return schema or None, table
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -99,9 +106,16 @@ class Table:
     foreign_keys: tuple[ForeignKey, ...] = ()
     checks: tuple[Check, ...] = ()
     comment: str | None = None
+    # Engine-specific table options as (name, value) pairs, e.g. MySQL's ("engine", "InnoDB").
+    options: tuple[tuple[str, str], ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def schema(self) -> str | None:
+        """The named schema of a `schema.table` name; None for the default schema."""
+        return split_name(self.name)[0]
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -130,6 +144,7 @@ class Schema:
     tables: tuple[Table, ...] = ()
     enums: tuple[Enum, ...] = field(default=())
     sequences: tuple[Sequence, ...] = ()
+    schemas: tuple[str, ...] = ()  # named schemas besides the default one (PostgreSQL)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -139,4 +154,4 @@ class Schema:
 
     @property
     def is_empty(self) -> bool:
-        return not self.tables and not self.enums and not self.sequences
+        return not (self.tables or self.enums or self.sequences or self.schemas)

@@ -13,9 +13,17 @@ from atlembic.schema.model import Enum, Index, IndexPart, Sequence
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
 
-    def indexes(self, names: list[str]) -> dict[str, list[Index]]:
+    def schema_names(self, skip: set[str]) -> tuple[str, ...]:
+        default = self.inspector.default_schema_name
+        return tuple(sorted(
+            s for s in self.inspector.get_schema_names()
+            if s != default and s not in skip and s != "information_schema" and not s.startswith("pg_")
+        ))
+
+    def indexes(self, names: list[str], schema: str | None = None) -> dict[str, list[Index]]:
         result: dict[str, list[Index]] = {}
-        for table, infos in _by_table(self.inspector.get_multi_indexes(filter_names=names)).items():
+        multi = self.inspector.get_multi_indexes(filter_names=names, schema=schema)
+        for table, infos in _by_table(multi).items():
             # Indexes that back a UNIQUE constraint are the constraint; compare them as such.
             result[table] = [self._index(i) for i in infos if not i.get("duplicates_constraint")]
         return result
@@ -43,8 +51,8 @@ class PostgresReflector(Reflector):
             include=tuple(options.get("postgresql_include") or ()),
         )
 
-    def table_comments(self, names: list[str]) -> dict[str, str | None]:
-        comments = _by_table(self.inspector.get_multi_table_comment(filter_names=names))
+    def table_comments(self, names: list[str], schema: str | None = None) -> dict[str, str | None]:
+        comments = _by_table(self.inspector.get_multi_table_comment(filter_names=names, schema=schema))
         return {name: c.get("text") for name, c in comments.items()}
 
     def enums(self) -> tuple[Enum, ...]:
