@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,42 +107,33 @@ def _timings(stages: dict[str, float]) -> str:
 
 
 @app.command()
-def check(ctx: typer.Context) -> None:
-    """Exit 0 when the models and the migration directory agree; else list the changes and fail."""
+def check(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option("--url", help="check this live database for drift instead")] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="check the configured target for drift")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Exit 0 when the models and the migration directory agree; else list the changes and fail.
+
+    With --url/--drift: compare a live database with the directory instead (changes made by hand).
+    """
     g = _globals(ctx)
+    if url or drift:
+        from atlembic.cli_migrate import drift_check
+
+        drift_check(g, url, fmt)
+        return
     result = commands.check(g.settings())
+    if fmt == "json":
+        typer.echo(json.dumps({"in_sync": not result.plan.statements, "changes": result.plan.diff.describe()},
+                              indent=2))
+        if result.plan.statements:
+            raise typer.Exit(255)
+        return
     if result.plan.statements:
         lines = "; ".join(result.plan.diff.describe())
         raise AtlembicError(f"New upgrade operations detected: {lines}")
     g.say("No new upgrade operations detected.")
-
-
-@app.command()
-def upgrade(
-    ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="head, +N, or a version")] = "head",
-    baseline: Annotated[str | None, typer.Option("--baseline", help="version the target already has")] = None,
-    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="apply to a non-empty database")] = False,
-) -> None:
-    """Apply pending migration files to the target database."""
-    g = _globals(ctx)
-    result = commands.upgrade(g.settings(), revision, baseline=baseline, allow_dirty=allow_dirty)
-    if not result.applied:
-        g.say("No migration files to execute")
-    for item in result.applied:
-        g.say(f"Running upgrade -> {item.file.version}, {item.file.description} "
-              f"({item.statements} statements, {item.elapsed_ns / 1e6:.1f} ms)")
-
-
-@app.command()
-def current(ctx: typer.Context) -> None:
-    """Show the last applied version of the target database."""
-    g = _globals(ctx)
-    revisions = commands.current(g.settings())
-    if revisions:
-        last = revisions[-1]
-        state = "" if last.done else f" (partial: {last.applied}/{last.total}, error: {last.error})"
-        g.say(f"{last.version} (head){state}")
 
 
 @app.command("hash")
@@ -160,9 +152,18 @@ def provider(
     typer.echo(commands.provider(path, dialect), nl=False)
 
 
+# Each module registers its commands on `app`: convert; and init, upgrade, downgrade, stamp, ...
+from atlembic import (  # noqa: E402
+    cli_convert,  # noqa: F401
+    cli_migrate,  # noqa: F401
+)
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except AtlembicError as exc:
         typer.echo(f"FAILED: {exc}")
         sys.exit(255)
@@ -173,10 +174,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # click's usage errors (typer vendors click: match by shape, not class)
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -6,21 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import sqlalchemy as sa
-
-from atlembic import autogenerate
+from atlembic import autogenerate, lifecycle
 from atlembic.autogenerate import Plan, Timings
-from atlembic.config import Settings, load_target_metadata, redact_url
+from atlembic.config import Settings, load_target_metadata
 from atlembic.devdb import open_dev_database
 from atlembic.diff import RenameCandidate, rename_candidates
-from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationDir, MigrationFile
-from atlembic.migrate.executor import AppliedFile, apply_files
-from atlembic.migrate.pending import pending_files
-from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
-from atlembic.migrate.revisions import Revision, RevisionStore
-from atlembic.migrate.transactions import autocommit
+from atlembic.migrate.directory import MigrationDir
+from atlembic.migrate.history import check_rev_id
+from atlembic.migrate.revisions import Revision
 from atlembic.provider import load_models_path, metadata_ddl, rename_hints
 
 
@@ -84,6 +79,8 @@ def revision(
 ) -> PlanOutcome | Path:
     """Write the next migration file: planned from the models, or empty to fill in by hand."""
     directory = _directory(settings)
+    if rev_id is not None:
+        check_rev_id(rev_id, [f.version for f in directory.files()])
     name = directory.new_file_name(message or "", version=rev_id)
     if not autogenerate:
         return directory.write_migration(name, "")
@@ -99,81 +96,20 @@ def check(settings: Settings) -> PlanOutcome:
     return plan(settings, verify=False)
 
 
-def _target_engine(settings: Settings) -> sa.Engine:
-    if not settings.url:
-        raise AtlembicError("no target database: set sqlalchemy.url in alembic.ini or pass --url")
-    try:
-        return sa.create_engine(settings.url, poolclass=sa.pool.NullPool)
-    except Exception as exc:
-        raise AtlembicError(f"cannot use database URL {redact_url(settings.url)}: {exc}") from exc
-
-
-def _dirty_table(conn: sa.Connection) -> str | None:
-    names = [n for n in sa.inspect(conn).get_table_names() if n != REVISIONS_TABLE]
-    return sorted(names)[0] if names else None
-
-
-def _select_target(files: list[MigrationFile], target: str) -> list[MigrationFile]:
-    """Apply `head`, the next `+N` files, or everything up to a version (or unique prefix)."""
-    if target in ("head", "heads"):
-        return files
-    if target.startswith("+") and target[1:].isdigit():
-        return files[: int(target[1:])]
-    matches = [i for i, f in enumerate(files) if f.version.startswith(target)]
-    exact = [i for i, f in enumerate(files) if f.version == target]
-    if exact:
-        return files[: exact[0] + 1]
-    if len(matches) == 1:
-        return files[: matches[0] + 1]
-    if len(matches) > 1:
-        names = ", ".join(repr(files[i].version) for i in matches)
-        raise AtlembicError(f"Multiple revisions start with '{target}': {names}")
-    raise AtlembicError(f"Can't locate revision identified by '{target}' among the pending files")
-
-
-@dataclass
-class UpgradeOutcome:
-    url: str
-    applied: list[AppliedFile]
-    pending: list[MigrationFile]
+# The commands that work on the target database and the history (upgrade, downgrade, stamp, current,
+# history/heads/show, status, validate, drift) live in atlembic.lifecycle; these names stay for callers.
+UpgradeOutcome = lifecycle.UpgradeOutcome
 
 
 def upgrade(settings: Settings, target: str = "head", *, baseline: str | None = None,
-            allow_dirty: bool = False) -> UpgradeOutcome:
-    """Apply pending migration files to the target database, recording each one."""
-    directory = _directory(settings)
-    files = directory.files()
-    hashes = dict(directory.compute_sum().rows)
-    engine = _target_engine(settings)
-    try:
-        with engine.connect() as raw:
-            conn = autocommit(raw)
-            store = RevisionStore(conn)
-            revisions = store.read_all()
-            dirty = None if revisions else _dirty_table(conn)
-            pending = pending_files(files, revisions, dirty, baseline=baseline, allow_dirty=allow_dirty)
-            chosen = _select_target(pending, target)
-            store.ensure()
-            if baseline is not None and not revisions:
-                base = next(f for f in files if f.version == baseline)
-                store.write(Revision(version=base.version, description=base.description, type=1))
-            existing = {r.version: r for r in revisions}
-            applied = apply_files(conn, store, chosen, engine.dialect.name, hashes, existing)
-            return UpgradeOutcome(redact_url(settings.url or ""), applied, chosen)
-    except sa.exc.OperationalError as exc:
-        raise AtlembicError(f"cannot connect to {redact_url(settings.url or '')}: {exc.orig}") from exc
-    finally:
-        engine.dispose()
+            allow_dirty: bool = False, **options: Any) -> lifecycle.UpgradeOutcome:
+    """Apply pending migration files to the target database, recording each one (see lifecycle.upgrade)."""
+    return lifecycle.upgrade(settings, target, baseline=baseline, allow_dirty=allow_dirty, **options)
 
 
 def current(settings: Settings) -> list[Revision]:
     """The revisions recorded on the target, oldest first (read-only: creates nothing)."""
-    engine = _target_engine(settings)
-    try:
-        with engine.connect() as conn:
-            return RevisionStore(conn).read_all()
-    finally:
-        engine.dispose()
+    return lifecycle.current(settings, check_sum=False).revisions
 
 
 def hash_directory(settings: Settings) -> Path:
@@ -181,6 +117,13 @@ def hash_directory(settings: Settings) -> Path:
     directory = MigrationDir(settings.migrations_dir)
     directory.write_sum()
     return directory.path / "atlas.sum"
+
+
+def convert(settings: Settings, **options: Any) -> Any:
+    """Alembic history -> Atlas baseline (or per-revision files); see atlembic.convert."""
+    from atlembic.convert import convert as convert_history
+
+    return convert_history(settings, **options)
 
 
 def provider(path: Path, dialect: str) -> str:

@@ -120,6 +120,14 @@ class RenameConstraint:
 
 
 @dataclass(frozen=True)
+class ChangeTableOptions:
+    """Engine-specific table options changed (MySQL's ENGINE, CHARSET, COLLATE)."""
+
+    current: tuple[tuple[str, str], ...]
+    desired: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class ChangeTableComment:
     current: str | None
     desired: str | None
@@ -128,7 +136,7 @@ class ChangeTableComment:
 TableChange = (
     RenameColumn | AddColumn | DropColumn | ModifyColumn | ChangePrimaryKey | AddIndex | DropIndex
     | RenameIndex | AddUnique | DropUnique | AddForeignKey | DropForeignKey | AddCheck | DropCheck
-    | RenameConstraint | ChangeTableComment
+    | RenameConstraint | ChangeTableComment | ChangeTableOptions
 )
 
 
@@ -407,6 +415,8 @@ def diff_tables(current: Table, desired: Table) -> tuple[TableChange, ...]:
         ))
     if current.comment != desired.comment:
         changes.append(ChangeTableComment(current.comment, desired.comment))
+    if current.options != desired.options:
+        changes.append(ChangeTableOptions(current.options, desired.options))
     return tuple(changes)
 
 
@@ -506,6 +516,8 @@ def describe_table_change(change: TableChange) -> str:
             return f"{_verb(change)} check {c.name or ''}({c.expression})"
         case ChangeTableComment(cur, des):
             return f"comment {cur!r} -> {des!r}"
+        case ChangeTableOptions(cur, des):
+            return f"options {dict(cur)} -> {dict(des)}"
         case RenameColumn(old, new):
             return f'rename column "{old}" to "{new}"'
         case RenameConstraint(kind, old, new):

@@ -42,3 +42,22 @@ def pg_env(pg_server, pg_dev: DevDatabase) -> Callable[[], tuple[DevDatabase, st
     def make() -> tuple[DevDatabase, str]:
         return pg_dev, fresh_pg_url(pg_server)
     return make
+
+
+from tests.mysql_fixture import fresh_mysql_url, mysql_server  # noqa: E402,F401  (session MariaDB server)
+
+
+@pytest.fixture(scope="session")
+def mysql_dev(mysql_server) -> Iterator[DevDatabase]:  # noqa: F811
+    """Dev databases as `--dev-url` makes them: scratch databases on the session's MariaDB server."""
+    url = mysql_server.url().render_as_string(hide_password=False)
+    with open_dev_database("mysql", url) as dev:
+        yield dev
+
+
+@pytest.fixture
+def mysql_env(mysql_server, mysql_dev: DevDatabase) -> Callable[[], tuple[DevDatabase, str]]:  # noqa: F811
+    """(dev database, target URL) for MySQL/MariaDB: the target is a new database on the server."""
+    def make() -> tuple[DevDatabase, str]:
+        return mysql_dev, fresh_mysql_url(mysql_server)
+    return make

@@ -3,8 +3,8 @@
 Every planner run needs an empty database of the target dialect: the migration directory is replayed on
 it and the result compared with the models. :func:`open_dev_database` picks one:
 
-* no ``--dev-url``: an embedded one (in-memory SQLite, or an ephemeral PostgreSQL cluster started from the
-  locally installed server binaries);
+* no ``--dev-url``: an embedded one (in-memory SQLite, or an ephemeral PostgreSQL cluster or MariaDB/MySQL
+  server started from the locally installed server binaries);
 * ``--dev-url``: scratch databases on that server (or the given database itself, when we may not create
   databases and it is empty).
 
@@ -28,8 +28,8 @@ from atlembic.errors import AtlembicError
 __all__ = ["DevDatabase", "open_dev_database", "assert_clean", "mask_url"]
 
 # Dialect name -> module (inside this package) implementing the embedded default and the emptiness check.
-_DIALECT_MODULES = {"sqlite": "sqlite", "postgresql": "postgresql"}
-_DIALECT_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "sqlite3": "sqlite"}
+_DIALECT_MODULES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
+_DIALECT_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "sqlite3": "sqlite", "mariadb": "mysql"}
 
 
 class DevDatabase(abc.ABC):
@@ -104,7 +104,8 @@ def open_dev_database(target_dialect: str, dev_url: str | None = None) -> DevDat
     dialect = normalize_dialect(target_dialect)
     module = _dialect_module(dialect)
     if dev_url is None:
-        return module.open_embedded()
+        # The target's own name (mysql vs mariadb) lets the module warn when the engines differ.
+        return module.open_embedded(target_dialect)
 
     try:
         url = make_url(dev_url)

@@ -12,7 +12,6 @@ copied from it does not start.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import json
@@ -24,19 +23,31 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
 
 from atlembic.devdb import DevDatabase, assert_clean
+from atlembic.devdb.process import (
+    RunAs,
+    cache_root,
+    pid_alive,
+    register,
+    remove_dir_atomically,
+    send,
+    signals_deferred,
+    stop_all,
+    temp_base,
+    terminate,
+    unregister,
+    wait_exit,
+)
 from atlembic.errors import AtlembicError
 
 __all__ = [
@@ -69,7 +80,6 @@ _SERVER_SETTINGS = {
     "logging_collector": "off",
 }
 _STARTUP_TIMEOUT = 30.0
-_TMPFS_MIN_FREE = 512 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -149,19 +159,7 @@ def pg_version(bindir: Path) -> str:
 # Running as an unprivileged user
 
 
-@dataclass(frozen=True)
-class _RunAs:
-    name: str
-    uid: int
-    gid: int
-
-    def popen_kwargs(self) -> dict[str, Any]:
-        # Popen(user=...) switches identity in the child without a preexec_fn (which is unsafe with
-        # threads); extra_groups=[] drops root's supplementary groups.
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
-
-    def chown(self, path: Path) -> None:
-        os.chown(path, self.uid, self.gid)
+_RunAs = RunAs
 
 
 def _run_as_user() -> _RunAs | None:
@@ -192,22 +190,10 @@ def _child_env() -> dict[str, str]:
 
 
 def _temp_base() -> str:
-    """tmpfs when it is there and roomy (initdb/copies ~2x faster than on disk), else the temp dir."""
-    override = os.environ.get("ATLEMBIC_PG_TMPDIR")
-    if override:
-        return override
-    shm = "/dev/shm"
-    with contextlib.suppress(OSError):
-        if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
-            st = os.statvfs(shm)
-            if st.f_bavail * st.f_frsize >= _TMPFS_MIN_FREE:
-                return shm
-    return tempfile.gettempdir()
+    return temp_base("ATLEMBIC_PG_TMPDIR")
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "atlembic"
+_cache_root = cache_root
 
 
 def _template_fingerprint(bindir: Path, version: str) -> dict[str, Any]:
@@ -228,69 +214,11 @@ def _template_valid(template: Path, fingerprint: dict[str, Any]) -> bool:
     return marker == fingerprint and (data / "PG_VERSION").is_file() and (data / "global" / "pg_control").is_file()
 
 
-def _remove_template(template: Path) -> None:
-    # Rename first: a concurrent reader then sees either the whole old template or none at all.
-    doomed = template.with_name(f"{template.name}.broken-{secrets.token_hex(4)}")
-    with contextlib.suppress(OSError):
-        template.rename(doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _wait_exit(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
-    """Wait for ``proc`` to exit; True if it did.
-
-    Deliberately not ``Popen.wait``: stop() also runs from a signal handler, which may have interrupted
-    a ``Popen.wait`` of the same process in the main thread while it holds Popen's internal lock; a
-    blocking ``wait`` in the handler would then deadlock. A reaped pid makes Popen see ECHILD later,
-    which it takes as exit status 0.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while proc.returncode is None:
-        try:
-            pid, status = os.waitpid(proc.pid, os.WNOHANG)
-        except ChildProcessError:
-            proc.returncode = 0  # reaped elsewhere (Popen itself)
-            break
-        if pid == proc.pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
-def _send(proc: subprocess.Popen[bytes], sig: int, *, group: bool = False) -> None:
-    if proc.returncode is None:  # not reaped, so the pid is still ours
-        with contextlib.suppress(OSError):
-            if group:
-                os.killpg(proc.pid, sig)
-            else:
-                os.kill(proc.pid, sig)
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """End a helper (initdb, cp) that leads its own session, and everything it started.
-
-    initdb runs postgres in bootstrap/single-user mode as its children; signalling those kills them
-    before they release their shared memory segment, which then stays in /dev/shm. SIGTERM to initdb
-    alone makes it stop after the current step (a fraction of a second) and clean up after itself;
-    the whole group is SIGKILLed only if that does not happen.
-    """
-    _send(proc, signal.SIGTERM)
-    if not _wait_exit(proc, 10):
-        _send(proc, signal.SIGKILL, group=True)
-        _wait_exit(proc, None)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+_remove_template = remove_dir_atomically
+_wait_exit = wait_exit
+_send = send
+_terminate = terminate
+_pid_alive = pid_alive
 
 
 def _sweep_stale_clusters(base: str) -> None:
@@ -330,90 +258,12 @@ def _kill_postmaster_of(datadir: Path) -> None:
 # Cleanup on every exit path
 
 
-_live: set[EphemeralPostgres] = set()
-_live_lock = threading.RLock()
-_previous_handlers: dict[int, Any] = {}
-_CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _stop_all() -> None:
-    with _live_lock:
-        servers = list(_live)
-    for server in servers:
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    previous = _previous_handlers.get(signum, signal.SIG_DFL)
-    _stop_all()
-    # Then behave as if we had never been there: KeyboardInterrupt for Ctrl-C, death for SIGTERM.
-    if callable(previous):
-        previous(signum, frame)
-    elif previous in (signal.SIG_DFL, None):
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-def _install_signal_handlers() -> None:
-    if not _in_main_thread():
-        return  # signal.signal only works there; atexit and stop() still clean up
-    for sig in _CLEANUP_SIGNALS:
-        current = signal.getsignal(sig)
-        if current is _on_signal or current is signal.SIG_IGN:
-            continue  # already ours, or the application wants the signal ignored: respect that
-        _previous_handlers[sig] = current
-        signal.signal(sig, _on_signal)
-
-
-def _restore_signal_handlers() -> None:
-    if not _in_main_thread():
-        return
-    for sig, previous in list(_previous_handlers.items()):
-        if signal.getsignal(sig) is _on_signal:  # someone else re-installed theirs: leave it
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
-        del _previous_handlers[sig]
-
-
-def _register(server: EphemeralPostgres) -> None:
-    with _live_lock:
-        if not _live:
-            _install_signal_handlers()
-        _live.add(server)
-
-
-def _unregister(server: EphemeralPostgres) -> None:
-    with _live_lock:
-        _live.discard(server)
-        if not _live:
-            _restore_signal_handlers()
-
-
-def _forget_after_fork() -> None:
-    # A forked child (multiprocessing workers) holds mere copies of the servers: its Ctrl-C or exit must
-    # not take down the parent's. (Signal handlers stay: with nothing live they just chain.)
-    _live.clear()
-
-
-atexit.register(_stop_all)
-os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while a child is spawned and recorded, so a handler never misses it."""
-    if not _in_main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _CLEANUP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+# Shared with the other ephemeral servers (atlembic.devdb.process): one registry of live servers, stopped
+# by atexit, SIGINT and SIGTERM.
+_stop_all = stop_all
+_register = register
+_unregister = unregister
+_signals_deferred = signals_deferred
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -901,5 +751,5 @@ class EphemeralPostgresDevDatabase(DevDatabase):
             self.server.stop()
 
 
-def open_embedded() -> DevDatabase:
+def open_embedded(target_dialect: str | None = None) -> DevDatabase:
     return EphemeralPostgresDevDatabase()

@@ -64,5 +64,5 @@ class SqliteMemoryDevDatabase(DevDatabase):
             engine.dispose()
 
 
-def open_embedded() -> DevDatabase:
+def open_embedded(target_dialect: str | None = None) -> DevDatabase:
     return SqliteMemoryDevDatabase()

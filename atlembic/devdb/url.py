@@ -4,6 +4,9 @@ PostgreSQL: a scratch database ``atlembic_dev_<random>`` per clean state, create
 server. Without the right to create databases (managed servers, CI roles), the given database itself is
 used when it is empty, and emptied again after every use (Atlas's semantics).
 
+MySQL/MariaDB: the same, with a probe CREATE DATABASE deciding the mode (grants can be per pattern); the
+in-place fallback needs the URL to name the (empty) database.
+
 SQLite: ``sqlite://`` is in-memory; a file path must be absent or empty, and is left as it was found.
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from atlembic.devdb import DevDatabase, assert_clean, mask_url, normalize_dialect
 from atlembic.devdb import sqlite as sqlite_devdb
@@ -30,8 +34,15 @@ _SQLITE_MEMORY = ("", ":memory:")
 _SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
 
 
+# MySQL/MariaDB: ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.
+_MYSQL_ACCESS_DENIED = (1044, 1045, 1227)
+
+
 def _is_permission_denied(exc: DBAPIError) -> bool:
     orig = exc.orig
+    args = getattr(orig, "args", None) or ()
+    if args and isinstance(args[0], int):  # PyMySQL / mysqlclient: (errno, message)
+        return args[0] in _MYSQL_ACCESS_DENIED
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code == _INSUFFICIENT_PRIVILEGE
 
@@ -42,7 +53,8 @@ class UrlDevDatabase(DevDatabase):
     def __init__(self, url: URL) -> None:
         self.url = url
         self.dialect_name = normalize_dialect(url.get_backend_name())
-        setup = {"sqlite": self._setup_sqlite, "postgresql": self._setup_postgresql}.get(self.dialect_name)
+        setup = {"sqlite": self._setup_sqlite, "postgresql": self._setup_postgresql,
+                 "mysql": self._setup_mysql}.get(self.dialect_name)
         if setup is None:
             raise AtlembicError(f"--dev-url {mask_url(url)}: {self.dialect_name} dev databases are not supported")
         self._admin: Engine | None = None
@@ -168,6 +180,83 @@ class UrlDevDatabase(DevDatabase):
             conn.exec_driver_sql("SET lock_timeout = '10s'")
             pg.drop_all_objects(conn)
             leftover = pg.find_leftover(conn)
+        if leftover is not None:
+            raise AtlembicError(
+                f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; drop it by hand"
+            )
+
+    # -- MySQL / MariaDB ----------------------------------------------------------------------------------
+
+    def _setup_mysql(self) -> None:
+        from atlembic.devdb import mysql
+
+        self._clean_impl = self._mysql_clean_database
+        self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        # MySQL has no single "may create databases" flag to look up (grants can be per pattern), so
+        # try it: create and drop a probe database. Denied -> the given database itself, if it is named.
+        probe = mysql.scratch_database_name()
+        try:
+            with self._admin.connect() as conn:
+                try:
+                    mysql.create_database(conn, probe)
+                except DBAPIError as exc:
+                    if not _is_permission_denied(exc):
+                        raise
+                    self.mode = "in-place"
+                else:
+                    mysql.drop_database(conn, probe)
+                    self.mode = "scratch"
+        except SQLAlchemyError as exc:
+            self._admin.dispose()
+            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {_first_line(exc)}") from None
+        if self.mode == "in-place" and not self.url.database:
+            self._admin.dispose()
+            raise AtlembicError(
+                f"--dev-url {mask_url(self.url)}: may not CREATE DATABASE there, and the URL names no database "
+                "to use instead; add an empty database to the URL (mysql://user@host/devdb)"
+            )
+
+    @contextmanager
+    def _mysql_clean_database(self) -> Iterator[Engine]:
+        from atlembic.devdb import mysql
+
+        assert self._admin is not None
+        if self.mode == "scratch":
+            name = mysql.scratch_database_name()
+            try:
+                with self._admin.connect() as conn:
+                    mysql.create_database(conn, name)
+            except DBAPIError as exc:
+                if not _is_permission_denied(exc) or not self.url.database:
+                    raise AtlembicError(
+                        f"cannot create a scratch database on {mask_url(self.url)}: {_first_line(exc)}"
+                    ) from None
+                self.mode = "in-place"
+            else:
+                engine = create_engine(self.url.set(database=name))
+                try:
+                    assert_clean(engine)
+                    yield engine
+                finally:
+                    engine.dispose()
+                    with self._admin.connect() as conn:
+                        mysql.drop_database(conn, name)
+                return
+
+        with _used_in_place(create_engine(self.url), self._mysql_empty_in_place) as used:
+            yield used
+
+    def _mysql_empty_in_place(self) -> None:
+        from atlembic.devdb import mysql
+
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SET SESSION lock_wait_timeout = 10")
+                mysql.drop_all_objects(conn)
+                leftover = mysql.find_leftover(conn)
+        finally:
+            engine.dispose()
         if leftover is not None:
             raise AtlembicError(
                 f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; drop it by hand"

@@ -29,12 +29,36 @@ class StatementError(AtlembicError):
         super().__init__(message + (f"; {state}" if state else ""))
 
 
-def _uses_transaction(file: MigrationFile) -> bool:
-    modes = [arg for name, arg in file.directives if name == "txmode"]
-    for mode in modes:
-        if mode not in ("none", "file"):
-            raise AtlembicError(f'{file.name}: unknown atlas:txmode "{mode}" (expected "none" or "file")')
-    return "none" not in modes
+TX_MODES = ("file", "all", "none")
+
+
+def file_tx_mode(file: MigrationFile, global_mode: str = "file") -> str:
+    """How `file` runs: ``file`` (its own transaction), ``none``, or ``all`` (inside the caller's).
+
+    Atlas's precedence (atlas-format.md 2.3): an ``atlas:txmode none|file`` header beats
+    ``--tx-mode`` unless that is ``all``, which a directive may not contradict.
+    """
+    if global_mode not in TX_MODES:
+        raise AtlembicError(f'unknown --tx-mode "{global_mode}" (expected "file", "all" or "none")')
+    modes = [arg.strip() for name, arg in file.directives if name == "txmode"]
+    if len(modes) > 1:
+        raise AtlembicError(f'{file.name}: multiple atlas:txmode directives found: {", ".join(modes)}')
+    if not modes:
+        return global_mode
+    mode = modes[0]
+    if mode == "all":
+        raise AtlembicError(f'txmode "all" is not allowed in file directive "{file.name}". Use "file" instead')
+    if mode not in ("none", "file"):
+        raise AtlembicError(f'{file.name}: unknown atlas:txmode "{mode}" (expected "none" or "file")')
+    if global_mode == "all":
+        raise AtlembicError(
+            f'cannot set txmode directive to "{mode}" in "{file.name}" when txmode "all" is set globally'
+        )
+    return mode
+
+
+def _uses_transaction(file: MigrationFile, global_mode: str = "file") -> bool:
+    return file_tx_mode(file, global_mode) == "file"
 
 
 def run_file(
@@ -44,6 +68,7 @@ def run_file(
     *,
     start: int = 0,
     after_statement: Callable[[int], None] | None = None,
+    tx_mode: str = "file",
 ) -> None:
     """Execute `statements[start:]` of `file`, in one transaction unless the file opts out.
 
@@ -60,7 +85,7 @@ def run_file(
             if after_statement is not None:
                 after_statement(index + 1)
 
-    if _uses_transaction(file):
+    if _uses_transaction(file, tx_mode):
         with transactions_for(conn).transaction():
             run()
     else:
@@ -75,6 +100,22 @@ def replay_files(engine: Engine, files: Sequence[MigrationFile], dialect: str) -
             run_file(conn, file, file.statements(dialect))
 
 
+class ApplyReporter:
+    """Progress callbacks of `apply_files` (the CLI draws them); every method may be left as is."""
+
+    def file_started(self, file: MigrationFile, start: int, total: int) -> None:
+        """`file` begins at statement `start` (non-zero when a partial file resumes)."""
+
+    def statement_done(self, file: MigrationFile, done: int) -> None:
+        """`done` statements of `file` are applied."""
+
+    def file_done(self, applied: AppliedFile) -> None:
+        """`file` finished and is recorded."""
+
+    def file_failed(self, file: MigrationFile, error: StatementError) -> None:
+        """A statement of `file` failed; the error propagates after this."""
+
+
 @dataclass
 class _Progress:
     """Records each applied statement in the file's revision row (applied, partial_hashes)."""
@@ -82,10 +123,14 @@ class _Progress:
     store: RevisionStore
     rev: Revision
     hashes: list[str]
+    reporter: ApplyReporter | None = None
+    file: MigrationFile | None = None
 
     def record(self, done: int) -> None:
         self.rev = replace(self.rev, applied=done, partial_hashes=self.hashes[:done])
         self.store.write(self.rev)
+        if self.reporter is not None and self.file is not None:
+            self.reporter.statement_done(self.file, done)
 
 
 @dataclass
@@ -103,12 +148,18 @@ def apply_files(
     hashes: dict[str, str],
     existing: dict[str, Revision],
     on_file: Callable[[MigrationFile], None] | None = None,
+    *,
+    tx_mode: str = "file",
+    reporter: ApplyReporter | None = None,
 ) -> list[AppliedFile]:
     """Apply pending files in order, recording each in the revisions table (Atlas's algorithm).
 
     The row is written before the first statement (the file has started), updated after each
     statement, and finished at the end. When a statement fails, the row left behind holds the error,
     the failing statement and how many statements were applied, and nothing after it runs.
+
+    ``tx_mode="all"``: the caller holds one transaction around everything, so a failure rolls back
+    every file and its rows alike, and nothing is recorded.
     """
     applied: list[AppliedFile] = []
     for file in files:
@@ -128,10 +179,19 @@ def apply_files(
             raise AtlembicError(f'history changed: statement {changed} from file "{file.name}" changed')
         store.write(rev)
         began = time.monotonic_ns()
-        progress = _Progress(store, rev, running)
+        progress = _Progress(store, rev, running, reporter, file)
+        if reporter is not None:
+            reporter.file_started(file, start, len(statements))
         try:
-            run_file(conn, file, statements, start=start, after_statement=progress.record)
+            run_file(conn, file, statements, start=start, after_statement=progress.record, tx_mode=tx_mode)
         except StatementError as exc:
+            if reporter is not None:
+                reporter.file_failed(file, exc)
+            if tx_mode == "all" and transactions_for(conn).transactional_ddl:
+                raise StatementError(
+                    file, exc.statement, exc.cause,
+                    state="--tx-mode all: the transaction rolled back, nothing was applied or recorded",
+                ) from exc.cause
             # The transaction (if any) rolled back, taking its progress rows with it: re-read what
             # is really applied, then record the failure so `status` and the next run see it.
             done = next((r.applied for r in store.read_all() if r.version == file.version), start)
@@ -149,4 +209,6 @@ def apply_files(
         elapsed = time.monotonic_ns() - began
         store.write(finished(replace(progress.rev, applied=len(statements)), elapsed))
         applied.append(AppliedFile(file, len(statements) - start, elapsed))
+        if reporter is not None:
+            reporter.file_done(applied[-1])
     return applied

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Connection
 
 from atlembic import __version__
@@ -28,7 +28,15 @@ _DIALECT_LAYOUT: dict[str, dict[str, Any]] = {
     "sqlite": {"schema": None, "string": sa.Text, "int": sa.Integer, "time": sa.String, "json": sa.JSON},
     "postgresql": {"schema": TABLE, "string": sa.String, "int": sa.BigInteger,
                    "time": lambda: sa.TIMESTAMP(timezone=True), "json": postgresql.JSONB},
+    # The URL's database, else a database named atlas_schema_revisions; Ent's types and table options.
+    # executed_at is nullable as Ent makes it on MariaDB: a NOT NULL TIMESTAMP may get ON UPDATE
+    # CURRENT_TIMESTAMP implicitly (explicit_defaults_for_timestamp off) and change on every write.
+    "mysql": {"schema": lambda conn: None if conn.exec_driver_sql("SELECT DATABASE()").scalar() else TABLE,
+              "string": lambda: sa.String(255), "int": sa.BigInteger, "time": sa.TIMESTAMP, "json": sa.JSON,
+              "uint": lambda: mysql.BIGINT(unsigned=True), "text": mysql.LONGTEXT, "time_nullable": True,
+              "table": {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}},
 }
+_DIALECT_LAYOUT["mariadb"] = _DIALECT_LAYOUT["mysql"]
 
 
 @dataclass
@@ -57,25 +65,28 @@ class RevisionStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         layout = _DIALECT_LAYOUT.get(conn.dialect.name, _DIALECT_LAYOUT["postgresql"])
-        self.schema: str | None = layout["schema"]
+        schema = layout["schema"]
+        self.schema: str | None = schema(conn) if callable(schema) else schema
         self._time_as_text = layout["time"] is sa.String
         string, integer = layout["string"], layout["int"]
+        uint, text = layout.get("uint", integer), layout.get("text", sa.Text)
         self.table = sa.Table(
             TABLE,
             sa.MetaData(),
             sa.Column("version", string(), primary_key=True),
             sa.Column("description", string(), nullable=False),
-            sa.Column("type", integer(), nullable=False, server_default="2"),
+            sa.Column("type", uint(), nullable=False, server_default="2"),
             sa.Column("applied", integer(), nullable=False, server_default="0"),
             sa.Column("total", integer(), nullable=False, server_default="0"),
-            sa.Column("executed_at", layout["time"](), nullable=False),
+            sa.Column("executed_at", layout["time"](), nullable=layout.get("time_nullable", False)),
             sa.Column("execution_time", integer(), nullable=False),
-            sa.Column("error", sa.Text(), nullable=True),
-            sa.Column("error_stmt", sa.Text(), nullable=True),
+            sa.Column("error", text(), nullable=True),
+            sa.Column("error_stmt", text(), nullable=True),
             sa.Column("hash", string(), nullable=False),
             sa.Column("partial_hashes", layout["json"](), nullable=True),
             sa.Column("operator_version", string(), nullable=False),
             schema=self.schema,
+            **layout.get("table", {}),
         )
 
     def exists(self) -> bool:

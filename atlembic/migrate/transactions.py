@@ -79,6 +79,28 @@ class SqliteTransactions(Transactions):
             )
 
 
+class MySQLTransactions(Transactions):
+    """No transactional DDL: every DDL statement commits, and any open transaction with it.
+
+    So no BEGIN at all: each statement, and each progress row written after it (applied,
+    partial_hashes), commits on its own in driver autocommit. A failure then leaves the revisions row
+    saying exactly how many statements ran, and the next run resumes at the failed one. A BEGIN would
+    only make it worse: the progress rows written after the last implicit commit would be rolled back
+    while the DDL before them stays.
+    """
+
+    dialect_name = "mysql"
+    transactional_ddl = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+
+class MariaDBTransactions(MySQLTransactions):
+    dialect_name = "mariadb"  # SQLAlchemy's name for mariadb:// URLs
+
+
 def transactions_for(conn: Connection) -> Transactions:
     cls = _STRATEGIES.get(conn.dialect.name, Transactions)
     return cls(conn)

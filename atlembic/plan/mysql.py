@@ -160,6 +160,9 @@ class MySQLPlanner(Planner):
         for change in diff.changes:
             if isinstance(change, AddEnum | DropEnum | ModifyEnum | AddSequence | DropSequence | ModifySequence):
                 raise AtlembicError(f"{type(change).__name__}: MySQL has no standalone enum types or sequences here")
+            if not isinstance(change, AddTable | DropTable | ModifyTable | RenameTable):
+                # e.g. named schemas (schema= on models): on MySQL a schema is another database.
+                raise AtlembicError(f"MySQL planning does not support {type(change).__name__} yet: {change}")
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
         modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]

@@ -163,7 +163,7 @@ def _sort_key(obj: Any) -> tuple[str, str]:
 def inspect_schema(conn: Connection, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
     """Reflect everything atlembic manages in the connection's default schema."""
     # Import the dialect modules so their Reflector subclasses register themselves.
-    from atlembic.schema import postgresql, sqlite  # noqa: F401
+    from atlembic.schema import mysql, postgresql, sqlite  # noqa: F401
 
     cls = _REFLECTORS.get(conn.dialect.name)
     if cls is None:

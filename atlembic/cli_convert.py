@@ -1,0 +1,52 @@
+"""CLI of ``atlembic convert`` (registered on `atlembic.cli.app`). Parsing and printing only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from atlembic import commands
+from atlembic.cli import Globals, app
+
+
+@app.command()
+def convert(
+    ctx: typer.Context,
+    history: Annotated[bool, typer.Option("--history", help="one file per Alembic revision instead of a baseline")]
+    = False,
+    start_metadata: Annotated[str | None, typer.Option(
+        "--start-metadata", help="module:attr of a MetaData whose create_all builds the schema the first "
+                                 "revision expects")] = None,
+    start_sql: Annotated[str | None, typer.Option("--start-sql", help="SQL file that builds that starting schema")]
+    = None,
+    head: Annotated[str | None, typer.Option("--head", help="the Alembic revision to convert up to (with several "
+                                                           "heads); 'heads' for all")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
+) -> None:
+    """Turn the Alembic history (script_location) into an Atlas baseline file plus atlas.sum."""
+    g: Globals = ctx.obj
+    result = commands.convert(g.settings(), history=history, start_metadata=start_metadata, start_sql=start_sql,
+                              head=head)
+    g.say(f"Dev database: {result.dev_description}")
+    g.say(f"Alembic history: {result.script_location}, {len(result.revisions)} revision(s) run to head "
+          f"{' '.join(result.heads)}")
+    for line in result.aimed:
+        g.say(f"  {line}")
+    if result.data_migrations:
+        g.say("Revisions that move data (schema only in the converted files; review them):")
+        for info in result.data_migrations:
+            g.say(f"  {info.revision} {info.path.name}: {info.data_summary()}")
+    if result.unsupported:
+        g.say("Not converted (atlembic does not model these objects; add them by hand): "
+              + ", ".join(result.unsupported))
+    for line in result.respelled:
+        g.say(f"Accepted: {line}")
+    for file in result.files:
+        g.say(f"Generating {file.path} ({file.statements} statement(s)) ...  done")
+    g.say("Verified: the files rebuild the Alembic head schema on a clean dev database.")
+    if not history:
+        g.say(f"Hand over databases already at Alembic head {' '.join(result.heads)} with: "
+              f"atlembic upgrade head --baseline {result.baseline_version}")
+    if verbose:
+        g.say("Timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.stages.items()))

@@ -1,0 +1,329 @@
+"""CLI commands that work on the target database and the history (registered on `atlembic.cli.app`):
+init, upgrade, downgrade, stamp, current, history, heads, show, status, validate, and check's drift mode.
+Parsing and printing only; the work is in `atlembic.lifecycle`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+import typer
+
+from atlembic import lifecycle
+from atlembic.cli import Globals, app
+from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import MigrationDir
+from atlembic.migrate.history import History
+from atlembic.migrate.lock import DEFAULT_TIMEOUT
+from atlembic.migrate.revisions import Revision
+from atlembic.progress import reporter_for
+from atlembic.scaffold import init_project
+
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json (for tools)")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="verbose blocks")]
+LockTimeoutOpt = Annotated[str, typer.Option("--lock-timeout", help="wait this long for the target's lock (10s)")]
+
+
+def _g(ctx: typer.Context) -> Globals:
+    return ctx.obj
+
+
+def _json_wanted(fmt: str) -> bool:
+    if fmt not in ("text", "json"):
+        raise AtlembicError(f'unknown --format "{fmt}" (expected "text" or "json")')
+    return fmt == "json"
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``10``, ``10s``, ``500ms``, ``1m`` or ``1.5s`` (Go-style durations, as Atlas takes)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if m is None:
+        raise AtlembicError(f'invalid duration "{text}" (e.g. 10s, 500ms, 1m)')
+    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m[2]]
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Annotated[str, typer.Argument(help="script directory to create (env.py)")],
+) -> None:
+    """Create a new project: DIR/env.py, alembic.ini, models.py and the migrations directory."""
+    g = _g(ctx)
+    steps = init_project(directory, g.config)
+    ini = None
+    for step in steps:
+        if step.action == "skipping":
+            typer.echo(f"File {step.path} already exists, skipping")
+        else:
+            typer.echo(f"{step.action} {step.path} ...  done")  # like Alembic, even with -q
+        if step.path.name.endswith(".ini"):
+            ini = step.path
+    if ini is not None:
+        typer.echo(f"Please edit configuration/connection/logging settings in {ini} before proceeding.")
+
+
+def _parents(g: Globals) -> dict[str, str | None]:
+    files = MigrationDir(g.settings().migrations_dir).files()
+    return {e.version: e.parent for e in History(files).entries}
+
+
+# Alembic (argparse) takes `downgrade -1` as a positional; let click pass "-1" through the same way.
+_RELATIVE_ARGS = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=_RELATIVE_ARGS)
+def upgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="head, +N, a version or unique prefix ([start:]end with --sql)")]
+    = "head",
+    sql: Annotated[bool, typer.Option("--sql", help="print the SQL instead of running it (offline)")] = False,
+    tx_mode: Annotated[str, typer.Option("--tx-mode", help="file (default), all or none")] = "file",
+    lock_timeout: LockTimeoutOpt = "10s",
+    baseline: Annotated[str | None, typer.Option("--baseline", help="version the target already has")] = None,
+    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="apply to a non-empty database")] = False,
+    allow_drift: Annotated[bool, typer.Option(
+        "--allow-drift", help="hand over an Alembic database whose schema differs from the converted baseline")]
+    = False,
+    drop_alembic_version: Annotated[bool, typer.Option(
+        "--drop-alembic-version", help="drop alembic_version once the hand-over is recorded")] = False,
+) -> None:
+    """Apply pending migration files to the target database."""
+    g = _g(ctx)
+    settings = g.settings()
+    if sql:
+        if baseline or allow_dirty:
+            raise AtlembicError("--baseline and --allow-dirty need the database; they do not go with --sql")
+        typer.echo(lifecycle.upgrade_sql(settings, revision, tx_mode=tx_mode), nl=False)
+        return
+    if ":" in revision:
+        raise AtlembicError("Range revision not allowed")
+    reporter = reporter_for(_parents(g), quiet=g.quiet)
+    try:
+        result = lifecycle.upgrade(settings, revision, baseline=baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
+                                   lock_timeout=parse_duration(lock_timeout), reporter=reporter,
+                                   allow_drift=allow_drift, drop_alembic_version=drop_alembic_version)
+    finally:
+        if reporter is not None:
+            reporter.close()
+    for line in result.handover.report() if result.handover is not None else ():
+        g.say(line)
+    if not result.applied:
+        g.say("No migration files to execute")
+
+
+@app.command(context_settings=_RELATIVE_ARGS)
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="-N, a version or unique prefix, or base")],
+    sql: Annotated[bool, typer.Option("--sql", help="print the planned SQL instead of running it")] = False,
+    allow_destructive: Annotated[
+        bool, typer.Option("--allow-destructive", help="apply even when the plan drops data")] = False,
+    lock_timeout: LockTimeoutOpt = "10s",
+) -> None:
+    """Revert the target to an earlier version (planned on the dev database from its real schema)."""
+    g = _g(ctx)
+
+    def show(outcome: lifecycle.DowngradeOutcome) -> None:
+        g.say(f"Planning downgrade {outcome.current or '<base>'} -> {outcome.target or '<base>'} on {outcome.url} "
+              f"(dev database: {outcome.dev_description})")
+        if outcome.plan is not None:
+            for line in outcome.plan.diff.describe():
+                g.say(f"  {line}")
+            for stmt in outcome.plan.statements:
+                g.say(f"    {' '.join(stmt.sql.split())};")
+
+    result = lifecycle.downgrade(g.settings(), revision, sql=sql, allow_destructive=allow_destructive,
+                                 lock_timeout=parse_duration(lock_timeout), on_plan=show)
+    if sql:
+        typer.echo(result.sql or "", nl=False)
+        return
+    if result.nothing_to_do:
+        g.say(f"Nothing to do: {result.url} is at {result.current or '<base>'}")
+        return
+    for rev in result.reverted:
+        g.say(f"Reverted {rev.version}, {rev.description or 'empty message'}")
+    g.say(f"Running downgrade {result.current or ''} -> {result.target or ''} ...  done")
+
+
+@app.command()
+def stamp(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="a version, head or base")],
+    lock_timeout: LockTimeoutOpt = "10s",
+) -> None:
+    """Record the target as being at REVISION without running anything (Atlas's migrate set)."""
+    g = _g(ctx)
+    result = lifecycle.stamp(g.settings(), revision, lock_timeout=parse_duration(lock_timeout))
+    for rev in result.removed:
+        g.say(f"Removed revision {rev.version}")
+    for rev in result.resolved:
+        g.say(f"Marked {rev.version} as resolved")
+    for rev in result.added:
+        g.say(f"Stamped {rev.version}, {rev.description or 'empty message'}")
+    g.say(f"Running stamp_revision -> {result.target or '<base>'} ...  done")
+
+
+def _partial_note(rev: Revision) -> str:
+    if rev.done:
+        return ""
+    error = " ".join((rev.error or "").split())
+    return f" (partial: {rev.applied}/{rev.total} statements{', error: ' + error if error else ''})"
+
+
+@app.command()
+def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text") -> None:
+    """Show the target database's current revision."""
+    g = _g(ctx)
+    result = lifecycle.current(g.settings())
+    last = result.last
+    entry = None
+    if last is not None:
+        entry = next((e for e in result.history.entries if e.version == last.version), None)
+    if _json_wanted(fmt):
+        _emit_json({
+            "url": result.url,
+            "current": result.version,
+            "is_head": bool(entry and entry.is_head),
+            "revision": lifecycle.revision_json(last) if last else None,
+            "file": entry.as_json(result.version) if entry else None,
+        })
+        return
+    if verbose:
+        g.say(f"Current revision(s) for {result.url}:")
+    if last is None:
+        return
+    if entry is None:
+        g.say(f"{last.version} (no migration file has this version){_partial_note(last)}")
+    elif verbose:
+        g.say(result.history.verbose(entry) + _partial_note(last))
+    else:
+        g.say(result.history.short(entry, parents=False, doc=False) + _partial_note(last))
+
+
+def _current_if_needed(g: Globals, needed: bool) -> tuple[str | None, bool]:
+    if not needed:
+        return None, False
+    return lifecycle.current(g.settings(), check_sum=False).version, True
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    rev_range: Annotated[str | None, typer.Option("-r", "--rev-range", help="[start]:[end]")] = None,
+    verbose: VerboseOpt = False,
+    indicate_current: Annotated[bool, typer.Option("-i", "--indicate-current", help="mark the current")] = False,
+    fmt: FormatOpt = "text",
+) -> None:
+    """List migration files as revisions, newest first."""
+    g = _g(ctx)
+    hist = History(MigrationDir(g.settings().migrations_dir).files())
+    needs_db = indicate_current or bool(rev_range and ("current" in rev_range or re.search(r"(^|:)[+-]\d", rev_range)))
+    current_version, known = _current_if_needed(g, needs_db)
+    entries = (hist.range(rev_range, current_version, current_known=known) if rev_range is not None
+               else list(reversed(hist.entries)))
+    if _json_wanted(fmt):
+        _emit_json([e.as_json(current_version) for e in entries])
+        return
+    for entry in entries:
+        if verbose:
+            g.say(hist.verbose(entry, current_version if indicate_current else None))
+        else:
+            g.say(hist.short(entry, current_version if indicate_current else None))
+
+
+@app.command()
+def heads(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text") -> None:
+    """Show the head revision (the last migration file)."""
+    g = _g(ctx)
+    hist = History(MigrationDir(g.settings().migrations_dir).files())
+    found = [hist.entries[-1]] if hist.entries else []
+    if _json_wanted(fmt):
+        _emit_json([e.as_json() for e in found])
+        return
+    for entry in found:
+        g.say(hist.verbose(entry) if verbose else hist.short(entry, parents=False, doc=False))
+
+
+@app.command(context_settings=_RELATIVE_ARGS)
+def show(
+    ctx: typer.Context,
+    rev: Annotated[str, typer.Argument(help="a version or unique prefix, head, or current")],
+    fmt: FormatOpt = "text",
+) -> None:
+    """Show one revision (migration file) in detail."""
+    g = _g(ctx)
+    settings = g.settings()
+    hist = History(MigrationDir(settings.migrations_dir).files())
+    current_version, known = _current_if_needed(g, "current" in rev or bool(re.match(r"^[+-]\d", rev)))
+    position = hist.resolve(rev, current_version, current_known=known)
+    if position < 0:
+        raise AtlembicError(f"No revision files indicated by symbol '{rev}'")
+    entry = hist.entries[position]
+    if _json_wanted(fmt):
+        data = entry.as_json(current_version)
+        data["statements"] = len(entry.file.statements(settings.dialect))
+        _emit_json(data)
+        return
+    g.say(hist.verbose(entry, current_version))
+
+
+@app.command()
+def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
+    """Atlas's migration status of the target: current, next, executed and pending files."""
+    g = _g(ctx)
+    report = lifecycle.status(g.settings())
+    if _json_wanted(fmt):
+        _emit_json(report.as_json())
+        if report.problems:
+            raise typer.Exit(255)
+        return
+    lines = [f"Migration Status: {report.status}"]
+    partial = report.total > 0
+    lines.append(f"  -- Current Version: {report.current}"
+                 + (f" ({report.count} statements applied)" if partial else ""))
+    lines.append(f"  -- Next Version:    {report.next}"
+                 + (f" ({report.total - report.count} statements left)" if partial else ""))
+    lines.append(f"  -- Executed Files:  {len(report.applied)}" + (" (last one partially)" if partial else ""))
+    lines.append(f"  -- Pending Files:   {len(report.pending)}")
+    if partial:
+        lines += ["", "Last migration attempt had errors:", f"  -- SQL:   {report.sql}", f"  -- ERROR: {report.error}"]
+    g.say("\n".join(lines))
+    if report.problems:
+        raise AtlembicError("; ".join(report.problems))
+
+
+@app.command()
+def validate(ctx: typer.Context) -> None:
+    """Check atlas.sum and replay every migration file on the dev database."""
+    g = _g(ctx)
+    result = lifecycle.validate(g.settings())
+    g.say(f"Dev database: {result.dev_description}")
+    for line in result.replays:
+        g.say(f"Replayed {line} ...  done")
+    g.say(f"The migration directory is valid ({result.files} files)")
+
+
+def drift_check(g: Globals, url: str | None, fmt: str) -> None:
+    """`check --url URL` / `check --drift`: the live database against the directory, read-only."""
+    want_json = _json_wanted(fmt)
+    result = lifecycle.drift(g.settings(), url)
+    if want_json:
+        _emit_json({"url": result.url, "version": result.version, "drift": bool(result.changes),
+                    "changes": result.changes})
+        if result.changes:
+            raise typer.Exit(255)
+        return
+    at = result.version or "<base>"
+    if result.changes:
+        raise AtlembicError(
+            f"Drift detected: {result.url} differs from the migration directory at {at}: " + "; ".join(result.changes)
+        )
+    g.say(f"No drift detected: {result.url} matches the migration directory at {at}.")
+
+
+__all__ = ["DEFAULT_TIMEOUT", "drift_check", "parse_duration"]

@@ -1,0 +1,367 @@
+"""``atlembic convert``: an Alembic history -> an Atlas migration directory.
+
+The real history runs (env.py, online) on a clean dev database of the target dialect
+(`atlembic.convert_run`); the result is inspected and written as one baseline file planned from an
+empty schema (deterministic: tables in dependency order, same input -> same bytes), or with
+``--history`` as one file per revision (the diff between consecutive states). Whatever is written is
+verified first on another clean dev database; a difference is an error and nothing is written.
+
+The files record the Alembic revision they correspond to (``-- alembic:head <rev>``), which is what the
+hand-over of live databases (``upgrade --baseline``, ``stamp``; `atlembic.convert_handover`) checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, make_url
+
+from atlembic.autogenerate import Timings
+from atlembic.config import Settings, _alembic_config, _describe, _parse, _project_on_sys_path
+from atlembic.convert_compare import respellings
+from atlembic.convert_run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
+from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.diff import diff_schemas
+from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write, render_migration
+from atlembic.migrate.executor import StatementError, run_file
+from atlembic.migrate.lexer import split_statements
+from atlembic.migrate.transactions import autocommit
+from atlembic.plan.base import planner_for
+from atlembic.schema.inspect import inspect_schema
+from atlembic.schema.model import Schema
+
+__all__ = ["ConvertOutcome", "WrittenFile", "convert", "HEAD_MARKER"]
+
+HEAD_MARKER = "alembic:head"
+VERSION_TABLE_MARKER = "alembic:version_table"
+
+
+@dataclass
+class WrittenFile:
+    path: Path
+    statements: int
+    revision: str | None = None  # history mode: the Alembic revision it holds
+
+
+@dataclass
+class ConvertOutcome:
+    script_location: Path
+    heads: tuple[str, ...]
+    revisions: list[RevisionInfo]
+    aimed: list[str]
+    dev_description: str
+    files: list[WrittenFile] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    respelled: list[str] = field(default_factory=list)  # accepted differences: same text, engine's spelling
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def data_migrations(self) -> list[RevisionInfo]:
+        return [r for r in self.revisions if r.data_migration]
+
+    @property
+    def baseline_version(self) -> str:
+        return self.files[-1].path.name.split("_", 1)[0] if self.files else ""
+
+
+def convert(
+    settings: Settings,
+    *,
+    history: bool = False,
+    start_metadata: str | None = None,
+    start_sql: str | Path | None = None,
+    head: str | None = None,
+    now: datetime | None = None,
+) -> ConvertOutcome:
+    """Convert the project's Alembic history; see the module docstring."""
+    timings = Timings()
+    directory = MigrationDir(settings.migrations_dir)
+    existing = directory.files()
+    if existing:
+        raise AtlembicError(
+            f"migration directory {directory.path} already holds {len(existing)} file(s); convert writes the "
+            "first files of a new directory (pass --dir to choose another one)"
+        )
+    with timings.stage("load history"):
+        alembic_history = load_history(settings, head)
+        start = _start_builder(settings, start_metadata, start_sql)
+    dialect = settings.dialect
+    with timings.stage("dev database start"):
+        dev = open_dev_database(dialect, settings.dev_url)
+    with dev, _history_dev(dev, settings) as history_dev:
+        with timings.stage("run alembic history"), history_dev.clean_database() as engine:
+            run = run_history(alembic_history, engine, per_revision=history, start=start)
+        for info in run.revisions:
+            info.hints = source_hints(info.path)
+        outcome = ConvertOutcome(alembic_history.script_location, run.heads or alembic_history.targets,
+                                 run.revisions, run.aimed, dev.description, unsupported=run.unsupported,
+                                 timings=timings)
+        versions = _versions(now, len(run.revisions) + 1 if history else 1)
+        with timings.stage("plan"):
+            if history:
+                planned = _history_files(alembic_history, run, dev.dialect_name, versions, bool(start))
+            else:
+                planned = [_baseline_file(alembic_history, run, dev.dialect_name, versions[0])]
+        with timings.stage("verify"):
+            outcome.respelled = _verify(dev, planned, dev.dialect_name)
+    with timings.stage("write"):
+        outcome.files = _write_all(directory, planned)
+    return outcome
+
+
+# ----------------------------------------------------------------------------------------------------
+# dev databases
+
+
+@contextlib.contextmanager
+def _history_dev(dev: DevDatabase, settings: Settings) -> Iterator[DevDatabase]:
+    """Where the Alembic history runs. SQLite: a scratch *file*, because env.py opens its own
+    connections (an in-memory database would be a new, empty one for each); otherwise ``dev``."""
+    if dev.dialect_name != "sqlite":
+        yield dev
+        return
+    from atlembic.devdb.url import UrlDevDatabase
+
+    with tempfile.TemporaryDirectory(prefix="atlembic-convert-") as tmp:
+        file_dev = UrlDevDatabase(make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
+        with file_dev:
+            yield file_dev
+
+
+# ----------------------------------------------------------------------------------------------------
+# the starting schema
+
+
+def _start_builder(settings: Settings, start_metadata: str | None, start_sql: str | Path | None
+                   ) -> Callable[[Connection], None] | None:
+    if start_metadata and start_sql:
+        raise AtlembicError("--start-metadata and --start-sql are mutually exclusive")
+    if start_metadata:
+        metadata = _import_start_metadata(settings, start_metadata)
+
+        def create(conn: Connection) -> None:
+            try:
+                metadata.create_all(conn)
+            except sa.exc.SQLAlchemyError as exc:
+                raise AtlembicError(f"--start-metadata {start_metadata}: {_describe(exc)}") from exc
+
+        return create
+    if start_sql:
+        path = Path(start_sql)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AtlembicError(f"--start-sql {path}: {exc}") from exc
+
+        def run(conn: Connection) -> None:
+            for stmt in split_statements(text, conn.dialect.name):
+                try:
+                    conn.exec_driver_sql(stmt.text)
+                except sa.exc.SQLAlchemyError as exc:
+                    raise AtlembicError(f"--start-sql {path}:{stmt.line}: {_describe(exc)}") from exc
+
+        return run
+    return None
+
+
+def _import_start_metadata(settings: Settings, ref: str) -> sa.MetaData:
+    module_name, sep, attr_path = ref.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise AtlembicError(f"--start-metadata {ref}: expected 'package.module:attribute'")
+    cfg = _alembic_config(settings.config_file, settings.toml_file, settings.ini_section)
+    _parse(cfg, settings.config_file)
+    with _project_on_sys_path(cfg, settings.here, keep=True):
+        try:
+            obj = importlib.import_module(module_name)
+            for part in attr_path.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:
+            raise AtlembicError(f"--start-metadata {ref}: {_describe(exc)}") from exc
+    if not isinstance(obj, sa.MetaData) and isinstance(getattr(obj, "metadata", None), sa.MetaData):
+        obj = obj.metadata
+    if not isinstance(obj, sa.MetaData):
+        raise AtlembicError(f"--start-metadata {ref} is {type(obj).__name__}, expected a MetaData")
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------------
+# planning the files
+
+
+@dataclass
+class _Planned:
+    name: str
+    content: str
+    statements: int
+    expected: Schema  # the schema after this file
+    revision: str | None = None
+
+
+def _versions(now: datetime | None, count: int) -> list[str]:
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is not None:
+        now = now.astimezone(timezone.utc)
+    return [(now + timedelta(seconds=i)).strftime(VERSION_FORMAT) for i in range(count)]
+
+
+def _comment(lines: list[str]) -> list[str]:
+    return [f"-- {line}".rstrip() for line in lines]
+
+
+def _statements(dialect: str, current: Schema, desired: Schema) -> tuple[list[tuple[str, str]], list[str]]:
+    diff = diff_schemas(current, desired)
+    if not diff:
+        return [], []
+    planner = planner_for(dialect)
+    statements = planner.plan(diff)
+    return [(s.comment, s.sql) for s in statements], list(planner.directives)
+
+
+def _header(directives: list[str], lines: list[str]) -> str:
+    head = [f"-- atlas:{d.removeprefix('atlas:')}" for d in directives] + lines
+    return "\n".join(head) + "\n\n"
+
+
+def _data_note(info: RevisionInfo, location: Path) -> list[str]:
+    return [f"{info.revision} ({_relative(info.path, location)}): {info.data_summary()}"]
+
+
+def _relative(path: Path, location: Path) -> str:
+    try:
+        return str(path.relative_to(location))
+    except ValueError:
+        return str(path)
+
+
+def _baseline_file(history: AlembicHistory, run: HistoryRun, dialect: str, version: str) -> _Planned:
+    changes, directives = _statements(dialect, Schema(), run.final)
+    heads = run.heads or history.targets
+    location = history.script_location
+    lines = [
+        f"Baseline converted from the Alembic history in {location.name}/ by atlembic convert:",
+        f"the schema at Alembic head {' '.join(heads)} ({len(run.revisions)} revisions), without {run.version_table}.",
+        f"{HEAD_MARKER} {' '.join(heads)}",
+        f"{VERSION_TABLE_MARKER} {run.version_table}",
+    ]
+    data = [r for r in run.revisions if r.data_migration]
+    if data:
+        lines.append("Schema only: these revisions also move data (not repeated here; review them):")
+        for info in data:
+            lines += [f"  {line}" for line in _data_note(info, location)]
+    content = _header(directives, _comment(lines)) + render_migration(changes)
+    return _Planned(f"{version}_baseline.sql", content, len(changes), run.final)
+
+
+def _history_files(history: AlembicHistory, run: HistoryRun, dialect: str, versions: list[str],
+                   has_start: bool) -> list[_Planned]:
+    planned: list[_Planned] = []
+    location = history.script_location
+    previous = Schema()
+    index = 0
+    if has_start and not run.initial.is_empty:
+        changes, directives = _statements(dialect, previous, run.initial)
+        lines = ["The starting schema the first Alembic revision expects (--start-metadata / --start-sql)."]
+        content = _header(directives, _comment(lines)) + render_migration(changes)
+        planned.append(_Planned(f"{versions[index]}_start_schema.sql", content, len(changes), run.initial))
+        previous, index = run.initial, index + 1
+    for info in run.revisions:
+        if info.schema is None:
+            raise AtlembicError(f"revision {info.revision}: no schema was captured after it (did env.py run "
+                                "context.run_migrations()?)")
+        changes, directives = _statements(dialect, previous, info.schema)
+        message = info.message.splitlines() or [""]
+        lines = [
+            f"alembic:revision {info.revision}",
+            f"alembic:down_revision {' '.join(info.down_revisions) or '(base)'}",
+            f"{HEAD_MARKER} {' '.join(info.heads) or info.revision}",
+            f"{VERSION_TABLE_MARKER} {run.version_table}",
+            f"alembic:file {_relative(info.path, location)}",
+            *message,
+        ]
+        body = render_migration(changes)
+        if info.data_migration:
+            body += _review_block(info)
+        content = _header(directives, _comment(lines)) + body
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", message[0]).strip("_")[:60].strip("_") or info.revision
+        statements = len(changes) + sum(1 for d in info.dml if not d.bound)
+        planned.append(_Planned(f"{versions[index]}_{slug}.sql", content, statements, info.schema, info.revision))
+        previous, index = info.schema, index + 1
+    return planned
+
+
+def _review_block(info: RevisionInfo) -> str:
+    """The revision's data migration: DML that ran with literal SQL is kept as statements, DML with bound
+    parameters (values unknown here) as comments; both under a REVIEW flag."""
+    lines = ["", f"-- REVIEW: data migration of Alembic revision {info.revision}: {info.data_summary()}."]
+    lines.append("-- These are the statements it ran on an empty dev database; check them before relying on them.")
+    for dml in info.dml:
+        if dml.bound:
+            lines.append("-- (ran with bound parameters, not repeated): " + " ".join(dml.sql.split()))
+        else:
+            lines.append(dml.sql + ";")
+    if not info.dml:
+        lines.append("-- (no DML ran on the empty dev database; its Python code may change rows on real data)")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------------
+# verify and write
+
+
+def _verify(dev: DevDatabase, planned: list[_Planned], dialect: str) -> list[str]:
+    """Apply the files in order on a clean dev database; after each, the schema must equal what Alembic made.
+
+    Returns the differences accepted as the engine's re-spelling of the same expression text.
+    """
+    notes: list[str] = []
+    with dev.clean_database() as engine, engine.connect() as raw:
+        conn = autocommit(raw)
+        for item in planned:
+            file = MigrationFile(item.name, Path(item.name), item.content.encode())
+            what = f"Alembic revision {item.revision}" if item.revision else "the Alembic head state"
+            try:
+                run_file(conn, file, file.statements(dialect))
+            except StatementError as exc:
+                raise AtlembicError(f"the converted file does not apply on the dev database ({what}); nothing was "
+                                    f"written: {exc}") from exc
+            reached = inspect_schema(conn)
+            remaining = diff_schemas(reached, item.expected)
+            respelled = respellings(remaining) if remaining else []
+            if respelled is not None:
+                notes += [f"{item.name}: {line}" for line in respelled]
+            else:
+                raise AtlembicError(
+                    f"{item.name} does not reproduce {what}; nothing was written. Differences: "
+                    + "; ".join(remaining.describe())
+                )
+    return notes
+
+
+def _write_all(directory: MigrationDir, planned: list[_Planned]) -> list[WrittenFile]:
+    if len(planned) == 1:
+        item = planned[0]
+        return [WrittenFile(directory.write_migration(item.name, item.content), item.statements, item.revision)]
+    directory.path.mkdir(parents=True, exist_ok=True)
+    written: list[WrittenFile] = []
+    try:
+        for item in planned:
+            path = directory.path / item.name
+            if path.exists():
+                raise AtlembicError(f"migration file {path} already exists")
+            atomic_write(path, item.content.encode())
+            written.append(WrittenFile(path, item.statements, item.revision))
+        directory.write_sum()
+    except BaseException:
+        for file in written:
+            file.path.unlink(missing_ok=True)
+        raise
+    return written

@@ -1,0 +1,147 @@
+"""MySQL / MariaDB reflection.
+
+What differs from the shared Inspector path:
+
+* indexes come from ``information_schema.STATISTICS``: SQLAlchemy reports neither DESC parts nor MySQL
+  8 functional parts there, and we need prefix lengths and FULLTEXT/SPATIAL (as ``Index.using``);
+* unique constraints *are* unique indexes on MySQL, so they are reported once, as ``Index(unique=True)``
+  (``Table.uniques`` stays empty). The index MySQL creates implicitly for a foreign key is an ordinary
+  index here: both sides of a diff are made by the same engine, so it matches unless the key changes;
+* ``AUTO_INCREMENT`` is the column's ``identity`` (``Identity()``), so adding or dropping it is a column
+  change like PostgreSQL's identity;
+* table options ``engine``, ``charset`` and ``collate`` go to ``Table.options`` when they differ from the
+  database's defaults (so plans do not pin the dev server's defaults on the target); column charsets and
+  collations that differ from the table's are part of the column type (``VARCHAR(10) CHARACTER SET
+  latin1 COLLATE latin1_bin``), as SQLAlchemy reflects them; ``ON UPDATE CURRENT_TIMESTAMP`` is part of
+  the default, as SQLAlchemy reflects it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from atlembic.schema.inspect import Reflector
+from atlembic.schema.model import Column, Identity, Index, IndexPart, Schema, UniqueConstraint
+
+_TABLES_SQL = """
+SELECT t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION, c.CHARACTER_SET_NAME, t.TABLE_COMMENT
+FROM information_schema.TABLES t
+LEFT JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON c.COLLATION_NAME = t.TABLE_COLLATION
+WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+"""
+
+_DEFAULTS_SQL = """
+SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME, @@default_storage_engine
+FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()
+"""
+
+_DEFAULT_INDEX_TYPE = "BTREE"
+_ON_UPDATE = re.compile(r"on update (.+)$", re.IGNORECASE)
+
+
+class MySQLReflector(Reflector):
+    dialect_name = "mysql"
+
+    def inspect(self, *args: Any, **kw: Any) -> Schema:
+        self._table_info = self._read_tables()
+        schema = super().inspect(*args, **kw)
+        on_update = self._on_update()
+        tables = tuple(
+            replace(t, uniques=(), options=self._options(t.name),
+                    columns=tuple(_with_on_update(c, on_update.get((t.name, c.name))) for c in t.columns))
+            for t in schema.tables
+        )
+        return replace(schema, tables=tables)
+
+    def _on_update(self) -> dict[tuple[str, str], str]:
+        """``ON UPDATE`` clauses from the catalog: SQLAlchemy loses them when the default is NULL."""
+        rows = self.conn.execute(sa.text(
+            "SELECT TABLE_NAME, COLUMN_NAME, EXTRA FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND LOWER(EXTRA) LIKE '%on update %'"
+        )).all()
+        out = {}
+        for table, column, extra in rows:
+            match = _ON_UPDATE.search(extra)
+            if match:
+                out[(table, column)] = match.group(1)
+        return out
+
+    def _read_tables(self) -> dict[str, tuple[Any, ...]]:
+        row = self.conn.execute(sa.text(_DEFAULTS_SQL)).first()
+        self._defaults = {"charset": row[0], "collate": row[1], "engine": row[2]} if row else {}
+        return {row[0]: tuple(row[1:]) for row in self.conn.execute(sa.text(_TABLES_SQL)).all()}
+
+    def _options(self, table: str) -> tuple[tuple[str, str], ...]:
+        """Only what differs from the database's defaults: a table that follows them keeps following
+        them on the target (CREATE TABLE without options), whatever that server's defaults are."""
+        engine, collation, charset, _comment = self._table_info.get(table, (None, None, None, None))
+        found = (("charset", charset), ("collate", collation), ("engine", engine))
+        return tuple(
+            (name, value) for name, value in found
+            if value and str(value).lower() != str(self._defaults.get(name) or "").lower()
+        )
+
+    def table_comments(self, names: list[str]) -> dict[str, str | None]:
+        return {name: (self._table_info.get(name, (None,) * 4)[3] or None) for name in names}
+
+    def column(self, info: dict[str, Any]) -> Column:
+        column = super().column(info)
+        if info.get("autoincrement") is True:
+            column = replace(column, identity=Identity())
+        return column
+
+    def unique(self, info: dict[str, Any]) -> UniqueConstraint:
+        return UniqueConstraint(tuple(info["column_names"]), info.get("name"))
+
+    def indexes(self, names: list[str]) -> dict[str, list[Index]]:
+        rows = self.conn.execute(
+            sa.text(
+                "SELECT * FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+                "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+            )
+        ).mappings().all()
+        wanted = set(names)
+        grouped: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:
+            if row["TABLE_NAME"] in wanted and row["INDEX_NAME"] != "PRIMARY":
+                grouped.setdefault((row["TABLE_NAME"], row["INDEX_NAME"]), []).append(row)
+        result: dict[str, list[Index]] = {}
+        for (table, name), parts in grouped.items():
+            first = parts[0]
+            index_type = (first["INDEX_TYPE"] or _DEFAULT_INDEX_TYPE).upper()
+            result.setdefault(table, []).append(
+                Index(
+                    name=name,
+                    parts=tuple(_part(p) for p in parts),
+                    unique=not int(first["NON_UNIQUE"]),
+                    using=None if index_type == _DEFAULT_INDEX_TYPE else index_type,
+                )
+            )
+        return result
+
+
+def _with_on_update(column: Column, on_update: str | None) -> Column:
+    if on_update is None or "ON UPDATE" in (column.default or "").upper():
+        return column
+    return replace(column, default=f"{column.default or 'NULL'} ON UPDATE {on_update}")
+
+
+def _part(row: Any) -> IndexPart:
+    expression = row.get("EXPRESSION")  # MySQL 8.0.13+ functional key parts; MariaDB has no such column
+    sub_part = row["SUB_PART"]
+    return IndexPart(
+        column=row["COLUMN_NAME"] if row["COLUMN_NAME"] is not None else None,
+        expression=expression if row["COLUMN_NAME"] is None else None,
+        descending=row["COLLATION"] == "D",
+        length=int(sub_part) if sub_part is not None else None,
+    )
+
+
+class MariaDBReflector(MySQLReflector):
+    """``mariadb://`` URLs: SQLAlchemy's dialect is named ``mariadb``; the catalog is the same."""
+
+    dialect_name = "mariadb"

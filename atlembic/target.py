@@ -1,0 +1,70 @@
+"""The target database (``sqlalchemy.url``): one way to open it, and one clear line when that fails.
+
+A failed connection (server down, wrong password, bad host) is the most common error a migration tool
+prints; it must fit on one line, say which database (password masked), and never contain the password,
+even if a driver were to echo it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from atlembic.config import Settings, redact_url
+from atlembic.errors import AtlembicError
+from atlembic.migrate.transactions import autocommit
+
+__all__ = ["connect_target", "target_engine", "one_line_error"]
+
+_CONNECT_TIMEOUT = 10  # seconds, for drivers that accept connect_timeout and when the URL sets none
+
+
+def target_engine(settings: Settings, url: str | None = None) -> Engine:
+    url = url or settings.url
+    if not url:
+        raise AtlembicError("no target database: set sqlalchemy.url in alembic.ini or pass --url")
+    try:
+        parsed = make_url(url)
+        connect_args: dict[str, object] = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = _CONNECT_TIMEOUT
+        return sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
+    except Exception as exc:
+        raise AtlembicError(f"cannot use database URL {redact_url(url)}: {one_line_error(exc, url)}") from exc
+
+
+def one_line_error(exc: BaseException, url: str | None = None) -> str:
+    """The driver's message on one line, without the password (whatever the driver put in it)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = " ".join(str(cause).split())
+    for prefix in ("connection failed: ",):
+        text = text.removeprefix(prefix)
+    if url:
+        try:
+            password = make_url(url).password
+        except Exception:
+            password = None
+        if password:
+            text = text.replace(str(password), "***")
+    return text or type(cause).__name__
+
+
+@contextmanager
+def connect_target(settings: Settings, url: str | None = None) -> Iterator[Connection]:
+    """An autocommit connection to the target (atlembic issues BEGIN/COMMIT itself)."""
+    url = url or settings.url
+    engine = target_engine(settings, url)
+    try:
+        try:
+            raw = engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise AtlembicError(f"cannot connect to {redact_url(url or '')}: {one_line_error(exc, url)}") from None
+        except ImportError as exc:
+            raise AtlembicError(f"cannot connect to {redact_url(url or '')}: driver missing: {exc}") from None
+        with raw:
+            yield autocommit(raw)
+    finally:
+        engine.dispose()

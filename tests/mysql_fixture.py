@@ -1,0 +1,64 @@
+"""A real MariaDB (or MySQL) server for the test session, started from the local server binaries.
+
+Import from conftest.py (or a test module)::
+
+    from tests.mysql_fixture import fresh_mysql_url, mysql_server  # noqa: F401
+
+``mysql_server`` is session-scoped: one ephemeral server (~0.1 s to start with the cached template) serves
+every test; ``fresh_mysql_url(mysql_server)`` gives each test its own new, empty database on it.
+
+Without MariaDB/MySQL server binaries (or PyMySQL) the tests are skipped, except under ``CI=true``,
+where they fail: CI must not go green by silently not testing MySQL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+
+from atlembic.devdb.mysql import EphemeralMariaDB, MySQLBinaries, find_mysql_binaries
+from atlembic.errors import AtlembicError
+
+__all__ = ["mysql_server", "fresh_mysql_url", "mysql_binaries_or_skip", "mysql_unavailable"]
+
+
+def mysql_unavailable(reason: str) -> NoReturn:
+    """Skip locally, fail in CI."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"MariaDB/MySQL is required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def mysql_binaries_or_skip() -> MySQLBinaries:
+    try:
+        import pymysql  # noqa: F401 - the driver every URL below uses
+    except ImportError:
+        mysql_unavailable("PyMySQL is not installed (pip install pymysql)")
+    try:
+        return find_mysql_binaries()
+    except AtlembicError as exc:
+        mysql_unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[EphemeralMariaDB]:
+    """A started :class:`EphemeralMariaDB`, stopped at the end of the session."""
+    server = EphemeralMariaDB(mysql_binaries_or_skip())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_mysql_url(server: EphemeralMariaDB) -> str:
+    """Create a new empty database on ``server`` and return its URL (e.g. as a migration target).
+
+    Not dropped afterwards: it disappears with the session's server.
+    """
+    name = f"atlembic_test_{secrets.token_hex(6)}"
+    return server.create_database(name).render_as_string(hide_password=False)

@@ -1,0 +1,486 @@
+"""MySQL / MariaDB end to end on a real server: the ephemeral dev server, `--dev-url`, reflection,
+round trips (the shared cases of test_roundtrip.py plus MySQL-only ones), and apply without
+transactional DDL (progress survives a failure, a re-run resumes at the failed statement)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from atlembic import commands
+from atlembic.config import load_settings
+from atlembic.devdb import open_dev_database
+from atlembic.devdb.mysql import (
+    EphemeralMariaDB,
+    EphemeralMySQLDevDatabase,
+    find_mysql_binaries,
+    flavor_warning,
+)
+from atlembic.devdb.url import UrlDevDatabase
+from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import MigrationDir
+from atlembic.migrate.revisions import RevisionStore
+from atlembic.schema.inspect import inspect_schema
+from tests.mysql_fixture import fresh_mysql_url, mysql_binaries_or_skip
+from tests.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
+from tests.test_roundtrip import POSTS, USERS, Case, build_cases, users, with_posts
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Shared cases assert SQL fragments written with PostgreSQL/SQLite in mind; MySQL spells them so.
+_FRAGMENTS = {
+    "NUMERIC(12, 4)": "DECIMAL(12, 4)",
+    "CREATE INDEX ix_users_name": "ADD INDEX ix_users_name",
+    "CREATE UNIQUE INDEX": "ADD UNIQUE INDEX",
+    "score * 2": "`score` * 2",
+}
+
+
+# ------------------------------------------------------------------------------------------ round trips
+
+
+def _mysql_only_cases() -> list[Case]:
+    def table_opts(**kw: str):  # type: ignore[no-untyped-def]
+        def build(md: sa.MetaData) -> None:
+            users()(md)
+            for key, value in kw.items():
+                md.tables["users"].kwargs[f"mysql_{key}"] = value
+        return build
+
+    def stamp(on_update: bool):  # type: ignore[no-untyped-def]
+        default = sa.text("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP" if on_update else "CURRENT_TIMESTAMP")
+        return users(sa.Column("changed", mysql.TIMESTAMP, nullable=False, server_default=default))
+
+    def no_autoincrement(md: sa.MetaData) -> None:
+        sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                 sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer))
+
+    return [
+        Case("column-charset", users(), users(name_type=sa.String(30, collation="latin1_bin")),
+             sql=("CHARACTER SET latin1",), dialects=("mysql",)),
+        Case("column-collation", users(), users(name_type=sa.String(30, collation="utf8mb4_bin")),
+             sql=("COLLATE utf8mb4_bin",), dialects=("mysql",)),
+        Case("table-charset", users(), table_opts(charset="latin1"), sql=("DEFAULT CHARSET=latin1",),
+             dialects=("mysql",)),
+        Case("table-collation", users(), table_opts(collate="utf8mb4_bin"), sql=("COLLATE=utf8mb4_bin",),
+             dialects=("mysql",)),
+        Case("table-engine", users(), table_opts(engine="MyISAM"), sql=("ENGINE=MyISAM",), dialects=("mysql",)),
+        Case("table-charset-back-to-default", table_opts(charset="latin1"), users(),
+             sql=("DEFAULT CHARSET=DEFAULT",), dialects=("mysql",)),
+        # Table options together with a column change: planned today, whatever diff.py compares.
+        Case("table-charset-and-column", users(),
+             _with(table_opts(charset="latin1", engine="MyISAM"), sa.Column("age", sa.Integer)),
+             sql=("DEFAULT CHARSET=latin1", "ENGINE=MyISAM", "MODIFY COLUMN name VARCHAR(30)"), dialects=("mysql",)),
+        Case("on-update-current-timestamp", stamp(False), stamp(True), sql=("ON UPDATE",), dialects=("mysql",)),
+        # SQLAlchemy drops ON UPDATE when the default is NULL; the reflector reads it from the catalog.
+        Case("on-update-with-null-default", users(sa.Column("touched", mysql.TIMESTAMP, nullable=True)),
+             users(sa.Column("touched", mysql.TIMESTAMP, nullable=True,
+                             server_default=sa.text("NULL ON UPDATE CURRENT_TIMESTAMP"))),
+             sql=("ON UPDATE",), dialects=("mysql",)),
+        Case("drop-auto-increment", users(), no_autoincrement, dialects=("mysql",)),
+        Case("add-auto-increment", no_autoincrement, users(), sql=("AUTO_INCREMENT",), dialects=("mysql",)),
+        Case("prefix-length-index", users(sa.Index("ix_name", "name")),
+             users(sa.Index("ix_name", "name", mysql_length={"name": 5})), sql=("name(5)",), dialects=("mysql",)),
+        Case("enum-values-change", users(sa.Column("mood", sa.Enum("happy", "sad"))),
+             users(sa.Column("mood", sa.Enum("happy", "meh", "sad"))), sql=("'meh'",), dialects=("mysql",)),
+        Case("set-values-change", users(sa.Column("tags", mysql.SET("a", "b"))),
+             users(sa.Column("tags", mysql.SET("a", "b", "c"))), sql=("'c'",), dialects=("mysql",)),
+        Case("fulltext-index", users(), users(sa.Index("ft_name", "name", mysql_prefix="FULLTEXT")),
+             sql=("FULLTEXT INDEX",), dialects=("mysql",)),
+        Case("fk-index-changes-under-kept-fk",
+             with_posts(sa.Index("ix_user", "user_id")),
+             with_posts(sa.Index("ix_user", "user_id", "title")),
+             rows={"users": USERS, "posts": POSTS}, sql=("DROP FOREIGN KEY",), dialects=("mysql",)),
+        Case("fk-column-type-change",
+             with_posts(),
+             _posts_with_bigint_ids,
+             rows={"users": USERS, "posts": POSTS}, sql=("BIGINT",), dialects=("mysql",)),
+        Case("unsigned-int", users(sa.Column("n", mysql.INTEGER())),
+             users(sa.Column("n", mysql.INTEGER(unsigned=True))), sql=("UNSIGNED",), dialects=("mysql",)),
+    ]
+
+
+def _with(model, *columns: sa.Column):  # type: ignore[no-untyped-def]
+    def build(md: sa.MetaData) -> None:
+        model(md)
+        for column in columns:
+            md.tables["users"].append_column(column)
+    return build
+
+
+def _posts_with_bigint_ids(md: sa.MetaData) -> None:
+    sa.Table("users", md, sa.Column("id", sa.BigInteger, primary_key=True),
+             sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
+    sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+             sa.Column("title", sa.String(50), nullable=False))
+
+
+def _cases() -> list[Case]:
+    return [c for c in [*build_cases(), *_mysql_only_cases()] if "mysql" in c.dialects]
+
+
+def _params() -> list:  # type: ignore[type-arg]
+    return [pytest.param(c, id=c.id) for c in _cases()]
+
+
+@pytest.mark.parametrize("case", _params())
+def test_round_trip_mysql(case: Case, mysql_env, tmp_path: Path) -> None:
+    dev, url = mysql_env()
+    text, survived = run_round_trip(dev, url, tmp_path, case.a, case.b, case.rows)
+    for fragment in case.sql:
+        wanted = _FRAGMENTS.get(fragment, fragment)
+        assert wanted in text, f"{wanted!r} not in planned migration:\n{text}"
+    for table, after in survived.items():
+        before = sorted(case.rows[table], key=lambda r: r["id"])
+        assert len(after) == len(before), f"rows of {table} lost: {after}"
+        for old, new in zip(before, after, strict=True):
+            assert {k: str(v) for k, v in new.items()} == {k: str(old[k]) for k in new}
+    # Stricter than the harness's diff: whole-schema equality also covers table options (engine, charset).
+    # (Columns belong to one Table only: build the case afresh for a second MetaData of model B.)
+    fresh = next(c for c in _cases() if c.id == case.id)
+    assert reflect(url) == fresh_schema(dev, metadata_of(fresh.b))
+
+
+def test_fk_implicit_index_is_no_spurious_diff(mysql_dev, tmp_path: Path) -> None:
+    """The index MySQL adds for an unnamed FK exists on both sides: planning again finds nothing."""
+    from tests.roundtrip import plan_and_write
+
+    directory = MigrationDir(tmp_path / "migrations")
+    md = metadata_of(with_posts())
+    text = plan_and_write(mysql_dev, directory, md, "a")
+    assert text is not None and "INDEX user_id" in text  # declared in CREATE TABLE, not left to the engine
+    assert plan_and_write(mysql_dev, directory, md, "b") is None
+    schema = fresh_schema(mysql_dev, md)
+    posts = schema.table("posts")
+    assert posts is not None and [i.name for i in posts.indexes] == ["user_id"]
+
+
+def test_reflection_details(mysql_dev) -> None:
+    ddl = [
+        "CREATE TABLE t (id INT NOT NULL AUTO_INCREMENT, name VARCHAR(40) NOT NULL DEFAULT 'x' COMMENT 'who',"
+        " body TEXT, ts TIMESTAMP NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP,"
+        " mood ENUM('a','b') NOT NULL, PRIMARY KEY (id), KEY ix (name(8), id DESC), FULLTEXT KEY ft (body),"
+        " CONSTRAINT ck CHECK (CHAR_LENGTH(name) > 0)) ENGINE=InnoDB DEFAULT CHARSET=latin1 COMMENT='tbl'",
+    ]
+    with mysql_dev.clean_database() as engine, engine.connect() as conn:
+        for sql in ddl:
+            conn.exec_driver_sql(sql)
+        table = inspect_schema(conn).table("t")
+    assert table is not None
+    assert table.comment == "tbl" and table.uniques == ()
+    # Only what differs from the database's defaults (utf8mb4, InnoDB on the dev server).
+    assert table.options == (("charset", "latin1"), ("collate", "latin1_swedish_ci"))
+    by_name = {c.name: c for c in table.columns}
+    assert by_name["id"].identity is not None and by_name["name"].identity is None
+    assert by_name["name"].comment == "who"
+    assert "ON UPDATE" in (by_name["ts"].default or "").upper()
+    assert by_name["mood"].type == "ENUM('a','b')"
+    ix = {i.name: i for i in table.indexes}
+    assert [(p.column, p.length, p.descending) for p in ix["ix"].parts] == [("name", 8, False), ("id", None, True)]
+    assert ix["ft"].using == "FULLTEXT"
+    assert [c.name for c in table.checks] == ["ck"]
+
+
+# ------------------------------------------------------------------------------ apply without tx DDL
+
+
+_THREE = "".join(f"CREATE TABLE {t} (id INT PRIMARY KEY);\n" for t in "abc")
+_BROKEN = _THREE.replace("CREATE TABLE b (id INT PRIMARY KEY);", "CREATE TABLE b (id INT PRIMARY KEY, nope);")
+
+
+def _write(directory: MigrationDir, text: str, name: str = "20240101000000_three.sql") -> None:
+    directory.path.mkdir(parents=True, exist_ok=True)
+    (directory.path / name).write_text(text)
+    directory.write_sum()
+
+
+def _revisions(url: str):  # type: ignore[no-untyped-def]
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return RevisionStore(conn).read_all()
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> list[str]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return sorted(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("driver", ["mysql+pymysql", "mariadb+pymysql"])
+def test_apply_failure_midway_records_progress_and_resumes(mysql_server, tmp_path: Path, driver: str) -> None:
+    if driver.startswith("mariadb") and not mysql_server.is_mariadb:
+        pytest.skip("mariadb:// URLs need a MariaDB server")
+    url = fresh_mysql_url(mysql_server).replace("mysql+pymysql://", f"{driver}://", 1)
+    directory = MigrationDir(tmp_path / "migrations")
+    _write(directory, _BROKEN)
+    settings = load_settings(None, url=url, directory=directory.path)
+    with pytest.raises(AtlembicError, match=r"applied 1 of 3"):
+        commands.upgrade(settings)
+    [rev] = _revisions(url)
+    assert (rev.applied, rev.total) == (1, 3)
+    assert rev.partial_hashes is not None and len(rev.partial_hashes) == 1
+    assert "nope" in (rev.error_stmt or "") and rev.error
+    assert _tables(url) == ["a", "atlas_schema_revisions"]  # statement 1 stayed: DDL commits on MySQL
+
+    _write(directory, _THREE)  # fix the failing statement; statement 1 is unchanged
+    commands.upgrade(settings)
+    [rev] = _revisions(url)
+    assert (rev.applied, rev.total, rev.error, rev.partial_hashes) == (3, 3, "", None)
+    assert _tables(url) == ["a", "atlas_schema_revisions", "b", "c"]
+
+
+def test_apply_refuses_when_an_applied_statement_changed(mysql_server, tmp_path: Path) -> None:
+    url = fresh_mysql_url(mysql_server)
+    directory = MigrationDir(tmp_path / "migrations")
+    _write(directory, _BROKEN)
+    settings = load_settings(None, url=url, directory=directory.path)
+    with pytest.raises(AtlembicError):
+        commands.upgrade(settings)
+    _write(directory, _THREE.replace("CREATE TABLE a (id INT PRIMARY KEY)", "CREATE TABLE a (id BIGINT PRIMARY KEY)"))
+    with pytest.raises(AtlembicError, match=r"history changed: statement 1 "):
+        commands.upgrade(settings)
+
+
+def test_revisions_table_layout(mysql_server, tmp_path: Path) -> None:
+    url = fresh_mysql_url(mysql_server)
+    directory = MigrationDir(tmp_path / "migrations")
+    _write(directory, "CREATE TABLE a (id INT PRIMARY KEY);\n")
+    commands.upgrade(load_settings(None, url=url, directory=directory.path))
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            ddl = conn.exec_driver_sql("SHOW CREATE TABLE atlas_schema_revisions").one()[1]
+    finally:
+        engine.dispose()
+    for fragment in ("`version` varchar(255)", "`type` bigint(20) unsigned", "`error` longtext",
+                     "`executed_at` timestamp NULL", "utf8mb4_bin"):
+        assert fragment in ddl, ddl
+
+
+# ------------------------------------------------------------------------------------------ dev database
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_ephemeral_server_lifecycle(tmp_path: Path) -> None:
+    mysql_binaries_or_skip()
+    dev = open_dev_database("mariadb")
+    try:
+        assert isinstance(dev, EphemeralMySQLDevDatabase) and dev.dialect_name == "mysql"
+        server = dev.server
+        tmpdir, pid = server.tmpdir, server.pid
+        assert tmpdir is not None and pid is not None
+        assert dev.description.startswith(f"ephemeral {server.flavor} {server.version} server")
+        with sa.create_engine(server.url()).connect() as conn:
+            assert conn.exec_driver_sql("SELECT @@skip_networking").scalar() == 1
+            assert conn.exec_driver_sql("SELECT @@log_bin").scalar() == 0
+            conn.exec_driver_sql("CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw'")  # grant tables are on
+        with dev.clean_database() as engine:
+            first = engine.url.database
+            assert first.startswith("atlembic_dev_")
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE t (id INT PRIMARY KEY)")
+        with dev.clean_database() as engine:
+            assert engine.url.database != first
+            assert sa.inspect(engine).get_table_names() == []
+        with sa.create_engine(server.url()).connect() as conn:
+            names = conn.exec_driver_sql("SHOW DATABASES").scalars().all()
+        assert not [n for n in names if n.startswith("atlembic_dev_")], "scratch databases must be dropped"
+    finally:
+        dev.close()
+    assert not tmpdir.exists()
+    assert _wait_until(lambda: not _pid_alive(pid))
+    dev.close()  # idempotent
+
+
+def test_template_is_used_and_matches(tmp_path: Path) -> None:
+    binaries = mysql_binaries_or_skip()
+    cache = tmp_path / "cache"
+    with EphemeralMariaDB(binaries, use_template=True, cache_dir=cache) as first:
+        assert not first.started_from_template
+    with EphemeralMariaDB(binaries, use_template=True, cache_dir=cache) as second:
+        assert second.started_from_template
+        with sa.create_engine(second.url()).connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+
+
+def test_non_empty_dev_database_is_refused(mysql_server) -> None:
+    url = fresh_mysql_url(mysql_server)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE leftover (id INT)")
+    engine.dispose()
+    from atlembic.devdb import assert_clean
+
+    with pytest.raises(AtlembicError, match='not clean: found table "leftover"'):
+        assert_clean(sa.create_engine(url))
+
+
+def test_dev_url_scratch_and_in_place(mysql_server) -> None:
+    admin = sa.create_engine(mysql_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("CREATE DATABASE IF NOT EXISTS devonly")
+        conn.exec_driver_sql("CREATE USER IF NOT EXISTS 'limited'@'localhost'")
+        conn.exec_driver_sql("GRANT ALL ON devonly.* TO 'limited'@'localhost'")
+    admin.dispose()
+    scratch = open_dev_database("mysql", mysql_server.url().render_as_string(hide_password=False))
+    assert isinstance(scratch, UrlDevDatabase) and scratch.mode == "scratch"
+    scratch.close()
+
+    limited = mysql_server.url("devonly").set(username="limited").render_as_string(hide_password=False)
+    dev = open_dev_database("mysql", limited)
+    try:
+        assert dev.mode == "in-place" and "itself" in dev.description
+        with dev.clean_database() as engine:
+            assert engine.url.database == "devonly"
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE a (id INT PRIMARY KEY)")
+                conn.exec_driver_sql(
+                    "CREATE TABLE b (id INT PRIMARY KEY, a_id INT, FOREIGN KEY (a_id) REFERENCES a (id))")
+                conn.exec_driver_sql("CREATE VIEW v AS SELECT id FROM a")
+        with dev.clean_database() as engine:  # emptied after use, views and FK-tied tables included
+            assert sa.inspect(engine).get_table_names() == []
+    finally:
+        dev.close()
+    no_db = mysql_server.url().set(username="limited").render_as_string(hide_password=False)
+    with pytest.raises(AtlembicError, match="names no database"):
+        open_dev_database("mysql", no_db)
+
+
+def test_missing_binaries_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import atlembic.devdb.mysql as my
+
+    monkeypatch.delenv("ATLEMBIC_MYSQL_BINDIR", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(my, "_SEARCH_DIRS", ())
+    with pytest.raises(AtlembicError, match=r"mariadb-server.*--dev-url"):
+        find_mysql_binaries()
+    monkeypatch.setenv("ATLEMBIC_MYSQL_BINDIR", str(tmp_path))
+    with pytest.raises(AtlembicError, match="contains neither mariadbd nor mysqld"):
+        find_mysql_binaries()
+
+
+def test_mysql_target_on_mariadb_warns() -> None:
+    assert flavor_warning("mysql", "MariaDB", "10.11.19") is not None
+    assert "--dev-url" in (flavor_warning("mysql+pymysql", "MariaDB", "10.11.19") or "")
+    assert flavor_warning("mariadb", "MariaDB", "10.11.19") is None
+    assert flavor_warning("mysql", "MySQL", "8.0.36") is None
+
+
+_CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    from atlembic.devdb import open_dev_database
+
+    dev = open_dev_database("mariadb")
+    with dev, dev.clean_database() as engine:
+        with engine.connect():
+            print(json.dumps({"tmpdir": str(dev.server.tmpdir), "pid": dev.server.pid}), flush=True)
+            if sys.argv[1:] == ["sigkill"]:
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(60)
+    """
+)
+
+
+def _spawn_child(*args: str) -> tuple[subprocess.Popen[str], Path, int]:
+    mysql_binaries_or_skip()
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO, start_new_session=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=30)
+        pytest.fail(f"child did not start the dev database: {proc.stderr.read() if proc.stderr else ''}")
+    info = json.loads(line)
+    return proc, Path(info["tmpdir"]), int(info["pid"])
+
+
+def test_server_of_a_killed_process_is_swept_by_the_next_start() -> None:
+    proc, tmpdir, pid = _spawn_child("sigkill")
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert tmpdir.exists() and _pid_alive(pid)  # SIGKILL cannot be cleaned up after by the process itself...
+    with EphemeralMariaDB():
+        pass  # ...so the next start removes what dead owners left
+    assert not tmpdir.exists()
+    assert _wait_until(lambda: not _pid_alive(pid)), f"mariadbd {pid} still running"
+
+
+@pytest.mark.parametrize(("sig", "returncode"), [(signal.SIGINT, -signal.SIGINT), (signal.SIGTERM, -signal.SIGTERM)])
+def test_signal_cleans_up(sig: signal.Signals, returncode: int) -> None:
+    proc, tmpdir, pid = _spawn_child()
+    os.killpg(proc.pid, sig)  # what the terminal does on Ctrl-C
+    proc.wait(timeout=30)
+    assert proc.returncode == returncode, proc.stderr.read() if proc.stderr else ""
+    assert not tmpdir.exists(), f"temp dir {tmpdir} left behind"
+    assert _wait_until(lambda: not _pid_alive(pid)), f"mariadbd {pid} still running"
+
+
+_MODELS = """
+import sqlalchemy as sa
+md = sa.MetaData()
+sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(30)),
+         sa.Column("updated", sa.DateTime, server_default=sa.text("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP")))
+sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id")))
+"""
+
+
+@pytest.mark.parametrize("driver", ["mysql+pymysql", "mariadb+pymysql"])
+def test_cli_plans_with_the_embedded_server_and_applies(mysql_server, tmp_path: Path, driver: str) -> None:
+    """No --dev-url: the CLI starts its own MariaDB; a mysql:// target gets the one-line warning."""
+    if driver.startswith("mariadb") and not mysql_server.is_mariadb:
+        pytest.skip("mariadb:// URLs need a MariaDB server")
+    (tmp_path / "models.py").write_text(_MODELS)
+    (tmp_path / "alembic.ini").write_text("[alembic]\n[atlembic]\nmetadata = models:md\n")
+    url = fresh_mysql_url(mysql_server).replace("mysql+pymysql://", f"{driver}://", 1)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "atlembic", "--url", url, *args], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=120)
+
+    planned = run("revision", "--autogenerate", "-m", "init")
+    assert planned.returncode == 0, planned.stderr
+    assert "Dev database: ephemeral MariaDB" in planned.stdout
+    assert ("dev database is MariaDB" in planned.stderr) == driver.startswith("mysql")
+    [sql] = list((tmp_path / "migrations").glob("*_init.sql"))
+    assert "ON UPDATE current_timestamp()" in sql.read_text()
+    applied = run("upgrade", "head")
+    assert applied.returncode == 0, applied.stderr
+    assert run("check").returncode == 0
