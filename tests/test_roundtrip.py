@@ -102,6 +102,18 @@ def billing(with_fk: bool = True, extra: tuple = ()) -> Model:
     return build
 
 
+def posts_to_code(md: sa.MetaData) -> None:
+    """posts.user_id -> users.id becomes posts.author_code -> users.code (columns and target change)."""
+    users(sa.Column("code", sa.Integer, unique=True))(md)
+    sa.Table(
+        "posts", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, nullable=False),
+        sa.Column("title", sa.String(50), nullable=False),
+        sa.Column("author_code", sa.Integer, sa.ForeignKey("users.code")),  # added last, as ALTER adds it
+    )
+
+
 def commented_users(md: sa.MetaData) -> None:
     users()(md)
     md.tables["users"].comment = "people"
@@ -217,6 +229,18 @@ def build_cases() -> list[Case]:
              billing(extra=(sa.Column("paid", sa.Boolean, nullable=False, server_default=sa.false()),)),
              sql=("ALTER TABLE billing.invoices",), dialects=("postgresql",)),
         Case("schema-drop", billing(), users(), sql=("DROP SCHEMA billing",), dialects=("postgresql",)),
+        Case("generated-column-expression-change",
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))),
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 3", persisted=True))), sql=("* 3",)),
+        Case("drop-generated-column", users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))),
+             users()),
+        Case("unique-constraint-columns-change", users(sa.UniqueConstraint("name", name="uq_users")),
+             users(sa.UniqueConstraint("name", "score", name="uq_users"))),
+        Case("drop-check", users(sa.CheckConstraint("score >= 0", name="ck_score")), users()),
+        Case("fk-change-columns-and-target", with_posts(users_extra=(sa.Column("code", sa.Integer, unique=True),)),
+             posts_to_code, rows={"users": [{**u, "code": u["id"]} for u in USERS], "posts": POSTS}),
+        Case("table-comment-change", commented_users, lambda md: (users()(md), setattr(
+            md.tables["users"], "comment", "humans")), sql=("humans",), dialects=("postgresql",)),
         Case("add-identity-column", users(), users(sa.Column("seq", sa.BigInteger, sa.Identity(start=100))),
              sql=("IDENTITY",), dialects=("postgresql",)),
         Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql", "mysql")),
