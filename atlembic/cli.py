@@ -91,6 +91,11 @@ def revision(
         for line in result.plan.diff.describe():
             g.say(f"  {line}")
         g.say(f"Generating {result.path} ...  done")
+        if result.lint is not None:
+            for finding in result.lint.findings:
+                g.say(f"{finding.path}:{finding.line}: {finding.code}: {finding.message}")
+        if result.lint_failed:
+            g.say(f"Lint skipped: {result.lint_failed}")
     if verbose:
         g.say(_timings(result.timings.stages))
 
@@ -155,6 +160,7 @@ def provider(
 # Each module registers its commands on `app`: convert; and init, upgrade, downgrade, stamp, ...
 from atlembic import (  # noqa: E402
     cli_convert,  # noqa: F401
+    cli_lint,  # noqa: F401
     cli_migrate,  # noqa: F401
 )
 

@@ -91,8 +91,10 @@ def upgrade(
     = False,
     drop_alembic_version: Annotated[bool, typer.Option(
         "--drop-alembic-version", help="drop alembic_version once the hand-over is recorded")] = False,
+    allow_destructive: Annotated[bool, typer.Option(
+        "--allow-destructive", help="apply even when lint finds destructive changes in the pending files")] = False,
 ) -> None:
-    """Apply pending migration files to the target database."""
+    """Apply pending migration files to the target database (after the lint gate: see `atlembic lint`)."""
     g = _g(ctx)
     settings = g.settings()
     if sql:
@@ -106,7 +108,8 @@ def upgrade(
     try:
         result = lifecycle.upgrade(settings, revision, baseline=baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
                                    lock_timeout=parse_duration(lock_timeout), reporter=reporter,
-                                   allow_drift=allow_drift, drop_alembic_version=drop_alembic_version)
+                                   allow_drift=allow_drift, drop_alembic_version=drop_alembic_version,
+                                   allow_destructive=allow_destructive)
     finally:
         if reporter is not None:
             reporter.close()

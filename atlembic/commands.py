@@ -13,6 +13,7 @@ from atlembic.autogenerate import Plan, Timings
 from atlembic.config import Settings, load_target_metadata
 from atlembic.devdb import open_dev_database
 from atlembic.diff import RenameCandidate, rename_candidates
+from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
 from atlembic.migrate.revisions import Revision
@@ -29,6 +30,8 @@ class PlanOutcome:
     path: Path | None = None
     # Drop + add pairs that might be renames nobody confirmed: planned as drop + add, said so.
     unconfirmed_renames: list[RenameCandidate] = field(default_factory=list)
+    lint: Any = None  # atlembic.lint.LintResult of the written file (revision --autogenerate)
+    lint_failed: str | None = None
 
 
 def _directory(settings: Settings) -> MigrationDir:
@@ -88,6 +91,13 @@ def revision(
     if outcome.plan.statements:
         with outcome.timings.stage("write"):
             outcome.path = directory.write_migration(name, outcome.plan.render())
+        from atlembic.lint import lint_directory
+
+        with outcome.timings.stage("lint"):
+            try:
+                outcome.lint = lint_directory(settings, latest=1)
+            except AtlembicError as exc:  # the file is written and verified; say why it was not linted
+                outcome.lint_failed = str(exc)
     return outcome
 
 

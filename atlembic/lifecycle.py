@@ -106,8 +106,13 @@ def upgrade(
     reporter: ApplyReporter | None = None,
     allow_drift: bool = False,
     drop_alembic_version: bool = False,
+    allow_destructive: bool = False,
 ) -> UpgradeOutcome:
-    """Apply pending files up to `target`, under the target's lock, recording each in the revisions table."""
+    """Apply pending files up to `target`, under the target's lock, recording each in the revisions table.
+
+    The pending files go through the lint gate first: erroring findings (destructive by default) refuse
+    the upgrade before anything runs, unless `allow_destructive` (see atlembic.lint.upgrade_gate).
+    """
     directory = _directory(settings)
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
@@ -127,6 +132,9 @@ def upgrade(
         elif allow_drift or drop_alembic_version:
             raise AtlembicError("--allow-drift and --drop-alembic-version go with --baseline on a target "
                                 "without revisions (the hand-over of an Alembic-migrated database)")
+        from atlembic.lint import upgrade_gate
+
+        upgrade_gate(settings, conn, files, chosen, allow_destructive=allow_destructive)
         store.ensure()
         if baseline is not None and not revisions:
             base = next(f for f in files if f.version == baseline)
@@ -295,6 +303,7 @@ class DowngradeOutcome:
     data_loss: list[str] = field(default_factory=list)
     sql: str | None = None
     dev_description: str = ""
+    findings: list[Any] = field(default_factory=list)  # atlembic.lint.Finding: the analyzers on the plan
 
     @property
     def nothing_to_do(self) -> bool:
@@ -342,6 +351,12 @@ def downgrade(
         actual = inspect_schema(conn)
         outcome.plan = autogenerate.plan_changes(actual, desired, dialect)
         outcome.data_loss = data_loss(outcome.plan.diff)
+        from atlembic.lint import downgrade_findings
+
+        outcome.findings = downgrade_findings(settings, outcome.plan.diff, dialect)
+        # The lint gate, on top of data_loss (which already names dropped tables and columns).
+        outcome.data_loss += [f"{f.code}: {f.message}" for f in outcome.findings
+                              if f.error and f.code not in ("DS102", "DS103")]
         if sql:
             outcome.sql = _downgrade_sql(outcome, store)
             return outcome
