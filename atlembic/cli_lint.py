@@ -1,0 +1,42 @@
+"""``atlembic lint`` (registered on `atlembic.cli.app`): parsing and printing only; the work is in
+`atlembic.lint`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from atlembic.cli import Globals, app
+from atlembic.errors import AtlembicError
+
+
+@app.command()
+def lint(
+    ctx: typer.Context,
+    latest: Annotated[int | None, typer.Option("--latest", help="analyze the last N migration files")] = None,
+    from_version: Annotated[str | None, typer.Option(
+        "--from", help="analyze the files after VERSION (e.g. the version production is at)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github (annotations)")] = "text",
+    url: Annotated[str | None, typer.Option(
+        "--url", help="target database for data-dependent checks (read-only queries)")] = None,
+) -> None:
+    """Analyze migration files for destructive, data-dependent, incompatible and locking changes.
+
+    Each file is analyzed against the dev database's state right before it. Exits 1 when a finding of
+    an erroring analyzer ([atlembic] lint_error, default: destructive) is present.
+    """
+    from atlembic import lint as lint_module
+
+    g: Globals = ctx.obj
+    if fmt not in lint_module.FORMATS:
+        raise AtlembicError(f'unknown --format "{fmt}" (expected "text", "json" or "github")')
+    settings = g.settings()
+    result = lint_module.lint_directory(settings, latest=latest, from_version=from_version, url=url or g.url)
+    lines = lint_module.render(result, fmt).splitlines()
+    if g.quiet and fmt != "json":
+        lines = lines[: len(result.findings)]  # -q: the findings only, no summary
+    if lines:
+        typer.echo("\n".join(lines))
+    if result.errors:
+        raise typer.Exit(1)

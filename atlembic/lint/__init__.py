@@ -1,0 +1,135 @@
+"""Lint: catch data loss and locking before a migration reaches production.
+
+Atlas's ``migrate lint`` (atlas-format.md section 7) with its analyzers and codes, plus PostgreSQL lock
+checks: each migration file is analyzed against the dev database's state right before it (the directory
+replayed up to it), statement by statement (see :mod:`atlembic.lint.runner`).
+
+Used by ``atlembic lint``, by ``revision --autogenerate`` (the findings of the file it wrote), by
+``upgrade`` (a gate: pending files with erroring findings are refused unless ``--allow-destructive``)
+and by ``downgrade`` (the same analyzers on the planned diff).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import ExitStack
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from atlembic.config import Settings, redact_url
+from atlembic.devdb import normalize_dialect, open_dev_database
+from atlembic.diff import SchemaDiff
+from atlembic.errors import AtlembicError
+from atlembic.lint import mysql, postgresql, sqlite  # noqa: F401  (register the dialect analyzers and hooks)
+from atlembic.lint.analyzers import ANALYZERS
+from atlembic.lint.data import TargetData, make_read_only
+from atlembic.lint.model import Finding
+from atlembic.lint.report import FORMATS, render, summary
+from atlembic.lint.runner import LintConfig, LintResult, analyze_diff, lint_files
+from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.history import BASE, History
+
+__all__ = [
+    "ANALYZERS", "FORMATS", "Finding", "LintConfig", "LintResult", "downgrade_findings", "lint_directory",
+    "render", "select_files", "summary", "upgrade_gate",
+]
+
+
+def _up_to(files: Sequence[MigrationFile], position: int) -> list[MigrationFile]:
+    """What a fresh database runs to reach `position`: from the last checkpoint at or before it."""
+    chosen = list(files[: position + 1])
+    last = max((i for i, f in enumerate(chosen) if f.is_checkpoint), default=0)
+    return chosen[last:]
+
+
+def select_files(
+    files: Sequence[MigrationFile], latest: int | None = None, from_version: str | None = None
+) -> tuple[list[MigrationFile], list[MigrationFile]]:
+    """(base replayed first, files analyzed): the last N files, the files after a version, or all."""
+    if latest is not None and from_version is not None:
+        raise AtlembicError("--latest and --from cannot be used together")
+    if latest is not None:
+        if latest < 1:
+            raise AtlembicError("--latest must be at least 1")
+        start = max(len(files) - latest, 0)
+    elif from_version is not None:
+        position = History(files).resolve(from_version, None, current_known=False)
+        start = 0 if position == BASE else position + 1
+    else:
+        start = 0
+    return (_up_to(files, start - 1) if start > 0 else []), list(files[start:])
+
+
+def _dialect(settings: Settings, url: str | None) -> str:
+    if url:
+        try:
+            return normalize_dialect(sa.engine.make_url(url).get_backend_name())
+        except sa.exc.ArgumentError as exc:
+            raise AtlembicError(f"invalid --url: {exc}") from None
+    return normalize_dialect(settings.dialect)
+
+
+def lint_directory(
+    settings: Settings, *, latest: int | None = None, from_version: str | None = None, url: str | None = None,
+) -> LintResult:
+    """``atlembic lint``: analyze the chosen files; with `url`, data-dependent checks ask that database."""
+    from atlembic.target import connect_target
+
+    directory = MigrationDir(settings.migrations_dir)
+    directory.check_sum()
+    base, chosen = select_files(directory.files(), latest, from_version)
+    config = LintConfig.from_options(settings.options)
+    if not chosen:
+        return LintResult(dev_description="(nothing to analyze)")
+    with ExitStack() as stack:
+        data = None
+        if url:
+            conn = stack.enter_context(connect_target(settings, url))
+            make_read_only(conn)
+            data = TargetData(conn, redact_url(url))
+        dev = stack.enter_context(open_dev_database(_dialect(settings, url), settings.dev_url))
+        return lint_files(dev, base, chosen, config, data)
+
+
+_DESTRUCTIVE_TEXT = re.compile(r"\bDROP\b", re.IGNORECASE)
+
+
+def upgrade_gate(
+    settings: Settings, conn: Connection, files: Sequence[MigrationFile], chosen: Sequence[MigrationFile],
+    *, allow_destructive: bool = False,
+) -> LintResult | None:
+    """Refuse pending files with erroring findings (destructive by default) before anything runs.
+
+    Skipped when nothing could be an error: ``--allow-destructive`` with the default configuration, or
+    only destructive analyzers erroring and no pending statement that drops anything.
+    """
+    if not chosen:
+        return None
+    config = LintConfig.from_options(settings.options)
+    if allow_destructive:
+        config = config.without("destructive")
+    destructive = {"destructive", *ANALYZERS["destructive"].codes}
+    if not config.error:
+        return None
+    if config.error <= destructive and not any(_DESTRUCTIVE_TEXT.search(f.text) for f in chosen):
+        return None
+    start = list(files).index(chosen[0])
+    base = _up_to(files, start - 1) if start > 0 else []
+    data = TargetData(conn, redact_url(settings.url or ""))
+    with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
+        result = lint_files(dev, base, chosen, config, data)
+    if result.errors:
+        lines = "\n".join(f"  {f.path}:{f.line}: {f.code}: {f.message}" for f in result.errors)
+        hint = ("pass --allow-destructive to apply them anyway, or mark a reviewed statement with "
+                "`-- atlas:nolint <code>`") if any(f.analyzer == "destructive" for f in result.errors) else \
+            "mark a reviewed statement with `-- atlas:nolint <code>`, or change [atlembic] lint_error"
+        raise AtlembicError(f"upgrade refused: the pending migrations have {len(result.errors)} erroring lint "
+                            f"finding(s):\n{lines}\nNothing was applied; {hint}")
+    return result
+
+
+def downgrade_findings(settings: Settings, diff: SchemaDiff, dialect: str) -> list[Finding]:
+    """The analyzers on a downgrade plan (every object taken as existing on the target)."""
+    return analyze_diff(diff, normalize_dialect(dialect), LintConfig.from_options(settings.options), "downgrade plan")

@@ -1,0 +1,65 @@
+"""Read-only questions to the target database behind the data-dependent checks (``lint --url``).
+
+Without a target, a data-dependent change "might fail"; with one, we look: are there rows, NULLs,
+duplicates? Each question is a single SELECT that stops at the first matching row. Any answer we cannot
+get (the table or column is not on the target yet, no privilege) is ``None``: "cannot tell".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
+
+__all__ = ["TargetData", "make_read_only"]
+
+
+def make_read_only(conn: Connection) -> None:
+    """Belt and braces for a connection lint opened itself: the session refuses writes."""
+    name = conn.dialect.name
+    statement = {
+        "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        "mysql": "SET SESSION TRANSACTION READ ONLY",
+        "mariadb": "SET SESSION TRANSACTION READ ONLY",
+        "sqlite": "PRAGMA query_only = ON",
+    }.get(name)
+    if statement is not None:
+        conn.exec_driver_sql(statement)
+
+
+class TargetData:
+    def __init__(self, conn: Connection, url: str) -> None:
+        self.conn = conn
+        self.url = url  # as shown (password masked)
+        self._cache: dict[tuple[object, ...], bool | None] = {}
+
+    def _quote_table(self, table: str) -> str:
+        quote = self.conn.dialect.identifier_preparer.quote
+        schema, _, name = table.rpartition(".")
+        return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+    def _quote(self, column: str) -> str:
+        return self.conn.dialect.identifier_preparer.quote(column)
+
+    def _exists(self, key: tuple[object, ...], sql: str) -> bool | None:
+        if key not in self._cache:
+            try:
+                self._cache[key] = self.conn.exec_driver_sql(sql).first() is not None
+            except Exception:  # not on the target (yet), or not readable: cannot tell
+                self._cache[key] = None
+        return self._cache[key]
+
+    def has_rows(self, table: str) -> bool | None:
+        return self._exists(("rows", table), f"SELECT 1 FROM {self._quote_table(table)} LIMIT 1")
+
+    def has_nulls(self, table: str, column: str) -> bool | None:
+        return self._exists(("nulls", table, column),
+                            f"SELECT 1 FROM {self._quote_table(table)} WHERE {self._quote(column)} IS NULL LIMIT 1")
+
+    def has_duplicates(self, table: str, columns: Sequence[str]) -> bool | None:
+        """Two rows with the same non-NULL values in `columns` (NULLs never collide in a unique index)."""
+        cols = ", ".join(self._quote(c) for c in columns)
+        not_null = " AND ".join(f"{self._quote(c)} IS NOT NULL" for c in columns)
+        sql = (f"SELECT 1 FROM {self._quote_table(table)} WHERE {not_null} GROUP BY {cols} "
+               "HAVING COUNT(*) > 1 LIMIT 1")
+        return self._exists(("dups", table, *columns), sql)

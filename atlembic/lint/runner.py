@@ -1,0 +1,273 @@
+"""Run migration files on the dev database statement by statement and analyze what each one changed.
+
+Atlas's way (``migratelint.DevLoader``): replay the directory up to the first analyzed file on a clean
+dev database; then execute every statement of each analyzed file, inspecting the schema after each
+one, so that every change maps to the statement (file line) that made it. Statements that cannot
+change the schema (INSERT, UPDATE, ...) are executed without inspecting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from atlembic.devdb import DevDatabase
+from atlembic.diff import Renames, SchemaDiff, diff_schemas, rename_candidates
+from atlembic.errors import AtlembicError
+from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
+from atlembic.lint.data import TargetData
+from atlembic.lint.model import Diagnostic, FileContext, Finding, Step
+from atlembic.migrate.directory import MigrationFile
+from atlembic.migrate.executor import StatementError, replay_files
+from atlembic.migrate.lexer import Statement
+from atlembic.migrate.transactions import autocommit
+from atlembic.schema.inspect import inspect_schema
+from atlembic.schema.model import Schema
+
+__all__ = ["LintConfig", "LintResult", "analyze_diff", "lint_files", "statement_changes"]
+
+# Dialect hooks, filled in by the dialect modules.
+# Facts read from the dev database around each schema-changing statement (PostgreSQL: relfilenodes).
+PROBES: dict[str, Callable[[Connection], dict[str, Any]]] = {}
+# Rewrites of the step list: SQLite's create-copy-drop-rename rebuild becomes one modification.
+STEP_REWRITERS: dict[str, Callable[[list[Step]], list[Step]]] = {}
+
+# First keywords of statements that never change the schema: executed, not inspected.
+_DATA_ONLY = {"INSERT", "UPDATE", "DELETE", "SELECT", "WITH", "SET", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK",
+              "START", "SAVEPOINT", "RELEASE", "VALUES", "LOCK", "ANALYZE", "EXPLAIN", "SHOW", "REPLACE"}
+_FIRST_WORD = re.compile(r"^(?:\s+|--[^\n]*\n|/\*.*?\*/|#[^\n]*\n)*([A-Za-z]+)", re.DOTALL)
+_RENAMES = re.compile(r"\b(RENAME|CHANGE)\b", re.IGNORECASE)
+
+
+def changes_schema(text: str) -> bool:
+    m = _FIRST_WORD.match(text)
+    return m is None or m[1].upper() not in _DATA_ONLY
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """``[atlembic] lint_error`` (analyzers or codes whose findings fail the run; default: destructive)
+    and ``lint_ignore`` (analyzers or codes never reported)."""
+
+    error: frozenset[str] = frozenset({"destructive"})
+    ignore: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> LintConfig:
+        error = _names(options["lint_error"], "lint_error") if "lint_error" in options else cls.error
+        ignore = _names(options.get("lint_ignore", ""), "lint_ignore")
+        return cls(frozenset(error), frozenset(ignore))
+
+    def is_error(self, analyzer: str, code: str) -> bool:
+        return analyzer in self.error or code in self.error
+
+    def ignored(self, analyzer: str, code: str) -> bool:
+        return analyzer in self.ignore or code in self.ignore
+
+    def without(self, analyzer: str) -> LintConfig:
+        """The same configuration, with `analyzer`'s findings (and its codes) no longer errors."""
+        codes = set(ANALYZERS[analyzer].codes) if analyzer in ANALYZERS else set()
+        return LintConfig(frozenset(n for n in self.error if n != analyzer and n not in codes), self.ignore)
+
+
+def _names(value: str, key: str) -> set[str]:
+    names = {n for n in re.split(r"[\s,]+", value.strip()) if n}
+    known = set(ANALYZERS) | {code for cls in ANALYZERS.values() for code in cls.codes}
+    unknown = sorted(names - known)
+    if unknown:
+        raise AtlembicError(f"[atlembic] {key}: unknown analyzer or code {', '.join(map(repr, unknown))} "
+                            f"(analyzers: {', '.join(ANALYZERS)}; codes like DS102)")
+    return names
+
+
+# -- results -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LintResult:
+    files: list[str] = field(default_factory=list)  # analyzed files, in order
+    skipped: list[str] = field(default_factory=list)  # nolint headers and checkpoints
+    findings: list[Finding] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)  # data-dependent checks the target passed
+    dev_description: str = ""
+    target: str | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.error]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.error]
+
+
+def display_path(path: Path | str) -> str:
+    """The file relative to the working directory when it is below it (what CI annotations need)."""
+    path = Path(path)
+    try:
+        return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+# -- per-statement changes -----------------------------------------------------------------------------
+
+
+def statement_changes(before: Schema, after: Schema, text: str) -> SchemaDiff:
+    """What one statement changed. A statement that renames turns its drop + add pairs into renames."""
+    diff = diff_schemas(before, after)
+    if not diff or not _RENAMES.search(text):
+        return diff
+    renames = Renames()
+    used: set[tuple[str, str | None]] = set()
+    for candidate in rename_candidates(diff):
+        old, new = (candidate.kind, candidate.old, candidate.table), (candidate.kind, candidate.new, candidate.table)
+        if old in used or new in used:
+            continue  # one-to-one: the first shape match wins
+        used |= {old, new}
+        renames = renames.merged(candidate.as_renames())
+    return diff_schemas(before, after, renames) if renames else diff
+
+
+def _inspect(conn: Connection) -> Schema:
+    return inspect_schema(conn)
+
+
+def file_steps(conn: Connection, file: MigrationFile, dialect: str) -> tuple[Schema, list[Step], list[Statement]]:
+    """Execute `file` statement by statement; return the schema before it, its steps and statements."""
+    statements = file.statements(dialect)
+    probe = PROBES.get(dialect)
+    start = before = _inspect(conn)
+    facts = probe(conn) if probe is not None else {}
+    steps: list[Step] = []
+    for index, stmt in enumerate(statements):
+        try:
+            conn.exec_driver_sql(stmt.text)
+        except Exception as exc:
+            raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
+        if not changes_schema(stmt.text):
+            steps.append(Step(index, [stmt], before, before, (), facts, facts))
+            continue
+        after = _inspect(conn)
+        facts_after = probe(conn) if probe is not None else {}
+        diff = statement_changes(before, after, stmt.text)
+        steps.append(Step(index, [stmt], before, after, diff.changes, facts, facts_after))
+        before, facts = after, facts_after
+    rewrite = STEP_REWRITERS.get(dialect)
+    return start, (rewrite(steps) if rewrite is not None else steps), statements
+
+
+# -- analysis ------------------------------------------------------------------------------------------
+
+
+def _nolint(file: MigrationFile | None) -> tuple[bool, list[str]]:
+    """(skip the whole file, rules for every statement) from the file header's ``atlas:nolint``."""
+    if file is None:
+        return False, []
+    args = [arg.strip() for name, arg in file.directives if name == "nolint"]
+    if args == [""]:
+        return True, []
+    return False, [rule for arg in args for rule in (arg.split() or [""])]
+
+
+def analyze(ctx: FileContext, config: LintConfig) -> list[Finding]:
+    """Run every analyzer of the dialect on one file; apply nolint directives and the configuration."""
+    _, file_rules = _nolint(ctx.file)
+    found: list[Finding] = []
+    for analyzer in analyzers_for(ctx.dialect):
+        if analyzer.name in config.ignore:
+            continue
+        for diag in analyzer.run(ctx):
+            owner = code_owner(diag.code) or analyzer.name
+            rules = file_rules + [r for arg in diag.step.directive("nolint") for r in (arg.split() or [""])]
+            if "" in rules or diag.code in rules or owner in rules or analyzer.name in rules:
+                continue
+            if config.ignored(owner, diag.code):
+                continue
+            found.append(_finding(ctx, diag, owner, config))
+    found.sort(key=lambda f: (f.line, f.code))
+    return found
+
+
+def _finding(ctx: FileContext, diag: Diagnostic, owner: str, config: LintConfig) -> Finding:
+    return Finding(ctx.path, diag.step.line, diag.code, owner, diag.message,
+                   error=diag.fails or config.is_error(owner, diag.code), file=ctx.name)
+
+
+class _DevState:
+    """One clean dev database at a time (a checkpoint file starts over on a new one)."""
+
+    def __init__(self, dev: DevDatabase, dialect: str) -> None:
+        self.dev, self.dialect = dev, dialect
+        self.stack = ExitStack()
+        self.conn: Connection | None = None
+
+    def reset(self, files: Sequence[MigrationFile]) -> Connection:
+        self.stack.close()
+        self.stack = ExitStack()
+        engine: Engine = self.stack.enter_context(self.dev.clean_database())
+        if files:
+            try:
+                replay_files(engine, files, self.dialect)
+            except StatementError as exc:
+                raise AtlembicError(f"lint: replaying the migration directory failed: {exc}") from exc
+        self.conn = autocommit(self.stack.enter_context(engine.connect()))
+        return self.conn
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def lint_files(
+    dev: DevDatabase,
+    base: Sequence[MigrationFile],
+    chosen: Sequence[MigrationFile],
+    config: LintConfig,
+    data: TargetData | None = None,
+) -> LintResult:
+    """Analyze `chosen` in order, each against the dev database's state after `base` and the files before it."""
+    dialect = dev.dialect_name
+    result = LintResult(dev_description=dev.description, target=data.url if data is not None else None)
+    state = _DevState(dev, dialect)
+    try:
+        conn = state.reset(base)
+        for file in chosen:
+            if file.is_checkpoint:  # the whole schema restated: starts over, nothing to compare with
+                conn = state.reset([file])
+                result.skipped.append(file.name)
+                continue
+            start, steps, statements = file_steps(conn, file, dialect)
+            skip, _ = _nolint(file)
+            if skip:
+                result.skipped.append(file.name)
+                continue
+            ctx = FileContext(file.name, display_path(file.path), dialect, start, steps, statements, file,
+                              mariadb=bool(getattr(conn.dialect, "is_mariadb", False)), data=data)
+            result.files.append(file.name)
+            result.findings.extend(analyze(ctx, config))
+            result.verified.extend(ctx.verified)
+    finally:
+        state.close()
+    return result
+
+
+def analyze_diff(diff: SchemaDiff, dialect: str, config: LintConfig, name: str = "plan") -> list[Finding]:
+    """Run the analyzers on a planned diff (downgrade): one step, every object taken as existing."""
+    step = Step(0, [], diff.current, diff.desired, diff.changes)
+    ctx = FileContext(name, name, dialect, diff.current, [step])
+    return analyze(ctx, config)
+
+
+def iter_lines(result: LintResult) -> Iterator[str]:
+    for f in result.findings:
+        yield f"{f.path}:{f.line}: {f.code}: {f.message}"
