@@ -15,7 +15,11 @@ from atlembic import __version__, commands
 from atlembic.config import Settings, load_settings
 from atlembic.errors import AtlembicError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+APP_HELP = (
+    "atlembic: Alembic's commands, Atlas's planning. Migrations are planned from your SQLAlchemy models "
+    "against the migration directory replayed on a throwaway dev database."
+)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=APP_HELP, pretty_exceptions_enable=False)
 
 IN_SYNC = "The migration directory is synced with the desired state, no changes to be made"
 

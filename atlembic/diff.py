@@ -435,11 +435,17 @@ def _diff_objects(
 
 
 def _pair_renames(changes: list[Any], drop: type, add: type, rename: Any) -> list[Any]:
-    """A dropped and an added object that differ only by their (non-empty) names are one rename."""
+    """A dropped and an added object that differ only by their (non-empty) names are one rename.
+
+    Not when the new name is itself being dropped here: renaming onto it would have to wait for that
+    drop, and a plain drop + add says the same without an ordering trap.
+    """
     out = list(changes)
+    dropped_names = {_payload(c).name for c in changes if isinstance(c, drop)}
     for gone in [c for c in changes if isinstance(c, drop)]:
         old = _payload(gone)
         twin = next((c for c in out if isinstance(c, add) and old.name and _payload(c).name
+                     and _payload(c).name not in dropped_names
                      and old.name != _payload(c).name and replace(old, name=_payload(c).name) == _payload(c)),
                     None)
         if twin is not None:
