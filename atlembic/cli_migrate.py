@@ -23,6 +23,10 @@ from atlembic.scaffold import init_project
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json (for tools)")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="verbose blocks")]
 LockTimeoutOpt = Annotated[str, typer.Option("--lock-timeout", help="wait this long for the target's lock (10s)")]
+AllowDriftOpt = Annotated[bool, typer.Option(
+    "--allow-drift", help="hand over an Alembic database whose schema differs from the converted baseline")]
+DropAlembicVersionOpt = Annotated[bool, typer.Option(
+    "--drop-alembic-version", help="drop alembic_version once the hand-over is recorded")]
 
 
 def _g(ctx: typer.Context) -> Globals:
@@ -86,11 +90,8 @@ def upgrade(
     lock_timeout: LockTimeoutOpt = "10s",
     baseline: Annotated[str | None, typer.Option("--baseline", help="version the target already has")] = None,
     allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="apply to a non-empty database")] = False,
-    allow_drift: Annotated[bool, typer.Option(
-        "--allow-drift", help="hand over an Alembic database whose schema differs from the converted baseline")]
-    = False,
-    drop_alembic_version: Annotated[bool, typer.Option(
-        "--drop-alembic-version", help="drop alembic_version once the hand-over is recorded")] = False,
+    allow_drift: AllowDriftOpt = False,
+    drop_alembic_version: DropAlembicVersionOpt = False,
     allow_destructive: Annotated[bool, typer.Option(
         "--allow-destructive", help="apply even when lint finds destructive changes in the pending files")] = False,
 ) -> None:
@@ -158,10 +159,16 @@ def stamp(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="a version, head or base")],
     lock_timeout: LockTimeoutOpt = "10s",
+    allow_drift: AllowDriftOpt = False,
+    drop_alembic_version: DropAlembicVersionOpt = False,
 ) -> None:
     """Record the target as being at REVISION without running anything (Atlas's migrate set)."""
     g = _g(ctx)
-    result = lifecycle.stamp(g.settings(), revision, lock_timeout=parse_duration(lock_timeout))
+    result = lifecycle.stamp(g.settings(), revision, lock_timeout=parse_duration(lock_timeout),
+                             allow_drift=allow_drift, drop_alembic_version=drop_alembic_version)
+    if result.handover is not None:
+        for line in result.handover.report():
+            g.say(line)
     for rev in result.removed:
         g.say(f"Removed revision {rev.version}")
     for rev in result.resolved:

@@ -435,9 +435,17 @@ class StampOutcome:
     removed: list[Revision] = field(default_factory=list)
     resolved: list[Revision] = field(default_factory=list)
     added: list[Revision] = field(default_factory=list)
+    handover: Any = None  # convert_handover.Handover when stamping a converted baseline
 
 
-def stamp(settings: Settings, target: str, *, lock_timeout: float = DEFAULT_TIMEOUT) -> StampOutcome:
+def stamp(
+    settings: Settings,
+    target: str,
+    *,
+    lock_timeout: float = DEFAULT_TIMEOUT,
+    allow_drift: bool = False,
+    drop_alembic_version: bool = False,
+) -> StampOutcome:
     """Make the revisions table say the target is at `target`, running nothing (``atlas migrate set``).
 
     Rows above the target are deleted; the files up to it without a row get a "resolved" (type 4) row;
@@ -449,11 +457,16 @@ def stamp(settings: Settings, target: str, *, lock_timeout: float = DEFAULT_TIME
     history = History(files)
     with connect_target(settings) as conn, target_lock(conn, lock_timeout):
         store = RevisionStore(conn)
-        store.ensure()
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
         version = history.version_at(history.resolve(target, current_version))
         outcome = StampOutcome(redact_url(settings.url or ""), version)
+        if not revisions and version is not None:
+            # A first stamp at a converted baseline is a hand-over from Alembic: check it (read-only) as
+            # `upgrade --baseline` does, so a database that is not at that state is never recorded as such.
+            outcome.handover = check_handover(conn, settings, files, version, allow_drift=allow_drift,
+                                              drop_version_table=drop_alembic_version)
+        store.ensure()
         with transactions_for(conn).transaction():
             for rev in revisions:
                 if version is None or rev.version > version:
@@ -473,6 +486,8 @@ def stamp(settings: Settings, target: str, *, lock_timeout: float = DEFAULT_TIME
                                        hash=hashes.get(file.name, ""), partial_hashes=None)
                         store.write(row)
                         outcome.added.append(row)
+        if outcome.handover is not None and drop_alembic_version:
+            drop_version_table(conn, outcome.handover)
         return outcome
 
 

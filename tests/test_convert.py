@@ -91,6 +91,22 @@ def test_handover_checks_version_and_schema(project: Path) -> None:
     assert version in atlembic(project, "current").stdout
 
 
+def test_stamp_hands_over_with_the_same_checks(project: Path) -> None:
+    atlembic(project, "convert")
+    [baseline] = sql_files(project)
+    version = baseline.name.split("_")[0]
+    url = f"sqlite:///{project / 'app.db'}"
+    alembic_upgrade(project, url, "ddd444")
+    proc = atlembic(project, "stamp", version, check=False)
+    assert proc.returncode == 255 and "is at ddd444" in proc.stdout
+    assert "atlas_schema_revisions" not in tables(url)  # refused before anything was written
+    alembic_upgrade(project, url)
+    out = atlembic(project, "stamp", version, "--drop-alembic-version").stdout
+    assert "Schema equals" in out and f"Stamped {version}" in out
+    assert "alembic_version" not in tables(url)
+    assert version in atlembic(project, "current").stdout
+
+
 def test_history_mode_one_file_per_revision(project: Path, tmp_path: Path) -> None:
     atlembic(project, "convert", "--history")
     files = sql_files(project)
