@@ -13,8 +13,6 @@ where they fail: CI must not go green by silently not testing MySQL.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -22,15 +20,14 @@ import pytest
 
 from atlembic.devdb.mysql import EphemeralMariaDB, MySQLBinaries, find_mysql_binaries
 from atlembic.errors import AtlembicError
+from tests.pg_fixture import fresh_database_url, running, server_unavailable
 
 __all__ = ["mysql_server", "fresh_mysql_url", "mysql_binaries_or_skip", "mysql_unavailable"]
 
 
 def mysql_unavailable(reason: str) -> NoReturn:
     """Skip locally, fail in CI."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"MariaDB/MySQL is required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+    server_unavailable("MariaDB/MySQL", reason)
 
 
 def mysql_binaries_or_skip() -> MySQLBinaries:
@@ -47,18 +44,7 @@ def mysql_binaries_or_skip() -> MySQLBinaries:
 @pytest.fixture(scope="session")
 def mysql_server() -> Iterator[EphemeralMariaDB]:
     """A started :class:`EphemeralMariaDB`, stopped at the end of the session."""
-    server = EphemeralMariaDB(mysql_binaries_or_skip())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(EphemeralMariaDB(mysql_binaries_or_skip()))
 
 
-def fresh_mysql_url(server: EphemeralMariaDB) -> str:
-    """Create a new empty database on ``server`` and return its URL (e.g. as a migration target).
-
-    Not dropped afterwards: it disappears with the session's server.
-    """
-    name = f"atlembic_test_{secrets.token_hex(6)}"
-    return server.create_database(name).render_as_string(hide_password=False)
+fresh_mysql_url = fresh_database_url

@@ -9,6 +9,8 @@ every test; ``fresh_pg_url(pg_server)`` gives each test its own new, empty datab
 
 Without PostgreSQL server binaries the tests are skipped, except under ``CI=true``, where they fail:
 CI must not go green by silently not testing PostgreSQL.
+
+The engine-neutral helpers at the end serve tests/mysql_fixture.py too.
 """
 
 from __future__ import annotations
@@ -17,21 +19,22 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
 
 from atlembic.devdb.postgresql import EphemeralPostgres, find_pg_bindir
+from atlembic.devdb.server import EphemeralServer
 from atlembic.errors import AtlembicError
 
 __all__ = ["pg_server", "fresh_pg_url", "pg_bindir_or_skip", "pg_unavailable"]
 
+_S = TypeVar("_S", bound=EphemeralServer)
+
 
 def pg_unavailable(reason: str) -> NoReturn:
     """Skip locally, fail in CI."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+    server_unavailable("PostgreSQL", reason)
 
 
 def pg_bindir_or_skip() -> Path:
@@ -49,7 +52,21 @@ def pg_server() -> Iterator[EphemeralPostgres]:
         import psycopg  # noqa: F401 - the driver every URL below uses
     except ImportError:
         pg_unavailable("psycopg is not installed (pip install 'psycopg[binary]')")
-    server = EphemeralPostgres(bindir)
+    yield from running(EphemeralPostgres(bindir))
+
+
+# ------------------------------------------------------------------------------------ any engine's server
+
+
+def server_unavailable(engine: str, reason: str) -> NoReturn:
+    """Skip locally, fail in CI."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{engine} is required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def running(server: _S) -> Iterator[_S]:
+    """The body of a session fixture: ``server`` started, and stopped at the end."""
     server.start()
     try:
         yield server
@@ -57,10 +74,13 @@ def pg_server() -> Iterator[EphemeralPostgres]:
         server.stop()
 
 
-def fresh_pg_url(server: EphemeralPostgres) -> str:
+def fresh_database_url(server: EphemeralServer) -> str:
     """Create a new empty database on ``server`` and return its URL (e.g. as a migration target).
 
     Not dropped afterwards: it disappears with the session's server.
     """
     name = f"atlembic_test_{secrets.token_hex(6)}"
     return server.create_database(name).render_as_string(hide_password=False)
+
+
+fresh_pg_url = fresh_database_url

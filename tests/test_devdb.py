@@ -1,4 +1,7 @@
-"""Dev databases against real engines: in-memory SQLite and real PostgreSQL clusters (no mocks)."""
+"""Dev databases against real engines: in-memory SQLite, real PostgreSQL clusters and MariaDB servers (no mocks).
+
+The ephemeral servers' life cycle, template cache and cleanup on signals run for both engines
+(the ``server_engine`` fixture); MySQL-only dev-database tests are in test_mysql.py."""
 
 from __future__ import annotations
 
@@ -9,22 +12,27 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
-from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.devdb import DevDatabase, open_dev_database, process
+from atlembic.devdb.mysql import EphemeralMariaDB, EphemeralMySQLDevDatabase
 from atlembic.devdb.postgresql import (
     EphemeralPostgres,
     EphemeralPostgresDevDatabase,
     find_leftover,
     find_pg_bindir,
 )
+from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase
 from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
 from atlembic.devdb.url import UrlDevDatabase
 from atlembic.errors import AtlembicError
+from tests.mysql_fixture import mysql_binaries_or_skip
 from tests.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +43,7 @@ def _table_names(engine) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _processes_mentioning(path: Path) -> list[int]:
-    """Live processes whose command line names ``path`` (a postmaster started on a data dir in it)."""
+    """Live processes whose command line names ``path`` (a server started on a data dir in it)."""
     needle = str(path).encode()
     found = []
     for entry in Path("/proc").iterdir():
@@ -68,6 +76,55 @@ def _wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-un
             return True
         time.sleep(0.02)
     return predicate()
+
+
+@dataclass(frozen=True)
+class ServerEngine:
+    """An engine with an ephemeral server, and what its tests expect of it."""
+
+    dialect: str  # for open_dev_database
+    binaries_or_skip: Callable[[], Any]  # the server class's first argument (skips, or fails in CI)
+    server_class: type[EphemeralServer]
+    dev_class: type[EphemeralServerDevDatabase[Any]]
+    description: str  # formatted with the started server as ``s``
+    settings: dict[str, object]  # query -> value on the ephemeral server
+    statements: tuple[str, ...]  # that must work on it
+    databases_sql: str  # lists the server's databases
+    vital_file: str  # in the data dir: garbled, the server does not start
+
+    def server(self, **options: Any) -> EphemeralServer:
+        return self.server_class(self.binaries_or_skip(), **options)
+
+
+ENGINES = [
+    pytest.param(
+        ServerEngine(
+            "postgresql", pg_bindir_or_skip, EphemeralPostgres, EphemeralPostgresDevDatabase,
+            "ephemeral PostgreSQL {s.version} cluster ({s.tmpdir})",
+            # Unix socket only: nothing listens on TCP.
+            {"SHOW listen_addresses": "", "SHOW fsync": "off"}, (),
+            "SELECT datname FROM pg_database", "global/pg_control",
+        ),
+        id="postgresql",
+    ),
+    pytest.param(
+        ServerEngine(
+            "mariadb", mysql_binaries_or_skip, EphemeralMariaDB, EphemeralMySQLDevDatabase,
+            "ephemeral {s.flavor} {s.version} server ({s.tmpdir})",
+            {"SELECT @@skip_networking": 1, "SELECT @@log_bin": 0},
+            ("CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw'",),  # grant tables are on
+            "SHOW DATABASES", "ibdata1",
+        ),
+        id="mariadb",
+    ),
+]
+
+
+@pytest.fixture(params=ENGINES)
+def server_engine(request: pytest.FixtureRequest) -> ServerEngine:
+    spec: ServerEngine = request.param
+    spec.binaries_or_skip()
+    return spec
 
 
 @pytest.fixture
@@ -160,40 +217,40 @@ def test_missing_binaries_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch,
         pg.find_pg_bindir()
 
 
-# ------------------------------------------------------------------------------ ephemeral PostgreSQL
+# ---------------------------------------------------------------------------------------- ephemeral servers
 
 
-def test_ephemeral_postgres_lifecycle() -> None:
-    pg_bindir_or_skip()
-    dev = open_dev_database("postgresql")
+def test_ephemeral_server_lifecycle(server_engine: ServerEngine) -> None:
+    dev = open_dev_database(server_engine.dialect)
     try:
-        assert isinstance(dev, EphemeralPostgresDevDatabase)
+        assert isinstance(dev, server_engine.dev_class)
         server = dev.server
         tmpdir, pid = server.tmpdir, server.pid
         assert tmpdir is not None and tmpdir.is_dir() and pid is not None
-        assert dev.description == f"ephemeral PostgreSQL {server.version} cluster ({tmpdir})"
-        # Unix socket only: nothing listens on TCP.
+        assert dev.description == server_engine.description.format(s=server)
         with create_engine(server.url()).connect() as conn:
-            assert conn.execute(text("SHOW listen_addresses")).scalar() == ""
-            assert conn.execute(text("SHOW fsync")).scalar() == "off"
+            for query, value in server_engine.settings.items():
+                assert conn.execute(text(query)).scalar() == value, query
+            for statement in server_engine.statements:
+                conn.execute(text(statement))
 
-        with dev.clean_database() as engine:
-            first_db = engine.url.database
+        with dev.clean_database() as db:
+            first_db = db.url.database
             assert first_db.startswith("atlembic_dev_")
-            with engine.begin() as conn:
-                conn.execute(text("CREATE TABLE t (id serial PRIMARY KEY, v text)"))
-                conn.execute(text("INSERT INTO t (v) VALUES ('x')"))
-            assert _table_names(engine) == ["t"]
-        with dev.clean_database() as engine:
-            assert engine.url.database != first_db
-            assert _table_names(engine) == []
+            with db.begin() as conn:
+                conn.execute(text("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))"))
+                conn.execute(text("INSERT INTO t (id, v) VALUES (1, 'x')"))
+            assert _table_names(db) == ["t"]
+        with dev.clean_database() as db:
+            assert db.url.database != first_db
+            assert _table_names(db) == []
         with create_engine(server.url()).connect() as conn:
-            names = conn.execute(text("SELECT datname FROM pg_database")).scalars().all()
+            names = conn.execute(text(server_engine.databases_sql)).scalars().all()
         assert not [n for n in names if n.startswith("atlembic_dev_")], "scratch databases must be dropped"
     finally:
         dev.close()
     assert not tmpdir.exists()
-    assert not _pid_alive(pid)
+    assert _wait_until(lambda: not _pid_alive(pid))
     assert _processes_mentioning(tmpdir) == []
     dev.close()  # idempotent
 
@@ -229,17 +286,15 @@ def test_ephemeral_refuses_unclean_database(tmp_path: Path) -> None:
         assert not [n for n in names if n.startswith("atlembic_dev_")]
 
 
-def test_template_cache_is_used_and_rebuilt(isolated_cache: Path) -> None:
-    bindir = pg_bindir_or_skip()
-
+def test_template_cache_is_used_and_rebuilt(server_engine: ServerEngine, isolated_cache: Path) -> None:
     def start_stop() -> bool:
-        with EphemeralPostgres(bindir, use_template=True, cache_dir=isolated_cache) as server:
+        with server_engine.server(use_template=True, cache_dir=isolated_cache) as server:
             with create_engine(server.url()).connect() as conn:
                 assert conn.execute(text("SELECT 1")).scalar() == 1
             return server.started_from_template
 
-    assert start_stop() is False  # cold: initdb, then the template is saved
-    template = next(isolated_cache.glob("pg-template-*"))
+    assert start_stop() is False  # cold: initialize, then the template is saved
+    template = server_engine.server(cache_dir=isolated_cache).template_dir
     marker = template / "complete.json"
     assert marker.is_file()
     assert start_stop() is True
@@ -248,11 +303,11 @@ def test_template_cache_is_used_and_rebuilt(isolated_cache: Path) -> None:
     assert start_stop() is False
     assert marker.is_file()
 
-    # Complete-looking but broken: the server cannot start from it -> fall back to initdb, rebuild.
-    (template / "data" / "global" / "pg_control").write_bytes(b"garbage")
+    # Complete-looking but broken: the server cannot start from it -> fall back to initializing, rebuild.
+    (template / "data" / server_engine.vital_file).write_bytes(b"garbage")
     assert start_stop() is False
     assert start_stop() is True
-    assert not list(isolated_cache.glob("*.tmp-*")) and not list(isolated_cache.glob("*.broken-*"))
+    assert list(isolated_cache.iterdir()) == [template], "no staging or broken templates left"
 
 
 # ------------------------------------------------------------------------------------------ --dev-url
@@ -355,8 +410,8 @@ _CHILD = textwrap.dedent(
     import json, os, signal, sys, time
     from atlembic.devdb import open_dev_database
 
-    mode = sys.argv[1]
-    dev = open_dev_database("postgresql")
+    dialect, mode = sys.argv[1:]
+    dev = open_dev_database(dialect)
     with dev, dev.clean_database() as engine:
         with engine.connect():
             print(json.dumps({"tmpdir": str(dev.server.tmpdir), "pid": dev.server.pid}), flush=True)
@@ -369,10 +424,9 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _spawn_child(mode: str) -> tuple[subprocess.Popen[str], Path, int]:
-    pg_bindir_or_skip()
+def _spawn_child(server_engine: ServerEngine, mode: str) -> tuple[subprocess.Popen[str], Path, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, mode],
+        [sys.executable, "-c", _CHILD, server_engine.dialect, mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -390,8 +444,8 @@ def _spawn_child(mode: str) -> tuple[subprocess.Popen[str], Path, int]:
 
 def _assert_cleaned_up(tmpdir: Path, pid: int) -> None:
     assert not tmpdir.exists(), f"temp dir {tmpdir} left behind"
-    assert _wait_until(lambda: not _pid_alive(pid)), f"postmaster {pid} still running"
-    assert _wait_until(lambda: _processes_mentioning(tmpdir) == []), "stray postgres processes"
+    assert _wait_until(lambda: not _pid_alive(pid)), f"server {pid} still running"
+    assert _wait_until(lambda: _processes_mentioning(tmpdir) == []), "stray server processes"
 
 
 @pytest.mark.parametrize(
@@ -402,33 +456,33 @@ def _assert_cleaned_up(tmpdir: Path, pid: int) -> None:
         ("self-sigint", None, -signal.SIGINT),
     ],
 )
-def test_signal_cleans_up(mode: str, sig: signal.Signals | None, returncode: int) -> None:
-    proc, tmpdir, pid = _spawn_child(mode)
+def test_signal_cleans_up(
+    server_engine: ServerEngine, mode: str, sig: signal.Signals | None, returncode: int
+) -> None:
+    proc, tmpdir, pid = _spawn_child(server_engine, mode)
     if sig is not None:
-        os.killpg(proc.pid, sig)  # what the terminal does on Ctrl-C; postgres is in a session of its own
+        os.killpg(proc.pid, sig)  # what the terminal does on Ctrl-C; the server is in a session of its own
     proc.wait(timeout=30)
     assert proc.returncode == returncode, proc.stderr.read() if proc.stderr else ""
     _assert_cleaned_up(tmpdir, pid)
 
 
-def test_cluster_of_a_killed_process_is_swept_by_the_next_start() -> None:
-    proc, tmpdir, pid = _spawn_child("sigkill")
+def test_server_of_a_killed_process_is_swept_by_the_next_start(server_engine: ServerEngine) -> None:
+    proc, tmpdir, pid = _spawn_child(server_engine, "sigkill")
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    assert tmpdir.exists()  # SIGKILL cannot be cleaned up after by the process itself...
-    with EphemeralPostgres(use_template=True):
+    assert tmpdir.exists() and _pid_alive(pid)  # SIGKILL cannot be cleaned up after by the process itself...
+    with server_engine.server(use_template=True):
         pass  # ...so the next start removes what dead owners left
     _assert_cleaned_up(tmpdir, pid)
 
 
 def test_forked_child_does_not_stop_the_parents_server(pg_server: EphemeralPostgres) -> None:  # noqa: F811
-    import atlembic.devdb.postgresql as pg
-
     child = os.fork()
     if child == 0:  # multiprocessing workers: their exit or Ctrl-C must leave the parent's server alone
         try:
             pg_server.stop()
-            pg._stop_all()
+            process.stop_all()
         finally:
             os._exit(0)
     os.waitpid(child, 0)
@@ -442,5 +496,6 @@ def test_forked_child_does_not_stop_the_parents_server(pg_server: EphemeralPostg
 def test_devdatabase_api_surface() -> None:
     assert issubclass(SqliteMemoryDevDatabase, DevDatabase)
     assert issubclass(EphemeralPostgresDevDatabase, DevDatabase)
+    assert issubclass(EphemeralMySQLDevDatabase, DevDatabase)
     assert issubclass(UrlDevDatabase, DevDatabase)
     assert make_url("postgresql://u:p@h/db").render_as_string(hide_password=True) == "postgresql://u:***@h/db"

@@ -1,16 +1,13 @@
-"""MySQL / MariaDB end to end on a real server: the ephemeral dev server, `--dev-url`, reflection,
-round trips (the shared cases of test_roundtrip.py plus MySQL-only ones), and apply without
-transactional DDL (progress survives a failure, a re-run resumes at the failed statement)."""
+"""MySQL / MariaDB end to end on a real server: `--dev-url`, reflection, round trips (the shared cases of
+test_roundtrip.py plus MySQL-only ones), and apply without transactional DDL (progress survives a failure,
+a re-run resumes at the failed statement). The ephemeral dev server's life cycle, template cache and
+cleanup on signals are tested together with PostgreSQL's in test_devdb.py."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +18,6 @@ from atlembic import commands
 from atlembic.config import load_settings
 from atlembic.devdb import open_dev_database
 from atlembic.devdb.mysql import (
-    EphemeralMariaDB,
-    EphemeralMySQLDevDatabase,
     find_mysql_binaries,
     flavor_warning,
 )
@@ -31,7 +26,7 @@ from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
 from atlembic.schema.inspect import inspect_schema
-from tests.mysql_fixture import fresh_mysql_url, mysql_binaries_or_skip
+from tests.mysql_fixture import fresh_mysql_url
 from tests.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
 from tests.test_roundtrip import POSTS, USERS, Case, build_cases, users, with_posts
 
@@ -276,68 +271,6 @@ def test_revisions_table_layout(mysql_server, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ dev database
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-
-
-def _wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-def test_ephemeral_server_lifecycle(tmp_path: Path) -> None:
-    mysql_binaries_or_skip()
-    dev = open_dev_database("mariadb")
-    try:
-        assert isinstance(dev, EphemeralMySQLDevDatabase) and dev.dialect_name == "mysql"
-        server = dev.server
-        tmpdir, pid = server.tmpdir, server.pid
-        assert tmpdir is not None and pid is not None
-        assert dev.description.startswith(f"ephemeral {server.flavor} {server.version} server")
-        with sa.create_engine(server.url()).connect() as conn:
-            assert conn.exec_driver_sql("SELECT @@skip_networking").scalar() == 1
-            assert conn.exec_driver_sql("SELECT @@log_bin").scalar() == 0
-            conn.exec_driver_sql("CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw'")  # grant tables are on
-        with dev.clean_database() as engine:
-            first = engine.url.database
-            assert first.startswith("atlembic_dev_")
-            with engine.begin() as conn:
-                conn.exec_driver_sql("CREATE TABLE t (id INT PRIMARY KEY)")
-        with dev.clean_database() as engine:
-            assert engine.url.database != first
-            assert sa.inspect(engine).get_table_names() == []
-        with sa.create_engine(server.url()).connect() as conn:
-            names = conn.exec_driver_sql("SHOW DATABASES").scalars().all()
-        assert not [n for n in names if n.startswith("atlembic_dev_")], "scratch databases must be dropped"
-    finally:
-        dev.close()
-    assert not tmpdir.exists()
-    assert _wait_until(lambda: not _pid_alive(pid))
-    dev.close()  # idempotent
-
-
-def test_template_is_used_and_matches(tmp_path: Path) -> None:
-    binaries = mysql_binaries_or_skip()
-    cache = tmp_path / "cache"
-    with EphemeralMariaDB(binaries, use_template=True, cache_dir=cache) as first:
-        assert not first.started_from_template
-    with EphemeralMariaDB(binaries, use_template=True, cache_dir=cache) as second:
-        assert second.started_from_template
-        with sa.create_engine(second.url()).connect() as conn:
-            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
-
-
 def test_non_empty_dev_database_is_refused(mysql_server) -> None:
     url = fresh_mysql_url(mysql_server)
     engine = sa.create_engine(url)
@@ -399,56 +332,6 @@ def test_mysql_target_on_mariadb_warns() -> None:
     assert "--dev-url" in (flavor_warning("mysql+pymysql", "MariaDB", "10.11.19") or "")
     assert flavor_warning("mariadb", "MariaDB", "10.11.19") is None
     assert flavor_warning("mysql", "MySQL", "8.0.36") is None
-
-
-_CHILD = textwrap.dedent(
-    """
-    import json, os, signal, sys, time
-    from atlembic.devdb import open_dev_database
-
-    dev = open_dev_database("mariadb")
-    with dev, dev.clean_database() as engine:
-        with engine.connect():
-            print(json.dumps({"tmpdir": str(dev.server.tmpdir), "pid": dev.server.pid}), flush=True)
-            if sys.argv[1:] == ["sigkill"]:
-                os.kill(os.getpid(), signal.SIGKILL)
-            time.sleep(60)
-    """
-)
-
-
-def _spawn_child(*args: str) -> tuple[subprocess.Popen[str], Path, int]:
-    mysql_binaries_or_skip()
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=REPO, start_new_session=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=30)
-        pytest.fail(f"child did not start the dev database: {proc.stderr.read() if proc.stderr else ''}")
-    info = json.loads(line)
-    return proc, Path(info["tmpdir"]), int(info["pid"])
-
-
-def test_server_of_a_killed_process_is_swept_by_the_next_start() -> None:
-    proc, tmpdir, pid = _spawn_child("sigkill")
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    assert tmpdir.exists() and _pid_alive(pid)  # SIGKILL cannot be cleaned up after by the process itself...
-    with EphemeralMariaDB():
-        pass  # ...so the next start removes what dead owners left
-    assert not tmpdir.exists()
-    assert _wait_until(lambda: not _pid_alive(pid)), f"mariadbd {pid} still running"
-
-
-@pytest.mark.parametrize(("sig", "returncode"), [(signal.SIGINT, -signal.SIGINT), (signal.SIGTERM, -signal.SIGTERM)])
-def test_signal_cleans_up(sig: signal.Signals, returncode: int) -> None:
-    proc, tmpdir, pid = _spawn_child()
-    os.killpg(proc.pid, sig)  # what the terminal does on Ctrl-C
-    proc.wait(timeout=30)
-    assert proc.returncode == returncode, proc.stderr.read() if proc.stderr else ""
-    assert not tmpdir.exists(), f"temp dir {tmpdir} left behind"
-    assert _wait_until(lambda: not _pid_alive(pid)), f"mariadbd {pid} still running"
 
 
 _MODELS = """

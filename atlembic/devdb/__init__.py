@@ -18,6 +18,7 @@ import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Engine, make_url
 from sqlalchemy.engine import URL
@@ -30,23 +31,16 @@ __all__ = ["DevDatabase", "open_dev_database", "assert_clean", "mask_url"]
 # Dialect name -> module (inside this package) implementing the embedded default and the emptiness check.
 _DIALECT_MODULES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
 _DIALECT_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "sqlite3": "sqlite", "mariadb": "mysql"}
+_T = TypeVar("_T")
 
 
-class DevDatabase(abc.ABC):
-    """A source of clean, empty, disposable databases of one dialect."""
+class CloseOnExit:
+    """``with x:`` ... ``x.close()``: for dev databases and the ephemeral servers behind them."""
 
-    dialect_name: str
-    description: str
-
-    @abc.abstractmethod
-    @contextmanager
-    def clean_database(self) -> Iterator[Engine]:
-        """Yield an Engine bound to a new empty database; the database is discarded on exit."""
-
-    def close(self) -> None:  # noqa: B027 - default: nothing to release
+    def close(self) -> None:
         """Release servers and temporary files. Idempotent."""
 
-    def __enter__(self) -> DevDatabase:
+    def __enter__(self: _T) -> _T:
         return self
 
     def __exit__(
@@ -56,6 +50,18 @@ class DevDatabase(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class DevDatabase(CloseOnExit, abc.ABC):
+    """A source of clean, empty, disposable databases of one dialect."""
+
+    dialect_name: str
+    description: str
+
+    @abc.abstractmethod
+    @contextmanager
+    def clean_database(self) -> Iterator[Engine]:
+        """Yield an Engine bound to a new empty database; the database is discarded on exit."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.description}>"

@@ -3,7 +3,7 @@
 The server lives in a private temp dir (tmpfs when there is one), listens only on a unix socket inside
 that dir (``--skip-networking``), runs with durability off (no binlog, no flush at commit, no
 doublewrite) and a small buffer pool, and is removed on every exit path: ``stop()``, ``atexit``,
-SIGINT and SIGTERM (see :mod:`atlembic.devdb.process`). As root it runs as the ``mysql`` OS user.
+SIGINT and SIGTERM (see :mod:`atlembic.devdb.server`). As root it runs as the ``mysql`` OS user.
 
 Grant tables are on (``root`` without a password over the socket), so migrations may CREATE USER and
 GRANT like on a real server.
@@ -19,43 +19,22 @@ gives exact results. An Oracle MySQL server found locally is used instead (``mys
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import os
 import re
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from atlembic.devdb import DevDatabase, assert_clean
-from atlembic.devdb.process import (
-    RunAs,
-    cache_root,
-    pid_alive,
-    register,
-    remove_dir_atomically,
-    run_as_user,
-    send,
-    signals_deferred,
-    temp_base,
-    terminate,
-    unregister,
-    wait_exit,
-)
+from atlembic.devdb import DevDatabase
+from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase, scratch_database_name
 from atlembic.errors import AtlembicError
 
 __all__ = [
@@ -71,11 +50,7 @@ __all__ = [
     "open_embedded",
 ]
 
-_TEMP_PREFIX = "atlembic-mysql-"
-_OWNER_FILE = "atlembic-owner.pid"
 _SOCKET = "mysqld.sock"
-_TEMPLATE_MARKER = "complete.json"
-_TEMPLATE_FORMAT = 1  # bump when the install options below change
 _SERVERS = ("mariadbd", "mysqld")
 _INSTALLERS = ("mariadb-install-db", "mysql_install_db")
 _SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/mysql/bin", "/usr/local/mysql/scripts", "/usr/local/bin")
@@ -93,7 +68,6 @@ _SERVER_OPTIONS = (
     "--skip-ssl",
 )
 _MARIADB_OPTIONS = ("--collation-server=utf8mb4_general_ci", "--innodb-flush-method=nosync")
-_STARTUP_TIMEOUT = 60.0
 _ADMIN_USER = "root"
 
 
@@ -175,386 +149,109 @@ def server_version(server: Path) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Stale servers of killed processes
-
-
-def _sweep_stale_servers(base: str) -> None:
-    """Remove servers left by processes that were SIGKILLed (the only exit we cannot clean up after)."""
-    try:
-        entries = list(os.scandir(base))
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.name.startswith(_TEMP_PREFIX):
-            continue
-        path = Path(entry.path)
-        try:
-            if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
-                continue
-            owner = int((path / _OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(owner):
-            continue
-        _kill_server_of(path)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _kill_server_of(tmpdir: Path) -> None:
-    try:
-        pid = int((tmpdir / "run" / "mysqld.pid").read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return
-    if str(tmpdir).encode() in cmdline:  # guard against a recycled pid
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-# --------------------------------------------------------------------------------------------------------
 # The server
 
 
-class EphemeralMariaDB:
+class EphemeralMariaDB(EphemeralServer):
     """A private, throwaway MariaDB (or MySQL) server: ``start()`` ... ``stop()``, or a context manager.
 
     ``use_template`` (default on unless ``ATLEMBIC_MYSQL_TEMPLATE=0``): copy a cached installed data dir
-    instead of running mariadb-install-db each time.
+    instead of running mariadb-install-db each time. ``cache_dir``, ``temp_base``: see :class:`EphemeralServer`.
     """
 
-    def __init__(
-        self,
-        binaries: MySQLBinaries | None = None,
-        *,
-        use_template: bool | None = None,
-        cache_dir: Path | None = None,
-        temp_base: str | None = None,
-    ) -> None:
+    name = "mysql"
+    dialect = "mysql"
+    run_as_names = ("mysql", "nobody")
+    env_prefixes = ("MYSQL", "MARIADB")  # MYSQL_HOME, MYSQL_UNIX_PORT, MYSQL_TCP_PORT...
+    run_dir_name = "run"  # socket, pid file, log, temp files
+    pid_file = "run/mysqld.pid"
+    log_file = "run/mysqld.log"
+    log_stdout = False
+    # SIGKILL is a correct shutdown here: the server holds nothing outside its temp dir (no shared
+    # memory, no network), and that dir is deleted next. A clean shutdown would only flush InnoDB.
+    stop_signal = signal.SIGKILL
+    startup_timeout = 60.0
+
+    def __init__(self, binaries: MySQLBinaries | None = None, **options: Any) -> None:
         self.binaries = binaries if binaries is not None else find_mysql_binaries()
-        if use_template is None:
-            use_template = os.environ.get("ATLEMBIC_MYSQL_TEMPLATE", "1") not in ("0", "false", "no")
-        self.use_template = use_template
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_root()
-        self._temp_base = temp_base
-        self.tmpdir: Path | None = None
-        self.started_from_template = False
-        self._run_as = self._server_user()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._child: subprocess.Popen[bytes] | None = None  # install-db / cp while starting
-        self._admin: Engine | None = None
-        self._owner_pid = os.getpid()
-
-    @staticmethod
-    def _server_user() -> RunAs | None:
-        run_as = run_as_user(("mysql", "nobody"))
-        if os.geteuid() == 0 and run_as is None:
-            raise AtlembicError(
-                "running as root and there is neither a 'mysql' nor a 'nobody' user to run the dev "
-                "MariaDB server as; create one or pass --dev-url"
-            )
-        return run_as
-
-    # -- paths and state ----------------------------------------------------------------------------------
+        super().__init__(**options)
 
     @property
-    def version(self) -> str:
+    def version(self) -> str:  # type: ignore[override]
         return self.binaries.version
 
     @property
     def flavor(self) -> str:
         return self.binaries.flavor
 
+    product = flavor  # type: ignore[assignment]
+
     @property
     def is_mariadb(self) -> bool:
         return self.flavor == "MariaDB"
-
-    @property
-    def datadir(self) -> Path:
-        return self._require_tmpdir() / "data"
-
-    @property
-    def run_dir(self) -> Path:
-        return self._require_tmpdir() / "run"
 
     @property
     def socket_path(self) -> Path:
         return self.run_dir / _SOCKET
 
     @property
-    def log_path(self) -> Path:
-        return self.run_dir / "mysqld.log"
+    def _template_name(self) -> str:
+        return self.flavor.lower()
 
-    @property
-    def template_dir(self) -> Path:
-        return self.cache_dir / f"{self.flavor.lower()}-template-{self.version}"
+    def _template_inputs(self) -> dict[str, Any]:
+        return {"flavor": self.flavor, "server": str(self.binaries.server), "options": list(_STORAGE_OPTIONS)}
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+    def _template_complete(self, data: Path) -> bool:
+        return (data / "mysql").is_dir() and (data / "ibdata1").is_file()
 
-    @property
-    def running(self) -> bool:
-        return self.pid is not None
-
-    def _require_tmpdir(self) -> Path:
-        if self.tmpdir is None:
-            raise AtlembicError(f"the ephemeral {self.flavor} server is not started")
-        return self.tmpdir
-
-    @property
-    def description(self) -> str:
-        where = self.tmpdir if self.tmpdir is not None else "not started"
-        return f"ephemeral {self.flavor} {self.version} server ({where})"
-
-    def __repr__(self) -> str:
-        return f"<EphemeralMariaDB {self.flavor} {self.version} {self.tmpdir} pid={self.pid}>"
-
-    # -- life cycle ---------------------------------------------------------------------------------------
-
-    def start(self) -> EphemeralMariaDB:
-        if self.running:
-            return self
-        base = self._temp_base or temp_base("ATLEMBIC_MYSQL_TMPDIR")
-        _sweep_stale_servers(base)
-        self._owner_pid = os.getpid()
-        register(self)
-        try:
-            self.tmpdir = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=base))
-            (self.tmpdir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
-            self.run_dir.mkdir(mode=0o700)
-            if self._run_as is not None:
-                # The top dir stays ours (so the stale sweep recognizes it); the server only needs to
-                # traverse it, and to own data/ and run/ (socket, pid file, log, temp files).
-                self.tmpdir.chmod(0o711)
-                self._run_as.chown(self.run_dir)
-            if not self._start_from_template():
-                self._install()
-                self._save_template()
-                self._launch()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _start_from_template(self) -> bool:
-        if not self.use_template:
-            return False
-        template = self.template_dir
-        if not self._template_valid(template):
-            return False
-        try:
-            self._copy_tree(template / "data", self.datadir)
-        except (OSError, subprocess.SubprocessError, AtlembicError):
-            shutil.rmtree(self.datadir, ignore_errors=True)
-            return False  # e.g. another process is replacing it right now: just install afresh
-        try:
-            self._launch()
-        except AtlembicError:
-            # A template that looks complete but does not start is corrupt: drop it, start afresh.
-            self._kill_server()
-            shutil.rmtree(self.datadir, ignore_errors=True)
-            remove_dir_atomically(template)
-            return False
-        self.started_from_template = True
-        return True
-
-    def _fingerprint(self) -> dict[str, Any]:
-        return {
-            "format": _TEMPLATE_FORMAT,
-            "flavor": self.flavor,
-            "version": self.version,
-            "server": str(self.binaries.server),
-            "options": list(_STORAGE_OPTIONS),
-        }
-
-    def _template_valid(self, template: Path) -> bool:
-        try:
-            marker = json.loads((template / _TEMPLATE_MARKER).read_text())
-        except (OSError, ValueError):
-            return False
-        data = template / "data"
-        return marker == self._fingerprint() and (data / "mysql").is_dir() and (data / "ibdata1").is_file()
-
-    def _copy_tree(self, src: Path, dst: Path) -> None:
-        cp = shutil.which("cp")
-        if cp:
-            self._run([cp, "-a", str(src), str(dst)], as_server_user=False)
-        else:
-            shutil.copytree(src, dst, symlinks=True)
-        if self._run_as is not None and dst.stat().st_uid != self._run_as.uid:
-            self._run_as.chown_tree(dst)
-
-    def _install(self) -> None:
-        self.datadir.mkdir(mode=0o700)
-        if self._run_as is not None:
-            self._run_as.chown(self.datadir)
-        if self.binaries.install_db is not None:
-            cmd = [
-                str(self.binaries.install_db),
-                "--no-defaults",
-                f"--datadir={self.datadir}",
-                f"--basedir={self._basedir()}",
-                "--auth-root-authentication-method=normal",  # root without password, on our socket only
-                "--skip-test-db",
-                "--skip-name-resolve",
-                *_STORAGE_OPTIONS,
-            ]
-        else:  # Oracle MySQL 5.7+/8: the server initializes its own data dir
-            cmd = [
+    def _init_command(self) -> list[str]:
+        if self.binaries.install_db is None:  # Oracle MySQL 5.7+/8: the server initializes its own data dir
+            return [
                 str(self.binaries.server),
                 "--no-defaults",
                 "--initialize-insecure",
                 f"--datadir={self.datadir}",
                 *_STORAGE_OPTIONS,
             ]
-        self._run(cmd)
+        return [
+            str(self.binaries.install_db),
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            # mariadb-install-db finds share/ (the system tables' SQL) relative to the basedir.
+            f"--basedir={self.binaries.server.parent.parent}",
+            "--auth-root-authentication-method=normal",  # root without password, on our socket only
+            "--skip-test-db",
+            "--skip-name-resolve",
+            *_STORAGE_OPTIONS,
+        ]
 
-    def _basedir(self) -> Path:
-        # mariadb-install-db finds share/ (the system tables' SQL) relative to the basedir.
-        return self.binaries.server.parent.parent
-
-    def _save_template(self) -> None:
-        """Cache the pristine data dir (before the first start) for the next runs; failures are harmless."""
-        if not self.use_template:
-            return
-        template = self.template_dir
-        staging = template.with_name(f"{template.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            staging.mkdir(parents=True)
-            self._copy_tree(self.datadir, staging / "data")
-            # The marker is written last: a template without it is incomplete and never used.
-            (staging / _TEMPLATE_MARKER).write_text(json.dumps(self._fingerprint()))
-            if template.exists():
-                remove_dir_atomically(template)
-            staging.rename(template)
-        except (OSError, subprocess.SubprocessError, AtlembicError):
-            pass  # read-only home, a concurrent builder won the rename, ...
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    def _run(self, cmd: Sequence[str], *, as_server_user: bool = True) -> None:
-        with signals_deferred():
-            self._child = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=self._require_tmpdir(),
-                env=_child_env(),
-                start_new_session=True,  # Ctrl-C in the terminal is ours to handle, not the child's
-                **(self._run_as.popen_kwargs() if as_server_user and self._run_as else {}),
-            )
-        child = self._child
-        try:
-            output, _ = child.communicate()
-        finally:
-            terminate(child)
-            self._child = None
-        if self.tmpdir is None:  # stop() ran meanwhile (a signal handler that did not raise)
-            raise AtlembicError(f"the dev {self.flavor} server was stopped while it was starting")
-        if child.returncode != 0:
-            raise AtlembicError(
-                f"{Path(cmd[0]).name} failed for the dev database (exit {child.returncode}): "
-                f"{output.decode(errors='replace').strip()[-2000:]}"
-            )
-
-    def _launch(self) -> None:
+    def _server_command(self) -> list[str]:
         run = self.run_dir
-        cmd = [
+        return [
             str(self.binaries.server),
             "--no-defaults",  # must come first: no /etc/mysql/my.cnf, no ~/.my.cnf
             f"--datadir={self.datadir}",
             f"--socket={self.socket_path}",
-            f"--pid-file={run / 'mysqld.pid'}",
+            f"--pid-file={self._require_tmpdir() / self.pid_file}",
             f"--log-error={self.log_path}",
             f"--tmpdir={run}",
             *_STORAGE_OPTIONS,
             *_SERVER_OPTIONS,
             *(_MARIADB_OPTIONS if self.is_mariadb else ("--mysqlx=OFF",)),
         ]
-        with signals_deferred():
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                cwd=run,
-                env=_child_env(),
-                start_new_session=True,
-                **(self._run_as.popen_kwargs() if self._run_as else {}),
-            )
-        self._wait_ready()
 
-    def _wait_ready(self) -> None:
+    def _ready(self) -> bool:
         import pymysql
 
-        assert self._proc is not None
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise AtlembicError(
-                    f"the dev {self.flavor} server exited during start-up (exit {self._proc.returncode}): "
-                    f"{self._log_tail()}"
-                )
-            if self.socket_path.exists():
-                try:
-                    pymysql.connect(unix_socket=str(self.socket_path), user=_ADMIN_USER, connect_timeout=5,
-                                    ssl_disabled=True).close()
-                    return
-                except pymysql.err.OperationalError:
-                    pass
-            time.sleep(0.005)
-        raise AtlembicError(
-            f"the dev {self.flavor} server did not start in {_STARTUP_TIMEOUT:.0f}s: {self._log_tail()}"
-        )
-
-    def _log_tail(self) -> str:
+        if not self.socket_path.exists():
+            return False
         try:
-            return self.log_path.read_text(errors="replace").strip()[-2000:]
-        except OSError:
-            return "(no log)"
-
-    def _kill_server(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        # SIGKILL is a correct shutdown here: the server holds nothing outside its temp dir (no shared
-        # memory, no network), and that dir is deleted next. A clean shutdown would only flush InnoDB.
-        send(proc, signal.SIGKILL)
-        wait_exit(proc, None)
-        self._proc = None
-
-    def stop(self) -> None:
-        """Stop the server and remove its temp dir. Idempotent, and re-entrant from a signal handler."""
-        if os.getpid() != self._owner_pid:
-            return  # a forked copy: the server belongs to the parent process
-        admin, self._admin = self._admin, None
-        if admin is not None:
-            with contextlib.suppress(Exception):
-                admin.dispose()
-        if self._child is not None:
-            terminate(self._child)
-        self._kill_server()
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            if not self.tmpdir.exists():
-                self.tmpdir = None
-        unregister(self)
-
-    close = stop
-
-    def __enter__(self) -> EphemeralMariaDB:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- databases ----------------------------------------------------------------------------------------
+            pymysql.connect(
+                unix_socket=str(self.socket_path), user=_ADMIN_USER, connect_timeout=5, ssl_disabled=True
+            ).close()
+        except pymysql.err.OperationalError:
+            return False
+        return True
 
     def url(self, database: str | None = None) -> URL:
         """PyMySQL URL over the unix socket, e.g. ``mysql+pymysql://root@localhost/db?unix_socket=...``."""
@@ -568,32 +265,6 @@ class EphemeralMariaDB:
             query={"unix_socket": str(self.socket_path), "charset": "utf8mb4", "ssl_disabled": "1"},
         )
 
-    def _admin_engine(self) -> Engine:
-        if not self.running:
-            raise AtlembicError(f"the ephemeral {self.flavor} server is not running")
-        if self._admin is None:
-            self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1)
-        return self._admin
-
-    def create_database(self, name: str) -> URL:
-        with self._admin_engine().connect() as conn:
-            create_database(conn, name)
-        return self.url(name)
-
-    def drop_database(self, name: str) -> None:
-        if not self.running:
-            return  # stopped (e.g. by Ctrl-C): the whole server is gone already
-        with self._admin_engine().connect() as conn:
-            drop_database(conn, name)
-
-
-def _child_env() -> dict[str, str]:
-    # MYSQL_HOME, MYSQL_UNIX_PORT, MYSQL_TCP_PORT... of the user's environment must not reconfigure our
-    # private server; HOME would let it read ~/.my.cnf if --no-defaults were ever lost.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MYSQL", "MARIADB"))}
-    env["LC_ALL"] = "C"
-    return env
-
 
 # --------------------------------------------------------------------------------------------------------
 # SQL helpers shared with the --dev-url implementation
@@ -606,10 +277,6 @@ def _quote_ident(name: str) -> str:
     if not _IDENT.match(name):
         raise AtlembicError(f"refusing unusual database name {name!r}")
     return f"`{name}`"
-
-
-def scratch_database_name() -> str:
-    return f"atlembic_dev_{secrets.token_hex(6)}"
 
 
 def create_database(conn: Connection, name: str) -> None:
@@ -669,41 +336,14 @@ def drop_all_objects(conn: Connection) -> None:
 # The dev database
 
 
-class EphemeralMySQLDevDatabase(DevDatabase):
+class EphemeralMySQLDevDatabase(EphemeralServerDevDatabase[EphemeralMariaDB]):
     """One scratch database (``atlembic_dev_<random>``) per clean state on an ephemeral server.
 
     Owns (and stops on close) the server it started; a server passed in is left running.
     """
 
     dialect_name = "mysql"
-
-    def __init__(self, server: EphemeralMariaDB | None = None) -> None:
-        self._owns_server = server is None
-        self.server = server if server is not None else EphemeralMariaDB()
-        if not self.server.running:
-            self.server.start()
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        return self.server.description
-
-    @contextmanager
-    def clean_database(self) -> Iterator[Engine]:
-        name = scratch_database_name()
-        url = self.server.create_database(name)
-        engine: Engine | None = None
-        try:
-            engine = create_engine(url)
-            assert_clean(engine)
-            yield engine
-        finally:
-            if engine is not None:
-                engine.dispose()
-            self.server.drop_database(name)
-
-    def close(self) -> None:
-        if self._owns_server:
-            self.server.stop()
+    server_class = EphemeralMariaDB
 
 
 _warned: set[str] = set()

@@ -23,8 +23,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from atlembic.devdb import DevDatabase, assert_clean, mask_url, normalize_dialect
+from atlembic.devdb import DevDatabase, _dialect_module, assert_clean, mask_url, normalize_dialect
 from atlembic.devdb import sqlite as sqlite_devdb
+from atlembic.devdb.server import scratch_database_name
 from atlembic.errors import AtlembicError
 
 __all__ = ["UrlDevDatabase"]
@@ -36,6 +37,8 @@ _SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
 
 # MySQL/MariaDB: ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.
 _MYSQL_ACCESS_DENIED = (1044, 1045, 1227)
+# Bounds on lock waits while a database is emptied in place.
+_LOCK_TIMEOUT = {"postgresql": "SET lock_timeout = '10s'", "mysql": "SET SESSION lock_wait_timeout = 10"}
 
 
 def _is_permission_denied(exc: DBAPIError) -> bool:
@@ -127,7 +130,7 @@ class UrlDevDatabase(DevDatabase):
     # -- PostgreSQL ---------------------------------------------------------------------------------------
 
     def _setup_postgresql(self) -> None:
-        self._clean_impl = self._postgresql_clean_database
+        self._clean_impl = self._server_clean_database
         self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
         try:
             with self._admin.connect() as conn:
@@ -141,60 +144,16 @@ class UrlDevDatabase(DevDatabase):
         # failing with "permission denied" later switches modes too.
         self.mode = "scratch" if may_create else "in-place"
 
-    @contextmanager
-    def _postgresql_clean_database(self) -> Iterator[Engine]:
-        from atlembic.devdb import postgresql as pg
-
-        assert self._admin is not None
-        if self.mode == "scratch":
-            name = pg.scratch_database_name()
-            try:
-                with self._admin.connect() as conn:
-                    pg.create_database(conn, name)
-            except DBAPIError as exc:
-                if not _is_permission_denied(exc):
-                    raise AtlembicError(
-                        f"cannot create a scratch database on {mask_url(self.url)}: {_first_line(exc)}"
-                    ) from None
-                self.mode = "in-place"
-            else:
-                engine = create_engine(self.url.set(database=name))
-                try:
-                    assert_clean(engine)  # template1 may have been filled by someone
-                    yield engine
-                finally:
-                    engine.dispose()
-                    with self._admin.connect() as conn:
-                        pg.drop_database(conn, name)
-                return
-
-        with _used_in_place(create_engine(self.url), self._empty_in_place) as used:
-            yield used
-
-    def _empty_in_place(self) -> None:
-        from atlembic.devdb import postgresql as pg
-
-        assert self._admin is not None
-        with self._admin.connect() as conn:
-            # A connection the caller leaked may still hold locks: fail loudly instead of hanging.
-            conn.exec_driver_sql("SET lock_timeout = '10s'")
-            pg.drop_all_objects(conn)
-            leftover = pg.find_leftover(conn)
-        if leftover is not None:
-            raise AtlembicError(
-                f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; drop it by hand"
-            )
-
     # -- MySQL / MariaDB ----------------------------------------------------------------------------------
 
     def _setup_mysql(self) -> None:
         from atlembic.devdb import mysql
 
-        self._clean_impl = self._mysql_clean_database
+        self._clean_impl = self._server_clean_database
         self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
         # MySQL has no single "may create databases" flag to look up (grants can be per pattern), so
         # try it: create and drop a probe database. Denied -> the given database itself, if it is named.
-        probe = mysql.scratch_database_name()
+        probe = scratch_database_name()
         try:
             with self._admin.connect() as conn:
                 try:
@@ -216,18 +175,20 @@ class UrlDevDatabase(DevDatabase):
                 "to use instead; add an empty database to the URL (mysql://user@host/devdb)"
             )
 
-    @contextmanager
-    def _mysql_clean_database(self) -> Iterator[Engine]:
-        from atlembic.devdb import mysql
+    # -- PostgreSQL and MySQL / MariaDB -------------------------------------------------------------------
 
+    @contextmanager
+    def _server_clean_database(self) -> Iterator[Engine]:
+        sql = _dialect_module(self.dialect_name)
         assert self._admin is not None
         if self.mode == "scratch":
-            name = mysql.scratch_database_name()
+            name = scratch_database_name()
             try:
                 with self._admin.connect() as conn:
-                    mysql.create_database(conn, name)
+                    sql.create_database(conn, name)
             except DBAPIError as exc:
-                if not _is_permission_denied(exc) or not self.url.database:
+                # In place needs a database to use: PostgreSQL has a default one, MySQL must be told.
+                if not _is_permission_denied(exc) or (self.dialect_name == "mysql" and not self.url.database):
                     raise AtlembicError(
                         f"cannot create a scratch database on {mask_url(self.url)}: {_first_line(exc)}"
                     ) from None
@@ -235,28 +196,35 @@ class UrlDevDatabase(DevDatabase):
             else:
                 engine = create_engine(self.url.set(database=name))
                 try:
-                    assert_clean(engine)
+                    assert_clean(engine)  # template1 may have been filled by someone
                     yield engine
                 finally:
                     engine.dispose()
                     with self._admin.connect() as conn:
-                        mysql.drop_database(conn, name)
+                        sql.drop_database(conn, name)
                 return
 
-        with _used_in_place(create_engine(self.url), self._mysql_empty_in_place) as used:
+        with _used_in_place(create_engine(self.url), self._empty_in_place) as used:
             yield used
 
-    def _mysql_empty_in_place(self) -> None:
-        from atlembic.devdb import mysql
-
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    def _empty_in_place(self) -> None:
+        sql = _dialect_module(self.dialect_name)
+        assert self._admin is not None
+        # MySQL: a connection of its own, so that its session settings end with it.
+        engine = (
+            self._admin
+            if self.dialect_name == "postgresql"
+            else create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        )
         try:
             with engine.connect() as conn:
-                conn.exec_driver_sql("SET SESSION lock_wait_timeout = 10")
-                mysql.drop_all_objects(conn)
-                leftover = mysql.find_leftover(conn)
+                # A connection the caller leaked may still hold locks: fail loudly instead of hanging.
+                conn.exec_driver_sql(_LOCK_TIMEOUT[self.dialect_name])
+                sql.drop_all_objects(conn)
+                leftover = sql.find_leftover(conn)
         finally:
-            engine.dispose()
+            if engine is not self._admin:
+                engine.dispose()
         if leftover is not None:
             raise AtlembicError(
                 f"could not empty dev database {mask_url(self.url)} after use: {leftover} remains; drop it by hand"

@@ -1,0 +1,492 @@
+"""An ephemeral dev-database server, whatever the engine, and the dev database that wraps one.
+
+:class:`EphemeralServer` is all that the PostgreSQL and the MariaDB/MySQL servers have in common:
+
+* a private temp dir (on tmpfs when there is one, see :func:`~atlembic.devdb.process.temp_base`) holding
+  ``data/``, the directory the server owns besides it (socket, pid file...) and a file naming our pid;
+* as root, the server and its init command run as an unprivileged OS user;
+* the template cache: a freshly initialized data dir is saved under the user cache dir and copied the
+  next time instead of initializing again; an entry is only trusted when its marker file, written last,
+  matches, and it is dropped when a server copied from it does not start;
+* start-up, readiness polling and stop of the server process, which is registered with
+  :mod:`atlembic.devdb.process` so that ``atexit``, SIGINT and SIGTERM stop it too; servers left by
+  SIGKILLed processes are swept by the next start;
+* the context-manager protocol, and scratch databases created and dropped on an admin connection.
+
+An engine subclasses it with its names and files, the commands to initialize a data dir and to run the
+server, the readiness check, what a template is made with and how a complete one looks, and the URL; the
+SQL to create and drop databases is that of its dialect module.
+:class:`EphemeralServerDevDatabase` is the dev database on such a server: a scratch database per clean
+state.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL
+
+from atlembic.devdb import CloseOnExit, DevDatabase, _dialect_module, assert_clean
+from atlembic.devdb.process import (
+    RunAs,
+    cache_root,
+    pid_alive,
+    register,
+    remove_dir_atomically,
+    run_as_user,
+    send,
+    signals_deferred,
+    temp_base,
+    terminate,
+    unregister,
+    wait_exit,
+)
+from atlembic.errors import AtlembicError
+
+__all__ = ["EphemeralServer", "EphemeralServerDevDatabase", "scratch_database_name"]
+
+_OWNER_FILE = "atlembic-owner.pid"
+_TEMPLATE_MARKER = "complete.json"
+_STOP_GRACE = 10.0  # seconds the stop signal gets before SIGKILL
+
+_S = TypeVar("_S", bound="EphemeralServer")
+
+
+def scratch_database_name() -> str:
+    return f"atlembic_dev_{secrets.token_hex(6)}"
+
+
+class EphemeralServer(CloseOnExit, abc.ABC):
+    """A private, throwaway database server: ``start()`` ... ``stop()`` (or use it as a context manager).
+
+    ``use_template`` (default on unless ``$ATLEMBIC_<NAME>_TEMPLATE`` is 0/false/no): copy a cached
+    initialized data dir instead of initializing one each time. ``cache_dir``: where templates live (default
+    ``~/.cache/atlembic``); ``temp_base``: where the temp dir goes (default: tmpfs or the temp dir).
+    """
+
+    # -- what an engine says about itself -----------------------------------------------------------------
+
+    product: str  # "PostgreSQL", "MariaDB": the server as messages name it
+    version: str
+    kind: ClassVar[str] = "server"  # the description's word: "ephemeral PostgreSQL 15.18 cluster (...)"
+    # "pg": temp dirs atlembic-pg-* (which the sweep recognizes), $ATLEMBIC_PG_TMPDIR to put them
+    # elsewhere, $ATLEMBIC_PG_TEMPLATE=0 to do without the template cache, templates pg-template-<version>
+    name: ClassVar[str]
+    dialect: ClassVar[str]  # the module (atlembic.devdb.<dialect>) with create_database and drop_database
+    template_format: ClassVar[int] = 1  # bump when what makes a data dir changes beyond the fingerprint
+    run_as_names: ClassVar[tuple[str, ...]]  # the OS users to run as when we are root, first existing one
+    env_prefixes: ClassVar[tuple[str, ...]]  # variables of the user's environment the children must not see
+    run_dir_name: ClassVar[str]  # the directory besides data/ that the server owns
+    pid_file: ClassVar[str]  # the server's pid file, relative to the temp dir (first line: the pid)
+    log_file: ClassVar[str]  # the server's log, relative to the temp dir
+    log_stdout: ClassVar[bool]  # its stdout/stderr go to the log (else it writes the log itself)
+    stop_signal: ClassVar[int]  # the immediate shutdown; SIGKILL follows when it takes too long
+    startup_timeout: ClassVar[float] = 30.0  # seconds from launch to accepting connections
+
+    @abc.abstractmethod
+    def _template_inputs(self) -> dict[str, Any]:
+        """What a template is made by and with besides the version (binaries, options): the marker file holds
+        it, a template made otherwise is stale."""
+
+    @abc.abstractmethod
+    def _template_complete(self, data: Path) -> bool:
+        """Whether a template's data dir has the files an initialized one has."""
+
+    @abc.abstractmethod
+    def _init_command(self) -> list[str]:
+        """The command that initializes the (empty, existing) data dir."""
+
+    @abc.abstractmethod
+    def _server_command(self) -> list[str]:
+        """The command that runs the server in the foreground on the data dir."""
+
+    @abc.abstractmethod
+    def _ready(self) -> bool:
+        """Whether the started server accepts connections."""
+
+    @abc.abstractmethod
+    def url(self, database: str | None = None) -> URL:
+        """The URL of ``database`` (default: the admin database) over the server's unix socket."""
+
+    # -- construction and state ---------------------------------------------------------------------------
+
+    def __init__(
+        self, *, use_template: bool | None = None, cache_dir: Path | None = None, temp_base: str | None = None
+    ) -> None:
+        if use_template is None:
+            use_template = os.environ.get(self._env("TEMPLATE"), "1") not in ("0", "false", "no")
+        self.use_template = use_template
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_root()
+        self._temp_base = temp_base
+        self.tmpdir: Path | None = None
+        self.started_from_template = False
+        self._run_as = self._server_user()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._child: subprocess.Popen[bytes] | None = None  # the init command / cp while starting
+        self._admin: Engine | None = None
+        self._owner_pid = os.getpid()
+
+    @classmethod
+    def _env(cls, what: str) -> str:
+        return f"ATLEMBIC_{cls.name.upper()}_{what}"
+
+    @classmethod
+    def _temp_prefix(cls) -> str:
+        return f"atlembic-{cls.name}-"
+
+    def _server_user(self) -> RunAs | None:
+        run_as = run_as_user(self.run_as_names)
+        if os.geteuid() == 0 and run_as is None:
+            users = " nor a ".join(f"'{name}'" for name in self.run_as_names)
+            raise AtlembicError(
+                f"running as root and there is neither a {users} user to run the dev {self.product} server "
+                f"as ({self.product} refuses to run as root); create one or pass --dev-url"
+            )
+        return run_as
+
+    @property
+    def datadir(self) -> Path:
+        return self._require_tmpdir() / "data"
+
+    @property
+    def run_dir(self) -> Path:
+        return self._require_tmpdir() / self.run_dir_name
+
+    @property
+    def log_path(self) -> Path:
+        return self._require_tmpdir() / self.log_file
+
+    @property
+    def template_dir(self) -> Path:
+        """The cache entry of this engine and version."""
+        return self.cache_dir / f"{self._template_name}-template-{self.version}"
+
+    @property
+    def _template_name(self) -> str:
+        return self.name
+
+    @property
+    def pid(self) -> int | None:
+        """The server's pid while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def _require_tmpdir(self) -> Path:
+        if self.tmpdir is None:
+            raise AtlembicError(f"the ephemeral {self.product} server is not started")
+        return self.tmpdir
+
+    @property
+    def description(self) -> str:
+        where = self.tmpdir if self.tmpdir is not None else "not started"
+        return f"ephemeral {self.product} {self.version} {self.kind} ({where})"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.product} {self.version} {self.tmpdir} pid={self.pid}>"
+
+    # -- life cycle ---------------------------------------------------------------------------------------
+
+    def start(self: _S) -> _S:
+        if self.running:
+            return self
+        base = self._temp_base or temp_base(self._env("TMPDIR"))
+        self._sweep_stale_servers(base)
+        self._owner_pid = os.getpid()
+        register(self)
+        try:
+            self.tmpdir = Path(tempfile.mkdtemp(prefix=self._temp_prefix(), dir=base))
+            (self.tmpdir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
+            self.run_dir.mkdir(mode=0o700)
+            if self._run_as is not None:
+                # The top dir stays ours (so the stale sweep recognizes it); the server only needs to
+                # traverse it, and to own data/ and its run dir (socket, pid file, temp files).
+                self.tmpdir.chmod(0o711)
+                self._run_as.chown(self.run_dir)
+            if not self._start_from_template():
+                self._init_datadir()
+                self._save_template()
+                self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def stop(self) -> None:
+        """Stop the server and remove its temp dir. Idempotent, and re-entrant from a signal handler:
+        every step checks what is left to do, so an interrupted stop is finished by the next call."""
+        if os.getpid() != self._owner_pid:
+            return  # a forked copy: the server belongs to the parent process
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                admin.dispose()
+        if self._child is not None:
+            terminate(self._child)
+        self._kill_server()
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            if not self.tmpdir.exists():
+                self.tmpdir = None
+        unregister(self)
+
+    close = stop
+
+    # -- the data dir and its template --------------------------------------------------------------------
+
+    def _start_from_template(self) -> bool:
+        if not self.use_template:
+            return False
+        template = self.template_dir
+        if not self._template_valid(template):
+            return False
+        try:
+            self._copy_tree(template / "data", self.datadir)
+        except (OSError, subprocess.SubprocessError, AtlembicError):
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            return False  # e.g. another process is replacing it right now: just initialize afresh
+        try:
+            self._launch()
+        except AtlembicError:
+            # A template that looks complete but does not start is corrupt: drop it, start afresh.
+            self._kill_server()
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            remove_dir_atomically(template)
+            return False
+        self.started_from_template = True
+        return True
+
+    def _fingerprint(self) -> dict[str, Any]:
+        return {"format": self.template_format, "version": self.version, **self._template_inputs()}
+
+    def _template_valid(self, template: Path) -> bool:
+        try:
+            marker = json.loads((template / _TEMPLATE_MARKER).read_text())
+        except (OSError, ValueError):
+            return False
+        return marker == self._fingerprint() and self._template_complete(template / "data")
+
+    def _init_datadir(self) -> None:
+        self.datadir.mkdir(mode=0o700)
+        if self._run_as is not None:
+            self._run_as.chown(self.datadir)
+        self._run(self._init_command())
+
+    def _save_template(self) -> None:
+        """Cache the pristine data dir (before the first start) for the next runs; failures are harmless."""
+        if not self.use_template:
+            return
+        template = self.template_dir
+        staging = template.with_name(f"{template.name}.tmp-{secrets.token_hex(4)}")
+        try:
+            staging.mkdir(parents=True)
+            self._copy_tree(self.datadir, staging / "data")
+            # The marker is written last: a template without it is incomplete and never used.
+            (staging / _TEMPLATE_MARKER).write_text(json.dumps(self._fingerprint()))
+            if template.exists():
+                remove_dir_atomically(template)
+            staging.rename(template)
+        except (OSError, subprocess.SubprocessError, AtlembicError):
+            pass  # read-only home, a concurrent builder won the rename, ...
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _copy_tree(self, src: Path, dst: Path) -> None:
+        cp = shutil.which("cp")
+        if cp:
+            # cp -a is ~2x faster than shutil.copytree here and keeps owners and modes (as root).
+            self._run([cp, "-a", str(src), str(dst)], as_server_user=False)
+        else:
+            shutil.copytree(src, dst, symlinks=True)
+        if self._run_as is not None and dst.stat().st_uid != self._run_as.uid:
+            self._run_as.chown_tree(dst)
+
+    # -- processes ----------------------------------------------------------------------------------------
+
+    def _child_env(self) -> dict[str, str]:
+        # PGPORT, MYSQL_UNIX_PORT... of the user's environment must not reconfigure our private server.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(self.env_prefixes)}
+        env["LC_ALL"] = "C"
+        return env
+
+    def _popen(self, cmd: Sequence[str], *, as_server_user: bool = True, **kwargs: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env=self._child_env(),
+            start_new_session=True,  # Ctrl-C in the terminal is ours to handle, not the child's
+            **(self._run_as.popen_kwargs() if as_server_user and self._run_as else {}),
+            **kwargs,
+        )
+
+    def _run(self, cmd: Sequence[str], *, as_server_user: bool = True) -> None:
+        """Run a helper (the init command, cp) to completion; stop() ends it if it is still running."""
+        with signals_deferred():
+            self._child = self._popen(
+                cmd, as_server_user=as_server_user, stdout=subprocess.PIPE, cwd=self._require_tmpdir()
+            )
+        child = self._child
+        try:
+            output, _ = child.communicate()
+        finally:
+            terminate(child)
+            self._child = None
+        if self.tmpdir is None:  # stop() ran meanwhile (a signal handler that did not raise)
+            raise AtlembicError(f"the dev {self.product} server was stopped while it was starting")
+        if child.returncode != 0:
+            raise AtlembicError(
+                f"{Path(cmd[0]).name} failed for the dev database (exit {child.returncode}): "
+                f"{output.decode(errors='replace').strip()[-2000:]}"
+            )
+
+    def _launch(self) -> None:
+        cmd = self._server_command()
+        with contextlib.ExitStack() as stack:
+            stdout = stack.enter_context(open(self.log_path, "ab")) if self.log_stdout else subprocess.DEVNULL
+            stack.enter_context(signals_deferred())
+            # The server itself rather than a wrapper (pg_ctl -w polls every 100 ms, which would be most of
+            # the start-up time): we poll at 5 ms and own the pid for a precise stop.
+            self._proc = self._popen(cmd, stdout=stdout, cwd=self.run_dir)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise AtlembicError(
+                    f"the dev {self.product} server exited during start-up (exit {self._proc.returncode}): "
+                    f"{self._log_tail()}"
+                )
+            if self._ready():
+                return
+            time.sleep(0.005)
+        raise AtlembicError(
+            f"the dev {self.product} server did not start in {self.startup_timeout:.0f}s: {self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace").strip()[-2000:]
+        except OSError:
+            return "(no log)"
+
+    def _kill_server(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        send(proc, self.stop_signal)
+        if not wait_exit(proc, _STOP_GRACE):
+            send(proc, signal.SIGKILL)
+            wait_exit(proc, None)
+        self._proc = None
+
+    @classmethod
+    def _sweep_stale_servers(cls, base: str) -> None:
+        """Remove servers left by processes that were SIGKILLed (the only exit we cannot clean up after)."""
+        try:
+            entries = list(os.scandir(base))
+        except OSError:
+            return
+        for entry in entries:
+            if not entry.name.startswith(cls._temp_prefix()):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                    continue
+                owner = int((path / _OWNER_FILE).read_text().strip())
+            except (OSError, ValueError):
+                continue
+            if pid_alive(owner):
+                continue
+            cls._kill_server_of(path)
+            shutil.rmtree(path, ignore_errors=True)
+
+    @classmethod
+    def _kill_server_of(cls, tmpdir: Path) -> None:
+        try:
+            pid = int((tmpdir / cls.pid_file).read_text().split("\n", 1)[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if str(tmpdir / "data").encode() in cmdline:  # guard against a recycled pid
+            with contextlib.suppress(OSError):
+                os.kill(pid, cls.stop_signal)
+
+    # -- databases ----------------------------------------------------------------------------------------
+
+    def _admin_engine(self) -> Engine:
+        if not self.running:
+            raise AtlembicError(f"the ephemeral {self.product} server is not running")
+        if self._admin is None:
+            self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1)
+        return self._admin
+
+    def create_database(self, name: str) -> URL:
+        with self._admin_engine().connect() as conn:
+            _dialect_module(self.dialect).create_database(conn, name)
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        if not self.running:
+            return  # stopped (e.g. by Ctrl-C): the whole server is gone already
+        with self._admin_engine().connect() as conn:
+            _dialect_module(self.dialect).drop_database(conn, name)
+
+
+class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
+    """One scratch database (``atlembic_dev_<random>``) per clean state on an ephemeral server.
+
+    Owns (and stops on close) the server it started; a server passed in is left running.
+    """
+
+    server_class: Callable[[], _S]
+
+    def __init__(self, server: _S | None = None) -> None:
+        self._owns_server = server is None
+        self.server: _S = server if server is not None else self.server_class()
+        if not self.server.running:
+            self.server.start()
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return self.server.description
+
+    @contextmanager
+    def clean_database(self) -> Iterator[Engine]:
+        name = scratch_database_name()
+        url = self.server.create_database(name)
+        engine: Engine | None = None
+        try:
+            engine = create_engine(url)
+            assert_clean(engine)
+            yield engine
+        finally:
+            if engine is not None:
+                engine.dispose()
+            self.server.drop_database(name)
+
+    def close(self) -> None:
+        if self._owns_server:
+            self.server.stop()
