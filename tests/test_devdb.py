@@ -338,9 +338,9 @@ def nocreate_db(pg_server: EphemeralPostgres) -> Iterator[str]:  # noqa: F811
     with admin.connect() as conn:
         conn.execute(text("DROP DATABASE IF EXISTS devfull WITH (FORCE)"))
         conn.execute(text("DROP ROLE IF EXISTS nocreate"))
-        conn.execute(text("CREATE ROLE nocreate LOGIN NOCREATEDB PASSWORD 'pw'"))
+        conn.execute(text("CREATE ROLE nocreate LOGIN NOCREATEDB PASSWORD 'Secret-9z7q'"))
         conn.execute(text("CREATE DATABASE devfull OWNER nocreate"))
-    url = pg_server.url("devfull").set(username="nocreate", password="pw")
+    url = pg_server.url("devfull").set(username="nocreate", password="Secret-9z7q")
     yield url.render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text("DROP DATABASE IF EXISTS devfull WITH (FORCE)"))
@@ -355,7 +355,7 @@ def test_dev_url_without_createdb_uses_the_database_itself(nocreate_db: str) -> 
 
     with open_dev_database("postgresql", nocreate_db) as dev:
         assert isinstance(dev, UrlDevDatabase) and dev.mode == "in-place"
-        assert "itself" in dev.description and "pw" not in dev.description.replace("postgresql", "")
+        assert "itself" in dev.description and "Secret-9z7q" not in dev.description
         assert "nocreate:***@" in dev.description
         refused = r'dev database .*devfull.* is not clean: found table "x"'
         with pytest.raises(AtlembicError, match=refused), dev.clean_database():
