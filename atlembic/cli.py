@@ -59,10 +59,15 @@ def main_options(
     name: Annotated[str, typer.Option("-n", "--name", help="ini section")] = "alembic",
     x: Annotated[list[str] | None, typer.Option("-x", help="key=value passed to env.py")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="print nothing on success")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not use the replay cache (read or write)")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
     """atlembic: Alembic's commands, Atlas's planning."""
     ctx.obj = Globals(config, url, dev_url, directory, name, list(x or []), quiet)
+    if no_cache:
+        from atlembic import replay_cache
+
+        replay_cache.disable()
 
 
 def _globals(ctx: typer.Context) -> Globals:

@@ -3,7 +3,8 @@ together and returns what happened; printing is the CLI's job."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,13 @@ from typing import Any
 from atlembic import autogenerate, lifecycle
 from atlembic.autogenerate import Plan, Timings
 from atlembic.config import Settings, load_target_metadata
-from atlembic.devdb import open_dev_database
 from atlembic.diff import RenameCandidate, rename_candidates
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
 from atlembic.migrate.revisions import Revision
 from atlembic.provider import load_models_path, metadata_ddl, rename_hints
+from atlembic.replay_cache import LazyDevDatabase
 
 
 @dataclass
@@ -50,15 +51,15 @@ def plan(
     """
     directory = _directory(settings)
     timings = Timings()
+    files = directory.files_from_last_checkpoint()
+    # Started on first use: when the replay cache holds both schemas, no dev database is needed.
+    dev = LazyDevDatabase(settings.dialect, settings.dev_url, timings)
     with timings.stage("load metadata"):
         metadata = load_target_metadata(settings)
     renames = rename_hints(metadata)
-    files = directory.files_from_last_checkpoint()
-    with timings.stage("dev database start"):
-        dev = open_dev_database(settings.dialect, settings.dev_url)
-    with dev:
+    with dev, _replaying(dev, files, timings) as current_schema:
         desired = autogenerate.desired_schema(dev, metadata, timings)
-        current = autogenerate.replay_schema(dev, files, timings)
+        current = current_schema()
         result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         candidates = rename_candidates(result.diff)
         confirmed = [c for c in candidates if confirm_rename is not None and confirm_rename(c.question)]
@@ -70,6 +71,32 @@ def plan(
             autogenerate.verify_plan(dev, files, result, desired, timings)
         unconfirmed = [c for c in candidates if c not in confirmed]
         return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
+
+
+@contextlib.contextmanager
+def _replaying(dev: LazyDevDatabase, files: list[Any], timings: Timings) -> Iterator[Callable[[], Any]]:
+    """Yields a function returning the directory's schema. On an embedded server the replay runs in the
+    background from the start, in its own scratch database, while this thread loads the models and
+    creates them in another one: the server works in two backends, on two cores, and the stage times
+    overlap. (SQLite's in-memory work is all Python: one after the other.) An error of this thread
+    wins over the replay's, as when they ran in order."""
+    if not dev.concurrent:
+        yield lambda: autogenerate.replay_schema(dev, files, timings)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    side = Timings()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atlembic-replay") as pool:
+        replayed = pool.submit(autogenerate.replay_schema, dev, files, side)
+        try:
+            yield replayed.result
+        except BaseException:
+            with contextlib.suppress(Exception):
+                replayed.result()
+            raise
+        finally:
+            for name, seconds in side.stages.items():
+                timings.stages[name] = timings.stages.get(name, 0.0) + seconds
 
 
 def revision(

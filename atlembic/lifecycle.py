@@ -134,7 +134,8 @@ def upgrade(
                                 "without revisions (the hand-over of an Alembic-migrated database)")
         from atlembic.lint import upgrade_gate
 
-        upgrade_gate(settings, conn, files, chosen, allow_destructive=allow_destructive)
+        upgrade_gate(settings, conn, files, chosen, allow_destructive=allow_destructive,
+                     applied={r.version: r.applied for r in revisions if r.applied and not r.done})
         store.ensure()
         if baseline is not None and not revisions:
             base = next(f for f in files if f.version == baseline)

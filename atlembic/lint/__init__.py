@@ -63,12 +63,13 @@ def select_files(
 
 
 def _dialect(settings: Settings, url: str | None) -> str:
+    """The target's backend name as written (mariadb stays mariadb: the dev database warns by it)."""
     if url:
         try:
-            return normalize_dialect(sa.engine.make_url(url).get_backend_name())
+            return sa.engine.make_url(url).get_backend_name()
         except sa.exc.ArgumentError as exc:
             raise AtlembicError(f"invalid --url: {exc}") from None
-    return normalize_dialect(settings.dialect)
+    return settings.dialect
 
 
 def lint_directory(
@@ -98,12 +99,13 @@ _DESTRUCTIVE_TEXT = re.compile(r"\bDROP\b", re.IGNORECASE)
 
 def upgrade_gate(
     settings: Settings, conn: Connection, files: Sequence[MigrationFile], chosen: Sequence[MigrationFile],
-    *, allow_destructive: bool = False,
+    *, allow_destructive: bool = False, applied: dict[str, int] | None = None,
 ) -> LintResult | None:
     """Refuse pending files with erroring findings (destructive by default) before anything runs.
 
     Skipped when nothing could be an error: ``--allow-destructive`` with the default configuration, or
-    only destructive analyzers erroring and no pending statement that drops anything.
+    only destructive analyzers erroring and no pending statement that drops anything. `applied` maps the
+    version of a partially applied file to its statements already run: findings on those are history.
     """
     if not chosen:
         return None
@@ -118,8 +120,15 @@ def upgrade_gate(
     start = list(files).index(chosen[0])
     base = _up_to(files, start - 1) if start > 0 else []
     data = TargetData(conn, redact_url(settings.url or ""))
-    with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
-        result = lint_files(dev, base, chosen, config, data)
+    skip = "pass --allow-destructive to skip this check" if config.error <= destructive and not allow_destructive \
+        else "the check runs because of [atlembic] lint_error"
+    try:
+        with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
+            result = lint_files(dev, base, chosen, config, data)
+    except AtlembicError as exc:
+        raise AtlembicError(f"upgrade refused: the pending migrations could not be linted: {exc}. Nothing was "
+                            f"applied; {skip}") from exc
+    result.findings = [f for f in result.findings if _still_pending(f, chosen, applied or {}, conn.dialect.name)]
     if result.errors:
         lines = "\n".join(f"  {f.path}:{f.line}: {f.code}: {f.message}" for f in result.errors)
         hint = ("pass --allow-destructive to apply them anyway, or mark a reviewed statement with "
@@ -128,6 +137,16 @@ def upgrade_gate(
         raise AtlembicError(f"upgrade refused: the pending migrations have {len(result.errors)} erroring lint "
                             f"finding(s):\n{lines}\nNothing was applied; {hint}")
     return result
+
+
+def _still_pending(finding: Finding, chosen: Sequence[MigrationFile], applied: dict[str, int], dialect: str) -> bool:
+    """False for a finding on a statement a partially applied file already ran (a resumed upgrade)."""
+    file = next((f for f in chosen if f.name == finding.file), None)
+    done = applied.get(file.version, 0) if file is not None else 0
+    if not done:
+        return True
+    statements = file.statements(dialect)  # type: ignore[union-attr]
+    return done < len(statements) and finding.line >= statements[done].line
 
 
 def downgrade_findings(settings: Settings, diff: SchemaDiff, dialect: str) -> list[Finding]:

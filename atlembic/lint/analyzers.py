@@ -10,6 +10,7 @@ parts of ``data_depend`` (MY101 on MySQL, LT101 on SQLite).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
@@ -298,13 +299,14 @@ class Incompatible(Analyzer):
                 yield Diagnostic(step, "BC102", f'Renaming column "{sub.old}" to "{sub.new}"')
 
 
+_CREATE_VIEW = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?VIEW\s+(\S+)",
+                          re.IGNORECASE)
+
+
 def _view_for(ctx: FileContext, step: Step, old: str) -> bool:
     """A view under the old name created later in the file keeps old clients working."""
-    import re
-
-    pattern = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?VIEW\s+(\S+)", re.IGNORECASE)
     for s in ctx.statements[step.index + len(step.statements):]:
-        m = pattern.match(s.text)
+        m = _CREATE_VIEW.match(s.text)
         if m and ident_eq(m[1], old):
             return True
     return False

@@ -97,6 +97,9 @@ def _validated(step: Step, table: str, name: str | None) -> bool | None:
 
 
 _CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
+# The forms PostgreSQL refuses inside a transaction block (REFRESH MATERIALIZED VIEW CONCURRENTLY is fine).
+_NO_TX = re.compile(r"^\s*(?:(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY|REINDEX\b.*\bCONCURRENTLY|"
+                    r"ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY)", re.IGNORECASE | re.DOTALL)
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b", re.IGNORECASE)
 _DROP_INDEX = re.compile(r"^\s*DROP\s+INDEX\b", re.IGNORECASE)
 _USING_INDEX = re.compile(r"\bUSING\s+INDEX\b", re.IGNORECASE)
@@ -122,7 +125,7 @@ class ConcurrentIndex(Analyzer):
                 continue  # a planned diff (downgrade): no statement text to judge
             text = step.text
             concurrent = bool(_CONCURRENTLY.search(text))
-            if concurrent and not no_tx and ctx.file is not None:
+            if _NO_TX.match(text) and not no_tx and ctx.file is not None:
                 yield Diagnostic(step, "PG103", "CONCURRENTLY cannot run inside a transaction block, and this file "
                                  f"runs in one: add {TXMODE_HINT} so that it runs outside a transaction")
             for mt, sub in step.table_changes():

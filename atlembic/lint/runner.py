@@ -129,7 +129,7 @@ def statement_changes(before: Schema, after: Schema, text: str) -> SchemaDiff:
     if not diff or not _RENAMES.search(text):
         return diff
     renames = Renames()
-    used: set[tuple[str, str | None]] = set()
+    used: set[tuple[str, str, str | None]] = set()
     for candidate in rename_candidates(diff):
         old, new = (candidate.kind, candidate.old, candidate.table), (candidate.kind, candidate.new, candidate.table)
         if old in used or new in used:
