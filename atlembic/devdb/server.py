@@ -31,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -439,8 +440,9 @@ class EphemeralServer(CloseOnExit, abc.ABC):
     def _admin_engine(self) -> Engine:
         if not self.running:
             raise AtlembicError(f"the ephemeral {self.product} server is not running")
-        if self._admin is None:
-            self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1)
+        with _ADMIN_LOCK:  # planning uses two scratch databases at once, from two threads
+            if self._admin is None:
+                self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1)
         return self._admin
 
     def create_database(self, name: str) -> URL:
@@ -453,6 +455,9 @@ class EphemeralServer(CloseOnExit, abc.ABC):
             return  # stopped (e.g. by Ctrl-C): the whole server is gone already
         with self._admin_engine().connect() as conn:
             _dialect_module(self.dialect).drop_database(conn, name)
+
+
+_ADMIN_LOCK = threading.Lock()
 
 
 class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -69,12 +70,30 @@ def run_file(
     start: int = 0,
     after_statement: Callable[[int], None] | None = None,
     tx_mode: str = "file",
+    row_checks: bool = True,
 ) -> None:
     """Execute `statements[start:]` of `file`, in one transaction unless the file opts out.
 
     `after_statement(n)` runs after statement n succeeded, inside the same transaction, so the
-    progress it records commits or rolls back with the statement itself.
+    progress it records commits or rolls back with the statement itself. `row_checks=False` tells
+    the transaction that no table holds rows (SQLite then skips its foreign key checks).
+
+    PostgreSQL, a whole file in its own transaction: the statements go to the server as one batch (one
+    round trip instead of one per statement, and `after_statement` once, for all of them: progress
+    inside a transaction is all or nothing anyway). If the batch fails it is rolled back and the file
+    runs again statement by statement, which stops at the failing statement and reports it.
     """
+    if start == 0 and len(statements) > 1 and conn.dialect.name == "postgresql" and _uses_transaction(file, tx_mode):
+        try:
+            conn.exec_driver_sql("\n;\n".join(["BEGIN", *(s.text for s in statements)]))
+            if after_statement is not None:
+                after_statement(len(statements))
+        except Exception:  # roll back, run it again one statement at a time, for a precise report
+            conn.exec_driver_sql("ROLLBACK")
+        else:
+            conn.exec_driver_sql("COMMIT")
+            return
+
     def run() -> None:
         for index in range(start, len(statements)):
             stmt = statements[index]
@@ -86,18 +105,51 @@ def run_file(
                 after_statement(index + 1)
 
     if _uses_transaction(file, tx_mode):
-        with transactions_for(conn).transaction():
+        transactions = transactions_for(conn)
+        transactions.row_checks = row_checks
+        with transactions.transaction():
             run()
     else:
         run()
 
 
 def replay_files(engine: Engine, files: Sequence[MigrationFile], dialect: str) -> None:
-    """Replay files on an empty dev database: the directory's current state, nothing recorded."""
+    """Replay files on an empty dev database: the directory's current state, nothing recorded.
+
+    Goes through the replay cache (atlembic.replay_cache) unless it is disabled (``--no-cache``).
+    """
+    from atlembic import replay_cache
+
+    if replay_cache.enabled() and files:
+        replay_cache.replay_files(engine, files, dialect)
+    else:
+        run_replay(engine, files, dialect)
+
+
+# Statements after which every table is still empty, if it was before: CREATE TABLE with a column list
+# (not AS SELECT) and CREATE INDEX. Anything else may write rows.
+_NO_ROWS = re.compile(
+    r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\#[^\n]*(?:\n|$))*"
+    r"CREATE\s+(?:(?:UNIQUE\s+)?INDEX\b|(?:TEMP\s+|TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    r"(?:\"[^\"]*\"|`[^`]*`|\[[^\]]*\]|[\w.$]+)\s*\()",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def run_replay(engine: Engine, files: Sequence[MigrationFile], dialect: str, *, may_have_rows: bool = False) -> bool:
+    """Replay `files` (the plain loop under the cache). Returns whether any table may now hold rows.
+
+    `may_have_rows`: the database's state before the first file (False: every table is empty). While no
+    statement can have written a row, SQLite's foreign key checks around each file are skipped: they
+    would read every table to find nothing.
+    """
     with engine.connect() as raw:
         conn = autocommit(raw)
         for file in files:
-            run_file(conn, file, file.statements(dialect))
+            statements = file.statements(dialect)
+            may_have_rows = may_have_rows or not all(_NO_ROWS.match(s.text) for s in statements)
+            run_file(conn, file, statements, row_checks=may_have_rows)
+    return may_have_rows
 
 
 class ApplyReporter:
@@ -125,9 +177,17 @@ class _Progress:
     hashes: list[str]
     reporter: ApplyReporter | None = None
     file: MigrationFile | None = None
+    began: int = 0  # time.monotonic_ns() when the file started
+    complete: bool = False  # the finished row is written
 
     def record(self, done: int) -> None:
-        self.rev = replace(self.rev, applied=done, partial_hashes=self.hashes[:done])
+        if done == len(self.hashes):
+            # The last statement: write the finished row right away, in the same transaction as the
+            # statement, rather than a progress row now and the finished row after the commit.
+            self.rev = finished(replace(self.rev, applied=done), time.monotonic_ns() - self.began)
+            self.complete = True
+        else:
+            self.rev = replace(self.rev, applied=done, partial_hashes=self.hashes[:done])
         self.store.write(self.rev)
         if self.reporter is not None and self.file is not None:
             self.reporter.statement_done(self.file, done)
@@ -155,7 +215,7 @@ def apply_files(
     """Apply pending files in order, recording each in the revisions table (Atlas's algorithm).
 
     The row is written before the first statement (the file has started), updated after each
-    statement, and finished at the end. When a statement fails, the row left behind holds the error,
+    statement, and finished with the last one. When a statement fails, the row left behind holds the error,
     the failing statement and how many statements were applied, and nothing after it runs.
 
     ``tx_mode="all"``: the caller holds one transaction around everything, so a failure rolls back
@@ -177,9 +237,9 @@ def apply_files(
         if start and stored[:start] != running[:start]:
             changed = next((i + 1 for i in range(start) if stored[i : i + 1] != running[i : i + 1]), start)
             raise AtlembicError(f'history changed: statement {changed} from file "{file.name}" changed')
-        store.write(rev)
+        store.write(rev, new=file.version not in existing and tx_mode != "all")
         began = time.monotonic_ns()
-        progress = _Progress(store, rev, running, reporter, file)
+        progress = _Progress(store, rev, running, reporter, file, began)
         if reporter is not None:
             reporter.file_started(file, start, len(statements))
         try:
@@ -206,8 +266,11 @@ def apply_files(
                 state=f'revisions table: version {file.version} applied {done} of {len(statements)} '
                       f"statements, error recorded",
             ) from exc.cause
-        elapsed = time.monotonic_ns() - began
-        store.write(finished(replace(progress.rev, applied=len(statements)), elapsed))
+        if progress.complete:
+            elapsed = progress.rev.execution_time
+        else:  # no statement to run (an empty file, or everything applied before)
+            elapsed = time.monotonic_ns() - began
+            store.write(finished(replace(progress.rev, applied=len(statements)), elapsed))
         applied.append(AppliedFile(file, len(statements) - start, elapsed))
         if reporter is not None:
             reporter.file_done(applied[-1])

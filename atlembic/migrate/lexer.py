@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -148,6 +149,25 @@ _BEGIN_WORD = re.compile(rf"BEGIN{_S}+", re.IGNORECASE | re.ASCII)
 _DOLLAR_QUOTE = re.compile(r"\$([A-Za-z\u00c8-\u00ff_][0-9A-Za-z_\u00c8-\u00ff]*)*\$")
 
 
+# Characters that no rule of the scanner reacts to when they are not a statement's first character: no
+# bracket, quote, comment or dollar sign, not the delimiter's first character, and no B (a BEGIN block is
+# recognised at its B, or at the whitespace before it). Runs of them are skipped in one step.
+_PLAIN = "AC-Za-ac-z0-9_,.=<>:+*!@%^&|~?{}\\[\\]"
+
+
+# Whitespace is plain too, unless the whitespace that follows it leads to a B.
+_PLAIN_SPACE = r"[\t\n\f\r ](?![\t\n\f\r ]*[Bb])"
+
+
+@functools.lru_cache(maxsize=32)
+def _plain_run(delim: str) -> re.Pattern[str]:
+    first = delim[:1]
+    space = "" if first and re.match(r"\s", first) else f"|{_PLAIN_SPACE}"
+    if first and re.match(f"[{_PLAIN}]", first):
+        return re.compile(f"(?:(?!{re.escape(first)})[{_PLAIN}]{space})+")
+    return re.compile(f"(?:[{_PLAIN}]+{space})+")
+
+
 _ScanResult = tuple[Statement | None, int, str]  # statement, where scanning stopped, delimiter then
 
 
@@ -271,6 +291,7 @@ class _Scanner:
     def scan(self) -> Statement | None:
         text, depth, opening = self.text, 0, 0
         self.skip_spaces()
+        plain_delim, plain = self.delim, _plain_run(self.delim)
         while True:
             if self.i >= len(text):
                 if depth > 0:
@@ -278,6 +299,11 @@ class _Scanner:
                 if self.i > self.start:
                     return self.emit()
                 return None
+            if plain_delim != self.delim:  # a DELIMITER command changed it
+                plain_delim, plain = self.delim, _plain_run(self.delim)
+            if self.i > self.start and (run := plain.match(text, self.i)) is not None:
+                self.i = run.end()  # characters on which no rule below can fire: skip them at once
+                continue
             r = text[self.i]
             self.i += 1
             at_start = self.i - self.start == 1

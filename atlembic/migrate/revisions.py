@@ -7,6 +7,7 @@ over a database atlembic migrated, and the other way round.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -110,17 +111,38 @@ class RevisionStore:
             values["executed_at"] = dt.datetime.fromisoformat(values["executed_at"])
         return Revision(**values)
 
-    def write(self, rev: Revision) -> None:
-        """Upsert: on an existing row keep version, description and executed_at (as Ent does)."""
+    def write(self, rev: Revision, *, new: bool = False) -> None:
+        """Upsert: on an existing row keep version, description and executed_at (as Ent does).
+
+        An UPDATE first, an INSERT when it matched no row: one round trip for the rows that `upgrade`
+        writes again and again (progress, finish), two for a new one. The upgrade lock keeps anybody
+        else from inserting the row in between. `new`: the caller knows there is no such row (it read
+        the table under the lock): just INSERT.
+        """
         t = self.table
         values = self._to_row(rev)
-        exists = self.conn.execute(sa.select(t.c.version).where(t.c.version == rev.version)).first()
-        if exists:
-            for keep in ("version", "description", "executed_at"):
-                values.pop(keep)
-            self.conn.execute(t.update().where(t.c.version == rev.version).values(**values))
-        else:
-            self.conn.execute(t.insert().values(**values))
+        if new:
+            self.conn.execute(self._insert, values)
+            return
+        changes = {k: v for k, v in values.items() if k not in ("version", "description", "executed_at")}
+        changes["row_version"] = rev.version
+        if self.conn.dialect.supports_sane_rowcount:
+            if self.conn.execute(self._update, changes).rowcount > 0:
+                return
+        elif self.conn.execute(sa.select(t.c.version).where(t.c.version == rev.version)).first():
+            self.conn.execute(self._update, changes)
+            return
+        self.conn.execute(self._insert, values)
+
+    @functools.cached_property
+    def _insert(self) -> sa.Insert:
+        return self.table.insert()
+
+    @functools.cached_property
+    def _update(self) -> sa.Update:
+        # Built once (the SET clause comes from each call's parameters): writes happen after every
+        # statement of an upgrade, and building the statement cost more than sending it.
+        return self.table.update().where(self.table.c.version == sa.bindparam("row_version"))
 
     def _to_row(self, rev: Revision) -> dict[str, Any]:
         values = {c.name: getattr(rev, c.name) for c in self.table.columns}
