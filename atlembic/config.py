@@ -329,29 +329,38 @@ def load_target_metadata(settings: Settings) -> MetaData:
     return capture_environment(settings).metadata
 
 
-def capture_environment(settings: Settings) -> CapturedEnvironment:
-    """Run env.py as Alembic's offline mode would and record its ``context.configure()`` calls."""
+def project_alembic_config(settings: Settings, missing: str) -> tuple[Path, Any]:
+    """env.py's path and the project's Alembic Config, ready to run env.py or read the history.
+
+    `missing` is the error for a project without script_location; `{where}` names the ini file.
+    """
     if settings.script_location is None:
         where = settings.config_file or f"{settings.here / DEFAULT_INI} (not found)"
-        raise AtlembicError(
-            f"no model metadata configured in {where}: set [atlembic] metadata = package.module:attr, "
-            "or [alembic] script_location to the directory holding env.py"
-        )
+        raise AtlembicError(missing.format(where=where))
     env_py = settings.script_location / "env.py"
     if not env_py.is_file():
         raise AtlembicError(f"env.py not found: {env_py} (from script_location)")
-
-    with _quiet_alembic():
-        from alembic.runtime.environment import EnvironmentContext
-        from alembic.script import ScriptDirectory
-
     cfg = _alembic_config(settings.config_file, settings.toml_file, settings.ini_section)
     parser = _parse(cfg, settings.config_file)
     if not parser.has_section(settings.ini_section):
         # env.py's config.get_main_option() raises when the main section is missing.
         parser.add_section(settings.ini_section)
-    # Absolute, so that a temporary CWD (below) cannot change what these point at.
+    # Absolute, so that a temporary CWD cannot change what it points at.
     cfg.set_main_option("script_location", _escape(str(settings.script_location)))
+    return env_py, cfg
+
+
+def capture_environment(settings: Settings) -> CapturedEnvironment:
+    """Run env.py as Alembic's offline mode would and record its ``context.configure()`` calls."""
+    env_py, cfg = project_alembic_config(
+        settings,
+        "no model metadata configured in {where}: set [atlembic] metadata = package.module:attr, "
+        "or [alembic] script_location to the directory holding env.py",
+    )
+    with _quiet_alembic():
+        from alembic.runtime.environment import EnvironmentContext
+        from alembic.script import ScriptDirectory
+
     if settings.url is not None:
         # env.py reads the target URL from here, so --url has to be visible to it.
         cfg.set_main_option("sqlalchemy.url", _escape(settings.url))
@@ -373,6 +382,7 @@ def capture_environment(settings: Settings) -> CapturedEnvironment:
     # The multidb template opens "<engine>.sql" in the CWD for writing before it calls configure();
     # run that kind of env.py from a scratch directory so that nothing of the user's is truncated.
     # Other env.py files run in the real CWD, because apps often read ".env" and such relative to it.
+    parser = _parse(cfg, settings.config_file)
     scratch_cwd = _get(parser, settings.ini_section, "databases", settings.config_file) is not None
 
     with _isolated_run(settings.here, scratch_cwd):

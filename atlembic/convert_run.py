@@ -33,13 +33,12 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import (
     Settings,
-    _alembic_config,
     _describe,
     _escape,
     _isolated_run,
-    _parse,
     _project_on_sys_path,
     _quiet_alembic,
+    project_alembic_config,
     redact_url,
 )
 from atlembic.errors import AtlembicError
@@ -127,24 +126,15 @@ class HistoryRun:
 
 def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
     """Read script_location and the revision graph; resolve which head(s) to convert."""
-    if settings.script_location is None:
-        where = settings.config_file or f"{settings.here / 'alembic.ini'} (not found)"
-        raise AtlembicError(
-            f"no Alembic history to convert: {where} has no [alembic] script_location "
-            "(pass -c path/to/alembic.ini, or run from the directory holding it)"
-        )
-    env_py = settings.script_location / "env.py"
-    if not env_py.is_file():
-        raise AtlembicError(f"env.py not found: {env_py} (from script_location)")
+    env_py, cfg = project_alembic_config(
+        settings,
+        "no Alembic history to convert: {where} has no [alembic] script_location "
+        "(pass -c path/to/alembic.ini, or run from the directory holding it)",
+    )
     with _quiet_alembic():
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
-    cfg = _alembic_config(settings.config_file, settings.toml_file, settings.ini_section)
-    parser = _parse(cfg, settings.config_file)
-    if not parser.has_section(settings.ini_section):
-        parser.add_section(settings.ini_section)
-    cfg.set_main_option("script_location", _escape(str(settings.script_location)))
     with _project_on_sys_path(cfg, settings.here, keep=True):
         try:
             script = ScriptDirectory.from_config(cfg)
