@@ -76,10 +76,10 @@ def plan(
 @contextlib.contextmanager
 def _replaying(dev: LazyDevDatabase, files: list[Any], timings: Timings) -> Iterator[Callable[[], Any]]:
     """Yields a function returning the directory's schema. On an embedded server the replay runs in the
-    background from the start, in its own scratch database, while this thread loads the models and
-    creates them in another one: the server works in two backends, on two cores, and the stage times
-    overlap. (SQLite's in-memory work is all Python: one after the other.) An error of this thread
-    wins over the replay's, as when they ran in order."""
+    background, in its own scratch database, while this thread creates the models in another one: the
+    server works in two backends, on two cores, and the stage times overlap. (SQLite's in-memory work
+    is all Python: one after the other.) An error of this thread wins over the replay's, as when they
+    ran in order."""
     if not dev.concurrent:
         yield lambda: autogenerate.replay_schema(dev, files, timings)
         return
