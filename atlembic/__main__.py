@@ -1,3 +1,3 @@
-from atlembic.cli import main
+from atlembic.cli import entry
 
-main()
+entry()

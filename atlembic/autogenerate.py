@@ -24,7 +24,7 @@ from atlembic.migrate.directory import MigrationFile, render_migration
 from atlembic.migrate.executor import StatementError, replay_files, run_replay
 from atlembic.migrate.transactions import autocommit
 from atlembic.plan.base import PlannedStatement, planner_for
-from atlembic.provider import metadata_ddl
+from atlembic.provider import mark_engine_named, metadata_ddl
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
@@ -69,7 +69,7 @@ def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | N
             if not _load_batch(conn, statements):
                 _load_each(conn, statements)
         with timings.stage("inspect"):
-            desired = inspect_schema(conn)
+            desired = mark_engine_named(inspect_schema(conn), metadata)
     replay_cache.save_desired(statements, dev.dialect_name, identity, desired)
     return desired
 

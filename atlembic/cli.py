@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import gc
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -174,7 +178,49 @@ from atlembic import (  # noqa: E402
 )
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """How a command runs: without Python's cyclic garbage collector.
+
+    A run builds a large, long-lived object graph (the models, two schemas) and makes little cyclic
+    garbage: the collector's repeated full passes over that graph were 45% of a no-change `check` at
+    1000 tables (3.0 s -> 1.65 s without them; +9 MB peak for a 67-revision `convert`, none for `upgrade`).
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()  # for callers that go on in the same process (tests)
+
+
 def main() -> None:
+    with collector_paused():
+        _run()
+
+
+def entry() -> None:
+    """The ``atlembic`` executable: `main`, then `exit_now`."""
+    try:
+        main()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        exit_now(exc.code if isinstance(exc.code, int) else int(exc.code is not None))
+    exit_now(0)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process without the interpreter's teardown: it frees the heap object by object and collects
+    it once more, 0.5-1.2 s after a `check` at 1000 tables (bench/) for nothing the OS would not do at
+    once. The exit handlers run first (dev servers are stopped, temporary directories removed)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _run() -> None:
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it
         if isinstance(code, int) and code:
@@ -194,3 +240,5 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    finally:
+        gc.enable()  # for callers that run main() in their own process (tests)

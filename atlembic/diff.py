@@ -282,6 +282,12 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     enum_changes = list(_diff_named(current.enums, desired.enums, AddEnum, DropEnum, ModifyEnum))
     changes.extend(c for c in enum_changes if not isinstance(c, DropEnum))
     cur_tables = {t.name: t for t in renamed.tables}
+    # Not in tables being renamed, or with renamed columns: the engine's names there derive from the old
+    # names (users_pkey), and following the rename is what a database made afresh would hold.
+    moving = set(table_renames) | {t for t, _ in column_renames}
+    desired = replace(desired, tables=tuple(
+        adopt_engine_names(cur_tables[t.name], t) if t.name in cur_tables and t.name not in moving else t
+        for t in desired.tables))
     for table in desired.tables:
         existing = cur_tables.get(table.name)
         if existing is None:
@@ -383,6 +389,34 @@ def rename_candidates(diff: SchemaDiff) -> list[RenameCandidate]:
                 for a in adds for d in drops if a.type == d.type
             )
     return found
+
+
+def adopt_engine_names(current: Table, desired: Table) -> Table:
+    """`desired` with each constraint (or engine-made index) whose name the models left to the engine renamed
+    after the existing one of the same shape, if any: the models do not care about that name, so a history that chose
+    another one (a naming convention, Alembic's batch mode, an older engine's default) is no difference."""
+    def adopt(existing: Sequence_[Any], wanted: Sequence_[Any]) -> tuple[Any, ...]:
+        named = {c.name for c in wanted if not c.engine_named}
+        # Current constraints that no desired one equals, under a name no desired one asks for.
+        free = [c for c in existing if c not in wanted and (c.name is None or c.name not in named)]
+        out = []
+        for con in wanted:
+            if con.engine_named and con not in existing:
+                twin = next((c for c in free if replace(c, name=con.name) == con), None)
+                if twin is not None:
+                    free.remove(twin)
+                    con = replace(con, name=twin.name)
+            out.append(con)
+        return tuple(out)
+
+    cur_pk, des_pk = current.primary_key, desired.primary_key
+    if cur_pk is not None and des_pk is not None and des_pk.engine_named \
+            and replace(cur_pk, name=des_pk.name) == des_pk:
+        des_pk = replace(des_pk, name=cur_pk.name)
+    return replace(desired, primary_key=des_pk, indexes=adopt(current.indexes, desired.indexes),
+                   uniques=adopt(current.uniques, desired.uniques),
+                   foreign_keys=adopt(current.foreign_keys, desired.foreign_keys),
+                   checks=adopt(current.checks, desired.checks))
 
 
 def diff_tables(current: Table, desired: Table) -> tuple[TableChange, ...]:

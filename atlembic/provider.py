@@ -12,6 +12,7 @@ import re
 import sys
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable, Executable
 
 from atlembic.diff import Renames
 from atlembic.errors import AtlembicError
+from atlembic.schema.model import Schema, Table
 
 # Engines where `schema=` names a schema inside the database (on MySQL it would be another database).
 _NAMED_SCHEMA_DIALECTS = {"postgresql"}
@@ -80,6 +82,40 @@ def rename_hints(metadata: sa.MetaData) -> Renames:
             if old:
                 columns[(table.fullname, column.name)] = old
     return Renames(tables, columns)
+
+
+def mark_engine_named(desired: Schema, metadata: sa.MetaData) -> Schema:
+    """Flag the constraints of `desired` (the models, as the dev database made them) whose names the
+    models left to the engine: a constraint without a name, and without one from a naming convention,
+    is named by the engine (``t_a_fkey`` on PostgreSQL, ``t_ibfk_1`` on MySQL, none on SQLite), and the
+    diff then matches it by shape rather than by that name (see `diff.adopt_engine_names`)."""
+    models = {t.fullname: t for t in metadata.tables.values()}
+
+    def mark(table: Table) -> Table:
+        model = models.get(table.name)
+        if model is None:
+            return table
+
+        def flag(items: tuple[Any, ...], kind: type) -> tuple[Any, ...]:
+            declared = [c for c in model.constraints if isinstance(c, kind)]
+            explicit = {c.name for c in declared if isinstance(c.name, str)}
+            if len(explicit) == len(declared):  # every one named by the models: nothing left to the engine
+                return items
+            return tuple(replace(c, engine_named=True) if c.name not in explicit else c for c in items)
+
+        # Indexes the models do not declare are the engine's own, made for a constraint under a name of
+        # its choosing (MySQL: a unique constraint's index is named after its first column, a foreign
+        # key's after the key or its column).
+        declared = {i.name for i in model.indexes}
+        indexes = tuple(replace(i, engine_named=True) if i.name not in declared else i for i in table.indexes)
+        pk = table.primary_key
+        if pk is not None and not isinstance(model.primary_key.name, str):
+            pk = replace(pk, engine_named=True)
+        return replace(table, primary_key=pk, indexes=indexes, uniques=flag(table.uniques, sa.UniqueConstraint),
+                       foreign_keys=flag(table.foreign_keys, sa.ForeignKeyConstraint),
+                       checks=flag(table.checks, sa.CheckConstraint))
+
+    return replace(desired, tables=tuple(mark(t) for t in desired.tables))
 
 
 def merge_metadata(items: Iterable[sa.MetaData]) -> sa.MetaData:

@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("--timings", required=True)
     args = parser.parse_args()
 
-    from atlembic import commands
+    from atlembic import commands  # noqa: F401  (the imports are timed here)
+    from atlembic.cli import collector_paused, exit_now
     from atlembic.config import load_settings
 
     if args.no_cache:
@@ -31,27 +32,34 @@ def main() -> None:
 
         replay_cache.disable()
     stages: dict[str, float] = {"import": time.perf_counter() - start}
+    with collector_paused():  # as the CLI runs a command
+        result = run(args.command, load_settings(args.config, url=args.url), stages)
+    result["stages"] = stages
+    with open(args.timings, "w") as f:
+        json.dump(result, f)
+    exit_now(0)  # as the CLI ends
+
+
+def run(command: str, settings, stages: dict[str, float]) -> dict:  # noqa: ANN001
+    from atlembic import commands
+
     began = time.perf_counter()
-    settings = load_settings(args.config, url=args.url)
     result: dict = {}
-    if args.command == "check":
+    if command == "check":
         outcome = commands.check(settings)
         stages.update(outcome.timings.stages)
         result["changes"] = len(outcome.plan.statements)
-    elif args.command == "revision":
+    elif command == "revision":
         outcome = commands.revision(settings, "bench change", autogenerate=True)
         stages.update(outcome.timings.stages)
         result["changes"] = len(outcome.plan.statements)
         result["path"] = str(outcome.path) if outcome.path else None
     else:
-        applied_start = time.perf_counter()
         outcome = commands.upgrade(settings, "head")
-        stages["apply"] = time.perf_counter() - applied_start
+        stages["apply"] = time.perf_counter() - began
         result["applied"] = len(outcome.applied)
     stages["command"] = time.perf_counter() - began
-    result["stages"] = stages
-    with open(args.timings, "w") as f:
-        json.dump(result, f)
+    return result
 
 
 if __name__ == "__main__":

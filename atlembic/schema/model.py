@@ -8,6 +8,7 @@ an exact comparison.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,18 @@ class Column:
     computed: Computed | None = None
 
 
+def _engine_named() -> Any:
+    """The ``engine_named`` flag of constraints and indexes. True on the desired side when the models left the name to
+    the engine: any name satisfies them, and an existing constraint of the same shape keeps its own
+    (diff.adopt_engine_names). Never compared: it does not make two constraints differ."""
+    return field(default=False, compare=False, repr=False)
+
+
 @dataclass(frozen=True)
 class PrimaryKey:
     columns: tuple[str, ...]
     name: str | None = None
+    engine_named: bool = _engine_named()
 
 
 @dataclass(frozen=True)
@@ -66,12 +75,14 @@ class Index:
     where: str | None = None
     using: str | None = None
     include: tuple[str, ...] = ()
+    engine_named: bool = _engine_named()  # an index the engine made for a constraint (MySQL)
 
 
 @dataclass(frozen=True)
 class UniqueConstraint:
     columns: tuple[str, ...]
     name: str | None = None
+    engine_named: bool = _engine_named()
 
 
 @dataclass(frozen=True)
@@ -82,12 +93,14 @@ class ForeignKey:
     name: str | None = None
     on_delete: str | None = None
     on_update: str | None = None
+    engine_named: bool = _engine_named()
 
 
 @dataclass(frozen=True)
 class Check:
     expression: str
     name: str | None = None
+    engine_named: bool = _engine_named()
 
 
 def split_name(name: str) -> tuple[str | None, str]:
