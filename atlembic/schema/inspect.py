@@ -7,7 +7,8 @@ enums and index options on PostgreSQL) lives in that dialect's `Reflector` subcl
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from atlembic.schema.model import (
     Sequence,
     Table,
     UniqueConstraint,
+    split_name,
 )
 
 REVISIONS_TABLE = "atlas_schema_revisions"
@@ -58,18 +60,33 @@ class Reflector:
         tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
         return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named)
 
-    def tables(self, schema: str | None, skip: set[str]) -> list[Table]:
-        """The tables of one schema (None: the default one). Tables of a named schema are called
-        `schema.table`, so every name-keyed comparison keeps working across schemas."""
+    def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
+        """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
+        skip = set(exclude)
+        by_schema: dict[str | None, set[str]] = {}
+        for name in names:
+            schema, table = split_name(name)
+            by_schema.setdefault(schema, set()).add(table)
+        named = set(self.schema_names(skip)) if set(by_schema) - {None} else set()
+        return [t for schema, only in by_schema.items() if schema is None or schema in named
+                for t in self.tables(schema, skip, only)]
+
+    def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
+        """The tables of one schema (None: the default one), or those of them named in `only`. Tables of a
+        named schema are called `schema.table`, so every name-keyed comparison keeps working across schemas."""
         insp = self.inspector
-        names = sorted(n for n in insp.get_table_names(schema=schema) if n not in skip)
+        # The catalog's list decides which names exist (exact spelling), also when only a few are wanted.
+        names = sorted(n for n in insp.get_table_names(schema=schema)
+                       if n not in skip and (only is None or n in only))
         if not names:
             return []
         # Dialects without named schemas keep their one-argument hooks.
         where = {"schema": schema} if schema is not None else {}
         columns = _by_table(insp.get_multi_columns(filter_names=names, **where))
         pks = _by_table(insp.get_multi_pk_constraint(filter_names=names, **where))
-        uniques = _by_table(insp.get_multi_unique_constraints(filter_names=names, **where))
+        with_uniques = self.may_have_uniques(names, **where)
+        uniques = _by_table(insp.get_multi_unique_constraints(filter_names=with_uniques, **where)) \
+            if with_uniques else {}
         fks = _by_table(insp.get_multi_foreign_keys(filter_names=names, **where))
         checks = _by_table(insp.get_multi_check_constraints(filter_names=names, **where))
         indexes = self.indexes(names, **where)
@@ -88,6 +105,10 @@ class Reflector:
             )
             for name in names
         ]
+
+    def may_have_uniques(self, names: list[str], **where: Any) -> list[str]:
+        """Those of `names` whose unique constraints are worth asking the Inspector for (all by default)."""
+        return names
 
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
         """Named schemas besides the default one (engines without them: none)."""
@@ -160,15 +181,34 @@ def _sort_key(obj: Any) -> tuple[str, str]:
     return (getattr(obj, "name", None) or "", repr(obj))
 
 
-def inspect_schema(conn: Connection, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
-    """Reflect everything atlembic manages in the connection's default schema."""
+@contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        # SQLite expression indexes are reflected from the catalog by SqliteReflector instead.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        yield
+
+
+def _reflector(conn: Connection) -> Reflector:
     # Import the dialect modules so their Reflector subclasses register themselves.
     from atlembic.schema import mysql, postgresql, sqlite  # noqa: F401
 
     cls = _REFLECTORS.get(conn.dialect.name)
     if cls is None:
         raise AtlembicError(f"dialect {conn.dialect.name!r} is not supported for inspection")
-    with warnings.catch_warnings():
-        # SQLite expression indexes are reflected from the catalog by SqliteReflector instead.
-        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
-        return cls(conn).inspect(exclude)
+    return cls(conn)
+
+
+def inspect_schema(conn: Connection, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
+    """Reflect everything atlembic manages in the connection's default schema."""
+    with _quiet():
+        return _reflector(conn).inspect(exclude)
+
+
+def inspect_tables(
+    conn: Connection, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)
+) -> dict[str, Table]:
+    """Reflect just the named tables (`schema.table` for a named schema), keyed by name; absent ones are
+    left out. Each `Table` equals the one `inspect_schema` would report for it."""
+    with _quiet():
+        return {t.name: t for t in _reflector(conn).inspect_tables(names, exclude)}

@@ -50,6 +50,14 @@ def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
 class SqliteReflector(Reflector):
     dialect_name = "sqlite"
 
+    def may_have_uniques(self, names: list[str]) -> list[str]:
+        # A UNIQUE constraint always has an automatic index (sql IS NULL); SQLAlchemy's reflection of them
+        # parses every table's SQL, half of all reflection time at 1000 tables: skip tables without one.
+        rows = self.conn.exec_driver_sql("SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'index' "
+                                         "AND sql IS NULL").all()
+        auto = {r[0] for r in rows}
+        return [n for n in names if n in auto]
+
     def indexes(self, names: list[str]) -> dict[str, list[Index]]:
         rows = self.conn.exec_driver_sql(
             "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
