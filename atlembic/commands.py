@@ -51,13 +51,25 @@ def plan(
     """
     directory = _directory(settings)
     timings = Timings()
-    files = directory.files_from_last_checkpoint()
+    with _lazy_dev(settings, timings) as dev:
+        return _plan_on(settings, directory, dev, timings, verify=verify, confirm_rename=confirm_rename)
+
+
+def _lazy_dev(settings: Settings, timings: Timings) -> LazyDevDatabase:
     # Started on first use: when the replay cache holds both schemas, no dev database is needed.
-    dev = LazyDevDatabase(settings.dialect, settings.dev_url, timings)
+    return LazyDevDatabase(settings.dialect, settings.dev_url, timings)
+
+
+def _plan_on(
+    settings: Settings, directory: MigrationDir, dev: LazyDevDatabase, timings: Timings, *, verify: bool = True,
+    confirm_rename: Callable[[str], bool] | None = None,
+) -> PlanOutcome:
+    """`plan` on a dev database the caller opened (and closes)."""
+    files = directory.files_from_last_checkpoint()
     with timings.stage("load metadata"):
         metadata = load_target_metadata(settings)
     renames = rename_hints(metadata)
-    with dev, _replaying(dev, files, timings) as current_schema:
+    with _replaying(dev, files, timings) as current_schema:
         desired = autogenerate.desired_schema(dev, metadata, timings)
         current = current_schema()
         result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
@@ -114,17 +126,20 @@ def revision(
     name = directory.new_file_name(message or "", version=rev_id)
     if not autogenerate:
         return directory.write_migration(name, "")
-    outcome = plan(settings, confirm_rename=confirm_rename)
-    if outcome.plan.statements:
-        with outcome.timings.stage("write"):
-            outcome.path = directory.write_migration(name, outcome.plan.render())
-        from atlembic.lint import lint_directory
+    timings = Timings()
+    # One dev database for planning, verifying and linting the written file (a server starts once).
+    with _lazy_dev(settings, timings) as dev:
+        outcome = _plan_on(settings, directory, dev, timings, confirm_rename=confirm_rename)
+        if outcome.plan.statements:
+            with timings.stage("write"):
+                outcome.path = directory.write_migration(name, outcome.plan.render())
+            from atlembic.lint import lint_directory
 
-        with outcome.timings.stage("lint"):
-            try:
-                outcome.lint = lint_directory(settings, latest=1)
-            except AtlembicError as exc:  # the file is written and verified; say why it was not linted
-                outcome.lint_failed = str(exc)
+            with timings.stage("lint"):
+                try:
+                    outcome.lint = lint_directory(settings, latest=1, dev=dev)
+                except AtlembicError as exc:  # the file is written and verified; say why it was not linted
+                    outcome.lint_failed = str(exc)
     return outcome
 
 

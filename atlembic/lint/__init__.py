@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from atlembic.config import Settings, redact_url
-from atlembic.devdb import normalize_dialect, open_dev_database
+from atlembic.devdb import DevDatabase, normalize_dialect, open_dev_database
 from atlembic.diff import SchemaDiff
 from atlembic.errors import AtlembicError
 from atlembic.lint import mysql, postgresql, sqlite  # noqa: F401  (register the dialect analyzers and hooks)
@@ -74,8 +74,12 @@ def _dialect(settings: Settings, url: str | None) -> str:
 
 def lint_directory(
     settings: Settings, *, latest: int | None = None, from_version: str | None = None, url: str | None = None,
+    dev: DevDatabase | None = None,
 ) -> LintResult:
-    """``atlembic lint``: analyze the chosen files; with `url`, data-dependent checks ask that database."""
+    """``atlembic lint``: analyze the chosen files; with `url`, data-dependent checks ask that database.
+
+    `dev`: a dev database the caller already has open (``revision`` lints on the one it planned with);
+    otherwise one is opened for the run."""
     from atlembic.target import connect_target
 
     directory = MigrationDir(settings.migrations_dir)
@@ -90,7 +94,8 @@ def lint_directory(
             conn = stack.enter_context(connect_target(settings, url))
             make_read_only(conn)
             data = TargetData(conn, redact_url(url))
-        dev = stack.enter_context(open_dev_database(_dialect(settings, url), settings.dev_url))
+        if dev is None:
+            dev = stack.enter_context(open_dev_database(_dialect(settings, url), settings.dev_url))
         return lint_files(dev, base, chosen, config, data)
 
 

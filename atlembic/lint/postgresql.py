@@ -41,7 +41,7 @@ from atlembic.diff import (
     ModifyColumn,
 )
 from atlembic.errors import AtlembicError
-from atlembic.lint import analyzers, runner
+from atlembic.lint import analyzers, runner, targets
 from atlembic.lint.analyzers import Analyzer
 from atlembic.lint.model import Diagnostic, FileContext, Step
 from atlembic.migrate.executor import file_tx_mode
@@ -68,6 +68,25 @@ def probe(conn: Connection) -> dict[str, Any]:
 
 
 runner.PROBES["postgresql"] = probe
+
+# When is a statement on one table certain to change only that table (atlembic.lint.targets)? When it has
+# no inheritance children or partitions (ALTER TABLE and CREATE INDEX recurse into them), no enabled event
+# trigger can run more DDL, and unqualified names resolve in the default schema alone.
+_LOCAL = sa.text(
+    "SELECT NOT EXISTS (SELECT 1 FROM pg_inherits"
+    "  WHERE inhparent = to_regclass(format('%I.%I', CAST(:schema AS text), CAST(:table AS text))))"
+    " AND NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtenabled <> 'D')"
+    " AND current_schemas(false) = ARRAY[CAST(:default AS name)]"
+)
+
+
+def local_change(conn: Connection, table: str) -> bool:
+    default = sa.inspect(conn).default_schema_name
+    schema, _, name = table.rpartition(".")
+    return bool(conn.execute(_LOCAL, {"schema": schema or default, "table": name, "default": default}).scalar())
+
+
+targets.GUARDS["postgresql"] = local_change
 
 
 def _rewritten(step: Step, table: str) -> bool:

@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from atlembic import replay_cache
 from atlembic.devdb import DevDatabase
 from atlembic.diff import Renames, SchemaDiff, diff_schemas, rename_candidates
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
 from atlembic.lint.data import TargetData
 from atlembic.lint.model import Diagnostic, FileContext, Finding, Step
+from atlembic.lint.targets import inspect_after
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError, replay_files
 from atlembic.migrate.lexer import Statement
@@ -139,15 +141,15 @@ def statement_changes(before: Schema, after: Schema, text: str) -> SchemaDiff:
     return diff_schemas(before, after, renames) if renames else diff
 
 
-def _inspect(conn: Connection) -> Schema:
-    return inspect_schema(conn)
+def file_steps(
+    conn: Connection, file: MigrationFile, dialect: str, start: Schema | None = None
+) -> tuple[Schema, list[Step], list[Statement]]:
+    """Execute `file` statement by statement; return the schema before it, its steps and statements.
 
-
-def file_steps(conn: Connection, file: MigrationFile, dialect: str) -> tuple[Schema, list[Step], list[Statement]]:
-    """Execute `file` statement by statement; return the schema before it, its steps and statements."""
+    `start` is the dev database's schema before the file when known (the replay cache), else inspected."""
     statements = file.statements(dialect)
     probe = PROBES.get(dialect)
-    start = before = _inspect(conn)
+    start = before = start if start is not None else inspect_schema(conn)
     facts = probe(conn) if probe is not None else {}
     steps: list[Step] = []
     for index, stmt in enumerate(statements):
@@ -158,7 +160,7 @@ def file_steps(conn: Connection, file: MigrationFile, dialect: str) -> tuple[Sch
         if not changes_schema(stmt.text):
             steps.append(Step(index, [stmt], before, before, (), facts, facts))
             continue
-        after = _inspect(conn)
+        after = inspect_after(conn, before, stmt.text)
         facts_after = probe(conn) if probe is not None else {}
         diff = statement_changes(before, after, stmt.text)
         steps.append(Step(index, [stmt], before, after, diff.changes, facts, facts_after))
@@ -211,6 +213,11 @@ class _DevState:
         self.dev, self.dialect = dev, dialect
         self.stack = ExitStack()
         self.conn: Connection | None = None
+        self.identity = replay_cache.dev_identity(dev)
+
+    def replayed_schema(self, files: Sequence[MigrationFile]) -> Schema | None:
+        """The schema a clean dev database has after replaying `files`, when the replay cache holds it."""
+        return replay_cache.load_schema(files, self.dialect, self.identity)
 
     def reset(self, files: Sequence[MigrationFile]) -> Connection:
         self.stack.close()
@@ -241,12 +248,16 @@ def lint_files(
     state = _DevState(dev, dialect)
     try:
         conn = state.reset(base)
+        # Right after a replay the cache may know the schema; once a file ran here, inspect.
+        known = state.replayed_schema(base)
         for file in chosen:
             if file.is_checkpoint:  # the whole schema restated: starts over, nothing to compare with
                 conn = state.reset([file])
+                known = state.replayed_schema([file])
                 result.skipped.append(file.name)
                 continue
-            start, steps, statements = file_steps(conn, file, dialect)
+            start, steps, statements = file_steps(conn, file, dialect, known)
+            known = None
             skip, _ = _nolint(file)
             if skip:
                 result.skipped.append(file.name)

@@ -19,13 +19,14 @@ What differs from the shared Inspector path:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from atlembic.schema.inspect import Reflector
-from atlembic.schema.model import Column, Identity, Index, IndexPart, Schema, UniqueConstraint
+from atlembic.schema.model import Column, Identity, Index, IndexPart, Table, UniqueConstraint
 
 _TABLES_SQL = """
 SELECT t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION, c.CHARACTER_SET_NAME, t.TABLE_COMMENT
@@ -46,23 +47,24 @@ _ON_UPDATE = re.compile(r"on update (.+)$", re.IGNORECASE)
 class MySQLReflector(Reflector):
     dialect_name = "mysql"
 
-    def inspect(self, *args: Any, **kw: Any) -> Schema:
+    def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
         self._table_info = self._read_tables()
-        schema = super().inspect(*args, **kw)
-        on_update = self._on_update()
-        tables = tuple(
+        tables = super().tables(schema, skip, only)
+        on_update = self._on_update([t.name for t in tables])
+        return [
             replace(t, uniques=(), options=self._options(t.name),
                     columns=tuple(_with_on_update(c, on_update.get((t.name, c.name))) for c in t.columns))
-            for t in schema.tables
-        )
-        return replace(schema, tables=tables)
+            for t in tables
+        ]
 
-    def _on_update(self) -> dict[tuple[str, str], str]:
+    def _on_update(self, names: list[str]) -> dict[tuple[str, str], str]:
         """``ON UPDATE`` clauses from the catalog: SQLAlchemy loses them when the default is NULL."""
+        if not names:
+            return {}
         rows = self.conn.execute(sa.text(
             "SELECT TABLE_NAME, COLUMN_NAME, EXTRA FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = DATABASE() AND LOWER(EXTRA) LIKE '%on update %'"
-        )).all()
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN :names AND LOWER(EXTRA) LIKE '%on update %'"
+        ).bindparams(_names()), {"names": names}).all()
         out = {}
         for table, column, extra in rows:
             match = _ON_UPDATE.search(extra)
@@ -98,16 +100,17 @@ class MySQLReflector(Reflector):
         return UniqueConstraint(tuple(info["column_names"]), info.get("name"))
 
     def indexes(self, names: list[str]) -> dict[str, list[Index]]:
+        if not names:
+            return {}
         rows = self.conn.execute(
             sa.text(
                 "SELECT * FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
-                "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
-            )
+                "AND TABLE_NAME IN :names ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+            ).bindparams(_names()), {"names": names}
         ).mappings().all()
-        wanted = set(names)
         grouped: dict[tuple[str, str], list[Any]] = {}
         for row in rows:
-            if row["TABLE_NAME"] in wanted and row["INDEX_NAME"] != "PRIMARY":
+            if row["INDEX_NAME"] != "PRIMARY":
                 grouped.setdefault((row["TABLE_NAME"], row["INDEX_NAME"]), []).append(row)
         result: dict[str, list[Index]] = {}
         for (table, name), parts in grouped.items():
@@ -122,6 +125,10 @@ class MySQLReflector(Reflector):
                 )
             )
         return result
+
+
+def _names() -> sa.BindParameter[Any]:
+    return sa.bindparam("names", expanding=True)
 
 
 def _with_on_update(column: Column, on_update: str | None) -> Column:

@@ -1,0 +1,129 @@
+"""The schema after one statement, re-inspecting only the table it changed when that is certain.
+
+Lint inspects the dev database after every schema-changing statement; on a schema of a thousand tables a
+full inspection takes about a second, though ``ALTER TABLE t ADD COLUMN`` can only have changed ``t``.
+For a whitelist of statement forms whose effect is confined to the one table they name, only that table
+is reflected again and put in place of its old version; everything else (DROP, RENAME, CASCADE, DO
+blocks, functions, unknown forms) is inspected in full. Correctness over speed: any doubt (a name that
+does not resolve to exactly one table, a comment inside the statement, a dialect guard that says no)
+means a full inspection.
+
+Besides the named table, the tables with a foreign key to it are reflected again: their reflected key
+may depend on it (SQLite fills in the referred columns of ``REFERENCES t`` from t's primary key).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from atlembic.lint.model import IDENT, QUALIFIED, unquote
+from atlembic.schema.inspect import inspect_schema, inspect_tables
+from atlembic.schema.model import Schema, Table, split_name
+from atlembic.schema.sqlite import split_top_level
+
+__all__ = ["GUARDS", "changed_table", "inspect_after", "reinspected"]
+
+# Dialect checks that a change to the given table (`schema.table` for a named schema) stays in that table
+# on this connection (PostgreSQL: no inheritance children, no event triggers, plain search_path).
+GUARDS: dict[str, Callable[[Connection, str], bool]] = {}
+
+_LEAD = r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\#[^\n]*(?:\n|$))*"
+_FLAGS = re.IGNORECASE | re.DOTALL
+_TABLE = rf"(?P<table>{QUALIFIED})"
+_CREATE_TABLE = re.compile(
+    rf"{_LEAD}CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_TABLE}\s*(?:\(|AS\b|LIKE\b)", _FLAGS)
+# Whatever ties the new table to others: inheritance and partitions (their indexes and columns follow).
+_CREATE_TABLE_NOT = re.compile(r"\b(?:INHERITS|PARTITION\s+OF)\b", re.IGNORECASE)
+_CREATE_INDEX = re.compile(
+    rf"{_LEAD}CREATE\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"(?:(?!ON\b){QUALIFIED}\s+)?(?:USING\s+\w+\s+)?ON\s+(?:ONLY\s+)?{_TABLE}\s*(?:\(|USING\b)", _FLAGS)
+_ALTER_TABLE = re.compile(
+    rf"{_LEAD}ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_TABLE}\s+(?P<actions>.+)$", _FLAGS)
+# ALTER TABLE clauses that change only the altered table: ADD of anything but a partition (a column, an
+# index, a key or constraint), a column's default or nullability, MySQL's algorithm and lock options.
+_LOCAL_ACTION = re.compile(
+    rf"^(?:ADD\b(?!\s+PARTITION\b)|ALTER\s+(?:COLUMN\s+)?{IDENT}\s+(?:SET|DROP)\s+(?:DEFAULT|NOT\s+NULL)\b"
+    r"|(?:ALGORITHM|LOCK)\s*=)", _FLAGS)
+
+
+def changed_table(text: str) -> str | None:
+    """The table (as written) that a whitelisted statement changes, or None when it may change more."""
+    text = text.strip().rstrip(";")
+    if (m := _CREATE_TABLE.match(text)) is not None:
+        return None if _CREATE_TABLE_NOT.search(text, m.end()) else m["table"]
+    if (m := _CREATE_INDEX.match(text)) is not None:
+        return m["table"]
+    if (m := _ALTER_TABLE.match(text)) is not None:
+        actions = m["actions"]
+        if "--" in actions or "/*" in actions or "#" in actions:
+            return None  # a comment could hide a comma or a clause from the split below
+        if all(_LOCAL_ACTION.match(action) for action in split_top_level(actions)):
+            return m["table"]
+    return None
+
+
+def _resolve(conn: Connection, before: Schema, written: str) -> str | None:
+    """The name (as `Schema` spells it) of the one existing table `written` denotes, or None when unsure.
+
+    Quoted: that exact name. Unquoted: the one table whose name matches ignoring case (engines fold or
+    compare unquoted names in their own ways; two candidates are a doubt)."""
+    parts = re.findall(IDENT, written)
+    if len(parts) == 2:
+        schema: str | None = unquote(parts[0])
+        if schema not in before.schemas:
+            return None  # a database, an attached file, the default schema spelled out: inspect in full
+    elif len(parts) == 1:
+        schema = None
+    else:
+        return None
+    raw = parts[-1]
+    name = unquote(raw)
+    if "." in name:
+        return None  # a dotted table name reads like `schema.table` in the model
+    existing = sa.inspect(conn).get_table_names(schema=schema)
+    if raw[0] in '"`[':
+        found = [n for n in existing if n == name]
+    else:
+        found = [n for n in existing if n.lower() == name.lower()]
+    if len(found) != 1:
+        return None
+    return f"{schema}.{found[0]}" if schema else found[0]
+
+
+def _referencing(before: Schema, table: str) -> set[str]:
+    """Tables with a foreign key to `table` (matched loosely: reflecting one table too many costs nothing)."""
+    bare = split_name(table)[1].lower()
+    return {t.name for t in before.tables if any(split_name(fk.ref_table)[1].lower() == bare for fk in t.foreign_keys)}
+
+
+def _order(table: Table) -> tuple[bool, str, str]:
+    """Where `inspect_schema` puts a table: the default schema's first, then by schema and name."""
+    schema, name = split_name(table.name)
+    return schema is not None, schema or "", name
+
+
+def reinspected(conn: Connection, before: Schema, text: str) -> set[str] | None:
+    """The tables to reflect again after statement `text` ran (None: the whole schema)."""
+    written = changed_table(text)
+    table = _resolve(conn, before, written) if written is not None else None
+    guard = GUARDS.get(conn.dialect.name)
+    if table is None or (guard is not None and not guard(conn, table)):
+        return None
+    return {table} | _referencing(before, table)
+
+
+def inspect_after(conn: Connection, before: Schema, text: str) -> Schema:
+    """The schema after statement `text` ran, `before` being the schema before it."""
+    names = reinspected(conn, before, text)
+    if names is None:
+        return inspect_schema(conn)
+    found = inspect_tables(conn, names)
+    if not names <= found.keys():
+        return inspect_schema(conn)  # a table vanished: not the local change this form promises
+    kept = [t for t in before.tables if t.name not in names]
+    return replace(before, tables=tuple(sorted([*kept, *found.values()], key=_order)))
