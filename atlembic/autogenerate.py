@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from atlembic.devdb import DevDatabase
 from atlembic.diff import Renames, SchemaDiff, diff_schemas
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile, render_migration
-from atlembic.migrate.executor import StatementError, replay_files, run_replay
+from atlembic.migrate.executor import StatementError, run_replay
 from atlembic.migrate.transactions import autocommit
 from atlembic.plan.base import PlannedStatement, planner_for
 from atlembic.provider import mark_engine_named, metadata_ddl
@@ -111,16 +111,23 @@ def replay_schema(
     cached = replay_cache.load_schema(files, dev.dialect_name, identity)
     if cached is not None:
         return cached
-    with dev.clean_database() as engine:
+    with ExitStack() as stack:
         with timings.stage("replay"):
-            try:
-                replay_files(engine, files, dev.dialect_name)
-            except StatementError as exc:
-                raise AtlembicError(f"replaying the migration directory failed: {exc}") from exc
+            engine = stack.enter_context(_directory_state(dev, files, keep=True))
         with engine.connect() as conn, timings.stage("inspect"):
             current = inspect_schema(conn)
     replay_cache.save_schema(files, dev.dialect_name, identity, current)
     return current
+
+
+@contextmanager
+def _directory_state(dev: DevDatabase, files: Sequence[MigrationFile], *, keep: bool = False) -> Iterator[sa.Engine]:
+    """A clean dev database holding the directory's state (`replay_cache.replayed_database`)."""
+    try:
+        with replay_cache.replayed_database(dev, files, keep=keep) as engine:
+            yield engine
+    except StatementError as exc:
+        raise AtlembicError(f"replaying the migration directory failed: {exc}") from exc
 
 
 def plan_changes(
@@ -159,11 +166,7 @@ def verify_plan(
     with timings.stage("verify"):
         # The directory's state comes from the replay cache when it holds it; the planned file always
         # runs, and is never cached (it is not in the directory yet).
-        with dev.clean_database() as engine:
-            try:
-                replay_files(engine, files, dev.dialect_name)
-            except StatementError as exc:
-                raise AtlembicError(f"replaying the migration directory failed: {exc}") from exc
+        with _directory_state(dev, files) as engine:
             try:
                 run_replay(engine, [planned], dev.dialect_name, may_have_rows=True)
             except (StatementError, AtlembicError) as exc:

@@ -50,7 +50,7 @@ from atlembic.errors import AtlembicError
 
 __all__ = [
     "LazyDevDatabase", "cache_dir", "disable", "enable", "enabled", "load_desired", "load_schema", "replay_files",
-    "save_desired", "save_schema",
+    "replayed_database", "save_desired", "save_schema",
 ]
 
 FORMAT = 1
@@ -496,6 +496,25 @@ def replay_files(engine: Engine, files: Sequence[Any], dialect: str) -> None:
         _put("state", keys[-1], payload, files=len(files), may_have_rows=may_have_rows)
 
 
+@contextmanager
+def replayed_database(dev: DevDatabase, files: Sequence[Any], *, keep: bool = False) -> Iterator[Engine]:
+    """A clean database of `dev` holding the state after `files`: a copy of a state this run kept (see
+    `DevDatabase.keep_state`) or a replay (through the cache, `replay_files`). With `keep`, the caller only
+    reads the database, and it is kept as that state for the next replays of the same files in this run."""
+    from atlembic.migrate import executor
+
+    keys = prefix_keys(files, dev.dialect_name, "in-run")
+    start = next((n for n in range(len(files), 0, -1) if dev.has_state(keys[n - 1])), 0)
+    with (dev.state_copy(keys[start - 1]) if start else dev.clean_database()) as engine:
+        if start:
+            executor.run_replay(engine, files[start:], dev.dialect_name, may_have_rows=True)
+        else:
+            executor.replay_files(engine, files, dev.dialect_name)  # the cache, unless --no-cache
+        if keep and files:
+            dev.keep_state(engine, keys[-1])
+        yield engine
+
+
 def _restore_longest(io: _StateIO, engine: Engine, keys: list[str]) -> tuple[int, bool]:
     """Restore the longest cached prefix: (how many files it covers, whether rows may exist)."""
     try:
@@ -573,6 +592,15 @@ class LazyDevDatabase(DevDatabase):
     def clean_database(self) -> Iterator[Engine]:
         with self.dev.clean_database() as engine:
             yield engine
+
+    def keep_state(self, engine: Engine, key: str) -> None:
+        self.dev.keep_state(engine, key)
+
+    def has_state(self, key: str) -> bool:
+        return self._dev is not None and self._dev.has_state(key)
+
+    def state_copy(self, key: str) -> contextlib.AbstractContextManager[Engine]:
+        return self.dev.state_copy(key)
 
     def close(self) -> None:
         if self._dev is not None:

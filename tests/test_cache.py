@@ -274,3 +274,30 @@ def test_server_states_restore_the_same_schema(tmp_path: Path, monkeypatch: pyte
         assert replayed[0] == "20250101000400_more.sql"
         assert with_cache == plan_text(dev, more, metadata, cache=False)
         assert "depth" in with_cache
+
+
+def test_a_run_copies_the_replayed_postgresql_database_instead_of_replaying_again(
+        tmp_path: Path, replayed: list[str]) -> None:
+    """Within one run, verification starts from a copy (CREATE DATABASE ... TEMPLATE) of the database the
+    directory was replayed into, even without the persistent cache; the kept state is never changed."""
+    from atlembic.schema.inspect import inspect_schema
+
+    replay_cache.disable()
+    with _server_dev("postgresql") as dev:
+        files = write(tmp_path / "migrations", FILES)
+        current = autogenerate.replay_schema(dev, files)
+        assert replayed == list(FILES)
+        metadata = models()
+        metadata.tables["shelf"].append_column(sa.Column("depth", sa.Integer))
+        desired = autogenerate.desired_schema(dev, metadata)
+        plan = autogenerate.plan_changes(current, desired, dev.dialect_name)
+        replayed.clear()
+        autogenerate.verify_plan(dev, files, plan, desired)
+        assert replayed == ["99999999999999_planned.sql"]
+        with replay_cache.replayed_database(dev, files) as engine, engine.connect() as conn:
+            assert inspect_schema(conn) == current
+            assert conn.exec_driver_sql("SELECT count(*) FROM book").scalar() == 1  # rows come along
+        edited = write(tmp_path / "migrations", {**FILES, "20250101000400_more.sql": "SELECT 1;\n"})
+        replayed.clear()
+        with replay_cache.replayed_database(dev, edited):
+            assert replayed == ["20250101000400_more.sql"]  # from the longest kept prefix

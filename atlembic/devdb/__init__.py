@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import importlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import TypeVar
 
@@ -62,6 +62,21 @@ class DevDatabase(CloseOnExit, abc.ABC):
     @contextmanager
     def clean_database(self) -> Iterator[Engine]:
         """Yield an Engine bound to a new empty database; the database is discarded on exit."""
+
+    # In-run states: a dev database that can copy a database (PostgreSQL's CREATE DATABASE ... TEMPLATE, a
+    # file copy: 0.2 s where replaying 1000 tables takes 1.6 s) keeps the directory's replayed state for
+    # the other replays of the same run (verification, lint). Others replay (atlembic.replay_cache).
+
+    def keep_state(self, engine: Engine, key: str) -> None:
+        """Keep the database of `engine` (a `clean_database` of this object, left unchanged from now on) as
+        state `key` instead of discarding it, where databases can be copied."""
+
+    def has_state(self, key: str) -> bool:
+        return False
+
+    def state_copy(self, key: str) -> AbstractContextManager[Engine]:
+        """Like `clean_database`, but the new database is a copy of state `key` (see `has_state`)."""
+        raise KeyError(key)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.description}>"

@@ -146,6 +146,7 @@ class EphemeralPostgres(EphemeralServer):
     name = "pg"
     dialect = "postgresql"
     run_as_names = ("postgres", "nobody")  # PostgreSQL refuses to run as root
+    copies_databases = True  # CREATE DATABASE ... TEMPLATE
     env_prefixes = ("PG",)  # PGPORT, PGDATA, PGOPTIONS...
     run_dir_name = "socket"
     pid_file = "data/postmaster.pid"
@@ -217,9 +218,14 @@ def _server_major(conn: Connection) -> int:
     return int(info[0])
 
 
-def create_database(conn: Connection, name: str) -> None:
-    """CREATE DATABASE on an AUTOCOMMIT connection."""
-    conn.exec_driver_sql(f"CREATE DATABASE {_quote_ident(name)}")
+def create_database(conn: Connection, name: str, template: str | None = None) -> None:
+    """CREATE DATABASE on an AUTOCOMMIT connection; with `template`, a file-level copy of that database."""
+    copy = f" TEMPLATE {_quote_ident(template)}" if template is not None else ""
+    conn.exec_driver_sql(f"CREATE DATABASE {_quote_ident(name)}{copy}")
+
+
+def rename_database(conn: Connection, name: str, new_name: str) -> None:
+    conn.exec_driver_sql(f"ALTER DATABASE {_quote_ident(name)} RENAME TO {_quote_ident(new_name)}")
 
 
 def drop_database(conn: Connection, name: str) -> None:

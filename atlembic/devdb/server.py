@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -445,10 +445,20 @@ class EphemeralServer(CloseOnExit, abc.ABC):
                 self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", pool_size=1)
         return self._admin
 
-    def create_database(self, name: str) -> URL:
+    # Whether `create_database` can copy another database (`template=`) and `rename_database` exists.
+    copies_databases = False
+
+    def create_database(self, name: str, template: str | None = None) -> URL:
         with self._admin_engine().connect() as conn:
-            _dialect_module(self.dialect).create_database(conn, name)
+            if template is None:
+                _dialect_module(self.dialect).create_database(conn, name)
+            else:
+                _dialect_module(self.dialect).create_database(conn, name, template=template)
         return self.url(name)
+
+    def rename_database(self, name: str, new_name: str) -> None:
+        with self._admin_engine().connect() as conn:
+            _dialect_module(self.dialect).rename_database(conn, name, new_name)
 
     def drop_database(self, name: str) -> None:
         if not self.running:
@@ -470,6 +480,8 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
 
     def __init__(self, server: _S | None = None) -> None:
         self._owns_server = server is None
+        self._states: dict[str, str] = {}  # in-run states: key -> database kept (dropped with the server)
+        self._keep: dict[str, str] = {}  # scratch database -> the key it is kept under when discarded
         self.server: _S = server if server is not None else self.server_class()
         if not self.server.running:
             self.server.start()
@@ -480,17 +492,48 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
 
     @contextmanager
     def clean_database(self) -> Iterator[Engine]:
+        with self._scratch_database() as engine:
+            yield engine
+
+    def keep_state(self, engine: Engine, key: str) -> None:
+        if self.server.copies_databases:
+            self._keep[str(engine.url.database)] = key
+
+    def has_state(self, key: str) -> bool:
+        return key in self._states
+
+    def state_copy(self, key: str) -> AbstractContextManager[Engine]:
+        return self._scratch_database(template=self._states[key])
+
+    @contextmanager
+    def _scratch_database(self, template: str | None = None) -> Iterator[Engine]:
         name = scratch_database_name()
-        url = self.server.create_database(name)
+        url = self.server.create_database(name, template=template)
         engine: Engine | None = None
+        unchanged = False
         try:
             engine = create_engine(url)
-            assert_clean(engine)
+            if template is None:
+                assert_clean(engine)
             yield engine
+            unchanged = True
         finally:
             if engine is not None:
                 engine.dispose()
-            self.server.drop_database(name)
+            key = self._keep.pop(name, None)
+            if not (unchanged and key is not None and self._kept_as_state(name, key)):
+                self.server.drop_database(name)
+
+    def _kept_as_state(self, name: str, key: str) -> bool:
+        if key in self._states or not self.server.running:
+            return False
+        state = f"atlembic_state_{secrets.token_hex(6)}"
+        try:
+            self.server.rename_database(name, state)
+        except Exception:  # still in use by some session: drop it as usual, nothing depends on keeping it
+            return False
+        self._states[key] = state
+        return True
 
     def close(self) -> None:
         if self._owns_server:

@@ -27,7 +27,7 @@ from atlembic.lint.data import TargetData
 from atlembic.lint.model import Diagnostic, FileContext, Finding, Step
 from atlembic.lint.targets import inspect_after
 from atlembic.migrate.directory import MigrationFile
-from atlembic.migrate.executor import StatementError, replay_files
+from atlembic.migrate.executor import StatementError
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.schema.inspect import inspect_schema
@@ -222,12 +222,10 @@ class _DevState:
     def reset(self, files: Sequence[MigrationFile]) -> Connection:
         self.stack.close()
         self.stack = ExitStack()
-        engine: Engine = self.stack.enter_context(self.dev.clean_database())
-        if files:
-            try:
-                replay_files(engine, files, self.dialect)
-            except StatementError as exc:
-                raise AtlembicError(f"lint: replaying the migration directory failed: {exc}") from exc
+        try:  # a copy of the state this run already replayed, where the dev database can copy one
+            engine: Engine = self.stack.enter_context(replay_cache.replayed_database(self.dev, files))
+        except StatementError as exc:
+            raise AtlembicError(f"lint: replaying the migration directory failed: {exc}") from exc
         self.conn = autocommit(self.stack.enter_context(engine.connect()))
         return self.conn
 
