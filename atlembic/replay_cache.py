@@ -500,11 +500,19 @@ def replay_files(engine: Engine, files: Sequence[Any], dialect: str) -> None:
 def replayed_database(dev: DevDatabase, files: Sequence[Any], *, keep: bool = False) -> Iterator[Engine]:
     """A clean database of `dev` holding the state after `files`: a copy of a state this run kept (see
     `DevDatabase.keep_state`) or a replay (through the cache, `replay_files`). With `keep`, the caller only
-    reads the database, and it is kept as that state for the next replays of the same files in this run."""
+    reads the database, and it is kept as that state for the next replays of the same files in this run;
+    without, where states can be kept, the replay goes into a kept database and the caller gets a copy."""
     from atlembic.migrate import executor
 
     keys = prefix_keys(files, dev.dialect_name, "in-run")
     start = next((n for n in range(len(files), 0, -1) if dev.has_state(keys[n - 1])), 0)
+    if not start and files and not keep and dev.keeps_states:
+        # Replay once into a database kept as the state, and work on a copy of it: the next replay of
+        # these files in this run (lint after verification) is a copy too.
+        with dev.clean_database() as engine:
+            executor.replay_files(engine, files, dev.dialect_name)
+            dev.keep_state(engine, keys[-1])
+        start = len(files) if dev.has_state(keys[-1]) else 0
     with (dev.state_copy(keys[start - 1]) if start else dev.clean_database()) as engine:
         if start:
             executor.run_replay(engine, files[start:], dev.dialect_name, may_have_rows=True)
@@ -592,6 +600,10 @@ class LazyDevDatabase(DevDatabase):
     def clean_database(self) -> Iterator[Engine]:
         with self.dev.clean_database() as engine:
             yield engine
+
+    @property
+    def keeps_states(self) -> bool:  # type: ignore[override]
+        return self.dev.keeps_states
 
     def keep_state(self, engine: Engine, key: str) -> None:
         self.dev.keep_state(engine, key)

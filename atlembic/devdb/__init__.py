@@ -67,6 +67,8 @@ class DevDatabase(CloseOnExit, abc.ABC):
     # file copy: 0.2 s where replaying 1000 tables takes 1.6 s) keeps the directory's replayed state for
     # the other replays of the same run (verification, lint). Others replay (atlembic.replay_cache).
 
+    keeps_states = False  # whether keep_state does anything here
+
     def keep_state(self, engine: Engine, key: str) -> None:
         """Keep the database of `engine` (a `clean_database` of this object, left unchanged from now on) as
         state `key` instead of discarding it, where databases can be copied."""

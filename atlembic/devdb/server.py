@@ -495,6 +495,10 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         with self._scratch_database() as engine:
             yield engine
 
+    @property
+    def keeps_states(self) -> bool:  # type: ignore[override]
+        return self.server.copies_databases
+
     def keep_state(self, engine: Engine, key: str) -> None:
         if self.server.copies_databases:
             self._keep[str(engine.url.database)] = key
