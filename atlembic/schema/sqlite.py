@@ -3,11 +3,14 @@ indexes and does not report per-column sort order there."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import ClassVar
 
-from atlembic.schema.inspect import Reflector
-from atlembic.schema.model import Index, IndexPart
+from atlembic.schema.inspect import REVISIONS_TABLE, Reflector
+from atlembic.schema.model import Index, IndexPart, Schema
 
 _ON_TABLE = re.compile(r"\bON\s+(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|\S+?)\s*\(", re.IGNORECASE | re.DOTALL)
 _SORT_SUFFIX = re.compile(r"\s+(ASC|DESC)\s*$", re.IGNORECASE)
@@ -49,6 +52,23 @@ def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
 
 class SqliteReflector(Reflector):
     dialect_name = "sqlite"
+    # SQLite derives every fact reflection reads (columns, keys, indexes, checks) from the schema SQL in
+    # sqlite_master, so two databases with the same rows there reflect equal: planning often inspects
+    # such a pair (the models, and a directory that created the same tables), and a second reflection of
+    # the same catalog is skipped. Bounded: a few recent catalogs.
+    _seen: ClassVar[OrderedDict[str, Schema]] = OrderedDict()
+
+    def inspect(self, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
+        rows = self.conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").all()
+        key = hashlib.sha256(repr(([tuple(r) for r in rows], sorted(exclude))).encode()).hexdigest()
+        schema = self._seen.get(key)
+        if schema is None:
+            schema = super().inspect(exclude)
+            self._seen[key] = schema
+            while len(self._seen) > 4:
+                self._seen.popitem(last=False)
+        return schema
 
     def may_have_uniques(self, names: list[str]) -> list[str]:
         # A UNIQUE constraint always has an automatic index (sql IS NULL); SQLAlchemy's reflection of them
