@@ -62,6 +62,9 @@ _SERVER_OPTIONS = (
     "--sync-binlog=0",
     "--innodb-flush-log-at-trx-commit=0",  # a dev database is thrown away: durability buys nothing
     "--innodb-doublewrite=0",
+    # Optimizer statistics kept in mysql.innodb_*_stats are written for every CREATE TABLE: a third of the
+    # time to create 1000 tables (1.8 s -> 1.25 s), for plans nobody runs on a dev database.
+    "--innodb-stats-persistent=0",
     "--skip-name-resolve",
     "--performance-schema=OFF",
     "--character-set-server=utf8mb4",
