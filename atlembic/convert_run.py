@@ -42,7 +42,7 @@ from atlembic.config import (
     redact_url,
 )
 from atlembic.errors import AtlembicError
-from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema
+from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema, unmanaged_objects
 from atlembic.schema.model import Schema
 
 __all__ = ["AlembicHistory", "DmlStatement", "HistoryRun", "RevisionInfo", "load_history", "run_history"]
@@ -281,7 +281,7 @@ def run_history(
         with plain.connect() as conn:
             heads = _version_heads(conn, state.version_table)
             final = inspect_schema(conn, exclude=(REVISIONS_TABLE, state.version_table))
-            unsupported = _unsupported_objects(conn, state.version_table)
+            unsupported = unmanaged_objects(conn)
     finally:
         plain.dispose()
     return HistoryRun(state.order, heads, final, state.version_table, state.aimed, unsupported, initial)
@@ -526,24 +526,3 @@ def _version_heads(conn: Connection, table: str) -> tuple[str, ...]:
         return tuple(sorted(r[0] for r in rows))
     except sa.exc.DBAPIError:
         return ()
-
-
-def _unsupported_objects(conn: Connection, version_table: str) -> list[str]:
-    """Objects the history made that the schema model does not hold (they are not in the baseline)."""
-    insp = sa.inspect(conn)
-    found = [f'view "{v}"' for v in sorted(insp.get_view_names())]
-    with contextlib.suppress(Exception):
-        found += [f'materialized view "{v}"' for v in sorted(insp.get_materialized_view_names())]
-    if conn.dialect.name == "sqlite":
-        rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-        found += [f'trigger "{r[0]}"' for r in rows]
-    elif conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(
-            "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace ORDER BY 1")
-        found += [f'trigger "{r[0]}"' for r in rows]
-        rows = conn.exec_driver_sql(
-            "SELECT p.proname FROM pg_proc p LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' "
-            "WHERE p.pronamespace = 'public'::regnamespace AND d.objid IS NULL ORDER BY 1")
-        found += [f'function "{r[0]}"' for r in rows]
-    return found

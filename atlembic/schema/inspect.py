@@ -6,6 +6,7 @@ enums and index options on PostgreSQL) lives in that dialect's `Reflector` subcl
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -110,6 +111,14 @@ class Reflector:
         """Those of `names` whose unique constraints are worth asking the Inspector for (all by default)."""
         return names
 
+    def unmanaged_objects(self) -> list[str]:
+        """Objects the schema model does not hold, as `kind "name"` (views here; dialects add what their
+        engine has): what a conversion says it left out."""
+        found = [f'view "{v}"' for v in sorted(self.inspector.get_view_names())]
+        with contextlib.suppress(NotImplementedError):
+            found += [f'materialized view "{v}"' for v in sorted(self.inspector.get_materialized_view_names())]
+        return found
+
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
         """Named schemas besides the default one (engines without them: none)."""
         return ()
@@ -203,6 +212,11 @@ def inspect_schema(conn: Connection, exclude: Iterable[str] = (REVISIONS_TABLE,)
     """Reflect everything atlembic manages in the connection's default schema."""
     with _quiet():
         return _reflector(conn).inspect(exclude)
+
+
+def unmanaged_objects(conn: Connection) -> list[str]:
+    """Views, triggers, functions... of the connection's default schema: objects atlembic does not manage."""
+    return _reflector(conn).unmanaged_objects()
 
 
 def inspect_tables(

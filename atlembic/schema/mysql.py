@@ -47,6 +47,15 @@ _ON_UPDATE = re.compile(r"on update (.+)$", re.IGNORECASE)
 class MySQLReflector(Reflector):
     dialect_name = "mysql"
 
+    def unmanaged_objects(self) -> list[str]:
+        triggers = self.conn.exec_driver_sql("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+                                             "WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1")
+        routines = self.conn.exec_driver_sql("SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME FROM "
+                                             "information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() "
+                                             "ORDER BY 2")
+        return (super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in triggers]
+                + [f'{r[0]} "{r[1]}"' for r in routines])
+
     def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
         self._table_info = self._read_tables()
         tables = super().tables(schema, skip, only)

@@ -13,6 +13,17 @@ from atlembic.schema.model import Enum, Index, IndexPart, Sequence
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
 
+    def unmanaged_objects(self) -> list[str]:
+        triggers = self.conn.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace ORDER BY 1")
+        # Functions that an extension did not bring.
+        functions = self.conn.exec_driver_sql(
+            "SELECT p.proname FROM pg_proc p LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' "
+            "WHERE p.pronamespace = 'public'::regnamespace AND d.objid IS NULL ORDER BY 1")
+        return (super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in triggers]
+                + [f'function "{r[0]}"' for r in functions])
+
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
         default = self.inspector.default_schema_name
         return tuple(sorted(

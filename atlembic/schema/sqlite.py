@@ -70,6 +70,10 @@ class SqliteReflector(Reflector):
                 self._seen.popitem(last=False)
         return schema
 
+    def unmanaged_objects(self) -> list[str]:
+        rows = self.conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        return super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in rows]
+
     def may_have_uniques(self, names: list[str]) -> list[str]:
         # A UNIQUE constraint always has an automatic index (sql IS NULL); SQLAlchemy's reflection of them
         # parses every table's SQL, half of all reflection time at 1000 tables: skip tables without one.
