@@ -85,8 +85,10 @@ def cache_dir() -> Path:
 # -- keys ------------------------------------------------------------------------------------------------
 
 # The modules whose behaviour decides what a replay or an inspection produces.
+# provider.py: the models' schema is saved with the flags `mark_engine_named` sets on it.
 _CODE = ("migrate/lexer.py", "migrate/executor.py", "migrate/transactions.py", "schema/inspect.py",
-         "schema/model.py", "schema/sqlite.py", "schema/postgresql.py", "schema/mysql.py", "replay_cache.py")
+         "schema/model.py", "schema/sqlite.py", "schema/postgresql.py", "schema/mysql.py", "replay_cache.py",
+         "provider.py")
 
 
 @functools.lru_cache(maxsize=1)
