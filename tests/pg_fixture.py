@@ -15,10 +15,12 @@ The engine-neutral helpers at the end serve tests/mysql_fixture.py too.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn, TypeVar
 
 import pytest
@@ -59,10 +61,18 @@ def pg_server() -> Iterator[EphemeralPostgres]:
 
 
 def server_unavailable(engine: str, reason: str) -> NoReturn:
-    """Skip locally, fail in CI."""
+    """Skip locally, fail in CI (also at module level: a module that cannot run is a failure there)."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{engine} is required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_module(name: str, reason: str) -> ModuleType:
+    """`import name`; when it is missing, skip locally and fail in CI, as for a missing server."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        server_unavailable(name, f"{reason} ({exc})")
 
 
 def running(server: _S) -> Iterator[_S]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.pg_fixture import require_module
 from tests.test_cli import atlembic
 
 FIXTURE = Path(__file__).parent / "fixtures" / "convert"
@@ -129,7 +130,7 @@ def test_history_mode_one_file_per_revision(project: Path, tmp_path: Path) -> No
 
 
 def test_async_env_py(project: Path) -> None:
-    pytest.importorskip("aiosqlite")
+    require_module("aiosqlite", "pip install -e .[test] installs it (Alembic's async template)")
     shutil.copy(FIXTURE / "env" / "async_env.py", project / "alembic" / "env.py")
     set_url(project, "sqlite+aiosqlite:///%(here)s/app.db")
     out = atlembic(project, "--url", f"sqlite:///{project / 'app.db'}", "convert").stdout

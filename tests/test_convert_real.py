@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from atlembic.convert_compare import respellings
 from atlembic.diff import diff_schemas
 from atlembic.schema.inspect import inspect_schema
+from tests.pg_fixture import require_module
 from tests.test_cli import atlembic
 
-optuna = pytest.importorskip("optuna", reason="pip install -e .[test] installs optuna==5.0.0")
-mlflow = pytest.importorskip("mlflow", reason="pip install -e .[test] installs mlflow-skinny==3.17.2")
+optuna = require_module("optuna", "pip install -e .[test] installs optuna==5.0.0")
+mlflow = require_module("mlflow", "pip install -e .[test] installs mlflow-skinny==3.17.2")
 
 TOOL = Path(__file__).parent / "fixtures" / "convert" / "alembic_tool.py"
 LOGGING = """

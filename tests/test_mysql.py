@@ -27,6 +27,7 @@ from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
 from atlembic.schema.inspect import inspect_schema
 from tests.mysql_fixture import fresh_mysql_url
+from tests.pg_fixture import server_unavailable
 from tests.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
 from tests.test_roundtrip import POSTS, USERS, Case, build_cases, users, with_posts
 
@@ -220,7 +221,7 @@ def _tables(url: str) -> list[str]:
 @pytest.mark.parametrize("driver", ["mysql+pymysql", "mariadb+pymysql"])
 def test_apply_failure_midway_records_progress_and_resumes(mysql_server, tmp_path: Path, driver: str) -> None:
     if driver.startswith("mariadb") and not mysql_server.is_mariadb:
-        pytest.skip("mariadb:// URLs need a MariaDB server")
+        server_unavailable("MariaDB", "mariadb:// URLs need a MariaDB server")
     url = fresh_mysql_url(mysql_server).replace("mysql+pymysql://", f"{driver}://", 1)
     directory = MigrationDir(tmp_path / "migrations")
     _write(directory, _BROKEN)
@@ -348,7 +349,7 @@ sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
 def test_cli_plans_with_the_embedded_server_and_applies(mysql_server, tmp_path: Path, driver: str) -> None:
     """No --dev-url: the CLI starts its own MariaDB; a mysql:// target gets the one-line warning."""
     if driver.startswith("mariadb") and not mysql_server.is_mariadb:
-        pytest.skip("mariadb:// URLs need a MariaDB server")
+        server_unavailable("MariaDB", "mariadb:// URLs need a MariaDB server")
     (tmp_path / "models.py").write_text(_MODELS)
     (tmp_path / "alembic.ini").write_text("[alembic]\n[atlembic]\nmetadata = models:md\n")
     url = fresh_mysql_url(mysql_server).replace("mysql+pymysql://", f"{driver}://", 1)
