@@ -36,6 +36,7 @@ __all__ = [
     "Settings",
     "capture_environment",
     "load_settings",
+    "import_metadata",
     "load_target_metadata",
     "redact_url",
 ]
@@ -447,9 +448,15 @@ def _metadata_from(captured: list[dict[str, Any]], env_py: Path) -> MetaData:
 
 def _import_metadata_ref(settings: Settings) -> MetaData:
     ref = settings.metadata_ref or ""
+    return import_metadata(settings, ref, f"[atlembic] metadata = {ref}")
+
+
+def import_metadata(settings: Settings, ref: str, where: str) -> MetaData:
+    """The MetaData (or declarative Base, or sequence of MetaData) `ref` = "package.module:attr" names,
+    imported with the project on sys.path as env.py would see it; errors name `where`."""
     module_name, sep, attr_path = ref.partition(":")
     if not sep or not module_name or not attr_path:
-        raise AtlembicError(f"[atlembic] metadata = {ref}: expected 'package.module:attribute'")
+        raise AtlembicError(f"{where}: expected 'package.module:attribute'")
     cfg = _alembic_config(settings.config_file, settings.toml_file, settings.ini_section)
     _parse(cfg, settings.config_file)
     with _project_on_sys_path(cfg, settings.here, keep=True):
@@ -458,8 +465,7 @@ def _import_metadata_ref(settings: Settings) -> MetaData:
             for part in attr_path.split("."):
                 obj = getattr(obj, part)
         except Exception as exc:
-            raise AtlembicError(f"[atlembic] metadata = {ref}: {_describe(exc)}") from exc
-    where = f"[atlembic] metadata = {ref}"
+            raise AtlembicError(f"{where}: {_describe(exc)}") from exc
     if not isinstance(obj, MetaData) and isinstance(getattr(obj, "metadata", None), MetaData):
         # Accept a declarative Base (or registry) too: "models:Base" is the obvious thing to write.
         obj = obj.metadata

@@ -13,7 +13,6 @@ hand-over of live databases (``upgrade --baseline``, ``stamp``; `atlembic.conver
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 
 from atlembic.autogenerate import Timings
-from atlembic.config import Settings, _alembic_config, _describe, _parse, _project_on_sys_path
+from atlembic.config import Settings, _describe, import_metadata
 from atlembic.convert_compare import respellings
 from atlembic.convert_run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
 from atlembic.devdb import DevDatabase, open_dev_database
@@ -146,7 +145,7 @@ def _start_builder(settings: Settings, start_metadata: str | None, start_sql: st
     if start_metadata and start_sql:
         raise AtlembicError("--start-metadata and --start-sql are mutually exclusive")
     if start_metadata:
-        metadata = _import_start_metadata(settings, start_metadata)
+        metadata = import_metadata(settings, start_metadata, f"--start-metadata {start_metadata}")
 
         def create(conn: Connection) -> None:
             try:
@@ -171,26 +170,6 @@ def _start_builder(settings: Settings, start_metadata: str | None, start_sql: st
 
         return run
     return None
-
-
-def _import_start_metadata(settings: Settings, ref: str) -> sa.MetaData:
-    module_name, sep, attr_path = ref.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise AtlembicError(f"--start-metadata {ref}: expected 'package.module:attribute'")
-    cfg = _alembic_config(settings.config_file, settings.toml_file, settings.ini_section)
-    _parse(cfg, settings.config_file)
-    with _project_on_sys_path(cfg, settings.here, keep=True):
-        try:
-            obj = importlib.import_module(module_name)
-            for part in attr_path.split("."):
-                obj = getattr(obj, part)
-        except Exception as exc:
-            raise AtlembicError(f"--start-metadata {ref}: {_describe(exc)}") from exc
-    if not isinstance(obj, sa.MetaData) and isinstance(getattr(obj, "metadata", None), sa.MetaData):
-        obj = obj.metadata
-    if not isinstance(obj, sa.MetaData):
-        raise AtlembicError(f"--start-metadata {ref} is {type(obj).__name__}, expected a MetaData")
-    return obj
 
 
 # ----------------------------------------------------------------------------------------------------

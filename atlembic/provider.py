@@ -90,32 +90,37 @@ def mark_engine_named(desired: Schema, metadata: sa.MetaData) -> Schema:
     is named by the engine (``t_a_fkey`` on PostgreSQL, ``t_ibfk_1`` on MySQL, none on SQLite), and the
     diff then matches it by shape rather than by that name (see `diff.adopt_engine_names`)."""
     models = {t.fullname: t for t in metadata.tables.values()}
+    return replace(desired, tables=tuple(
+        _mark_table(t, models[t.name]) if t.name in models else t for t in desired.tables))
 
-    def mark(table: Table) -> Table:
-        model = models.get(table.name)
-        if model is None:
-            return table
 
-        def flag(items: tuple[Any, ...], kind: type) -> tuple[Any, ...]:
-            declared = [c for c in model.constraints if isinstance(c, kind)]
-            explicit = {c.name for c in declared if isinstance(c.name, str)}
-            if len(explicit) == len(declared):  # every one named by the models: nothing left to the engine
-                return items
-            return tuple(replace(c, engine_named=True) if c.name not in explicit else c for c in items)
+def _mark_table(table: Table, model: sa.Table) -> Table:
+    pk = table.primary_key
+    if pk is not None and not isinstance(model.primary_key.name, str):
+        pk = replace(pk, engine_named=True)
+    # Indexes the models do not declare are the engine's own, made for a constraint under a name of its
+    # choosing (MySQL: a unique constraint's index is named after its first column, a foreign key's after
+    # the key or its column).
+    return replace(table, primary_key=pk,
+                   indexes=_flag_others(table.indexes, {i.name for i in model.indexes}),
+                   uniques=_flag_others(table.uniques, _explicit_names(model, sa.UniqueConstraint)),
+                   foreign_keys=_flag_others(table.foreign_keys, _explicit_names(model, sa.ForeignKeyConstraint)),
+                   checks=_flag_others(table.checks, _explicit_names(model, sa.CheckConstraint)))
 
-        # Indexes the models do not declare are the engine's own, made for a constraint under a name of
-        # its choosing (MySQL: a unique constraint's index is named after its first column, a foreign
-        # key's after the key or its column).
-        declared = {i.name for i in model.indexes}
-        indexes = tuple(replace(i, engine_named=True) if i.name not in declared else i for i in table.indexes)
-        pk = table.primary_key
-        if pk is not None and not isinstance(model.primary_key.name, str):
-            pk = replace(pk, engine_named=True)
-        return replace(table, primary_key=pk, indexes=indexes, uniques=flag(table.uniques, sa.UniqueConstraint),
-                       foreign_keys=flag(table.foreign_keys, sa.ForeignKeyConstraint),
-                       checks=flag(table.checks, sa.CheckConstraint))
 
-    return replace(desired, tables=tuple(mark(t) for t in desired.tables))
+def _explicit_names(model: sa.Table, kind: type) -> set[str] | None:
+    """The names the models give their constraints of `kind`; None when they name every one of them (then
+    nothing is left to the engine)."""
+    declared = [c for c in model.constraints if isinstance(c, kind)]
+    names = {c.name for c in declared if isinstance(c.name, str)}
+    return None if len(names) == len(declared) else names
+
+
+def _flag_others(items: tuple[Any, ...], named: set[str] | None) -> tuple[Any, ...]:
+    """`items` with those not called by one of the `named` flagged `engine_named`."""
+    if named is None:
+        return items
+    return tuple(replace(i, engine_named=True) if i.name not in named else i for i in items)
 
 
 def merge_metadata(items: Iterable[sa.MetaData]) -> sa.MetaData:

@@ -45,7 +45,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from atlembic.devdb import DevDatabase, normalize_dialect, open_dev_database
+from atlembic.devdb import DevDatabase, embedded_identity, normalize_dialect, open_dev_database
 from atlembic.errors import AtlembicError
 
 __all__ = [
@@ -157,44 +157,9 @@ def connection_identity(conn: Connection) -> str:
     return f"{flavor} {'.'.join(map(str, dialect.server_version_info or ()))}"
 
 
-def embedded_identity(dialect: str) -> str | None:
-    """The engine and version of the embedded dev database, without starting it (None: unknown)."""
-    dialect = normalize_dialect(dialect)
-    try:
-        if dialect == "sqlite":
-            return f"sqlite {sqlite3.sqlite_version}"
-        if dialect == "postgresql":
-            from atlembic.devdb.postgresql import find_pg_bindir, pg_version
-
-            return f"embedded PostgreSQL {pg_version(find_pg_bindir())}"
-        if dialect == "mysql":
-            from atlembic.devdb.mysql import find_mysql_binaries
-
-            binaries = find_mysql_binaries()
-            return f"embedded {binaries.flavor} {binaries.version}"
-    except AtlembicError:
-        return None
-    return None
-
-
 def dev_identity(dev: DevDatabase) -> str | None:
     """What schema entries of `dev` are keyed with: its engine and version; None for a --dev-url server."""
-    if not enabled():
-        return None
-    if isinstance(dev, LazyDevDatabase):
-        return dev.identity
-    from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
-
-    if isinstance(dev, SqliteMemoryDevDatabase):
-        return f"sqlite {sqlite3.sqlite_version}"
-    try:
-        from atlembic.devdb.server import EphemeralServer
-    except ImportError:
-        return None
-    server = getattr(dev, "server", None)
-    if isinstance(server, EphemeralServer):  # one of ours: same binaries, same settings
-        return f"embedded {server.product} {server.version}"
-    return None
+    return dev.cache_identity if enabled() else None
 
 
 # -- storage ---------------------------------------------------------------------------------------------
@@ -563,15 +528,7 @@ class LazyDevDatabase(DevDatabase):
         self.timings = timings
         self._dev: DevDatabase | None = None
         self._lock = threading.Lock()
-        self.identity = embedded_identity(dialect) if dev_url is None and enabled() else None
-        if self.identity is not None and self.dialect_name == "mysql":
-            from atlembic.devdb import mysql
-
-            flavor, version = self.identity.split(" ", 2)[1:]
-            warning = mysql.flavor_warning(dialect, flavor, version)
-            if warning is not None and warning not in mysql._warned:
-                mysql._warned.add(warning)
-                print(f"atlembic: {warning}", file=sys.stderr)
+        self.cache_identity = embedded_identity(dialect) if dev_url is None and enabled() else None
 
     @property
     def dev(self) -> DevDatabase:
@@ -595,7 +552,7 @@ class LazyDevDatabase(DevDatabase):
     @property
     def description(self) -> str:  # type: ignore[override]
         if self._dev is None:
-            return f"{self.identity or self.dialect_name} (not started: every schema came from the replay cache)"
+            return f"{self.cache_identity or self.dialect_name} (not started: every schema came from the replay cache)"
         return self._dev.description
 
     @contextmanager

@@ -57,6 +57,9 @@ class DevDatabase(CloseOnExit, abc.ABC):
 
     dialect_name: str
     description: str
+    # The engine and version behind this dev database when it is one of ours (embedded: same binaries, same
+    # settings every run), which the replay cache keys schemas with; None for a server we do not own.
+    cache_identity: str | None = None
 
     @abc.abstractmethod
     @contextmanager
@@ -117,6 +120,15 @@ def assert_clean(engine: Engine) -> None:
     leftover = find_leftover(engine)
     if leftover is not None:
         raise AtlembicError(f"dev database {mask_url(engine.url)} is not clean: found {leftover}")
+
+
+def embedded_identity(target_dialect: str) -> str | None:
+    """The `cache_identity` the embedded dev database of `target_dialect` will have, without starting it
+    (None: not available here). A MySQL target hears now that it is planned on MariaDB, if it is."""
+    try:
+        return _dialect_module(target_dialect).embedded_identity(target_dialect)
+    except AtlembicError:
+        return None
 
 
 def open_dev_database(target_dialect: str, dev_url: str | None = None) -> DevDatabase:

@@ -34,7 +34,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from atlembic.devdb import DevDatabase
-from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase, scratch_database_name
+from atlembic.devdb.server import (
+    EphemeralServer,
+    EphemeralServerDevDatabase,
+    embedded_server_identity,
+    scratch_database_name,
+)
 from atlembic.errors import AtlembicError
 
 __all__ = [
@@ -363,10 +368,21 @@ def flavor_warning(target_dialect: str | None, flavor: str, version: str) -> str
     )
 
 
-def open_embedded(target_dialect: str | None = None) -> DevDatabase:
-    dev = EphemeralMySQLDevDatabase()
-    warning = flavor_warning(target_dialect, dev.server.flavor, dev.server.version)
+def warn_flavor(target_dialect: str | None, flavor: str, version: str) -> None:
+    """Print `flavor_warning` once per process."""
+    warning = flavor_warning(target_dialect, flavor, version)
     if warning is not None and warning not in _warned:
         _warned.add(warning)
         print(f"atlembic: {warning}", file=sys.stderr)
+
+
+def embedded_identity(target_dialect: str | None = None) -> str:
+    binaries = find_mysql_binaries()
+    warn_flavor(target_dialect, binaries.flavor, binaries.version)
+    return embedded_server_identity(binaries.flavor, binaries.version)
+
+
+def open_embedded(target_dialect: str | None = None) -> DevDatabase:
+    dev = EphemeralMySQLDevDatabase()
+    warn_flavor(target_dialect, dev.server.flavor, dev.server.version)
     return dev

@@ -27,7 +27,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from atlembic.devdb import DevDatabase
-from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase, scratch_database_name
+from atlembic.devdb.server import (
+    EphemeralServer,
+    EphemeralServerDevDatabase,
+    embedded_server_identity,
+    scratch_database_name,
+)
 from atlembic.errors import AtlembicError
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "drop_all_objects",
     "create_database",
     "drop_database",
+    "rename_database",
     "scratch_database_name",
     "open_embedded",
 ]
@@ -347,6 +353,10 @@ class EphemeralPostgresDevDatabase(EphemeralServerDevDatabase[EphemeralPostgres]
 
     dialect_name = "postgresql"
     server_class = EphemeralPostgres
+
+
+def embedded_identity(target_dialect: str | None = None) -> str:
+    return embedded_server_identity("PostgreSQL", pg_version(find_pg_bindir()))
 
 
 def open_embedded(target_dialect: str | None = None) -> DevDatabase:

@@ -67,6 +67,11 @@ _STOP_GRACE = 10.0  # seconds the stop signal gets before SIGKILL
 _S = TypeVar("_S", bound="EphemeralServer")
 
 
+def embedded_server_identity(product: str, version: str) -> str:
+    """`DevDatabase.cache_identity` of an ephemeral server, started or not."""
+    return f"embedded {product} {version}"
+
+
 def scratch_database_name() -> str:
     return f"atlembic_dev_{secrets.token_hex(6)}"
 
@@ -496,11 +501,15 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
             yield engine
 
     @property
+    def cache_identity(self) -> str:  # type: ignore[override]
+        return embedded_server_identity(self.server.product, self.server.version)
+
+    @property
     def keeps_states(self) -> bool:  # type: ignore[override]
         return self.server.copies_databases
 
     def keep_state(self, engine: Engine, key: str) -> None:
-        if self.server.copies_databases:
+        if self.keeps_states:
             self._keep[str(engine.url.database)] = key
 
     def has_state(self, key: str) -> bool:

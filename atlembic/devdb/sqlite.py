@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -52,6 +53,7 @@ class SqliteMemoryDevDatabase(DevDatabase):
 
     def __init__(self, description: str = "in-memory SQLite") -> None:
         self.description = description
+        self.cache_identity = embedded_identity()
 
     @contextmanager
     def clean_database(self) -> Iterator[Engine]:
@@ -62,6 +64,10 @@ class SqliteMemoryDevDatabase(DevDatabase):
         finally:
             # Disposing closes the only connection, which discards the in-memory database.
             engine.dispose()
+
+
+def embedded_identity(target_dialect: str | None = None) -> str:
+    return f"sqlite {sqlite3.sqlite_version}"
 
 
 def open_embedded(target_dialect: str | None = None) -> DevDatabase:
