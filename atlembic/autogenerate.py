@@ -56,13 +56,20 @@ class Plan:
 
 def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None) -> Schema:
     """Create the models on a clean dev database and read back what the engine made of them."""
+    return desired_schema_keyed(dev, metadata, timings)[0]
+
+
+def desired_schema_keyed(
+    dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None
+) -> tuple[Schema, str | None]:
+    """`desired_schema` and the replay-cache key it is kept under (None: not cached)."""
     timings = timings or Timings()
     with timings.stage("provider"):
         statements = metadata_ddl(metadata, dev.dialect_name)
-    identity = replay_cache.dev_identity(dev)
-    cached = replay_cache.load_desired(statements, dev.dialect_name, identity)
+    key = replay_cache.desired_key(statements, dev.dialect_name, replay_cache.dev_identity(dev))
+    cached = replay_cache.load_desired(key)
     if cached is not None:
-        return cached
+        return cached, key
     with dev.clean_database() as engine, engine.connect() as raw:
         conn = autocommit(raw)
         with timings.stage("load models"):
@@ -70,8 +77,8 @@ def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | N
                 _load_each(conn, statements)
         with timings.stage("inspect"):
             desired = mark_engine_named(inspect_schema(conn), metadata)
-    replay_cache.save_desired(statements, dev.dialect_name, identity, desired)
-    return desired
+    replay_cache.save_desired(key, desired, len(statements))
+    return desired, key
 
 
 def _load_batch(conn: sa.Connection, statements: Sequence[str]) -> bool:

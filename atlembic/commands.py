@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atlembic import autogenerate, lifecycle
+from atlembic import autogenerate, lifecycle, models_cache
 from atlembic.autogenerate import Plan, Timings
-from atlembic.config import Settings, load_target_metadata
+from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
 from atlembic.migrate.revisions import Revision
-from atlembic.provider import load_models_path, metadata_ddl, rename_hints
+from atlembic.provider import load_models_path, metadata_ddl
 from atlembic.replay_cache import LazyDevDatabase
 
 
@@ -66,11 +66,8 @@ def _plan_on(
 ) -> PlanOutcome:
     """`plan` on a dev database the caller opened (and closes)."""
     files = directory.files_from_last_checkpoint()
-    with timings.stage("load metadata"):
-        metadata = load_target_metadata(settings)
-    renames = rename_hints(metadata)
     with _replaying(dev, files, timings) as current_schema:
-        desired = autogenerate.desired_schema(dev, metadata, timings)
+        desired, renames = models_cache.desired_side(settings, dev, timings)
         current = current_schema()
         result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         candidates = rename_candidates(result.diff)

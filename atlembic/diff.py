@@ -294,10 +294,13 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
             changes.append(AddTable(table))
             continue
         moved = [RenameColumn(old, new) for (t, new), old in column_renames.items() if t == table.name]
+        if not moved and existing == table:  # most tables of a big schema: no need to look closer
+            continue
         table_changes = (*moved, *diff_tables(existing, table))
         if table_changes:
             changes.append(ModifyTable(existing, table, table_changes))
-    changes.extend(DropTable(t) for t in renamed.tables if desired.table(t.name) is None)
+    wanted = {t.name for t in desired.tables}
+    changes.extend(DropTable(t) for t in renamed.tables if t.name not in wanted)
     changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
@@ -395,6 +398,9 @@ def adopt_engine_names(current: Table, desired: Table) -> Table:
     """`desired` with each constraint (or engine-made index) whose name the models left to the engine renamed
     after the existing one of the same shape, if any: the models do not care about that name, so a history that chose
     another one (a naming convention, Alembic's batch mode, an older engine's default) is no difference."""
+    if current == desired:  # every name already equal (engine_named is not compared): nothing to adopt
+        return desired
+
     def adopt(existing: Sequence_[Any], wanted: Sequence_[Any]) -> tuple[Any, ...]:
         named = {c.name for c in wanted if not c.engine_named}
         # Current constraints that no desired one equals, under a name no desired one asks for.

@@ -7,7 +7,9 @@ history. This cache keeps, for the files replayed so far:
   ``pg_dump``; MariaDB/MySQL: a ``mariadb-dump``), so that a replay restores the longest cached prefix of
   the file list and runs only the files after it (one new file: one file replayed);
 * ``schema``: the inspected schema of that state, so an unchanged history needs no dev database at all;
-* ``desired``: the inspected schema the models' DDL produced (keyed by the DDL text itself).
+* ``desired``: the inspected schema the models' DDL produced (keyed by the DDL text itself);
+* ``models``: what loading the models produced and every input the load read (atlembic.models_cache), so
+  that unchanged models are not even imported.
 
 Keys: a running SHA-256 over every replayed file's name and bytes, in order (the same construction as
 the ``atlas.sum`` rows, so the key of "the state after file i" changes whenever file i or anything before
@@ -55,7 +57,7 @@ __all__ = [
 
 FORMAT = 1
 _MAGIC = b"atlembic-replay-cache\n"
-_KEEP = {"state": 12, "schema": 48, "desired": 48}  # entries kept per kind, most recently used first
+_KEEP = {"state": 12, "schema": 48, "desired": 48, "models": 16}  # entries kept per kind, most recently used first
 # PostgreSQL/MariaDB states are saved only after replays at least this long (dump + restore cost ~0.1 s)
 # that did more than create tables and indexes (see replay_files).
 SERVER_STATE_MIN_SECONDS = 0.5
@@ -85,10 +87,11 @@ def cache_dir() -> Path:
 # -- keys ------------------------------------------------------------------------------------------------
 
 # The modules whose behaviour decides what a replay or an inspection produces.
-# provider.py: the models' schema is saved with the flags `mark_engine_named` sets on it.
+# provider.py: the models' schema is saved with the flags `mark_engine_named` sets on it; config.py and
+# models_cache.py: how the models are loaded and what a models snapshot records.
 _CODE = ("migrate/lexer.py", "migrate/executor.py", "migrate/transactions.py", "schema/inspect.py",
          "schema/model.py", "schema/sqlite.py", "schema/postgresql.py", "schema/mysql.py", "replay_cache.py",
-         "provider.py")
+         "provider.py", "config.py", "models_cache.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,7 +143,10 @@ def _canonical(statements: Sequence[str]) -> list[str]:
     return out
 
 
-def desired_key(statements: Sequence[str], dialect: str, identity: str) -> str:
+def desired_key(statements: Sequence[str], dialect: str, identity: str | None) -> str | None:
+    """The key of the models' inspected schema: their DDL (None: `identity` is None, not cached)."""
+    if identity is None:
+        return None
     sha = hashlib.sha256(_base(dialect, identity))
     for sql in _canonical(statements):
         sha.update(sql.encode())
@@ -169,7 +175,7 @@ def _path(kind: str, key: str) -> Path:
     return cache_dir() / f"{kind}-{key}.bin"
 
 
-def _get(kind: str, key: str) -> tuple[dict[str, Any], bytes] | None:
+def read_entry(kind: str, key: str) -> tuple[dict[str, Any], bytes] | None:
     """The entry's metadata and payload, or None. A damaged entry is deleted."""
     path = _path(kind, key)
     try:
@@ -187,19 +193,19 @@ def _get(kind: str, key: str) -> tuple[dict[str, Any], bytes] | None:
         if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
             raise ValueError("checksum mismatch")
     except (ValueError, TypeError):
-        _discard(kind, key)
+        discard_entry(kind, key)
         return None
     with contextlib.suppress(OSError):
         os.utime(path)  # most recently used: pruned last
     return meta, payload
 
 
-def _discard(kind: str, key: str) -> None:
+def discard_entry(kind: str, key: str) -> None:
     with contextlib.suppress(OSError):
         _path(kind, key).unlink()
 
 
-def _put(kind: str, key: str, payload: bytes, **meta: Any) -> None:
+def write_entry(kind: str, key: str, payload: bytes, **meta: Any) -> None:
     """Write an entry atomically (readers see the old entry, the new one, or none); failures are harmless."""
     directory = cache_dir()
     header = {**meta, "kind": kind, "key": key, "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
@@ -229,7 +235,7 @@ def _prune(kind: str) -> None:
 def _load_schema(kind: str, key: str) -> Any:
     from atlembic.schema.model import Schema
 
-    found = _get(kind, key)
+    found = read_entry(kind, key)
     if found is None:
         return None
     try:
@@ -237,7 +243,7 @@ def _load_schema(kind: str, key: str) -> Any:
     except Exception:  # a payload we cannot load is damaged, whatever the reason
         schema = None
     if not isinstance(schema, Schema):
-        _discard(kind, key)
+        discard_entry(kind, key)
         return None
     return schema
 
@@ -255,19 +261,20 @@ def load_schema(files: Sequence[Any], dialect: str, identity: str | None) -> Any
 def save_schema(files: Sequence[Any], dialect: str, identity: str | None, schema: Any) -> None:
     if _disabled or identity is None or not files:
         return
-    _put("schema", prefix_keys(files, dialect, identity)[-1], pickle.dumps(schema), files=len(files))
+    write_entry("schema", prefix_keys(files, dialect, identity)[-1], pickle.dumps(schema), files=len(files))
 
 
-def load_desired(statements: Sequence[str], dialect: str, identity: str | None) -> Any:
-    if _disabled or identity is None:
+def load_desired(key: str | None) -> Any:
+    """The models' inspected schema under `key` (`desired_key`), when cached."""
+    if _disabled or key is None:
         return None
-    return _load_schema("desired", desired_key(statements, dialect, identity))
+    return _load_schema("desired", key)
 
 
-def save_desired(statements: Sequence[str], dialect: str, identity: str | None, schema: Any) -> None:
-    if _disabled or identity is None:
+def save_desired(key: str | None, schema: Any, statements: int) -> None:
+    if _disabled or key is None:
         return
-    _put("desired", desired_key(statements, dialect, identity), pickle.dumps(schema), statements=len(statements))
+    write_entry("desired", key, pickle.dumps(schema), statements=statements)
 
 
 # -- states: the dev database after replaying a prefix of the directory --------------------------------
@@ -460,7 +467,7 @@ def replay_files(engine: Engine, files: Sequence[Any], dialect: str) -> None:
             payload = io.dump(engine)
         except (AtlembicError, OSError, subprocess.SubprocessError, sqlite3.Error):
             return  # not saved; the replay itself is done
-        _put("state", keys[-1], payload, files=len(files), may_have_rows=may_have_rows)
+        write_entry("state", keys[-1], payload, files=len(files), may_have_rows=may_have_rows)
 
 
 @contextmanager
@@ -500,14 +507,14 @@ def _restore_longest(io: _StateIO, engine: Engine, keys: list[str]) -> tuple[int
         key = keys[count - 1]
         if f"state-{key}.bin" not in names:
             continue
-        found = _get("state", key)
+        found = read_entry("state", key)
         if found is None:
             continue
         meta, payload = found
         try:
             io.restore(engine, payload)
         except Exception:  # a restore that fails is a damaged entry: empty the database, replay
-            _discard("state", key)
+            discard_entry("state", key)
             io.reset(engine)
             return 0, False
         return count, bool(meta.get("may_have_rows", True))

@@ -179,7 +179,7 @@ def test_damaged_entries_are_ignored_and_rebuilt(tmp_path: Path, private_cache: 
         entries[-1].write_bytes(damaged)
         assert plan_text(dev, files, metadata, cache=True) == expected, label
         kind_, key = entries[-1].stem.split("-", 1)
-        assert replay_cache._get(kind_, key) is not None, f"{label}: not rebuilt"
+        assert replay_cache.read_entry(kind_, key) is not None, f"{label}: not rebuilt"
 
 
 def test_entry_that_verifies_but_does_not_load_is_discarded(tmp_path: Path, private_cache: Path,
@@ -192,7 +192,7 @@ def test_entry_that_verifies_but_does_not_load_is_discarded(tmp_path: Path, priv
     plan_text(dev, files, metadata, cache=True)
     for path in private_cache.glob("*.bin"):
         kind, key = path.stem.split("-", 1)
-        replay_cache._put(kind, key, b"not a database and not a pickle", files=len(files), may_have_rows=True)
+        replay_cache.write_entry(kind, key, b"not a database and not a pickle", files=len(files), may_have_rows=True)
     replayed.clear()
     assert plan_text(dev, files, metadata, cache=True) == ""
     assert replayed == list(FILES)

@@ -1,0 +1,279 @@
+"""The models' side of planning without importing the models, while nothing they read has changed.
+
+Every run imports the project's models (env.py and everything it imports) and compiles their DDL only to
+find the key of their inspected schema in the replay cache: half a second and more at a thousand tables,
+most of an otherwise cached `check`. A build system would not rebuild here, and neither do we: loading
+the models is recorded, like a compiler's dependency file, and the next run reuses its outcome (the key of
+the models' desired schema and their rename hints) when every input is as it was. The inputs are:
+
+* the settings env.py runs with (alembic.ini and pyproject.toml bytes, --url, -x, the ini section, the
+  CWD), the Python version, atlembic's code fingerprint, the dialect and the dev server's identity;
+* every module in ``sys.modules`` after the load that is not part of the standard library (files of the
+  project: their SHA-256; files of installed packages: size and mtime, which an install replaces), and
+  env.py itself;
+* every file opened for reading and every directory listed while loading (Python's audit events ``open``,
+  ``os.listdir``, ``os.scandir``: data files, model discovery by directory walks, new modules);
+* every environment variable read while loading (``os.environ`` watches its reads during the load; a
+  load that iterates the environment depends on all of it).
+
+A load that connects anywhere, starts a process or opens a SQLite database (reflected models, for
+example) is not recorded at all: its outcome depends on things no file tells. Models whose schema depends
+on the clock or on random numbers are outside what this can see; ``--no-cache`` turns it off with the
+rest of the replay cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from atlembic import replay_cache
+
+__all__ = ["ModelsSnapshot", "desired_side", "lookup", "recording", "save"]
+
+def desired_side(settings: Any, dev: Any, timings: Any) -> tuple[Any, Any]:
+    """The models' schema as the dev database makes it, and the renames the models declare: from the last
+    load's snapshot when nothing it read changed (no import, no DDL, no dev database), else by loading
+    the models (recorded for the next run). `dev` is a DevDatabase, `timings` an autogenerate.Timings."""
+    from atlembic import autogenerate
+    from atlembic.config import load_target_metadata
+    from atlembic.provider import rename_hints
+
+    identity = replay_cache.dev_identity(dev)
+    with timings.stage("models snapshot"):
+        snapshot = lookup(settings, dev.dialect_name, identity)
+        desired = replay_cache.load_desired(snapshot.desired_key) if snapshot is not None else None
+    if snapshot is not None and desired is not None:
+        return desired, snapshot.renames
+    with timings.stage("load metadata"), recording() as recorded:
+        metadata = load_target_metadata(settings)
+    renames = rename_hints(metadata)
+    desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings)
+    if key is not None:
+        save(settings, dev.dialect_name, identity, recorded(), ModelsSnapshot(key, renames))
+    return desired, renames
+
+
+# Events after which a load's outcome is not a function of files and environment variables.
+_UNCACHEABLE = frozenset({
+    "socket.connect", "socket.getaddrinfo", "sqlite3.connect", "subprocess.Popen", "os.system", "os.exec",
+    "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "urllib.Request",
+})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+@dataclass(frozen=True)
+class ModelsSnapshot:
+    """What loading the models produced, as far as planning needs it."""
+
+    desired_key: str  # replay_cache key of the models' inspected schema
+    renames: Any  # diff.Renames declared in the models
+
+
+@dataclass
+class _Recorder:
+    thread: int = field(default_factory=threading.get_ident)
+    files: set[str] = field(default_factory=set)
+    listings: set[str] = field(default_factory=set)
+    env: dict[str, str | None] = field(default_factory=dict)
+    whole_env: bool = False
+    uncacheable: str | None = None
+
+    def note_env(self, name: str, value: str | None) -> None:
+        if threading.get_ident() == self.thread:
+            self.env.setdefault(name, value)  # the value when first read
+
+
+_active: list[_Recorder] = []
+_hook_installed = False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if not _active:
+        return
+    recorder = _active[-1]
+    if threading.get_ident() != recorder.thread:
+        return
+    if event in _UNCACHEABLE:
+        recorder.uncacheable = recorder.uncacheable or event
+    elif event == "open":
+        path, mode, flags = args
+        writes = (mode is not None and any(c in mode for c in "wax+")) or (mode is None and flags & _WRITE_FLAGS)
+        if isinstance(path, (str, bytes, os.PathLike)) and not writes:
+            recorder.files.add(_source_of(os.path.abspath(os.fsdecode(path))))
+    elif event in ("os.listdir", "os.scandir"):
+        path = args[0]
+        if path is None or isinstance(path, (str, bytes, os.PathLike)):
+            recorder.listings.add(os.path.abspath(os.fsdecode(path if path is not None else ".")))
+
+
+class _WatchedEnviron(os._Environ):  # type: ignore[name-defined,misc]
+    """os.environ while the models load: reads are noted (iteration and len() depend on all of it)."""
+
+    def __getitem__(self, key: str) -> str:
+        value = None
+        try:
+            value = super().__getitem__(key)
+            return value
+        finally:
+            for recorder in _active[-1:]:
+                recorder.note_env(key, value)
+
+    def __iter__(self) -> Iterator[str]:
+        self._whole()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._whole()
+        return super().__len__()
+
+    @staticmethod
+    def _whole() -> None:
+        for recorder in _active[-1:]:
+            recorder.whole_env = recorder.whole_env or threading.get_ident() == recorder.thread
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[Callable[[], dict[str, Any] | None]]:
+    """Record what the block reads; yields a function returning the recorded inputs (None: uncacheable)."""
+    global _hook_installed
+    if not _hook_installed:
+        sys.addaudithook(_audit)  # audit hooks cannot be removed: it does nothing outside a recording
+        _hook_installed = True
+    recorder = _Recorder()
+    _active.append(recorder)
+    os.environ.__class__ = _WatchedEnviron
+    result: list[dict[str, Any] | None] = []
+    try:
+        yield lambda: result[0] if result else None
+    finally:
+        os.environ.__class__ = os._Environ  # type: ignore[attr-defined]
+        _active.remove(recorder)
+    result.append(_inputs_of(recorder))
+
+
+def _inputs_of(recorder: _Recorder) -> dict[str, Any] | None:
+    if recorder.uncacheable:
+        return None
+    files = set(recorder.files)
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and not _in_stdlib(path) and not path.startswith(_OWN):
+            files.add(os.path.abspath(path))
+    env = dict(os.environ) if recorder.whole_env else recorder.env
+    return {
+        "files": {path: _file_state(path) for path in sorted(files)},
+        "listings": {path: _listing_state(path) for path in sorted(recorder.listings)},
+        "env": env,
+        "whole_env": recorder.whole_env,
+    }
+
+
+def _still_valid(inputs: dict[str, Any]) -> bool:
+    env = dict(os.environ) if inputs["whole_env"] else {name: os.environ.get(name) for name in inputs["env"]}
+    if env != inputs["env"]:
+        return False
+    return all(_listing_state(p) == state for p, state in inputs["listings"].items()) and all(
+        _file_state(p) == state for p, state in inputs["files"].items())
+
+
+# -- file states -----------------------------------------------------------------------------------------
+
+_PATHS = sysconfig.get_paths()
+_STDLIB = tuple({os.path.join(_PATHS[k], "") for k in ("stdlib", "platstdlib")})
+_INSTALLED = tuple({os.path.join(p, "") for p in (_PATHS["purelib"], _PATHS["platlib"], *sys.path)
+                    if p.endswith(("site-packages", "dist-packages"))})
+
+
+_OWN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")  # keyed by replay_cache.code_fingerprint
+
+
+def _in_stdlib(path: str) -> bool:
+    # The standard library is keyed by the Python version; site-packages may live inside its directory.
+    return path.startswith(_STDLIB) and not path.startswith(_INSTALLED)
+
+
+def _source_of(path: str) -> str:
+    """A compiled module's source (the .pyc is rewritten only when Python next imports the source)."""
+    if path.endswith(".pyc") and os.path.basename(os.path.dirname(path)) == "__pycache__":
+        import importlib.util
+
+        with contextlib.suppress(ValueError):
+            return importlib.util.source_from_cache(path)
+    return path
+
+
+def _file_state(path: str) -> list[Any]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ["missing"]
+    if path.startswith(_INSTALLED) or _in_stdlib(path):
+        return ["stat", stat.st_size, stat.st_mtime_ns]
+    if not os.path.isfile(path):
+        return ["not a file"]
+    try:
+        with open(path, "rb") as f:
+            return ["sha256", hashlib.sha256(f.read()).hexdigest()]
+    except OSError:
+        return ["unreadable"]
+
+
+def _listing_state(path: str) -> list[Any]:
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return ["missing"]
+    return ["sha256", hashlib.sha256("\0".join(names).encode()).hexdigest()]
+
+
+# -- entries ---------------------------------------------------------------------------------------------
+
+
+def _settings_key(settings: Any, dialect: str, identity: str) -> str:
+    sha = hashlib.sha256(f"{replay_cache.code_fingerprint()}\0{sys.version}\0{dialect}\0{identity}\0".encode())
+    described = {
+        "config_file": str(settings.config_file), "toml_file": str(settings.toml_file), "url": settings.url,
+        "x": list(settings.x_args), "section": settings.ini_section, "metadata": settings.metadata_ref,
+        "script_location": str(settings.script_location), "cwd": os.getcwd(),
+    }
+    sha.update(json.dumps(described, sort_keys=True).encode())
+    for path in (settings.config_file, settings.toml_file):
+        sha.update(_file_state(str(path)).__repr__().encode() if path is not None else b"none")
+    env_py = settings.script_location / "env.py" if settings.script_location is not None else None
+    sha.update(repr(_file_state(str(env_py)) if env_py is not None else None).encode())
+    return sha.hexdigest()
+
+
+def lookup(settings: Any, dialect: str, identity: str | None) -> ModelsSnapshot | None:
+    """The snapshot of the last load of these models, if every input it recorded is unchanged."""
+    if not replay_cache.enabled() or identity is None:
+        return None
+    key = _settings_key(settings, dialect, identity)
+    found = replay_cache.read_entry("models", key)
+    if found is None:
+        return None
+    try:
+        inputs, snapshot = pickle.loads(found[1])
+        valid = isinstance(snapshot, ModelsSnapshot) and _still_valid(inputs)
+    except Exception:  # a payload we cannot use is damaged, whatever the reason
+        replay_cache.discard_entry("models", key)
+        return None
+    return snapshot if valid else None
+
+
+def save(settings: Any, dialect: str, identity: str | None, inputs: dict[str, Any] | None,
+         snapshot: ModelsSnapshot) -> None:
+    if not replay_cache.enabled() or identity is None or inputs is None:
+        return
+    key = _settings_key(settings, dialect, identity)
+    replay_cache.write_entry("models", key, pickle.dumps((inputs, snapshot)), files=len(inputs["files"]))
