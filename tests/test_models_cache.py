@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from atlembic import replay_cache
+from tests.pg_fixture import pg_bindir_or_skip
 
 ENV_PY = """\
 from alembic import context
@@ -54,22 +55,26 @@ IN_SYNC = ("CREATE TABLE `item` (`id` integer NOT NULL, `name` varchar(40) NULL,
            "PRIMARY KEY (`id`));\n")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def make_project(tmp_path: Path, url: str, first_file: str) -> Path:
     root = tmp_path / "proj"
     (root / "alembic").mkdir(parents=True)
     (root / "plugins").mkdir()
     (root / "alembic.ini").write_text(
-        "[alembic]\nscript_location = alembic\nprepend_sys_path = .\npath_separator = os\nsqlalchemy.url = sqlite:///target.db\n")
+        f"[alembic]\nscript_location = alembic\nprepend_sys_path = .\npath_separator = os\nsqlalchemy.url = {url}\n")
     (root / "alembic" / "env.py").write_text(ENV_PY)
     (root / "models.py").write_text(MODELS)
     (root / "helpers.py").write_text(HELPERS)
     (root / "columns.json").write_text('["name"]')
     migrations = root / "migrations"
     migrations.mkdir()
-    (migrations / "20250101000000_init.sql").write_text(IN_SYNC)
+    (migrations / "20250101000000_init.sql").write_text(first_file)
     run(root, "hash", cache=False)
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path, "sqlite:///target.db", IN_SYNC)
 
 
 def run(root: Path, *args: str, cache: bool = True, env: dict[str, str] | None = None) -> dict:
@@ -162,3 +167,17 @@ def test_no_cache_writes_no_snapshot(project: Path, tmp_path: Path) -> None:
     assert imports(project) == 2
     assert not list((tmp_path / "xdg").glob("**/models-*.bin"))
     assert replay_cache.enabled()
+
+
+def test_postgresql_load_next_to_the_replay_thread(tmp_path: Path) -> None:
+    """On a server dev database the models load while another thread replays the directory and starts
+    the server (processes, sockets, environment reads): none of that is the models' input."""
+    pg_bindir_or_skip()
+    root = make_project(tmp_path, "postgresql+psycopg://nobody@localhost/never_connected",
+                        "CREATE TABLE item (id serial PRIMARY KEY, name varchar(40), note text);\n")
+    first, loaded = check(root)
+    assert first["in_sync"] and loaded
+    assert check(root) == (first, False)
+    (root / "columns.json").write_text('["name", "sku"]')
+    changed, loaded = check(root)
+    assert loaded and any("sku" in line for line in changed["changes"])
