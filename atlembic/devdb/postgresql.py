@@ -224,9 +224,17 @@ def _server_major(conn: Connection) -> int:
     return int(info[0])
 
 
-def create_database(conn: Connection, name: str, template: str | None = None) -> None:
-    """CREATE DATABASE on an AUTOCOMMIT connection; with `template`, a file-level copy of that database."""
+def create_database(conn: Connection, name: str, template: str | None = None, *, file_copy: bool = False) -> None:
+    """CREATE DATABASE on an AUTOCOMMIT connection; with `template`, a file-level copy of that database.
+
+    `file_copy` (PostgreSQL 15+, our ephemeral clusters only): ``STRATEGY FILE_COPY`` copies the template's
+    files instead of writing every block to the WAL (15's default, WAL_LOG): a state of 1000 tables (69 MB)
+    is copied in 0.11 s instead of 0.2-0.27 s, and the WAL does not grow by the database's size. It
+    checkpoints twice, which a real server with fsync on would feel: never on a --dev-url server.
+    """
     copy = f" TEMPLATE {_quote_ident(template)}" if template is not None else ""
+    if template is not None and file_copy and _server_major(conn) >= 15:
+        copy += " STRATEGY FILE_COPY"
     conn.exec_driver_sql(f"CREATE DATABASE {_quote_ident(name)}{copy}")
 
 

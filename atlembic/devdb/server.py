@@ -458,7 +458,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
             if template is None:
                 _dialect_module(self.dialect).create_database(conn, name)
             else:
-                _dialect_module(self.dialect).create_database(conn, name, template=template)
+                _dialect_module(self.dialect).create_database(conn, name, template=template, file_copy=True)
         return self.url(name)
 
     def rename_database(self, name: str, new_name: str) -> None:
