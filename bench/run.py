@@ -277,7 +277,7 @@ def cell(r: dict | None) -> str:
 
 
 STAGE_ORDER = ["import", "load metadata", "dev database start", "provider", "load models", "replay", "inspect",
-               "diff", "plan", "verify", "write", "lint", "apply", "command"]
+               "diff", "plan", "verify", "write", "lint", "apply", "dev database stop", "command"]
 
 TARGETS_TEXT = [
     ("1000 tables, no-change check, SQLite (warm / cold)", "< 3 s"),
