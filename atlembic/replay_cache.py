@@ -16,6 +16,13 @@ fingerprint of atlembic's code that produces the results (splitting, executing, 
 ``--dev-url`` database gets state entries (keyed by the version the server reports) but no schema
 entries, since its server is not ours.
 
+PostgreSQL also keeps, between runs, the dev cluster's data dir with the directory's replayed states in it
+(:mod:`atlembic.devdb.kept`: its metadata is a ``pg-cluster-*.json`` here, the data dir stays on the temp
+base): `LazyDevDatabase` hands the directory's keys (`directory_states`) to the embedded server, which
+starts on the kept data dir holding the longest prefix, and `replayed_database` then copies that state and
+replays only the files after it. That is what makes one added file one replayed file on PostgreSQL, where
+a dump (restored by executing it) of a history that only creates tables saves nothing.
+
 Entries live under ``$XDG_CACHE_HOME/atlembic/replay`` (``~/.cache/atlembic/replay``), one file each,
 written atomically: a header with a SHA-256 of the payload, then the payload. An entry that does not
 verify, does not load or does not restore is deleted and the work is done afresh: an entry is never

@@ -354,10 +354,13 @@ NOTES = """## Reading the figures
   DDL and the whole history run on the dev database and both results are inspected, then cached. "Warm" is
   every later run on an unchanged directory and unchanged models: both schemas come from the replay cache,
   and no dev database is started at all. "`check` after one file was added": on SQLite the cached state of
-  the 500 files is deserialized and only the new file replayed. On PostgreSQL and MariaDB a state is a
-  `pg_dump`/`mariadb-dump`, and restoring a dump means executing one CREATE per object, which measured
-  slower than replaying a history that only creates tables and indexes (2.0 s against 1.5 s at 1000
-  tables): states are kept there only for histories that also alter, drop or move data, so these
+  the 500 files is deserialized and only the new file replayed. On PostgreSQL the cluster's data dir is
+  kept between runs with the replayed directory in it (atlembic/devdb/kept.py, renamed away on tmpfs at a
+  clean close and back at the next start): the run starts on it, copies the state of the 500 files
+  (`CREATE DATABASE ... TEMPLATE`) and replays the new file; the `revision` before it verifies on a copy
+  of that state too. On MariaDB a state is a `mariadb-dump`, and restoring a dump means executing one
+  CREATE per object, which measured slower than replaying a history that only creates tables and
+  indexes: states are kept there only for histories that also alter, drop or move data, so these
   generated histories are replayed in full whenever their schema is not cached.
 - **What bounds a warm `check`**: importing the models (`load metadata`: running env.py and building the
   `Table` objects, which Alembic pays too), compiling their DDL (`provider`, the cache key of the models'

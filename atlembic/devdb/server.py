@@ -583,6 +583,8 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
 
     @property
     def description(self) -> str:  # type: ignore[override]
+        if self.kept_files:
+            return f"{self.server.description}, started on the data dir of an earlier run ({self.kept_files} files)"
         return self.server.description
 
     @contextmanager
@@ -648,6 +650,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
                 # Keeping is an optimization: whatever fails, the server is stopped and deleted as usual.
                 with contextlib.suppress(Exception):
                     self._keep_data_dir(self._store)
+                self._store.wait()
                 self._store = None
             self.server.stop()
 
