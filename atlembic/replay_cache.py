@@ -56,8 +56,8 @@ from atlembic.devdb import DevDatabase, DirectoryStates, embedded_identity, norm
 from atlembic.errors import AtlembicError
 
 __all__ = [
-    "LazyDevDatabase", "cache_dir", "directory_states", "disable", "enable", "enabled", "load_desired", "load_schema",
-    "replay_files",
+    "LazyDevDatabase", "cache_dir", "directory_states", "disable", "embedded_states", "enable", "enabled",
+    "load_desired", "load_schema", "replay_files",
     "replayed_database", "save_desired", "save_schema",
 ]
 
@@ -533,6 +533,14 @@ def directory_states(files: Sequence[Any], dialect: str, identity: str | None) -
         return None
     return DirectoryStates(tuple(prefix_keys(files, dialect, identity)), tuple(prefix_keys(files, dialect, "in-run")),
                            cache_dir())
+
+
+def embedded_states(files: Sequence[Any], dialect: str, dev_url: str | None) -> DirectoryStates | None:
+    """`directory_states` for `open_dev_database(dialect, dev_url, states=...)`: None for a --dev-url server
+    (not ours) and without the cache."""
+    if dev_url is not None or _disabled:
+        return None
+    return directory_states(files, dialect, embedded_identity(dialect))
 
 
 class LazyDevDatabase(DevDatabase):

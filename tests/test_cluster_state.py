@@ -454,3 +454,31 @@ def test_a_failed_replay_still_keeps_what_is_right(tmp_path: Path, private_place
     metadata.tables["shelf"].append_column(sa.Column("width", sa.Integer))
     assert run(fixed, metadata) == ("", len(FILES))
     assert replayed == list(MORE)
+
+
+def test_lint_of_the_added_file_starts_from_the_kept_state(tmp_path: Path, private_places: Path,
+                                                          replayed: list[str]) -> None:
+    """`lint --latest 1` after the run that replayed the directory: the files before the linted one are the
+    state the run kept before the added file's (the two longest states are kept)."""
+    from atlembic.config import load_settings
+    from atlembic.lint import lint_directory
+
+    project = _project(tmp_path / "project")
+    directory = project / "migrations"
+    dropping = {"20250101000400_drop.sql": "ALTER TABLE shelf DROP COLUMN label;\n"}
+    write(directory, {**FILES, **dropping})
+    settings = load_settings(project / "alembic.ini")
+    replay_cache.disable()
+    try:
+        expected = lint_directory(settings, latest=1)
+    finally:
+        replay_cache.enable()
+    assert expected.findings and replayed == list(FILES)
+    run(write(directory, FILES), models())
+    run(write(directory, {**FILES, **dropping}), models())  # keeps the states of FILES and of all files
+    replayed.clear()
+    got = lint_directory(settings, latest=1)
+    assert replayed == []
+    assert "earlier run" in got.dev_description
+    assert [(f.code, f.line, f.message) for f in got.findings] == [(f.code, f.line, f.message)
+                                                                    for f in expected.findings]
