@@ -482,3 +482,47 @@ def test_lint_of_the_added_file_starts_from_the_kept_state(tmp_path: Path, priva
     assert "earlier run" in got.dev_description
     assert [(f.code, f.line, f.message) for f in got.findings] == [(f.code, f.line, f.message)
                                                                     for f in expected.findings]
+
+
+_KILLED = """
+import os, signal, sys
+from atlembic import commands
+from atlembic.config import load_settings
+from atlembic.devdb import kept
+from atlembic.migrate import executor
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if sys.argv[2] == "while keeping":  # the data dir is in its entry, the metadata not written yet
+    kept.manifest = die
+else:  # "after taking": the kept data dir is this run's now, and the run dies in its replay
+    executor.run_replay = die
+commands.check(load_settings(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("moment", ["while keeping", "after taking"])
+def test_a_killed_run_leaves_nothing_the_next_run_trusts(tmp_path: Path, private_places: Path,
+                                                         replayed: list[str], moment: str) -> None:
+    project = _project(tmp_path / "project")
+    directory = project / "migrations"
+    files = write(directory, FILES)
+    if moment == "after taking":
+        run(files, models())
+        assert len(metadata_files()) == 1
+    more = write(directory, {**FILES, **MORE})
+    proc = subprocess.run([sys.executable, "-c", _KILLED, str(project / "alembic.ini"), moment], cwd=project,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "WITH_WIDTH": "1"}, timeout=300)
+    assert proc.returncode == -9
+    assert metadata_files() == []  # nothing written, or taken
+    assert entries(private_places) or list(private_places.glob("atlembic-pg-*"))  # what the kill left
+    metadata = models()
+    metadata.tables["shelf"].append_column(sa.Column("depth", sa.Integer))
+    expected, _ = run(more, metadata, cache=False)
+    replayed.clear()
+    assert run(more, metadata) == (expected, 0)
+    assert replayed[:len(more)] == [f.name for f in more]
+    # The dead run's temp dir and entry are gone; only this run's data dir is kept.
+    assert list(private_places.glob("atlembic-pg-*")) == []
+    assert entries(private_places) == [Path(json.loads(metadata_files()[0].read_text())["entry"])]
