@@ -51,21 +51,24 @@ def plan(
     """
     directory = _directory(settings)
     timings = Timings()
-    with _lazy_dev(settings, timings) as dev:
-        return _plan_on(settings, directory, dev, timings, verify=verify, confirm_rename=confirm_rename)
+    files = directory.files_from_last_checkpoint()
+    with _lazy_dev(settings, timings, files) as dev:
+        return _plan_on(settings, files, dev, timings, verify=verify, confirm_rename=confirm_rename)
 
 
-def _lazy_dev(settings: Settings, timings: Timings) -> LazyDevDatabase:
-    # Started on first use: when the replay cache holds both schemas, no dev database is needed.
-    return LazyDevDatabase(settings.dialect, settings.dev_url, timings)
+def _lazy_dev(settings: Settings, timings: Timings, files: list[Any]) -> LazyDevDatabase:
+    # Started on first use: when the replay cache holds both schemas, no dev database is needed. Given the
+    # files, an embedded server starts on the data dir an earlier run kept with the longest prefix of them
+    # replayed (atlembic.devdb.kept), whichever thread starts it.
+    return LazyDevDatabase(settings.dialect, settings.dev_url, timings, files)
 
 
 def _plan_on(
-    settings: Settings, directory: MigrationDir, dev: LazyDevDatabase, timings: Timings, *, verify: bool = True,
+    settings: Settings, files: list[Any], dev: LazyDevDatabase, timings: Timings, *, verify: bool = True,
     confirm_rename: Callable[[str], bool] | None = None,
 ) -> PlanOutcome:
-    """`plan` on a dev database the caller opened (and closes)."""
-    files = directory.files_from_last_checkpoint()
+    """`plan` of the directory's `files` (from the last checkpoint) on a dev database the caller opened
+    (and closes)."""
     with _replaying(dev, files, timings) as current_schema:
         desired, renames = models_cache.desired_side(settings, dev, timings)
         current = current_schema()
@@ -125,8 +128,9 @@ def revision(
         return directory.write_migration(name, "")
     timings = Timings()
     # One dev database for planning, verifying and linting the written file (a server starts once).
-    with _lazy_dev(settings, timings) as dev:
-        outcome = _plan_on(settings, directory, dev, timings, confirm_rename=confirm_rename)
+    files = directory.files_from_last_checkpoint()
+    with _lazy_dev(settings, timings, files) as dev:
+        outcome = _plan_on(settings, files, dev, timings, confirm_rename=confirm_rename)
         if outcome.plan.statements:
             with timings.stage("write"):
                 outcome.path = directory.write_migration(name, outcome.plan.render())

@@ -18,6 +18,13 @@ fingerprint of atlembic's code that produces the results (splitting, executing, 
 ``--dev-url`` database gets state entries (keyed by the version the server reports) but no schema
 entries, since its server is not ours.
 
+PostgreSQL also keeps, between runs, the dev cluster's data dir with the directory's replayed states in it
+(:mod:`atlembic.devdb.kept`: its metadata is a ``pg-cluster-*.json`` here, the data dir stays on the temp
+base): `LazyDevDatabase` hands the directory's keys (`directory_states`) to the embedded server, which
+starts on the kept data dir holding the longest prefix, and `replayed_database` then copies that state and
+replays only the files after it. That is what makes one added file one replayed file on PostgreSQL, where
+a dump (restored by executing it) of a history that only creates tables saves nothing.
+
 Entries live under ``$XDG_CACHE_HOME/atlembic/replay`` (``~/.cache/atlembic/replay``), one file each,
 written atomically: a header with a SHA-256 of the payload, then the payload. An entry that does not
 verify, does not load or does not restore is deleted and the work is done afresh: an entry is never
@@ -47,11 +54,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from atlembic.devdb import DevDatabase, embedded_identity, normalize_dialect, open_dev_database
+from atlembic.devdb import DevDatabase, DirectoryStates, embedded_identity, normalize_dialect, open_dev_database
 from atlembic.errors import AtlembicError
 
 __all__ = [
-    "LazyDevDatabase", "cache_dir", "disable", "enable", "enabled", "load_desired", "load_schema", "replay_files",
+    "LazyDevDatabase", "cache_dir", "directory_states", "disable", "embedded_states", "enable", "enabled",
+    "load_desired", "load_schema", "replay_files",
     "replayed_database", "save_desired", "save_schema",
 ]
 
@@ -524,11 +532,36 @@ def _restore_longest(io: _StateIO, engine: Engine, keys: list[str]) -> tuple[int
 # -- a dev database started only when needed -----------------------------------------------------------
 
 
+def directory_states(files: Sequence[Any], dialect: str, identity: str | None) -> DirectoryStates | None:
+    """The keys of the states of `files` for an embedded dev database that keeps them between runs (see
+    atlembic.devdb.kept): between runs, the persistent prefix keys (code fingerprint, dialect, server
+    version, files); within the run, those `replayed_database` asks `has_state` with."""
+    if _disabled or identity is None or not files:
+        return None
+    return DirectoryStates(tuple(prefix_keys(files, dialect, identity)), tuple(prefix_keys(files, dialect, "in-run")),
+                           cache_dir())
+
+
+def embedded_states(files: Sequence[Any], dialect: str, dev_url: str | None) -> DirectoryStates | None:
+    """`directory_states` for `open_dev_database(dialect, dev_url, states=...)`: None for a --dev-url server
+    (not ours) and without the cache."""
+    if dev_url is not None or _disabled:
+        return None
+    return directory_states(files, dialect, embedded_identity(dialect))
+
+
 class LazyDevDatabase(DevDatabase):
     """The dev database of `open_dev_database`, opened on first use: a run whose schemas all come from the
-    cache starts no server. ``identity`` is what schema entries are keyed with (None: not cached)."""
+    cache starts no server. ``identity`` is what schema entries are keyed with (None: not cached).
 
-    def __init__(self, dialect: str, dev_url: str | None, timings: Any = None) -> None:
+    `files`: the migration directory the run plans on. Whichever thread starts the server first (the replay
+    or the models' side, see commands._replaying), an embedded server then starts on the data dir an
+    earlier run kept with the longest prefix of them replayed, if any, and keeps its own at close
+    (atlembic.devdb.kept): that state is a kept state of the run (`has_state`) and `replayed_database`
+    replays only the files after it."""
+
+    def __init__(self, dialect: str, dev_url: str | None, timings: Any = None,
+                 files: Sequence[Any] | None = None) -> None:
         self.target_dialect = dialect
         self.dialect_name = normalize_dialect(dialect)
         self.dev_url = dev_url
@@ -536,6 +569,7 @@ class LazyDevDatabase(DevDatabase):
         self._dev: DevDatabase | None = None
         self._lock = threading.Lock()
         self.cache_identity = embedded_identity(dialect) if dev_url is None and enabled() else None
+        self.states = directory_states(files or (), self.dialect_name, self.cache_identity)
 
     @property
     def dev(self) -> DevDatabase:
@@ -543,7 +577,7 @@ class LazyDevDatabase(DevDatabase):
             if self._dev is None:
                 stage = self.timings.stage("dev database start") if self.timings else contextlib.nullcontext()
                 with stage:
-                    self._dev = open_dev_database(self.target_dialect, self.dev_url)
+                    self._dev = open_dev_database(self.target_dialect, self.dev_url, states=self.states)
         return self._dev
 
     @property
@@ -555,6 +589,11 @@ class LazyDevDatabase(DevDatabase):
     @property
     def started(self) -> bool:
         return self._dev is not None
+
+    @property
+    def kept_files(self) -> int:
+        """How many files the state its server started with covers (a data dir kept by an earlier run)."""
+        return int(getattr(self._dev, "kept_files", 0))
 
     @property
     def description(self) -> str:  # type: ignore[override]
@@ -575,11 +614,16 @@ class LazyDevDatabase(DevDatabase):
         self.dev.keep_state(engine, key)
 
     def has_state(self, key: str) -> bool:
-        return self._dev is not None and self._dev.has_state(key)
+        # Asked right before a replay (which needs the server anyway): starting it here lets a state of an
+        # earlier run's kept data dir answer.
+        return self.dev.has_state(key)
 
     def state_copy(self, key: str) -> contextlib.AbstractContextManager[Engine]:
         return self.dev.state_copy(key)
 
     def close(self) -> None:
         if self._dev is not None:
-            self._dev.close()
+            # An embedded server keeps its data dir for the next run here (atlembic.devdb.kept).
+            stage = self.timings.stage("dev database stop") if self.timings else contextlib.nullcontext()
+            with stage:
+                self._dev.close()

@@ -17,6 +17,8 @@ import abc
 import importlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
@@ -26,7 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from atlembic.errors import AtlembicError
 
-__all__ = ["DevDatabase", "open_dev_database", "assert_clean", "mask_url"]
+__all__ = ["DevDatabase", "DirectoryStates", "open_dev_database", "assert_clean", "mask_url"]
 
 # Dialect name -> module (inside this package) implementing the embedded default and the emptiness check.
 _DIALECT_MODULES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
@@ -87,6 +89,19 @@ class DevDatabase(CloseOnExit, abc.ABC):
         return f"<{type(self).__name__}: {self.description}>"
 
 
+@dataclass(frozen=True)
+class DirectoryStates:
+    """What an embedded dev database that keeps replayed states between runs (:mod:`atlembic.devdb.kept`)
+    must know before its server starts: the states of one migration directory's prefixes. For the prefix
+    ``files[:i+1]``, ``keys[i]`` names the state between runs (the replay cache's persistent prefix key)
+    and ``in_run[i]`` within the run (the key `has_state` and `state_copy` are asked with). The metadata
+    of kept data dirs goes in ``cache_dir``."""
+
+    keys: tuple[str, ...]
+    in_run: tuple[str, ...]
+    cache_dir: Path
+
+
 def mask_url(url: URL | str) -> str:
     """The URL as shown to users: never with its password."""
     if isinstance(url, str):
@@ -131,16 +146,20 @@ def embedded_identity(target_dialect: str) -> str | None:
         return None
 
 
-def open_dev_database(target_dialect: str, dev_url: str | None = None) -> DevDatabase:
+def open_dev_database(
+    target_dialect: str, dev_url: str | None = None, *, states: DirectoryStates | None = None
+) -> DevDatabase:
     """The dev database for ``target_dialect``: the embedded default, or the server behind ``dev_url``.
 
     Never silently substitutes another engine: a ``dev_url`` of a different dialect is an error.
+    ``states``: the embedded server may start from a data dir kept by an earlier run that holds the
+    longest of them, and keeps its own states at close (ignored for a ``dev_url``: not our server).
     """
     dialect = normalize_dialect(target_dialect)
     module = _dialect_module(dialect)
     if dev_url is None:
         # The target's own name (mysql vs mariadb) lets the module warn when the engines differ.
-        return module.open_embedded(target_dialect)
+        return module.open_embedded(target_dialect, states=states)
 
     try:
         url = make_url(dev_url)

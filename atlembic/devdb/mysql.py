@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from atlembic.devdb import DevDatabase
+from atlembic.devdb import DevDatabase, DirectoryStates
 from atlembic.devdb.server import (
     EphemeralServer,
     EphemeralServerDevDatabase,
@@ -382,7 +382,7 @@ def embedded_identity(target_dialect: str | None = None) -> str:
     return embedded_server_identity(binaries.flavor, binaries.version)
 
 
-def open_embedded(target_dialect: str | None = None) -> DevDatabase:
-    dev = EphemeralMySQLDevDatabase()
+def open_embedded(target_dialect: str | None = None, states: DirectoryStates | None = None) -> DevDatabase:
+    dev = EphemeralMySQLDevDatabase(states=states)
     warn_flavor(target_dialect, dev.server.flavor, dev.server.version)
     return dev

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from atlembic.devdb import DevDatabase
+from atlembic.devdb import DevDatabase, DirectoryStates
 from atlembic.devdb.server import (
     EphemeralServer,
     EphemeralServerDevDatabase,
@@ -45,6 +46,8 @@ __all__ = [
     "create_database",
     "drop_database",
     "rename_database",
+    "list_databases",
+    "server_globals",
     "scratch_database_name",
     "open_embedded",
 ]
@@ -161,6 +164,10 @@ class EphemeralPostgres(EphemeralServer):
     # SIGQUIT = immediate shutdown (pg_ctl stop -m immediate): the postmaster takes its backends down,
     # releases its shared memory and exits; nothing needs to be durable.
     stop_signal = signal.SIGQUIT
+    # SIGINT = fast shutdown (pg_ctl stop -m fast): a checkpoint, then the data dir is consistent and starts
+    # without recovery. ~0.05 s after replaying 1000 tables (fsync is off): for a data dir that is kept.
+    clean_stop_signal = signal.SIGINT
+    system_databases = frozenset({"postgres", "template0", "template1"})
 
     def __init__(self, bindir: Path | None = None, **options: Any) -> None:
         self.bindir = Path(bindir) if bindir is not None else find_pg_bindir()
@@ -224,10 +231,39 @@ def _server_major(conn: Connection) -> int:
     return int(info[0])
 
 
-def create_database(conn: Connection, name: str, template: str | None = None) -> None:
-    """CREATE DATABASE on an AUTOCOMMIT connection; with `template`, a file-level copy of that database."""
+def create_database(conn: Connection, name: str, template: str | None = None, *, file_copy: bool = False) -> None:
+    """CREATE DATABASE on an AUTOCOMMIT connection; with `template`, a file-level copy of that database.
+
+    `file_copy` (PostgreSQL 15+, our ephemeral clusters only): ``STRATEGY FILE_COPY`` copies the template's
+    files instead of writing every block to the WAL (15's default, WAL_LOG): a state of 1000 tables (69 MB)
+    is copied in 0.11 s instead of 0.2-0.27 s, and the WAL does not grow by the database's size. It
+    checkpoints twice, which a real server with fsync on would feel: never on a --dev-url server.
+    """
     copy = f" TEMPLATE {_quote_ident(template)}" if template is not None else ""
+    if template is not None and file_copy and _server_major(conn) >= 15:
+        copy += " STRATEGY FILE_COPY"
     conn.exec_driver_sql(f"CREATE DATABASE {_quote_ident(name)}{copy}")
+
+
+def list_databases(conn: Connection) -> set[str]:
+    return set(conn.exec_driver_sql("SELECT datname FROM pg_database").scalars())
+
+
+def server_globals(conn: Connection) -> str:
+    """A digest of what every database of the cluster shares and a migration could change: the rows of
+    the shared catalogs (roles and their memberships, tablespaces, per-database and per-role settings,
+    comments and labels on shared objects, subscriptions, replication origins, parameter privileges...)
+    but pg_database (databases are compared by name) and pg_shdepend (bookkeeping), and the settings of
+    ALTER SYSTEM. Superuser only."""
+    tables = conn.exec_driver_sql(
+        "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relisshared AND c.relkind = 'r' "
+        "AND c.relname NOT IN ('pg_database', 'pg_shdepend') ORDER BY 1"
+    ).scalars().all()
+    parts = [f"SELECT '{table}' || ':' || t::text AS row FROM {table} t" for table in tables]
+    parts.append("SELECT 'file_settings:' || name || '=' || coalesce(setting, '') FROM pg_file_settings "
+                 "WHERE position('postgresql.auto.conf' in sourcefile) > 0")
+    rows = conn.exec_driver_sql(" UNION ALL ".join(parts) + " ORDER BY 1").scalars().all()
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 def rename_database(conn: Connection, name: str, new_name: str) -> None:
@@ -359,5 +395,5 @@ def embedded_identity(target_dialect: str | None = None) -> str:
     return embedded_server_identity("PostgreSQL", pg_version(find_pg_bindir()))
 
 
-def open_embedded(target_dialect: str | None = None) -> DevDatabase:
-    return EphemeralPostgresDevDatabase()
+def open_embedded(target_dialect: str | None = None, states: DirectoryStates | None = None) -> DevDatabase:
+    return EphemeralPostgresDevDatabase(states=states)

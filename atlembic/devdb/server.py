@@ -11,13 +11,16 @@
 * start-up, readiness polling and stop of the server process, which is registered with
   :mod:`atlembic.devdb.process` so that ``atexit``, SIGINT and SIGTERM stop it too; servers left by
   SIGKILLed processes are swept by the next start;
-* the context-manager protocol, and scratch databases created and dropped on an admin connection.
+* the context-manager protocol, and scratch databases created and dropped on an admin connection;
+* starting on a data dir kept by an earlier run instead of the template, and a clean stop that leaves the
+  data dir to be kept (:mod:`atlembic.devdb.kept`).
 
 An engine subclasses it with its names and files, the commands to initialize a data dir and to run the
 server, the readiness check, what a template is made with and how a complete one looks, and the URL; the
 SQL to create and drop databases is that of its dialect module.
 :class:`EphemeralServerDevDatabase` is the dev database on such a server: a scratch database per clean
-state.
+state, replayed states kept as databases for the run and, given the directory's `DirectoryStates`,
+between runs.
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
-from atlembic.devdb import CloseOnExit, DevDatabase, _dialect_module, assert_clean
+from atlembic.devdb import CloseOnExit, DevDatabase, DirectoryStates, _dialect_module, assert_clean
+from atlembic.devdb.kept import MAX_STATES, ClusterStore, KeptCluster
 from atlembic.devdb.process import (
     RunAs,
     cache_root,
@@ -76,6 +80,19 @@ def scratch_database_name() -> str:
     return f"atlembic_dev_{secrets.token_hex(6)}"
 
 
+_STATE_PREFIX = "atlembic_state_"
+
+
+class DataDirSource(Protocol):
+    """Where a server's data dir may come from instead of the template (a data dir kept by an earlier run)."""
+
+    def fill(self, datadir: Path) -> bool:
+        """Put a data dir at `datadir` (absent); False: there is none, start as usual."""
+
+    def accept(self, server: EphemeralServer) -> bool:
+        """Whether the server started on it has what was promised; False: it is deleted, start as usual."""
+
+
 class EphemeralServer(CloseOnExit, abc.ABC):
     """A private, throwaway database server: ``start()`` ... ``stop()`` (or use it as a context manager).
 
@@ -101,6 +118,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
     log_file: ClassVar[str]  # the server's log, relative to the temp dir
     log_stdout: ClassVar[bool]  # its stdout/stderr go to the log (else it writes the log itself)
     stop_signal: ClassVar[int]  # the immediate shutdown; SIGKILL follows when it takes too long
+    clean_stop_signal: ClassVar[int] = signal.SIGTERM  # the shutdown after which the data dir can be kept
     startup_timeout: ClassVar[float] = 30.0  # seconds from launch to accepting connections
 
     @abc.abstractmethod
@@ -140,6 +158,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         self._temp_base = temp_base
         self.tmpdir: Path | None = None
         self.started_from_template = False
+        self.started_from_kept = False
         self._run_as = self._server_user()
         self._proc: subprocess.Popen[bytes] | None = None
         self._child: subprocess.Popen[bytes] | None = None  # the init command / cp while starting
@@ -209,10 +228,17 @@ class EphemeralServer(CloseOnExit, abc.ABC):
 
     # -- life cycle ---------------------------------------------------------------------------------------
 
-    def start(self: _S) -> _S:
+    @property
+    def base(self) -> Path:
+        """Where temp dirs (and kept data dirs) go."""
+        return Path(self._temp_base or temp_base(self._env("TMPDIR")))
+
+    def start(self: _S, kept: DataDirSource | None = None) -> _S:
+        """Start the server: on the data dir `kept` gives, if it gives one that works, else on a copy of the
+        template, else on a freshly initialized one."""
         if self.running:
             return self
-        base = self._temp_base or temp_base(self._env("TMPDIR"))
+        base = str(self.base)
         self._sweep_stale_servers(base)
         self._owner_pid = os.getpid()
         register(self)
@@ -225,7 +251,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
                 # traverse it, and to own data/ and its run dir (socket, pid file, temp files).
                 self.tmpdir.chmod(0o711)
                 self._run_as.chown(self.run_dir)
-            if not self._start_from_template():
+            if not (kept is not None and self._start_from_kept(kept)) and not self._start_from_template():
                 self._init_datadir()
                 self._save_template()
                 self._launch()
@@ -257,7 +283,47 @@ class EphemeralServer(CloseOnExit, abc.ABC):
 
     close = stop
 
+    def stop_cleanly(self) -> bool:
+        """Shut the server down cleanly (checkpointed: its data dir starts again without recovery), leaving
+        the temp dir for `stop`. False when it is not running or does not stop cleanly in time (then it is
+        killed, and its data dir must not be kept)."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None or os.getpid() != self._owner_pid:
+            return False
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                admin.dispose()
+        send(proc, self.clean_stop_signal)
+        if not wait_exit(proc, _STOP_GRACE):
+            self._kill_server()
+            return False
+        self._proc = None
+        return proc.returncode == 0 and self.tmpdir is not None and not (self.tmpdir / self.pid_file).exists()
+
     # -- the data dir and its template --------------------------------------------------------------------
+
+    def _start_from_kept(self, kept: DataDirSource) -> bool:
+        """Start on the data dir `kept` gives; one that does not start, or lacks what it should hold, is
+        deleted (the caller then starts from the template)."""
+        try:
+            if not kept.fill(self.datadir):
+                return False
+            if self._run_as is not None and self.datadir.stat().st_uid != self._run_as.uid:
+                self._run_as.chown_tree(self.datadir)
+            self._launch()
+            if kept.accept(self):
+                self.started_from_kept = True
+                return True
+        except Exception:  # OSError, AtlembicError, a driver error from accept(): a data dir we cannot trust
+            pass
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                admin.dispose()
+        self._kill_server()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        return False
 
     def _start_from_template(self) -> bool:
         if not self.use_template:
@@ -452,13 +518,14 @@ class EphemeralServer(CloseOnExit, abc.ABC):
 
     # Whether `create_database` can copy another database (`template=`) and `rename_database` exists.
     copies_databases = False
+    system_databases: ClassVar[frozenset[str]] = frozenset()  # those a fresh server has
 
     def create_database(self, name: str, template: str | None = None) -> URL:
         with self._admin_engine().connect() as conn:
             if template is None:
                 _dialect_module(self.dialect).create_database(conn, name)
             else:
-                _dialect_module(self.dialect).create_database(conn, name, template=template)
+                _dialect_module(self.dialect).create_database(conn, name, template=template, file_copy=True)
         return self.url(name)
 
     def rename_database(self, name: str, new_name: str) -> None:
@@ -471,6 +538,10 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         with self._admin_engine().connect() as conn:
             _dialect_module(self.dialect).drop_database(conn, name)
 
+    def list_databases(self) -> set[str]:
+        with self._admin_engine().connect() as conn:
+            return _dialect_module(self.dialect).list_databases(conn)
+
 
 _ADMIN_LOCK = threading.Lock()
 
@@ -479,20 +550,41 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
     """One scratch database (``atlembic_dev_<random>``) per clean state on an ephemeral server.
 
     Owns (and stops on close) the server it started; a server passed in is left running.
+
+    With the directory's `states` (and a server of its own that can copy databases), the server starts on
+    the data dir kept by an earlier run that holds the longest of them (:mod:`atlembic.devdb.kept`): that
+    state is then a kept state of this run (`has_state`) from the start. At close, the longest states of
+    the directory this run has are kept with the data dir for the next runs, unless the replays changed
+    what every database of the server shares (roles, tablespaces, settings...) or left databases of their
+    own: then the next run replays on a fresh server, as without the cache.
     """
 
     server_class: Callable[[], _S]
 
-    def __init__(self, server: _S | None = None) -> None:
+    def __init__(self, server: _S | None = None, *, states: DirectoryStates | None = None) -> None:
         self._owns_server = server is None
         self._states: dict[str, str] = {}  # in-run states: key -> database kept (dropped with the server)
         self._keep: dict[str, str] = {}  # scratch database -> the key it is kept under when discarded
         self.server: _S = server if server is not None else self.server_class()
+        self.kept_files = 0  # files covered by the state a kept data dir brought (0: none)
+        self._directory = states
+        self._store: ClusterStore | None = None
+        self._globals: str | None = None  # what every database shares, as the server started
+        if states is not None and states.keys and self._owns_server and self.server.copies_databases:
+            self._store = ClusterStore(self.server.name, self.server._fingerprint(), states.cache_dir,
+                                       self.server.base)
         if not self.server.running:
-            self.server.start()
+            self.server.start(kept=_KeptStates(self) if self._store is not None else None)
+        if self._store is not None:
+            try:
+                self._globals = self._globals or self._server_globals()
+            except Exception:
+                self._store = None  # nothing to compare with at close: keep nothing
 
     @property
     def description(self) -> str:  # type: ignore[override]
+        if self.kept_files:
+            return f"{self.server.description}, started on the data dir of an earlier run ({self.kept_files} files)"
         return self.server.description
 
     @contextmanager
@@ -540,7 +632,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
     def _kept_as_state(self, name: str, key: str) -> bool:
         if key in self._states or not self.server.running:
             return False
-        state = f"atlembic_state_{secrets.token_hex(6)}"
+        state = f"{_STATE_PREFIX}{secrets.token_hex(6)}"
         try:
             self.server.rename_database(name, state)
         except Exception:  # still in use by some session: drop it as usual, nothing depends on keeping it
@@ -548,6 +640,69 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         self._states[key] = state
         return True
 
+    def _server_globals(self) -> str:
+        with self.server._admin_engine().connect() as conn:
+            return _dialect_module(self.server.dialect).server_globals(conn)
+
     def close(self) -> None:
         if self._owns_server:
+            if self._store is not None:
+                # Keeping is an optimization: whatever fails, the server is stopped and deleted as usual.
+                with contextlib.suppress(Exception):
+                    self._keep_data_dir(self._store)
+                self._store.wait()
+                self._store = None
             self.server.stop()
+
+    def _keep_data_dir(self, store: ClusterStore) -> None:
+        """Keep the data dir with the longest states of the directory this run has (see the class)."""
+        directory = self._directory
+        if directory is None or not self.server.running:
+            return
+        index = {key: i for i, key in enumerate(directory.in_run)}
+        longest = sorted(((index[key], db) for key, db in self._states.items() if key in index), reverse=True)
+        keep = {db: directory.keys[i] for i, db in longest[:MAX_STATES]}
+        if not keep:
+            return
+        for name in self.server.list_databases() - self.server.system_databases:
+            if name not in keep:
+                if not name.startswith(("atlembic_dev_", _STATE_PREFIX)):
+                    return  # a database some migration created: the next run must not find it
+                self.server.drop_database(name)
+        if self._server_globals() != self._globals:
+            return  # a role, a setting...: shared by every database, a replay on the next run would see it
+        if self.server.stop_cleanly():
+            store.put(self.server.datadir, keep)
+
+
+class _KeptStates:
+    """The data dir source of an `EphemeralServerDevDatabase` given its directory's states: the kept data
+    dir holding the longest of them, if any (see atlembic.devdb.kept)."""
+
+    def __init__(self, dev: EphemeralServerDevDatabase[Any]) -> None:
+        self.dev = dev
+        self.cluster: KeptCluster | None = None
+        self.covered = 0
+
+    def fill(self, datadir: Path) -> bool:
+        store, directory = self.dev._store, self.dev._directory
+        assert store is not None and directory is not None
+        store.sweep()
+        for covered, cluster in store.candidates(directory.keys):
+            if store.take(cluster, datadir):
+                self.cluster, self.covered = cluster, covered
+                return True
+        return False
+
+    def accept(self, server: EphemeralServer) -> bool:
+        dev, cluster, directory = self.dev, self.cluster, self.dev._directory
+        assert cluster is not None and directory is not None
+        if not set(cluster.states) <= server.list_databases():
+            return False  # a state database is missing: the data dir is not what was kept
+        dev._globals = dev._server_globals()
+        index = {key: i for i, key in enumerate(directory.keys)}
+        for db, key in cluster.states.items():
+            if key in index:  # the others are dropped at close
+                dev._states[directory.in_run[index[key]]] = db
+        dev.kept_files = self.covered
+        return True

@@ -70,5 +70,5 @@ def embedded_identity(target_dialect: str | None = None) -> str:
     return f"sqlite {sqlite3.sqlite_version}"
 
 
-def open_embedded(target_dialect: str | None = None) -> DevDatabase:
-    return SqliteMemoryDevDatabase()
+def open_embedded(target_dialect: str | None = None, states: Any = None) -> DevDatabase:
+    return SqliteMemoryDevDatabase()  # its states are the replay cache's serialized databases

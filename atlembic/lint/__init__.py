@@ -95,7 +95,12 @@ def lint_directory(
             make_read_only(conn)
             data = TargetData(conn, redact_url(url))
         if dev is None:
-            dev = stack.enter_context(open_dev_database(_dialect(settings, url), settings.dev_url))
+            from atlembic import replay_cache
+
+            # The files before the chosen ones may be a state an earlier run kept (atlembic.devdb.kept).
+            dialect = _dialect(settings, url)
+            states = replay_cache.embedded_states(base, dialect, settings.dev_url)
+            dev = stack.enter_context(open_dev_database(dialect, settings.dev_url, states=states))
         return lint_files(dev, base, chosen, config, data)
 
 
