@@ -18,12 +18,14 @@ fingerprint of atlembic's code that produces the results (splitting, executing, 
 ``--dev-url`` database gets state entries (keyed by the version the server reports) but no schema
 entries, since its server is not ours.
 
-PostgreSQL also keeps, between runs, the dev cluster's data dir with the directory's replayed states in it
-(:mod:`atlembic.devdb.kept`: its metadata is a ``pg-cluster-*.json`` here, the data dir stays on the temp
-base): `LazyDevDatabase` hands the directory's keys (`directory_states`) to the embedded server, which
-starts on the kept data dir holding the longest prefix, and `replayed_database` then copies that state and
-replays only the files after it. That is what makes one added file one replayed file on PostgreSQL, where
-a dump (restored by executing it) of a history that only creates tables saves nothing.
+PostgreSQL and MariaDB also keep, between runs, the dev server's data dir with the directory's replayed
+states in it (:mod:`atlembic.devdb.kept`: its metadata is a ``pg-cluster-*.json`` / ``mysql-cluster-*.json``
+here, the data dir stays on the temp base): `LazyDevDatabase` hands the directory's keys
+(`directory_states`) to the embedded server, which starts on the kept data dir holding the longest prefix,
+and `replayed_database` then starts from that state (a copy on PostgreSQL; on MariaDB the state itself,
+for the replay that keeps its result) and replays only the files after it. That is what makes one added
+file one replayed file on the servers, where a dump (restored by executing it) of a history that only
+creates tables saves nothing.
 
 Entries live under ``$XDG_CACHE_HOME/atlembic/replay`` (``~/.cache/atlembic/replay``), one file each,
 written atomically: a header with a SHA-256 of the payload, then the payload. An entry that does not
@@ -487,15 +489,17 @@ def replayed_database(dev: DevDatabase, files: Sequence[Any], *, keep: bool = Fa
     from atlembic.migrate import executor
 
     keys = prefix_keys(files, dev.dialect_name, "in-run")
-    start = next((n for n in range(len(files), 0, -1) if dev.has_state(keys[n - 1])), 0)
-    if not start and files and not keep and dev.keeps_states:
+    # A state that is not copied (MariaDB) goes only to a caller that keeps what it makes of it.
+    usable = keep or dev.copies_states
+    start = next((n for n in range(len(files), 0, -1) if usable and dev.has_state(keys[n - 1])), 0)
+    if not start and files and not keep and dev.copies_states:
         # Replay once into a database kept as the state, and work on a copy of it: the next replay of
         # these files in this run (lint after verification) is a copy too.
         with dev.clean_database() as engine:
             executor.replay_files(engine, files, dev.dialect_name)
             dev.keep_state(engine, keys[-1])
         start = len(files) if dev.has_state(keys[-1]) else 0
-    with (dev.state_copy(keys[start - 1]) if start else dev.clean_database()) as engine:
+    with (dev.state_database(keys[start - 1]) if start else dev.clean_database()) as engine:
         if start:
             executor.run_replay(engine, files[start:], dev.dialect_name, may_have_rows=True)
         else:
@@ -618,8 +622,12 @@ class LazyDevDatabase(DevDatabase):
         # earlier run's kept data dir answer.
         return self.dev.has_state(key)
 
-    def state_copy(self, key: str) -> contextlib.AbstractContextManager[Engine]:
-        return self.dev.state_copy(key)
+    @property
+    def copies_states(self) -> bool:  # type: ignore[override]
+        return self.dev.copies_states
+
+    def state_database(self, key: str) -> contextlib.AbstractContextManager[Engine]:
+        return self.dev.state_database(key)
 
     def close(self) -> None:
         if self._dev is not None:

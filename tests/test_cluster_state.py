@@ -70,12 +70,13 @@ def replayed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
-def run(files: list[MigrationFile], metadata: sa.MetaData, *, cache: bool = True) -> tuple[str, int]:
+def run(files: list[MigrationFile], metadata: sa.MetaData, *, cache: bool = True,
+        dialect: str = "postgresql") -> tuple[str, int]:
     """One planning run on its own dev database, as `revision --autogenerate` plans (verified): the plan
     (or the error) and how many files the kept state it started from covered."""
     (replay_cache.enable if cache else replay_cache.disable)()
     try:
-        with LazyDevDatabase("postgresql", None, None, files) as dev:
+        with LazyDevDatabase(dialect, None, None, files) as dev:
             text = plan_text(dev, files, metadata, cache=cache)
             return text, dev.kept_files
     finally:

@@ -70,19 +70,23 @@ class DevDatabase(CloseOnExit, abc.ABC):
 
     # In-run states: a dev database that can copy a database (PostgreSQL's CREATE DATABASE ... TEMPLATE, a
     # file copy: 0.2 s where replaying 1000 tables takes 1.6 s) keeps the directory's replayed state for
-    # the other replays of the same run (verification, lint). Others replay (atlembic.replay_cache).
+    # the other replays of the same run (verification, lint). An embedded server that cannot copy one
+    # (MariaDB) keeps states only to keep them between runs (atlembic.devdb.kept): the state's own database
+    # then goes to the one replay that keeps what it makes of it. Others replay (atlembic.replay_cache).
 
     keeps_states = False  # whether keep_state does anything here
+    copies_states = False  # whether `state_database` gives a copy (else the state itself: to a keeper only)
 
     def keep_state(self, engine: Engine, key: str) -> None:
         """Keep the database of `engine` (a `clean_database` of this object, left unchanged from now on) as
-        state `key` instead of discarding it, where databases can be copied."""
+        state `key` instead of discarding it, where states are kept."""
 
     def has_state(self, key: str) -> bool:
         return False
 
-    def state_copy(self, key: str) -> AbstractContextManager[Engine]:
-        """Like `clean_database`, but the new database is a copy of state `key` (see `has_state`)."""
+    def state_database(self, key: str) -> AbstractContextManager[Engine]:
+        """Like `clean_database`, but the database holds state `key` (see `has_state`): a copy of it where
+        `copies_states`, else the state's own database, which is no longer that state afterwards."""
         raise KeyError(key)
 
     def __repr__(self) -> str:
@@ -94,7 +98,7 @@ class DirectoryStates:
     """What an embedded dev database that keeps replayed states between runs (:mod:`atlembic.devdb.kept`)
     must know before its server starts: the states of one migration directory's prefixes. For the prefix
     ``files[:i+1]``, ``keys[i]`` names the state between runs (the replay cache's persistent prefix key)
-    and ``in_run[i]`` within the run (the key `has_state` and `state_copy` are asked with). The metadata
+    and ``in_run[i]`` within the run (the key `has_state` and `state_database` are asked with). The metadata
     of kept data dirs goes in ``cache_dir``."""
 
     keys: tuple[str, ...]

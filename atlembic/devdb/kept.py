@@ -5,7 +5,9 @@ A PostgreSQL run replays the migration directory into a database it keeps as a s
 the cluster at the end, a clean close drops every other database, shuts the server down cleanly and keeps
 its data dir here; the next run whose files extend one of those states starts its server on that data dir
 (instead of a copy of the empty template), copies the state (``CREATE DATABASE ... TEMPLATE``) and replays
-only the files after it: one added file to a 500-file history replays one file.
+only the files after it: one added file to a 500-file history replays one file. MariaDB, which cannot copy
+a database, keeps its data dir the same way; there the state's own database goes to the one replay that
+keeps what it makes of it (the directory's schema), and verification and lint replay on fresh databases.
 
 Where, and why there: a kept data dir stays on the filesystem the servers run on, the temp base (tmpfs
 when there is one, see :func:`~atlembic.devdb.process.temp_base`), as ``atlembic-kept-<server>-<token>/``

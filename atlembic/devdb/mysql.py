@@ -20,6 +20,7 @@ gives exact results. An Oracle MySQL server found locally is used instead (``mys
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import signal
@@ -178,7 +179,11 @@ class EphemeralMariaDB(EphemeralServer):
     # SIGKILL is a correct shutdown here: the server holds nothing outside its temp dir (no shared
     # memory, no network), and that dir is deleted next. A clean shutdown would only flush InnoDB.
     stop_signal = signal.SIGKILL
+    # SIGTERM: a clean shutdown (InnoDB flushed), after which the data dir is kept (atlembic.devdb.kept).
+    clean_stop_signal = signal.SIGTERM
     startup_timeout = 60.0
+    keeps_data_dirs = True
+    system_databases = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 
     def __init__(self, binaries: MySQLBinaries | None = None, **options: Any) -> None:
         self.binaries = binaries if binaries is not None else find_mysql_binaries()
@@ -293,6 +298,29 @@ def create_database(conn: Connection, name: str) -> None:
 
 def drop_database(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote_ident(name)}")
+
+
+def list_databases(conn: Connection) -> set[str]:
+    return set(conn.exec_driver_sql("SHOW DATABASES").scalars())
+
+
+# The tables of the `mysql` schema that hold what every database of a server shares and a migration can
+# change: accounts, roles, grants (MySQL 8 keeps accounts in `user`, MariaDB 10.4+ in `global_priv`, with
+# `user` a view over it) and federated servers. Routines and events belong to their database; global
+# variables set by a migration end with the server.
+_SHARED_TABLES = ("global_priv", "user", "db", "tables_priv", "columns_priv", "procs_priv", "proxies_priv",
+                  "roles_mapping", "role_edges", "default_roles", "servers")
+
+
+def server_globals(conn: Connection) -> str:
+    """A digest of the rows of those tables (see `_SHARED_TABLES`)."""
+    present = set(conn.exec_driver_sql(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mysql'").scalars())
+    rows: list[str] = []
+    for table in _SHARED_TABLES:
+        if table in present:
+            rows += sorted(f"{table}:{tuple(row)!r}" for row in conn.exec_driver_sql(f"SELECT * FROM mysql.`{table}`"))
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 _LEFTOVER_SQL = """

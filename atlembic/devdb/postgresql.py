@@ -168,6 +168,7 @@ class EphemeralPostgres(EphemeralServer):
     # without recovery. ~0.05 s after replaying 1000 tables (fsync is off): for a data dir that is kept.
     clean_stop_signal = signal.SIGINT
     system_databases = frozenset({"postgres", "template0", "template1"})
+    keeps_data_dirs = True
 
     def __init__(self, bindir: Path | None = None, **options: Any) -> None:
         self.bindir = Path(bindir) if bindir is not None else find_pg_bindir()

@@ -518,6 +518,9 @@ class EphemeralServer(CloseOnExit, abc.ABC):
 
     # Whether `create_database` can copy another database (`template=`) and `rename_database` exists.
     copies_databases = False
+    # Whether its data dir may be kept between runs with the directory's states (atlembic.devdb.kept): the
+    # engine can list its databases (`list_databases`) and digest what they all share (`server_globals`).
+    keeps_data_dirs = False
     system_databases: ClassVar[frozenset[str]] = frozenset()  # those a fresh server has
 
     def create_database(self, name: str, template: str | None = None) -> URL:
@@ -551,7 +554,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
 
     Owns (and stops on close) the server it started; a server passed in is left running.
 
-    With the directory's `states` (and a server of its own that can copy databases), the server starts on
+    With the directory's `states` (and a server of its own whose data dirs can be kept), the server starts on
     the data dir kept by an earlier run that holds the longest of them (:mod:`atlembic.devdb.kept`): that
     state is then a kept state of this run (`has_state`) from the start. At close, the longest states of
     the directory this run has are kept with the data dir for the next runs, unless the replays changed
@@ -570,7 +573,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         self._directory = states
         self._store: ClusterStore | None = None
         self._globals: str | None = None  # what every database shares, as the server started
-        if states is not None and states.keys and self._owns_server and self.server.copies_databases:
+        if states is not None and states.keys and self._owns_server and self.server.keeps_data_dirs:
             self._store = ClusterStore(self.server.name, self.server._fingerprint(), states.cache_dir,
                                        self.server.base)
         if not self.server.running:
@@ -598,6 +601,11 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
 
     @property
     def keeps_states(self) -> bool:  # type: ignore[override]
+        # Without copies, a state is only worth keeping for the next runs.
+        return self.server.copies_databases or self._store is not None
+
+    @property
+    def copies_states(self) -> bool:  # type: ignore[override]
         return self.server.copies_databases
 
     def keep_state(self, engine: Engine, key: str) -> None:
@@ -607,18 +615,25 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
     def has_state(self, key: str) -> bool:
         return key in self._states
 
-    def state_copy(self, key: str) -> AbstractContextManager[Engine]:
-        return self._scratch_database(template=self._states[key])
+    def state_database(self, key: str) -> AbstractContextManager[Engine]:
+        if self.copies_states:
+            return self._scratch_database(template=self._states[key])
+        return self._database(self._states.pop(key), created=False)
+
+    def _scratch_database(self, template: str | None = None) -> AbstractContextManager[Engine]:
+        name = scratch_database_name()
+        self.server.create_database(name, template=template)
+        return self._database(name, created=template is None)
 
     @contextmanager
-    def _scratch_database(self, template: str | None = None) -> Iterator[Engine]:
-        name = scratch_database_name()
-        url = self.server.create_database(name, template=template)
+    def _database(self, name: str, *, created: bool) -> Iterator[Engine]:
+        """An engine on database `name` of the server (`created`: empty, just made), dropped at the end
+        unless it was left unchanged and asked to be kept as a state (`keep_state`)."""
         engine: Engine | None = None
         unchanged = False
         try:
-            engine = create_engine(url)
-            if template is None:
+            engine = create_engine(self.server.url(name))
+            if created:
                 assert_clean(engine)
             yield engine
             unchanged = True
@@ -632,11 +647,13 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
     def _kept_as_state(self, name: str, key: str) -> bool:
         if key in self._states or not self.server.running:
             return False
-        state = f"{_STATE_PREFIX}{secrets.token_hex(6)}"
-        try:
-            self.server.rename_database(name, state)
-        except Exception:  # still in use by some session: drop it as usual, nothing depends on keeping it
-            return False
+        state = name
+        if self.server.copies_databases:  # renamed: no longer a scratch database anyone would copy from
+            state = f"{_STATE_PREFIX}{secrets.token_hex(6)}"
+            try:
+                self.server.rename_database(name, state)
+            except Exception:  # still in use by some session: drop it as usual, nothing depends on keeping it
+                return False
         self._states[key] = state
         return True
 
