@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from atlembic import autogenerate
 from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.migrate import executor
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +63,19 @@ def mysql_env(mysql_server, mysql_dev: DevDatabase) -> Callable[[], tuple[DevDat
     def make() -> tuple[DevDatabase, str]:
         return mysql_dev, fresh_mysql_url(mysql_server)
     return make
+
+
+@pytest.fixture
+def replayed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the files that really ran on a dev database (not restored from the replay cache or copied from a
+    kept state)."""
+    ran: list[str] = []
+    original = executor.run_replay
+
+    def spy(engine, files, dialect, **kw):  # type: ignore[no-untyped-def]
+        ran.extend(f.name for f in files)
+        return original(engine, files, dialect, **kw)
+
+    monkeypatch.setattr(executor, "run_replay", spy)
+    monkeypatch.setattr(autogenerate, "run_replay", spy)
+    return ran

@@ -28,46 +28,35 @@ from atlembic.devdb import kept
 from atlembic.devdb.postgresql import EphemeralPostgres
 from atlembic.devdb.process import temp_base
 from atlembic.errors import AtlembicError
-from atlembic.migrate import executor
 from atlembic.migrate.directory import MigrationFile
 from atlembic.replay_cache import LazyDevDatabase
 from tests.pg_fixture import pg_bindir_or_skip, require_module
-from tests.test_cache import FILES, models, plan_text, variants, write
+from tests.test_cache import FILES, models, plan_text, planning_cases, write
 
 REPO = Path(__file__).resolve().parent.parent
 MORE = {"20250101000400_more.sql": "ALTER TABLE shelf ADD COLUMN width INTEGER;\n"}
 
 
-@pytest.fixture(autouse=True)
-def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private replay cache and a private temp base (kept data dirs live there), both removed after."""
-    pg_bindir_or_skip()
-    require_module("psycopg", "the PostgreSQL driver")
+def private_places_for(server_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private replay cache and a private temp base for the server whose temp dir ``$ATLEMBIC_<X>_TMPDIR``
+    names (kept data dirs live there), both removed after."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("ATLEMBIC_NO_CACHE", raising=False)
     # Short (the server's socket lives in it) and on the default filesystem (tmpfs when there is one).
     base = Path(tempfile.mkdtemp(prefix="atl-kept-", dir=temp_base()))
-    base.chmod(0o711)  # as root the server runs as postgres, which must traverse it
-    monkeypatch.setenv("ATLEMBIC_PG_TMPDIR", str(base))
+    base.chmod(0o711)  # as root the server runs as an unprivileged user, which must traverse it
+    monkeypatch.setenv(server_env, str(base))
     replay_cache.enable()
     yield base
     replay_cache.enable()
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def replayed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the files that really ran on a dev database (not copied from a kept state)."""
-    ran: list[str] = []
-    original = executor.run_replay
-
-    def spy(engine, files, dialect, **kw):  # type: ignore[no-untyped-def]
-        ran.extend(f.name for f in files)
-        return original(engine, files, dialect, **kw)
-
-    monkeypatch.setattr(executor, "run_replay", spy)
-    monkeypatch.setattr(autogenerate, "run_replay", spy)
-    return ran
+@pytest.fixture(autouse=True)
+def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    pg_bindir_or_skip()
+    require_module("psycopg", "the PostgreSQL driver")
+    yield from private_places_for("ATLEMBIC_PG_TMPDIR", tmp_path, monkeypatch)
 
 
 def run(files: list[MigrationFile], metadata: sa.MetaData, *, cache: bool = True,
@@ -97,22 +86,24 @@ def entries(base: Path) -> list[Path]:
     return sorted(base.glob("atlembic-kept-pg-*"))
 
 
-def test_runs_plan_as_without_the_cache(tmp_path: Path, private_places: Path) -> None:
-    directory = tmp_path / "migrations"
+def runs_match_no_cache(directory: Path, run_one: Callable[..., tuple[str, int]]) -> int:
+    """Every planning case planned without the cache, then twice with it, each time on a new dev database
+    (`run_one`, as `run`) and without cached schemas: the plans (or errors) must be equal. Returns how
+    many of the cached runs started from a kept state."""
     started_kept = 0
-    for label, files in variants():
+    for label, files, metadata in planning_cases():
         migration_files = write(directory, files)
-        for changed_models in (False, True):
-            metadata = models()
-            if changed_models:
-                metadata.tables["book"].append_column(sa.Column("isbn", sa.String(13)))
-            expected, _ = run(migration_files, metadata, cache=False)
-            for _ in range(2):
-                forget_schemas()  # each run replays or starts from a kept state, never from a cached schema
-                got, covered = run(migration_files, metadata)
-                assert got == expected, label
-                started_kept += covered > 0
-    assert started_kept >= 10
+        expected, _ = run_one(migration_files, metadata, cache=False)
+        for _ in range(2):
+            forget_schemas()  # each run replays or starts from a kept state, never from a cached schema
+            got, covered = run_one(migration_files, metadata)
+            assert got == expected, label
+            started_kept += covered > 0
+    return started_kept
+
+
+def test_runs_plan_as_without_the_cache(tmp_path: Path, private_places: Path) -> None:
+    assert runs_match_no_cache(tmp_path / "migrations", run) >= 10
     assert 1 <= len(metadata_files()) <= kept.MAX_CLUSTERS
     assert len(entries(private_places)) == len(metadata_files())
     for path in metadata_files():

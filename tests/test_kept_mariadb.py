@@ -9,8 +9,6 @@ tests/test_cluster_state.py covers on PostgreSQL.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,25 +16,16 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic import replay_cache
-from atlembic.devdb.process import temp_base
 from tests.mysql_fixture import mysql_binaries_or_skip
-from tests.test_cache import FILES, models, variants, write
-from tests.test_cluster_state import MORE, forget_schemas, replayed  # noqa: F401  (fixture)
+from tests.test_cache import FILES, models, write
+from tests.test_cluster_state import MORE, forget_schemas, private_places_for, runs_match_no_cache
 from tests.test_cluster_state import run as pg_run
 
 
 @pytest.fixture(autouse=True)
 def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     mysql_binaries_or_skip()
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.delenv("ATLEMBIC_NO_CACHE", raising=False)
-    base = Path(tempfile.mkdtemp(prefix="atl-kept-", dir=temp_base()))
-    base.chmod(0o711)  # as root the server runs as mysql, which must traverse it
-    monkeypatch.setenv("ATLEMBIC_MYSQL_TMPDIR", str(base))
-    replay_cache.enable()
-    yield base
-    replay_cache.enable()
-    shutil.rmtree(base, ignore_errors=True)
+    yield from private_places_for("ATLEMBIC_MYSQL_TMPDIR", tmp_path, monkeypatch)
 
 
 def run(files, metadata: sa.MetaData, *, cache: bool = True) -> tuple[str, int]:  # noqa: ANN001
@@ -50,22 +39,10 @@ def metadata_files() -> list[Path]:
 
 
 def test_runs_plan_as_without_the_cache(tmp_path: Path) -> None:
-    directory = tmp_path / "migrations"
-    started_kept = 0
-    for _label, files in variants():
-        migration_files = write(directory, files)
-        metadata = models()
-        metadata.tables["book"].append_column(sa.Column("isbn", sa.String(13)))
-        expected, _ = run(migration_files, metadata, cache=False)
-        for _ in range(2):
-            forget_schemas()  # each run replays or starts from a kept state, never from a cached schema
-            text, covered = run(migration_files, metadata)
-            assert text == expected
-            started_kept += covered > 0
-    assert started_kept >= 5
+    assert runs_match_no_cache(tmp_path / "migrations", run) >= 10
 
 
-def test_a_run_that_adds_one_file_replays_one_file(tmp_path: Path, replayed: list[str]) -> None:  # noqa: F811
+def test_a_run_that_adds_one_file_replays_one_file(tmp_path: Path, replayed: list[str]) -> None:
     directory = tmp_path / "migrations"
     files = write(directory, FILES)
     metadata = models()
@@ -87,14 +64,10 @@ def test_a_run_that_adds_one_file_replays_one_file(tmp_path: Path, replayed: lis
     forget_schemas()
     text, covered = run(more, metadata)
     assert "depth" in text and covered == len(more)
-    assert replayed == [*more_names(more), "99999999999999_planned.sql"]
+    assert replayed == [*(f.name for f in more), "99999999999999_planned.sql"]
     assert text == run(more, metadata, cache=False)[0]
     forget_schemas()
     assert run(more, metadata)[1] == len(more)
-
-
-def more_names(files) -> list[str]:  # noqa: ANN001
-    return [f.name for f in files]
 
 
 def test_a_state_database_gone_is_replayed(tmp_path: Path) -> None:
