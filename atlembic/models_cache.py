@@ -34,16 +34,23 @@ import sysconfig
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atlembic import replay_cache
 
+if TYPE_CHECKING:
+    from atlembic.autogenerate import Timings
+    from atlembic.config import Settings
+    from atlembic.devdb import DevDatabase
+    from atlembic.diff import Renames
+    from atlembic.schema.model import Schema
+
 __all__ = ["ModelsSnapshot", "desired_side", "lookup", "recording", "save"]
 
-def desired_side(settings: Any, dev: Any, timings: Any) -> tuple[Any, Any]:
+def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tuple[Schema, Renames]:
     """The models' schema as the dev database makes it, and the renames the models declare: from the last
     load's snapshot when nothing it read changed (no import, no DDL, no dev database), else by loading
-    the models (recorded for the next run). `dev` is a DevDatabase, `timings` an autogenerate.Timings."""
+    the models (recorded for the next run)."""
     from atlembic import autogenerate
     from atlembic.config import load_target_metadata
     from atlembic.provider import rename_hints
@@ -76,7 +83,7 @@ class ModelsSnapshot:
     """What loading the models produced, as far as planning needs it."""
 
     desired_key: str  # replay_cache key of the models' inspected schema
-    renames: Any  # diff.Renames declared in the models
+    renames: Renames  # declared in the models
 
 
 @dataclass
@@ -239,7 +246,7 @@ def _listing_state(path: str) -> list[Any]:
 # -- entries ---------------------------------------------------------------------------------------------
 
 
-def _settings_key(settings: Any, dialect: str, identity: str) -> str:
+def _settings_key(settings: Settings, dialect: str, identity: str) -> str:
     sha = hashlib.sha256(f"{replay_cache.code_fingerprint()}\0{sys.version}\0{dialect}\0{identity}\0".encode())
     described = {
         "config_file": str(settings.config_file), "toml_file": str(settings.toml_file), "url": settings.url,
@@ -247,14 +254,14 @@ def _settings_key(settings: Any, dialect: str, identity: str) -> str:
         "script_location": str(settings.script_location), "cwd": os.getcwd(),
     }
     sha.update(json.dumps(described, sort_keys=True).encode())
-    for path in (settings.config_file, settings.toml_file):
-        sha.update(_file_state(str(path)).__repr__().encode() if path is not None else b"none")
+    # Their contents too, whether or not the load happens to open them again (Alembic reads them lazily).
     env_py = settings.script_location / "env.py" if settings.script_location is not None else None
-    sha.update(repr(_file_state(str(env_py)) if env_py is not None else None).encode())
+    for path in (settings.config_file, settings.toml_file, env_py):
+        sha.update(repr(_file_state(str(path)) if path is not None else None).encode())
     return sha.hexdigest()
 
 
-def lookup(settings: Any, dialect: str, identity: str | None) -> ModelsSnapshot | None:
+def lookup(settings: Settings, dialect: str, identity: str | None) -> ModelsSnapshot | None:
     """The snapshot of the last load of these models, if every input it recorded is unchanged."""
     if not replay_cache.enabled() or identity is None:
         return None
@@ -271,7 +278,7 @@ def lookup(settings: Any, dialect: str, identity: str | None) -> ModelsSnapshot 
     return snapshot if valid else None
 
 
-def save(settings: Any, dialect: str, identity: str | None, inputs: dict[str, Any] | None,
+def save(settings: Settings, dialect: str, identity: str | None, inputs: dict[str, Any] | None,
          snapshot: ModelsSnapshot) -> None:
     if not replay_cache.enabled() or identity is None or inputs is None:
         return

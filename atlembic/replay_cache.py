@@ -573,7 +573,13 @@ class LazyDevDatabase(DevDatabase):
         self._dev: DevDatabase | None = None
         self._lock = threading.Lock()
         self.cache_identity = embedded_identity(dialect) if dev_url is None and enabled() else None
-        self.states = directory_states(files or (), self.dialect_name, self.cache_identity)
+        self.files = files or ()
+
+    @functools.cached_property
+    def states(self) -> DirectoryStates | None:
+        """The directory's keys for the embedded server, worked out when it starts: a run whose schemas all
+        come from the cache never needs them (hashing the files again)."""
+        return directory_states(self.files, self.dialect_name, self.cache_identity)
 
     @property
     def dev(self) -> DevDatabase:

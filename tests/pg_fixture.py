@@ -64,7 +64,7 @@ def server_unavailable(engine: str, reason: str) -> NoReturn:
     """Skip locally, fail in CI (also at module level: a module that cannot run is a failure there)."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{engine} is required in CI: {reason}", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+    pytest.skip(reason, allow_module_level=True)  # only outside CI: under CI=true it failed above
 
 
 def require_module(name: str, reason: str) -> ModuleType:

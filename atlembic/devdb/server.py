@@ -268,10 +268,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         every step checks what is left to do, so an interrupted stop is finished by the next call."""
         if os.getpid() != self._owner_pid:
             return  # a forked copy: the server belongs to the parent process
-        admin, self._admin = self._admin, None
-        if admin is not None:
-            with contextlib.suppress(Exception):
-                admin.dispose()
+        self._release_admin()
         if self._child is not None:
             terminate(self._child)
         self._kill_server()
@@ -283,6 +280,13 @@ class EphemeralServer(CloseOnExit, abc.ABC):
 
     close = stop
 
+    def _release_admin(self) -> None:
+        """Close the admin engine's connections (the server is about to stop)."""
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                admin.dispose()
+
     def stop_cleanly(self) -> bool:
         """Shut the server down cleanly (checkpointed: its data dir starts again without recovery), leaving
         the temp dir for `stop`. False when it is not running or does not stop cleanly in time (then it is
@@ -290,10 +294,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         proc = self._proc
         if proc is None or proc.poll() is not None or os.getpid() != self._owner_pid:
             return False
-        admin, self._admin = self._admin, None
-        if admin is not None:
-            with contextlib.suppress(Exception):
-                admin.dispose()
+        self._release_admin()
         send(proc, self.clean_stop_signal)
         if not wait_exit(proc, _STOP_GRACE):
             self._kill_server()
@@ -317,10 +318,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
                 return True
         except Exception:  # OSError, AtlembicError, a driver error from accept(): a data dir we cannot trust
             pass
-        admin, self._admin = self._admin, None
-        if admin is not None:
-            with contextlib.suppress(Exception):
-                admin.dispose()
+        self._release_admin()
         self._kill_server()
         shutil.rmtree(self.datadir, ignore_errors=True)
         return False
@@ -545,6 +543,11 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         with self._admin_engine().connect() as conn:
             return _dialect_module(self.dialect).list_databases(conn)
 
+    def server_globals(self) -> str:
+        """A digest of what every database of the server shares (roles, accounts, settings)."""
+        with self._admin_engine().connect() as conn:
+            return _dialect_module(self.dialect).server_globals(conn)
+
 
 _ADMIN_LOCK = threading.Lock()
 
@@ -580,7 +583,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
             self.server.start(kept=_KeptStates(self) if self._store is not None else None)
         if self._store is not None:
             try:
-                self._globals = self._globals or self._server_globals()
+                self._globals = self._globals or self.server.server_globals()
             except Exception:
                 self._store = None  # nothing to compare with at close: keep nothing
 
@@ -657,10 +660,6 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         self._states[key] = state
         return True
 
-    def _server_globals(self) -> str:
-        with self.server._admin_engine().connect() as conn:
-            return _dialect_module(self.server.dialect).server_globals(conn)
-
     def close(self) -> None:
         if self._owns_server:
             if self._store is not None:
@@ -686,7 +685,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
                 if not name.startswith(("atlembic_dev_", _STATE_PREFIX)):
                     return  # a database some migration created: the next run must not find it
                 self.server.drop_database(name)
-        if self._server_globals() != self._globals:
+        if self.server.server_globals() != self._globals:
             return  # a role, a setting...: shared by every database, a replay on the next run would see it
         if self.server.stop_cleanly():
             store.put(self.server.datadir, keep)
@@ -716,7 +715,7 @@ class _KeptStates:
         assert cluster is not None and directory is not None
         if not set(cluster.states) <= server.list_databases():
             return False  # a state database is missing: the data dir is not what was kept
-        dev._globals = dev._server_globals()
+        dev._globals = dev.server.server_globals()
         index = {key: i for i, key in enumerate(directory.keys)}
         for db, key in cluster.states.items():
             if key in index:  # the others are dropped at close
