@@ -1,5 +1,59 @@
-"""The one exception type users see: a clear, one-line message and a non-zero exit."""
+"""The one exception type users see, and the two helpers every message about a database goes through:
+a driver's error on one line, and a URL with its passwords masked."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.engine import URL, make_url
 
 
 class AtlembicError(Exception):
     """A user-facing failure. ``str(exc)`` is printed as ``FAILED: <message>``."""
+
+
+# Query parameters that carry secrets in some drivers' URLs (e.g. ``?password=`` for psycopg).
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "sslpassword"})
+
+
+def mask_url(url: str | URL) -> str:
+    """A database URL as shown to users: the password, and password-like query values, masked."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        # Not parseable by SQLAlchemy: mask anything shaped like "user:secret@" or "password=secret".
+        masked = re.sub(r":[^:/@\s]+@", ":***@", str(url))
+        keys = "|".join(sorted(_SECRET_QUERY_KEYS))
+        return re.sub(rf"(?i)\b({keys})=[^&\s]*", r"\1=***", masked)
+    if parsed.query:
+        masked_query = {
+            key: ("***" if key.lower() in _SECRET_QUERY_KEYS else value) for key, value in parsed.query.items()
+        }
+        parsed = parsed.set(query=masked_query)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _secrets_of(url: str | URL) -> list[str]:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return []
+    found = [str(parsed.password)] if parsed.password else []
+    for key, value in parsed.query.items():
+        if key.lower() in _SECRET_QUERY_KEYS:
+            found += [value] if isinstance(value, str) else list(value)
+    return [s for s in found if s]
+
+
+def one_line(exc: BaseException, url: str | URL | None = None, *, with_type: bool = False) -> str:
+    """A driver's (or any) error as one line: the DBAPI error behind SQLAlchemy's wrapper, white space
+    folded, the secrets of `url` (password, password-like query values) masked whatever the driver put in
+    the text. `with_type`: prefixed with the exception's class name (for errors of a project's code)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = " ".join(str(cause).split()).removeprefix("connection failed: ")
+    for secret in _secrets_of(url) if url is not None else []:
+        text = text.replace(secret, "***")
+    name = type(cause).__name__
+    if not text:
+        return name
+    return f"{name}: {text}" if with_type else text

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from atlembic.config import Settings, redact_url
-from atlembic.errors import AtlembicError
+from atlembic.config import Settings
+from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.transactions import autocommit
 
-__all__ = ["connect_target", "target_engine", "one_line_error"]
+__all__ = ["connect_target", "target_engine"]
 
 _CONNECT_TIMEOUT = 10  # seconds, for drivers that accept connect_timeout and when the URL sets none
 
@@ -33,23 +33,7 @@ def target_engine(settings: Settings, url: str | None = None) -> Engine:
             connect_args["connect_timeout"] = _CONNECT_TIMEOUT
         return sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
     except Exception as exc:
-        raise AtlembicError(f"cannot use database URL {redact_url(url)}: {one_line_error(exc, url)}") from exc
-
-
-def one_line_error(exc: BaseException, url: str | None = None) -> str:
-    """The driver's message on one line, without the password (whatever the driver put in it)."""
-    cause = getattr(exc, "orig", None) or exc
-    text = " ".join(str(cause).split())
-    for prefix in ("connection failed: ",):
-        text = text.removeprefix(prefix)
-    if url:
-        try:
-            password = make_url(url).password
-        except Exception:
-            password = None
-        if password:
-            text = text.replace(str(password), "***")
-    return text or type(cause).__name__
+        raise AtlembicError(f"cannot use database URL {mask_url(url)}: {one_line(exc, url)}") from exc
 
 
 @contextmanager
@@ -61,9 +45,9 @@ def connect_target(settings: Settings, url: str | None = None) -> Iterator[Conne
         try:
             raw = engine.connect()
         except sa.exc.DBAPIError as exc:
-            raise AtlembicError(f"cannot connect to {redact_url(url or '')}: {one_line_error(exc, url)}") from None
+            raise AtlembicError(f"cannot connect to {mask_url(url or '')}: {one_line(exc, url)}") from None
         except ImportError as exc:
-            raise AtlembicError(f"cannot connect to {redact_url(url or '')}: driver missing: {exc}") from None
+            raise AtlembicError(f"cannot connect to {mask_url(url or '')}: driver missing: {exc}") from None
         with raw:
             yield autocommit(raw)
     finally:

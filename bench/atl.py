@@ -28,7 +28,7 @@ def main() -> None:
     from atlembic.config import load_settings
 
     if args.no_cache:
-        from atlembic import replay_cache
+        from atlembic.replay import cache as replay_cache
 
         replay_cache.disable()
     stages: dict[str, float] = {"import": time.perf_counter() - start}

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from atlembic import autogenerate
 from atlembic.devdb import DevDatabase, open_dev_database
 from atlembic.migrate import executor
 
@@ -77,5 +76,4 @@ def replayed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return original(engine, files, dialect, **kw)
 
     monkeypatch.setattr(executor, "run_replay", spy)
-    monkeypatch.setattr(autogenerate, "run_replay", spy)
     return ran

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from atlembic import autogenerate, replay_cache
+from atlembic import autogenerate
 from atlembic.devdb import DevDatabase
 from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.replay import cache as replay_cache
 
 
 @pytest.fixture(autouse=True)
@@ -284,10 +285,10 @@ def test_a_run_copies_the_replayed_postgresql_database_instead_of_replaying_agai
         replayed.clear()
         autogenerate.verify_plan(dev, files, plan, desired)
         assert replayed == ["99999999999999_planned.sql"]
-        with replay_cache.replayed_database(dev, files) as engine, engine.connect() as conn:
+        with replayed.replayed_database(dev, files) as engine, engine.connect() as conn:
             assert inspect_schema(conn) == current
             assert conn.exec_driver_sql("SELECT count(*) FROM book").scalar() == 1  # rows come along
         edited = write(tmp_path / "migrations", {**FILES, "20250101000400_more.sql": "SELECT 1;\n"})
         replayed.clear()
-        with replay_cache.replayed_database(dev, edited):
+        with replayed.replayed_database(dev, edited):
             assert replayed == ["20250101000400_more.sql"]  # from the longest kept prefix

@@ -23,13 +23,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from atlembic import autogenerate, replay_cache
+from atlembic import autogenerate
 from atlembic.devdb import kept
 from atlembic.devdb.postgresql import EphemeralPostgres
 from atlembic.devdb.process import temp_base
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
-from atlembic.replay_cache import LazyDevDatabase
+from atlembic.replay import cache as replay_cache
+from atlembic.replay import lazy
+from atlembic.replay.lazy import LazyDevDatabase
 from tests.pg_fixture import pg_bindir_or_skip, require_module
 from tests.test_cache import FILES, models, plan_text, planning_cases, write
 
@@ -172,7 +174,7 @@ def _project(root: Path) -> Path:
 
 _CHECK = """
 import json, sys
-from atlembic import autogenerate, commands
+from atlembic import commands
 from atlembic.config import load_settings
 from atlembic.migrate import executor
 
@@ -181,7 +183,7 @@ original = executor.run_replay
 def spy(engine, files, dialect, **kw):
     ran.extend(f.name for f in files)
     return original(engine, files, dialect, **kw)
-executor.run_replay = autogenerate.run_replay = spy
+executor.run_replay = spy
 outcome = commands.check(load_settings(sys.argv[1]))
 print(json.dumps({"ran": ran, "changes": len(outcome.plan.statements)}))
 """
@@ -354,7 +356,7 @@ def test_only_one_of_racing_takers_gets_a_kept_data_dir(tmp_path: Path, private_
     run(files, models())
     server = EphemeralPostgres()
     store = kept.ClusterStore("pg", server._fingerprint(), replay_cache.cache_dir(), private_places)
-    [(covered, cluster)] = store.candidates(replay_cache.directory_states(
+    [(covered, cluster)] = store.candidates(lazy.directory_states(
         files, "postgresql", replay_cache.embedded_identity("postgresql")).keys)  # type: ignore[union-attr]
     assert covered == len(files)
     barrier = threading.Barrier(6)

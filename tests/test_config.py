@@ -13,8 +13,9 @@ import alembic
 import pytest
 from sqlalchemy import MetaData
 
-from atlembic.config import capture_environment, load_settings, load_target_metadata, redact_url
-from atlembic.errors import AtlembicError
+from atlembic.config import load_settings
+from atlembic.environment import capture_environment, load_target_metadata
+from atlembic.errors import AtlembicError, mask_url
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_project"
@@ -291,7 +292,7 @@ def test_redacted_url_never_shows_password(url: str) -> None:
     redacted = settings.redacted_url()
     assert redacted is not None
     assert "s3cr3t-pw" not in redacted
-    assert "s3cr3t-pw" not in redact_url(url)
+    assert "s3cr3t-pw" not in mask_url(url)
 
 
 def test_redacted_url_keeps_the_rest() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from atlembic.convert_compare import respellings
+from atlembic.convert.compare import respellings
 from atlembic.diff import diff_schemas
 from atlembic.schema.inspect import inspect_schema
 from tests.pg_fixture import require_module

@@ -312,9 +312,9 @@ def test_drift(project: Project) -> None:
 def test_rich_progress_on_a_terminal(tmp_path: Path) -> None:
     from rich.console import Console
 
+    from atlembic.cli.progress import RichReporter, reporter_for
     from atlembic.migrate.directory import MigrationFile
     from atlembic.migrate.executor import AppliedFile
-    from atlembic.progress import RichReporter, reporter_for
 
     buffer = io.StringIO()
     reporter = RichReporter({V2: V1}, console=Console(file=buffer, force_terminal=True, width=100))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from atlembic import lifecycle
+from atlembic import commands
 from atlembic.config import load_settings
 from tests.test_cli import SAMPLE, atlembic
 from tests.test_lifecycle import Project, project  # noqa: F401  (the sqlite/postgresql project fixture)
@@ -201,7 +201,7 @@ def test_downgrade_plan_goes_through_the_analyzers(sqlite_project: Project) -> N
     p.write({**BASE, f"{V2}_tags.sql": "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);\n"
                                        "ALTER TABLE users ADD COLUMN age INTEGER;\n"})
     p.run("upgrade", "head")
-    result = lifecycle.downgrade(load_settings(str(p.ini)), V1, sql=True)
+    result = commands.downgrade(load_settings(str(p.ini)), V1, sql=True)
     assert {(f.code, f.message) for f in result.findings} == {
         ("DS102", 'Dropping table "tags"'), ("DS103", 'Dropping non-virtual column "age"')}
     assert "would lose data" in p.run("downgrade", V1, code=255)

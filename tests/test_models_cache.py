@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from atlembic import replay_cache
+from atlembic.replay import cache as replay_cache
 from tests.pg_fixture import pg_bindir_or_skip
 
 ENV_PY = """\

@@ -36,14 +36,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from atlembic import replay_cache
+from atlembic.replay import cache as replay_cache
 
 if TYPE_CHECKING:
-    from atlembic.autogenerate import Timings
     from atlembic.config import Settings
     from atlembic.devdb import DevDatabase
     from atlembic.diff import Renames
     from atlembic.schema.model import Schema
+    from atlembic.timings import Timings
 
 __all__ = ["ModelsSnapshot", "desired_side", "lookup", "recording", "save"]
 
@@ -52,7 +52,7 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
     load's snapshot when nothing it read changed (no import, no DDL, no dev database), else by loading
     the models (recorded for the next run)."""
     from atlembic import autogenerate
-    from atlembic.config import load_target_metadata
+    from atlembic.environment import load_target_metadata
     from atlembic.provider import rename_hints
 
     identity = replay_cache.dev_identity(dev)

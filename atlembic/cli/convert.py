@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from atlembic import commands
-from atlembic.cli import Globals, app
+from atlembic.cli.app import app, globals_of
 
 
 @app.command()
@@ -25,7 +25,7 @@ def convert(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
 ) -> None:
     """Turn the Alembic history (script_location) into an Atlas baseline file plus atlas.sum."""
-    g: Globals = ctx.obj
+    g = globals_of(ctx)
     result = commands.convert(g.settings(), history=history, start_metadata=start_metadata, start_sql=start_sql,
                               head=head)
     g.say(f"Dev database: {result.dev_description}")

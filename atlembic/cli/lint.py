@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from atlembic.cli import Globals, app
+from atlembic.cli.app import app, globals_of
 from atlembic.errors import AtlembicError
 
 
@@ -28,7 +28,7 @@ def lint(
     """
     from atlembic import lint as lint_module
 
-    g: Globals = ctx.obj
+    g = globals_of(ctx)
     if fmt not in lint_module.FORMATS:
         raise AtlembicError(f'unknown --format "{fmt}" (expected "text", "json" or "github")')
     settings = g.settings()

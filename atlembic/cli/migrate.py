@@ -1,6 +1,6 @@
 """CLI commands that work on the target database and the history (registered on `atlembic.cli.app`):
 init, upgrade, downgrade, stamp, current, history, heads, show, status, validate, and check's drift mode.
-Parsing and printing only; the work is in `atlembic.lifecycle`."""
+Parsing and printing only; the work is in `atlembic.commands`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from atlembic import lifecycle
-from atlembic.cli import Globals, app
+from atlembic import commands
+from atlembic.cli.app import Globals, app, globals_of
+from atlembic.cli.progress import reporter_for
+from atlembic.commands.apply import DowngradeOutcome
+from atlembic.commands.report import revision_json
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import History
 from atlembic.migrate.lock import DEFAULT_TIMEOUT
 from atlembic.migrate.revisions import Revision
-from atlembic.progress import reporter_for
 from atlembic.scaffold import init_project
 
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json (for tools)")]
@@ -27,10 +29,6 @@ AllowDriftOpt = Annotated[bool, typer.Option(
     "--allow-drift", help="hand over an Alembic database whose schema differs from the converted baseline")]
 DropAlembicVersionOpt = Annotated[bool, typer.Option(
     "--drop-alembic-version", help="drop alembic_version once the hand-over is recorded")]
-
-
-def _g(ctx: typer.Context) -> Globals:
-    return ctx.obj
 
 
 def _json_wanted(fmt: str) -> bool:
@@ -57,7 +55,7 @@ def init(
     directory: Annotated[str, typer.Argument(help="script directory to create (env.py)")],
 ) -> None:
     """Create a new project: DIR/env.py, alembic.ini, models.py and the migrations directory."""
-    g = _g(ctx)
+    g = globals_of(ctx)
     steps = init_project(directory, g.config)
     ini = None
     for step in steps:
@@ -96,18 +94,18 @@ def upgrade(
         "--allow-destructive", help="apply even when lint finds destructive changes in the pending files")] = False,
 ) -> None:
     """Apply pending migration files to the target database (after the lint gate: see `atlembic lint`)."""
-    g = _g(ctx)
+    g = globals_of(ctx)
     settings = g.settings()
     if sql:
         if baseline or allow_dirty:
             raise AtlembicError("--baseline and --allow-dirty need the database; they do not go with --sql")
-        typer.echo(lifecycle.upgrade_sql(settings, revision, tx_mode=tx_mode), nl=False)
+        typer.echo(commands.upgrade_sql(settings, revision, tx_mode=tx_mode), nl=False)
         return
     if ":" in revision:
         raise AtlembicError("Range revision not allowed")
     reporter = reporter_for(_parents(g), quiet=g.quiet)
     try:
-        result = lifecycle.upgrade(settings, revision, baseline=baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
+        result = commands.upgrade(settings, revision, baseline=baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
                                    lock_timeout=parse_duration(lock_timeout), reporter=reporter,
                                    allow_drift=allow_drift, drop_alembic_version=drop_alembic_version,
                                    allow_destructive=allow_destructive)
@@ -130,9 +128,9 @@ def downgrade(
     lock_timeout: LockTimeoutOpt = "10s",
 ) -> None:
     """Revert the target to an earlier version (planned on the dev database from its real schema)."""
-    g = _g(ctx)
+    g = globals_of(ctx)
 
-    def show(outcome: lifecycle.DowngradeOutcome) -> None:
+    def show(outcome: DowngradeOutcome) -> None:
         g.say(f"Planning downgrade {outcome.current or '<base>'} -> {outcome.target or '<base>'} on {outcome.url} "
               f"(dev database: {outcome.dev_description})")
         if outcome.plan is not None:
@@ -141,7 +139,7 @@ def downgrade(
             for stmt in outcome.plan.statements:
                 g.say(f"    {' '.join(stmt.sql.split())};")
 
-    result = lifecycle.downgrade(g.settings(), revision, sql=sql, allow_destructive=allow_destructive,
+    result = commands.downgrade(g.settings(), revision, sql=sql, allow_destructive=allow_destructive,
                                  lock_timeout=parse_duration(lock_timeout), on_plan=show)
     if sql:
         typer.echo(result.sql or "", nl=False)
@@ -163,8 +161,8 @@ def stamp(
     drop_alembic_version: DropAlembicVersionOpt = False,
 ) -> None:
     """Record the target as being at REVISION without running anything (Atlas's migrate set)."""
-    g = _g(ctx)
-    result = lifecycle.stamp(g.settings(), revision, lock_timeout=parse_duration(lock_timeout),
+    g = globals_of(ctx)
+    result = commands.stamp(g.settings(), revision, lock_timeout=parse_duration(lock_timeout),
                              allow_drift=allow_drift, drop_alembic_version=drop_alembic_version)
     if result.handover is not None:
         for line in result.handover.report():
@@ -188,8 +186,8 @@ def _partial_note(rev: Revision) -> str:
 @app.command()
 def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text") -> None:
     """Show the target database's current revision."""
-    g = _g(ctx)
-    result = lifecycle.current(g.settings())
+    g = globals_of(ctx)
+    result = commands.current(g.settings())
     last = result.last
     entry = None
     if last is not None:
@@ -199,7 +197,7 @@ def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "t
             "url": result.url,
             "current": result.version,
             "is_head": bool(entry and entry.is_head),
-            "revision": lifecycle.revision_json(last) if last else None,
+            "revision": revision_json(last) if last else None,
             "file": entry.as_json(result.version) if entry else None,
         })
         return
@@ -218,7 +216,7 @@ def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "t
 def _current_if_needed(g: Globals, needed: bool) -> tuple[str | None, bool]:
     if not needed:
         return None, False
-    return lifecycle.current(g.settings(), check_sum=False).version, True
+    return commands.current(g.settings(), check_sum=False).version, True
 
 
 @app.command()
@@ -230,7 +228,7 @@ def history(
     fmt: FormatOpt = "text",
 ) -> None:
     """List migration files as revisions, newest first."""
-    g = _g(ctx)
+    g = globals_of(ctx)
     hist = History(MigrationDir(g.settings().migrations_dir).files())
     needs_db = indicate_current or bool(rev_range and ("current" in rev_range or re.search(r"(^|:)[+-]\d", rev_range)))
     current_version, known = _current_if_needed(g, needs_db)
@@ -249,7 +247,7 @@ def history(
 @app.command()
 def heads(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text") -> None:
     """Show the head revision (the last migration file)."""
-    g = _g(ctx)
+    g = globals_of(ctx)
     hist = History(MigrationDir(g.settings().migrations_dir).files())
     found = [hist.entries[-1]] if hist.entries else []
     if _json_wanted(fmt):
@@ -266,7 +264,7 @@ def show(
     fmt: FormatOpt = "text",
 ) -> None:
     """Show one revision (migration file) in detail."""
-    g = _g(ctx)
+    g = globals_of(ctx)
     settings = g.settings()
     hist = History(MigrationDir(settings.migrations_dir).files())
     current_version, known = _current_if_needed(g, "current" in rev or bool(re.match(r"^[+-]\d", rev)))
@@ -285,8 +283,8 @@ def show(
 @app.command()
 def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     """Atlas's migration status of the target: current, next, executed and pending files."""
-    g = _g(ctx)
-    report = lifecycle.status(g.settings())
+    g = globals_of(ctx)
+    report = commands.status(g.settings())
     if _json_wanted(fmt):
         _emit_json(report.as_json())
         if report.problems:
@@ -310,8 +308,8 @@ def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
 @app.command()
 def validate(ctx: typer.Context) -> None:
     """Check atlas.sum and replay every migration file on the dev database."""
-    g = _g(ctx)
-    result = lifecycle.validate(g.settings())
+    g = globals_of(ctx)
+    result = commands.validate(g.settings())
     g.say(f"Dev database: {result.dev_description}")
     for line in result.replays:
         g.say(f"Replayed {line} ...  done")
@@ -321,7 +319,7 @@ def validate(ctx: typer.Context) -> None:
 def drift_check(g: Globals, url: str | None, fmt: str) -> None:
     """`check --url URL` / `check --drift`: the live database against the directory, read-only."""
     want_json = _json_wanted(fmt)
-    result = lifecycle.drift(g.settings(), url)
+    result = commands.drift(g.settings(), url)
     if want_json:
         _emit_json({"url": result.url, "version": result.version, "drift": bool(result.changes),
                     "changes": result.changes})

@@ -1,5 +1,6 @@
-"""One function per CLI command, in the manner of Alembic's command.py: each wires the stages
-together and returns what happened; printing is the CLI's job."""
+"""The planning commands: revision (empty or planned from the models), check, hash, provider.
+
+Each wires the stages together and returns what happened; printing is the CLI's job."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atlembic import autogenerate, lifecycle, models_cache
-from atlembic.autogenerate import Plan, Timings
+from atlembic import autogenerate
+from atlembic.autogenerate import snapshot as models_cache
+from atlembic.autogenerate.plan import Plan
 from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
 from atlembic.errors import AtlembicError
+from atlembic.lint import lint_directory
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
-from atlembic.migrate.revisions import Revision
 from atlembic.provider import load_models_path, metadata_ddl
-from atlembic.replay_cache import LazyDevDatabase
+from atlembic.replay.lazy import LazyDevDatabase
+from atlembic.timings import Timings
 
 
 @dataclass
@@ -35,12 +38,6 @@ class PlanOutcome:
     lint_failed: str | None = None
 
 
-def _directory(settings: Settings) -> MigrationDir:
-    directory = MigrationDir(settings.migrations_dir)
-    directory.check_sum()
-    return directory
-
-
 def plan(
     settings: Settings, *, verify: bool = True, confirm_rename: Callable[[str], bool] | None = None
 ) -> PlanOutcome:
@@ -49,7 +46,7 @@ def plan(
     Renames come from the models' `renamed_from` hints; a drop + add that looks like a rename is put
     to `confirm_rename` (the CLI asks on a terminal, as Atlas does) and otherwise left as drop + add.
     """
-    directory = _directory(settings)
+    directory = MigrationDir.checked(settings.migrations_dir)
     timings = Timings()
     files = directory.files_from_last_checkpoint()
     with _lazy_dev(settings, timings, files) as dev:
@@ -120,7 +117,7 @@ def revision(
     confirm_rename: Callable[[str], bool] | None = None,
 ) -> PlanOutcome | Path:
     """Write the next migration file: planned from the models, or empty to fill in by hand."""
-    directory = _directory(settings)
+    directory = MigrationDir.checked(settings.migrations_dir)
     if rev_id is not None:
         check_rev_id(rev_id, [f.version for f in directory.files()])
     name = directory.new_file_name(message or "", version=rev_id)
@@ -134,8 +131,6 @@ def revision(
         if outcome.plan.statements:
             with timings.stage("write"):
                 outcome.path = directory.write_migration(name, outcome.plan.render())
-            from atlembic.lint import lint_directory
-
             with timings.stage("lint"):
                 try:
                     outcome.lint = lint_directory(settings, latest=1, dev=dev)
@@ -149,34 +144,11 @@ def check(settings: Settings) -> PlanOutcome:
     return plan(settings, verify=False)
 
 
-# The commands that work on the target database and the history (upgrade, downgrade, stamp, current,
-# history/heads/show, status, validate, drift) live in atlembic.lifecycle; these names stay for callers.
-UpgradeOutcome = lifecycle.UpgradeOutcome
-
-
-def upgrade(settings: Settings, target: str = "head", *, baseline: str | None = None,
-            allow_dirty: bool = False, **options: Any) -> lifecycle.UpgradeOutcome:
-    """Apply pending migration files to the target database, recording each one (see lifecycle.upgrade)."""
-    return lifecycle.upgrade(settings, target, baseline=baseline, allow_dirty=allow_dirty, **options)
-
-
-def current(settings: Settings) -> list[Revision]:
-    """The revisions recorded on the target, oldest first (read-only: creates nothing)."""
-    return lifecycle.current(settings, check_sum=False).revisions
-
-
 def hash_directory(settings: Settings) -> Path:
     """Recompute atlas.sum from the files (after a hand edit)."""
     directory = MigrationDir(settings.migrations_dir)
     directory.write_sum()
     return directory.path / "atlas.sum"
-
-
-def convert(settings: Settings, **options: Any) -> Any:
-    """Alembic history -> Atlas baseline (or per-revision files); see atlembic.convert."""
-    from atlembic.convert import convert as convert_history
-
-    return convert_history(settings, **options)
 
 
 def provider(path: Path, dialect: str) -> str:

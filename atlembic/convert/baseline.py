@@ -1,13 +1,13 @@
 """``atlembic convert``: an Alembic history -> an Atlas migration directory.
 
 The real history runs (env.py, online) on a clean dev database of the target dialect
-(`atlembic.convert_run`); the result is inspected and written as one baseline file planned from an
+(`atlembic.convert.run`); the result is inspected and written as one baseline file planned from an
 empty schema (deterministic: tables in dependency order, same input -> same bytes), or with
 ``--history`` as one file per revision (the diff between consecutive states). Whatever is written is
 verified first on another clean dev database; a difference is an error and nothing is written.
 
 The files record the Alembic revision they correspond to (``-- alembic:head <rev>``), which is what the
-hand-over of live databases (``upgrade --baseline``, ``stamp``; `atlembic.convert_handover`) checks.
+hand-over of live databases (``upgrade --baseline``, ``stamp``; `atlembic.convert.handover`) checks.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 
-from atlembic.autogenerate import Timings
-from atlembic.config import Settings, _describe, import_metadata
-from atlembic.convert_compare import respellings
-from atlembic.convert_run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
+from atlembic.config import Settings
+from atlembic.convert.compare import respellings
+from atlembic.convert.run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
 from atlembic.devdb import DevDatabase, open_dev_database
 from atlembic.diff import diff_schemas
-from atlembic.errors import AtlembicError
+from atlembic.environment import import_metadata
+from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write, render_migration
 from atlembic.migrate.executor import StatementError, run_file
 from atlembic.migrate.lexer import split_statements
@@ -37,6 +37,7 @@ from atlembic.migrate.transactions import autocommit
 from atlembic.plan.base import planner_for
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
+from atlembic.timings import Timings
 
 __all__ = ["ConvertOutcome", "WrittenFile", "convert", "HEAD_MARKER"]
 
@@ -151,7 +152,7 @@ def _start_builder(settings: Settings, start_metadata: str | None, start_sql: st
             try:
                 metadata.create_all(conn)
             except sa.exc.SQLAlchemyError as exc:
-                raise AtlembicError(f"--start-metadata {start_metadata}: {_describe(exc)}") from exc
+                raise AtlembicError(f"--start-metadata {start_metadata}: {one_line(exc, with_type=True)}") from exc
 
         return create
     if start_sql:
@@ -166,7 +167,7 @@ def _start_builder(settings: Settings, start_metadata: str | None, start_sql: st
                 try:
                     conn.exec_driver_sql(stmt.text)
                 except sa.exc.SQLAlchemyError as exc:
-                    raise AtlembicError(f"--start-sql {path}:{stmt.line}: {_describe(exc)}") from exc
+                    raise AtlembicError(f"--start-sql {path}:{stmt.line}: {one_line(exc, with_type=True)}") from exc
 
         return run
     return None

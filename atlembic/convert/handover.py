@@ -22,9 +22,14 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from atlembic.autogenerate.current import replay_schema
 from atlembic.config import Settings
+from atlembic.convert.compare import canonical
+from atlembic.devdb import open_dev_database
+from atlembic.diff import diff_schemas
 from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationFile
+from atlembic.migrate.directory import MigrationFile, files_to_reach
+from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema
 
 __all__ = ["Handover", "baseline_marker", "check_handover", "drop_version_table"]
 
@@ -120,16 +125,9 @@ def check_handover(
 
 def _drift(conn: Connection, settings: Settings, files: Sequence[MigrationFile], position: int,
            version_table: str) -> list[str]:
-    from atlembic import autogenerate
-    from atlembic.convert_compare import canonical
-    from atlembic.devdb import open_dev_database
-    from atlembic.diff import diff_schemas
-    from atlembic.lifecycle import files_up_to
-    from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema
-
     live = inspect_schema(conn, exclude=(REVISIONS_TABLE, version_table))
     with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
-        expected = autogenerate.replay_schema(dev, files_up_to(files, position))
+        expected = replay_schema(dev, files_to_reach(files, position))
         if not diff_schemas(expected, live):
             return []
         with contextlib.suppress(AtlembicError):

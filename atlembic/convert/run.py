@@ -31,17 +31,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from atlembic.config import (
-    Settings,
-    _describe,
-    _escape,
-    _isolated_run,
-    _project_on_sys_path,
-    _quiet_alembic,
-    project_alembic_config,
-    redact_url,
-)
-from atlembic.errors import AtlembicError
+from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
+from atlembic.environment import isolated_run
+from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema, unmanaged_objects
 from atlembic.schema.model import Schema
 
@@ -131,17 +123,17 @@ def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
         "no Alembic history to convert: {where} has no [alembic] script_location "
         "(pass -c path/to/alembic.ini, or run from the directory holding it)",
     )
-    with _quiet_alembic():
+    with quiet_alembic():
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
-    with _project_on_sys_path(cfg, settings.here, keep=True):
+    with project_on_sys_path(cfg, settings.here, keep=True):
         try:
             script = ScriptDirectory.from_config(cfg)
             heads = tuple(script.get_heads())
         except Exception as exc:
             raise AtlembicError(f"{settings.script_location}: cannot load the Alembic revisions: "
-                                f"{_describe(exc)}") from exc
+                                f"{one_line(exc, with_type=True)}") from exc
     if not heads:
         raise AtlembicError(f"{settings.script_location}: the Alembic history has no revisions")
     if head is None:
@@ -234,7 +226,7 @@ def run_history(
     ``start`` builds the starting schema first (``--start-metadata`` / ``--start-sql``). With
     ``per_revision`` the schema is inspected after every revision.
     """
-    with _quiet_alembic():
+    with quiet_alembic():
         from alembic.runtime.environment import EnvironmentContext
 
     settings, cfg, script = history.settings, history.config, history.script
@@ -253,7 +245,7 @@ def run_history(
             with plain.connect() as conn:
                 initial = inspect_schema(conn)
         offered = plain.connect()
-        cfg.set_main_option("sqlalchemy.url", _escape(dev_url.render_as_string(hide_password=False)))
+        cfg.set_main_option("sqlalchemy.url", ini_escape(dev_url.render_as_string(hide_password=False)))
         cfg.attributes["connection"] = offered
         cfg.cmd_opts = _cmd_opts(settings)
         targets = list(history.targets)
@@ -266,7 +258,7 @@ def run_history(
         _intercept_configure(env, state, offered, per_revision, infos)
         statements = _StatementLog(state)
         try:
-            with _isolated_run(settings.here, False), _redirect_engines(state), statements, env:
+            with isolated_run(settings.here, False), _redirect_engines(state), statements, env:
                 script.run_env()
         except (Exception, SystemExit) as exc:
             raise _run_error(history, state, exc) from exc
@@ -377,7 +369,7 @@ def _check_connection(conn: Any, offered: Connection, state: _RunState) -> None:
     url = conn.engine.url
     if _db_key(url) != _db_key(state.dev_url):
         raise AtlembicError(
-            f"env.py connected to {redact_url(url)}, not to the dev database; refusing to run the history "
+            f"env.py connected to {mask_url(url)}, not to the dev database; refusing to run the history "
             "there (build the engine from sqlalchemy.url or config.attributes['connection'])"
         )
     if any(line.startswith("env.py created") for line in state.aimed):
@@ -448,7 +440,7 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
     def aim(url: Any, how: str, make_async: bool) -> URL:
         parsed = make_url(url)
         if _db_key(parsed) != _db_key(state.dev_url):
-            state.note(f"env.py created its own engine ({how} for {redact_url(parsed)}); redirected it to the "
+            state.note(f"env.py created its own engine ({how} for {mask_url(parsed)}); redirected it to the "
                        "dev database")
             parsed = state.dev_url
         elif parsed.drivername != state.dev_url.drivername and not make_async:
@@ -501,14 +493,8 @@ def _run_error(history: AlembicHistory, state: _RunState, exc: BaseException) ->
         line = _line_in(cause, info.path)
         where = f"{info.path}:{line}" if line else str(info.path)
         return AtlembicError(f"Alembic revision {info.revision} failed on the dev database ({where}): "
-                             f"{_db_error(cause)}")
-    return AtlembicError(f"{history.env_py}: {_db_error(exc)}")
-
-
-def _db_error(exc: BaseException) -> str:
-    cause = getattr(exc, "orig", None) or exc
-    text = " ".join(str(cause).split())
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+                             f"{one_line(cause, with_type=True)}")
+    return AtlembicError(f"{history.env_py}: {one_line(exc, with_type=True)}")
 
 
 def _line_in(exc: BaseException, path: Path) -> int | None:

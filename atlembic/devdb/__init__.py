@@ -23,12 +23,11 @@ from types import TracebackType
 from typing import TypeVar
 
 from sqlalchemy import Engine, make_url
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, mask_url
 
-__all__ = ["DevDatabase", "DirectoryStates", "open_dev_database", "assert_clean", "mask_url"]
+__all__ = ["DevDatabase", "DirectoryStates", "open_dev_database", "assert_clean"]
 
 # Dialect name -> module (inside this package) implementing the embedded default and the emptiness check.
 _DIALECT_MODULES = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
@@ -72,7 +71,7 @@ class DevDatabase(CloseOnExit, abc.ABC):
     # file copy: 0.2 s where replaying 1000 tables takes 1.6 s) keeps the directory's replayed state for
     # the other replays of the same run (verification, lint). An embedded server that cannot copy one
     # (MariaDB) keeps states only to keep them between runs (atlembic.devdb.kept): the state's own database
-    # then goes to the one replay that keeps what it makes of it. Others replay (atlembic.replay_cache).
+    # then goes to the one replay that keeps what it makes of it. Others replay (atlembic.replay.cache).
 
     keeps_states = False  # whether keep_state does anything here
     copies_states = False  # whether `state_database` gives a copy (else the state itself: to a keeper only)
@@ -104,13 +103,6 @@ class DirectoryStates:
     keys: tuple[str, ...]
     in_run: tuple[str, ...]
     cache_dir: Path
-
-
-def mask_url(url: URL | str) -> str:
-    """The URL as shown to users: never with its password."""
-    if isinstance(url, str):
-        url = make_url(url)
-    return url.render_as_string(hide_password=True)
 
 
 def normalize_dialect(name: str) -> str:

@@ -23,10 +23,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from atlembic.devdb import DevDatabase, _dialect_module, assert_clean, mask_url, normalize_dialect
+from atlembic.devdb import DevDatabase, _dialect_module, assert_clean, normalize_dialect
 from atlembic.devdb import sqlite as sqlite_devdb
 from atlembic.devdb.server import scratch_database_name
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, mask_url, one_line
 
 __all__ = ["UrlDevDatabase"]
 
@@ -139,7 +139,7 @@ class UrlDevDatabase(DevDatabase):
                 ).scalar()
         except SQLAlchemyError as exc:
             self._admin.dispose()
-            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {_first_line(exc)}") from None
+            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {one_line(exc)}") from None
         # Decided up front so that the description tells the user which mode is in use; CREATE DATABASE
         # failing with "permission denied" later switches modes too.
         self.mode = "scratch" if may_create else "in-place"
@@ -167,7 +167,7 @@ class UrlDevDatabase(DevDatabase):
                     self.mode = "scratch"
         except SQLAlchemyError as exc:
             self._admin.dispose()
-            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {_first_line(exc)}") from None
+            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {one_line(exc)}") from None
         if self.mode == "in-place" and not self.url.database:
             self._admin.dispose()
             raise AtlembicError(
@@ -190,7 +190,7 @@ class UrlDevDatabase(DevDatabase):
                 # In place needs a database to use: PostgreSQL has a default one, MySQL must be told.
                 if not _is_permission_denied(exc) or (self.dialect_name == "mysql" and not self.url.database):
                     raise AtlembicError(
-                        f"cannot create a scratch database on {mask_url(self.url)}: {_first_line(exc)}"
+                        f"cannot create a scratch database on {mask_url(self.url)}: {one_line(exc)}"
                     ) from None
                 self.mode = "in-place"
             else:
@@ -241,11 +241,6 @@ class UrlDevDatabase(DevDatabase):
         admin, self._admin = self._admin, None
         if admin is not None:
             admin.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
 
 
 @contextmanager

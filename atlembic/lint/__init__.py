@@ -18,30 +18,26 @@ from contextlib import ExitStack
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from atlembic.config import Settings, redact_url
+from atlembic.config import Settings
 from atlembic.devdb import DevDatabase, normalize_dialect, open_dev_database
 from atlembic.diff import SchemaDiff
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, mask_url
 from atlembic.lint import mysql, postgresql, sqlite  # noqa: F401  (register the dialect analyzers and hooks)
 from atlembic.lint.analyzers import ANALYZERS
 from atlembic.lint.data import TargetData, make_read_only
+from atlembic.lint.loss import data_loss
 from atlembic.lint.model import Finding
 from atlembic.lint.report import FORMATS, render, summary
 from atlembic.lint.runner import LintConfig, LintResult, analyze_diff, lint_files
-from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.history import BASE, History
+from atlembic.replay.lazy import embedded_states
+from atlembic.target import connect_target
 
 __all__ = [
-    "ANALYZERS", "FORMATS", "Finding", "LintConfig", "LintResult", "downgrade_findings", "lint_directory",
+    "ANALYZERS", "FORMATS", "Finding", "LintConfig", "LintResult", "downgrade_review", "lint_directory",
     "render", "select_files", "summary", "upgrade_gate",
 ]
-
-
-def _up_to(files: Sequence[MigrationFile], position: int) -> list[MigrationFile]:
-    """What a fresh database runs to reach `position`: from the last checkpoint at or before it."""
-    chosen = list(files[: position + 1])
-    last = max((i for i, f in enumerate(chosen) if f.is_checkpoint), default=0)
-    return chosen[last:]
 
 
 def select_files(
@@ -59,7 +55,7 @@ def select_files(
         start = 0 if position == BASE else position + 1
     else:
         start = 0
-    return (_up_to(files, start - 1) if start > 0 else []), list(files[start:])
+    return files_to_reach(files, start - 1), list(files[start:])
 
 
 def _dialect(settings: Settings, url: str | None) -> str:
@@ -80,8 +76,6 @@ def lint_directory(
 
     `dev`: a dev database the caller already has open (``revision`` lints on the one it planned with);
     otherwise one is opened for the run."""
-    from atlembic.target import connect_target
-
     directory = MigrationDir(settings.migrations_dir)
     directory.check_sum()
     base, chosen = select_files(directory.files(), latest, from_version)
@@ -93,13 +87,11 @@ def lint_directory(
         if url:
             conn = stack.enter_context(connect_target(settings, url))
             make_read_only(conn)
-            data = TargetData(conn, redact_url(url))
+            data = TargetData(conn, mask_url(url))
         if dev is None:
-            from atlembic import replay_cache
-
             # The files before the chosen ones may be a state an earlier run kept (atlembic.devdb.kept).
             dialect = _dialect(settings, url)
-            states = replay_cache.embedded_states(base, dialect, settings.dev_url)
+            states = embedded_states(base, dialect, settings.dev_url)
             dev = stack.enter_context(open_dev_database(dialect, settings.dev_url, states=states))
         return lint_files(dev, base, chosen, config, data)
 
@@ -128,8 +120,8 @@ def upgrade_gate(
     if config.error <= destructive and not any(_DESTRUCTIVE_TEXT.search(f.text) for f in chosen):
         return None
     start = list(files).index(chosen[0])
-    base = _up_to(files, start - 1) if start > 0 else []
-    data = TargetData(conn, redact_url(settings.url or ""))
+    base = files_to_reach(files, start - 1)
+    data = TargetData(conn, mask_url(settings.url or ""))
     skip = "pass --allow-destructive to skip this check" if config.error <= destructive and not allow_destructive \
         else "the check runs because of [atlembic] lint_error"
     try:
@@ -159,6 +151,11 @@ def _still_pending(finding: Finding, chosen: Sequence[MigrationFile], applied: d
     return done < len(statements) and finding.line >= statements[done].line
 
 
-def downgrade_findings(settings: Settings, diff: SchemaDiff, dialect: str) -> list[Finding]:
-    """The analyzers on a downgrade plan (every object taken as existing on the target)."""
-    return analyze_diff(diff, normalize_dialect(dialect), LintConfig.from_options(settings.options), "downgrade plan")
+def downgrade_review(settings: Settings, diff: SchemaDiff, dialect: str) -> tuple[list[str], list[Finding]]:
+    """What a downgrade plan loses, and the analyzers' findings on it (every object taken as existing on
+    the target). The losses are `data_loss` plus the erroring findings it does not already name."""
+    findings = analyze_diff(diff, normalize_dialect(dialect), LintConfig.from_options(settings.options),
+                            "downgrade plan")
+    losses = data_loss(diff) + [f"{f.code}: {f.message}" for f in findings
+                                if f.error and f.code not in ("DS102", "DS103")]
+    return losses, findings

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from atlembic import replay_cache
 from atlembic.devdb import DevDatabase
 from atlembic.diff import Renames, SchemaDiff, diff_schemas, rename_candidates
 from atlembic.errors import AtlembicError
@@ -30,6 +29,8 @@ from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
+from atlembic.replay import cache as replay_cache
+from atlembic.replay.replayed import replayed_database
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
@@ -223,7 +224,7 @@ class _DevState:
         self.stack.close()
         self.stack = ExitStack()
         try:  # a copy of the state this run already replayed, where the dev database can copy one
-            engine: Engine = self.stack.enter_context(replay_cache.replayed_database(self.dev, files))
+            engine: Engine = self.stack.enter_context(replayed_database(self.dev, files))
         except StatementError as exc:
             raise AtlembicError(f"lint: replaying the migration directory failed: {exc}") from exc
         self.conn = autocommit(self.stack.enter_context(engine.connect()))

@@ -88,11 +88,26 @@ class MigrationFile:
         return split_statements(self.text, dialect)
 
 
+def files_to_reach(files: Sequence[MigrationFile], position: int) -> list[MigrationFile]:
+    """What a fresh database runs to reach `position` (an index into `files`, -1 for none): the files from
+    the last checkpoint at or before it (Atlas's ``FilesFromCheckpoint``)."""
+    chosen = list(files[: position + 1])
+    last = max((i for i, f in enumerate(chosen) if f.is_checkpoint), default=0)
+    return chosen[last:]
+
+
 class MigrationDir:
     """A migration directory; a directory that does not exist yet reads as empty."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+
+    @classmethod
+    def checked(cls, path: Path) -> MigrationDir:
+        """The directory at `path`, refused when its atlas.sum does not match its files."""
+        directory = cls(path)
+        directory.check_sum()
+        return directory
 
     @property
     def sum_path(self) -> Path:
@@ -112,8 +127,7 @@ class MigrationDir:
     def files_from_last_checkpoint(self) -> list[MigrationFile]:
         """What a fresh database runs: from the last checkpoint file (inclusive), or everything."""
         files = self.files()
-        last = max((i for i, f in enumerate(files) if f.is_checkpoint), default=0)
-        return files[last:]
+        return files_to_reach(files, len(files) - 1)
 
     def sum_text(self) -> str | None:
         """atlas.sum as written (no newline translation), or None if there is none."""

@@ -113,19 +113,6 @@ def run_file(
         run()
 
 
-def replay_files(engine: Engine, files: Sequence[MigrationFile], dialect: str) -> None:
-    """Replay files on an empty dev database: the directory's current state, nothing recorded.
-
-    Goes through the replay cache (atlembic.replay_cache) unless it is disabled (``--no-cache``).
-    """
-    from atlembic import replay_cache
-
-    if replay_cache.enabled() and files:
-        replay_cache.replay_files(engine, files, dialect)
-    else:
-        run_replay(engine, files, dialect)
-
-
 # Statements after which every table is still empty, if it was before: CREATE TABLE with a column list
 # (not AS SELECT) and CREATE INDEX. Anything else may write rows.
 _NO_ROWS = re.compile(

@@ -31,8 +31,7 @@ from typing import ClassVar
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from atlembic.config import redact_url
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, mask_url
 
 __all__ = ["APPLY_LOCK", "DEFAULT_TIMEOUT", "Lock", "LockTimeout", "fnv1_32", "lock_for", "target_lock"]
 
@@ -90,7 +89,7 @@ class Lock:
             pause = min(pause * 1.5, 0.5)
 
     def timeout_error(self, timeout: float) -> LockTimeout:
-        url = redact_url(self.conn.engine.url)
+        url = mask_url(self.conn.engine.url)
         return LockTimeout(
             f"another atlembic/atlas is applying migrations to {url} (lock {self.describe()} held); "
             f"gave up after {timeout:g} s (--lock-timeout)"

@@ -8,7 +8,7 @@ history. This cache keeps, for the files replayed so far:
   the file list and runs only the files after it (one new file: one file replayed);
 * ``schema``: the inspected schema of that state, so an unchanged history needs no dev database at all;
 * ``desired``: the inspected schema the models' DDL produced (keyed by the DDL text itself);
-* ``models``: what loading the models produced and every input the load read (atlembic.models_cache), so
+* ``models``: what loading the models produced and every input the load read (atlembic.autogenerate.snapshot), so
   that unchanged models are not even imported.
 
 Keys: a running SHA-256 over every replayed file's name and bytes, in order (the same construction as
@@ -47,22 +47,19 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from atlembic.devdb import DevDatabase, DirectoryStates, embedded_identity, normalize_dialect, open_dev_database
+from atlembic import __version__
+from atlembic.devdb import DevDatabase, normalize_dialect
+from atlembic.devdb.process import cache_root
 from atlembic.errors import AtlembicError
 
 __all__ = [
-    "LazyDevDatabase", "cache_dir", "directory_states", "disable", "embedded_states", "enable", "enabled",
-    "load_desired", "load_schema", "replay_files",
-    "replayed_database", "save_desired", "save_schema",
+    "cache_dir", "disable", "enable", "enabled", "load_desired", "load_schema", "save_desired", "save_schema",
 ]
 
 FORMAT = 1
@@ -90,31 +87,24 @@ def enabled() -> bool:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "atlembic" / "replay"
+    return cache_root() / "replay"
 
 
 # -- keys ------------------------------------------------------------------------------------------------
 
-# The modules whose behaviour decides what a replay or an inspection produces.
-# provider.py: the models' schema is saved with the flags `mark_engine_named` sets on it; config.py and
-# models_cache.py: how the models are loaded and what a models snapshot records.
-_CODE = ("migrate/lexer.py", "migrate/executor.py", "migrate/transactions.py", "schema/inspect.py",
-         "schema/model.py", "schema/sqlite.py", "schema/postgresql.py", "schema/mysql.py", "replay_cache.py",
-         "provider.py", "config.py", "models_cache.py")
-
-
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    from atlembic import __version__
+    """A hash of atlembic's version and of every source file of the package.
 
+    Any module may decide what a replay, an inspection or a models snapshot produces (the splitter, the
+    executor, the reflectors, the provider, how env.py is run), and a module that moves or is added must
+    invalidate entries too: so all of them count, not a list kept by hand. Reading them costs a few
+    milliseconds, once per process."""
     sha = hashlib.sha256(f"{FORMAT}\0{__version__}\0{sys.version_info[:2]}".encode())
-    root = Path(__file__).resolve().parent
-    for name in _CODE:
-        try:
-            sha.update((root / name).read_bytes())
-        except OSError:
-            sha.update(b"missing " + name.encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        sha.update(path.relative_to(root).as_posix().encode() + b"\0")
+        sha.update(path.read_bytes())
     return sha.hexdigest()
 
 
@@ -290,7 +280,7 @@ def save_desired(key: str | None, schema: Any, statements: int) -> None:
 # -- states: the dev database after replaying a prefix of the directory --------------------------------
 
 
-class _StateIO:
+class StateIO:
     """How one engine's database contents are saved and restored."""
 
     def available(self, conn: Connection) -> bool:
@@ -307,7 +297,7 @@ class _StateIO:
         raise NotImplementedError
 
 
-class _SqliteState(_StateIO):
+class _SqliteState(StateIO):
     def available(self, conn: Connection) -> bool:
         # Only the in-memory dev database: deserialize() replaces one connection's view of a database
         # file with a private copy, which other connections to that file (a --dev-url) would not see.
@@ -342,7 +332,7 @@ def _client_run(cmd: list[str], env: dict[str, str], data: bytes | None = None) 
     return proc.stdout
 
 
-class _PostgresState(_StateIO):
+class _PostgresState(StateIO):
     """``pg_dump`` (plain SQL: schema and rows) and ``psql`` in one transaction, from the server binaries."""
 
     def _bindir(self) -> Path:
@@ -393,7 +383,7 @@ class _PostgresState(_StateIO):
             drop_all_objects(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
 
-class _MySQLState(_StateIO):
+class _MySQLState(StateIO):
     """``mariadb-dump`` / ``mysqldump`` (schema, rows, routines, triggers, events) and the ``mariadb`` client."""
 
     def _tools(self) -> tuple[str, str] | None:
@@ -441,203 +431,7 @@ class _MySQLState(_StateIO):
             drop_all_objects(conn)
 
 
-def _state_io(dialect: str) -> _StateIO | None:
+def state_io(dialect: str) -> StateIO | None:
     cls = {"sqlite": _SqliteState, "postgresql": _PostgresState, "mysql": _MySQLState,
            "mariadb": _MySQLState}.get(dialect)
     return cls() if cls is not None else None
-
-
-def replay_files(engine: Engine, files: Sequence[Any], dialect: str) -> None:
-    """Replay `files` on the empty database behind `engine`, starting from the longest cached prefix.
-
-    The state after the last file is saved for the next run when it was not cached already.
-    """
-    from atlembic.migrate.executor import run_replay
-
-    with engine.connect() as conn:
-        conn_dialect = conn.dialect.name
-        io = _state_io(conn_dialect)
-        usable = io is not None and io.available(conn)
-        identity = connection_identity(conn)
-    if not usable or not files:
-        run_replay(engine, files, dialect)
-        return
-    assert io is not None
-    keys = prefix_keys(files, dialect, identity)
-    start, may_have_rows = _restore_longest(io, engine, keys)
-    began = time.perf_counter()
-    may_have_rows = run_replay(engine, files[start:], dialect, may_have_rows=may_have_rows)
-    # A server's dump is restored by executing it: one CREATE per object, much like a replay that did
-    # nothing but create tables and indexes (measured: slower than replaying such a history). It pays off
-    # for histories that alter, drop or move data, and when the replay takes a while.
-    worth = conn_dialect == "sqlite" or (
-        may_have_rows and time.perf_counter() - began >= SERVER_STATE_MIN_SECONDS)
-    if start < len(files) and worth:
-        try:
-            payload = io.dump(engine)
-        except (AtlembicError, OSError, subprocess.SubprocessError, sqlite3.Error):
-            return  # not saved; the replay itself is done
-        write_entry("state", keys[-1], payload, files=len(files), may_have_rows=may_have_rows)
-
-
-@contextmanager
-def replayed_database(dev: DevDatabase, files: Sequence[Any], *, keep: bool = False) -> Iterator[Engine]:
-    """A clean database of `dev` holding the state after `files`: a copy of a state this run kept (see
-    `DevDatabase.keep_state`) or a replay (through the cache, `replay_files`). With `keep`, the caller only
-    reads the database, and it is kept as that state for the next replays of the same files in this run;
-    without, where states can be kept, the replay goes into a kept database and the caller gets a copy."""
-    from atlembic.migrate import executor
-
-    keys = prefix_keys(files, dev.dialect_name, "in-run")
-    # A state that is not copied (MariaDB) goes only to a caller that keeps what it makes of it.
-    usable = keep or dev.copies_states
-    start = next((n for n in range(len(files), 0, -1) if usable and dev.has_state(keys[n - 1])), 0)
-    if not start and files and not keep and dev.copies_states:
-        # Replay once into a database kept as the state, and work on a copy of it: the next replay of
-        # these files in this run (lint after verification) is a copy too.
-        with dev.clean_database() as engine:
-            executor.replay_files(engine, files, dev.dialect_name)
-            dev.keep_state(engine, keys[-1])
-        start = len(files) if dev.has_state(keys[-1]) else 0
-    with (dev.state_database(keys[start - 1]) if start else dev.clean_database()) as engine:
-        if start:
-            executor.run_replay(engine, files[start:], dev.dialect_name, may_have_rows=True)
-        else:
-            executor.replay_files(engine, files, dev.dialect_name)  # the cache, unless --no-cache
-        if keep and files:
-            dev.keep_state(engine, keys[-1])
-        yield engine
-
-
-def _restore_longest(io: _StateIO, engine: Engine, keys: list[str]) -> tuple[int, bool]:
-    """Restore the longest cached prefix: (how many files it covers, whether rows may exist)."""
-    try:
-        names = {p.name for p in cache_dir().glob("state-*.bin")}
-    except OSError:
-        return 0, False
-    for count in range(len(keys), 0, -1):
-        key = keys[count - 1]
-        if f"state-{key}.bin" not in names:
-            continue
-        found = read_entry("state", key)
-        if found is None:
-            continue
-        meta, payload = found
-        try:
-            io.restore(engine, payload)
-        except Exception:  # a restore that fails is a damaged entry: empty the database, replay
-            discard_entry("state", key)
-            io.reset(engine)
-            return 0, False
-        return count, bool(meta.get("may_have_rows", True))
-    return 0, False
-
-
-# -- a dev database started only when needed -----------------------------------------------------------
-
-
-def directory_states(files: Sequence[Any], dialect: str, identity: str | None) -> DirectoryStates | None:
-    """The keys of the states of `files` for an embedded dev database that keeps them between runs (see
-    atlembic.devdb.kept): between runs, the persistent prefix keys (code fingerprint, dialect, server
-    version, files); within the run, those `replayed_database` asks `has_state` with."""
-    if _disabled or identity is None or not files:
-        return None
-    return DirectoryStates(tuple(prefix_keys(files, dialect, identity)), tuple(prefix_keys(files, dialect, "in-run")),
-                           cache_dir())
-
-
-def embedded_states(files: Sequence[Any], dialect: str, dev_url: str | None) -> DirectoryStates | None:
-    """`directory_states` for `open_dev_database(dialect, dev_url, states=...)`: None for a --dev-url server
-    (not ours) and without the cache."""
-    if dev_url is not None or _disabled:
-        return None
-    return directory_states(files, dialect, embedded_identity(dialect))
-
-
-class LazyDevDatabase(DevDatabase):
-    """The dev database of `open_dev_database`, opened on first use: a run whose schemas all come from the
-    cache starts no server. ``identity`` is what schema entries are keyed with (None: not cached).
-
-    `files`: the migration directory the run plans on. Whichever thread starts the server first (the replay
-    or the models' side, see commands._replaying), an embedded server then starts on the data dir an
-    earlier run kept with the longest prefix of them replayed, if any, and keeps its own at close
-    (atlembic.devdb.kept): that state is a kept state of the run (`has_state`) and `replayed_database`
-    replays only the files after it."""
-
-    def __init__(self, dialect: str, dev_url: str | None, timings: Any = None,
-                 files: Sequence[Any] | None = None) -> None:
-        self.target_dialect = dialect
-        self.dialect_name = normalize_dialect(dialect)
-        self.dev_url = dev_url
-        self.timings = timings
-        self._dev: DevDatabase | None = None
-        self._lock = threading.Lock()
-        self.cache_identity = embedded_identity(dialect) if dev_url is None and enabled() else None
-        self.files = files or ()
-
-    @functools.cached_property
-    def states(self) -> DirectoryStates | None:
-        """The directory's keys for the embedded server, worked out when it starts: a run whose schemas all
-        come from the cache never needs them (hashing the files again)."""
-        return directory_states(self.files, self.dialect_name, self.cache_identity)
-
-    @property
-    def dev(self) -> DevDatabase:
-        with self._lock:
-            if self._dev is None:
-                stage = self.timings.stage("dev database start") if self.timings else contextlib.nullcontext()
-                with stage:
-                    self._dev = open_dev_database(self.target_dialect, self.dev_url, states=self.states)
-        return self._dev
-
-    @property
-    def concurrent(self) -> bool:
-        """Two clean databases may be in use at once, from two threads: an embedded server's scratch
-        databases (not SQLite, whose work is all Python, nor a --dev-url server that may be used in place)."""
-        return self.dev_url is None and self.dialect_name != "sqlite"
-
-    @property
-    def started(self) -> bool:
-        return self._dev is not None
-
-    @property
-    def kept_files(self) -> int:
-        """How many files the state its server started with covers (a data dir kept by an earlier run)."""
-        return int(getattr(self._dev, "kept_files", 0))
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        if self._dev is None:
-            return f"{self.cache_identity or self.dialect_name} (not started: every schema came from the replay cache)"
-        return self._dev.description
-
-    @contextmanager
-    def clean_database(self) -> Iterator[Engine]:
-        with self.dev.clean_database() as engine:
-            yield engine
-
-    @property
-    def keeps_states(self) -> bool:  # type: ignore[override]
-        return self.dev.keeps_states
-
-    def keep_state(self, engine: Engine, key: str) -> None:
-        self.dev.keep_state(engine, key)
-
-    def has_state(self, key: str) -> bool:
-        # Asked right before a replay (which needs the server anyway): starting it here lets a state of an
-        # earlier run's kept data dir answer.
-        return self.dev.has_state(key)
-
-    @property
-    def copies_states(self) -> bool:  # type: ignore[override]
-        return self.dev.copies_states
-
-    def state_database(self, key: str) -> contextlib.AbstractContextManager[Engine]:
-        return self.dev.state_database(key)
-
-    def close(self) -> None:
-        if self._dev is not None:
-            # An embedded server keeps its data dir for the next run here (atlembic.devdb.kept).
-            stage = self.timings.stage("dev database stop") if self.timings else contextlib.nullcontext()
-            with stage:
-                self._dev.close()

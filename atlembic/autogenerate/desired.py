@@ -1,0 +1,67 @@
+"""The desired side: the models created on a clean dev database and read back as the engine made them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from atlembic.devdb import DevDatabase
+from atlembic.errors import AtlembicError
+from atlembic.migrate.transactions import autocommit
+from atlembic.provider import mark_engine_named, metadata_ddl
+from atlembic.replay import cache as replay_cache
+from atlembic.schema.inspect import inspect_schema
+from atlembic.schema.model import Schema
+from atlembic.timings import Timings
+
+
+def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None) -> Schema:
+    """Create the models on a clean dev database and read back what the engine made of them."""
+    return desired_schema_keyed(dev, metadata, timings)[0]
+
+
+def desired_schema_keyed(
+    dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None
+) -> tuple[Schema, str | None]:
+    """`desired_schema` and the replay-cache key it is kept under (None: not cached)."""
+    timings = timings or Timings()
+    with timings.stage("provider"):
+        statements = metadata_ddl(metadata, dev.dialect_name)
+    key = replay_cache.desired_key(statements, dev.dialect_name, replay_cache.dev_identity(dev))
+    cached = replay_cache.load_desired(key)
+    if cached is not None:
+        return cached, key
+    with dev.clean_database() as engine, engine.connect() as raw:
+        conn = autocommit(raw)
+        with timings.stage("load models"):
+            if not _load_batch(conn, statements):
+                _load_each(conn, statements)
+        with timings.stage("inspect"):
+            desired = mark_engine_named(inspect_schema(conn), metadata)
+    replay_cache.save_desired(key, desired, len(statements))
+    return desired, key
+
+
+def _load_batch(conn: sa.Connection, statements: Sequence[str]) -> bool:
+    """PostgreSQL: all statements in one round trip and one transaction (a third less time than a call per
+    statement at a thousand tables). False when it failed (and rolled back) or does not apply."""
+    if conn.dialect.name != "postgresql" or len(statements) < 2:
+        return False
+    try:
+        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("\n;\n".join(statements))
+        conn.exec_driver_sql("COMMIT")
+    except Exception:  # e.g. CREATE INDEX CONCURRENTLY: run them one by one, which names the culprit
+        conn.exec_driver_sql("ROLLBACK")
+        return False
+    return True
+
+
+def _load_each(conn: sa.Connection, statements: Sequence[str]) -> None:
+    for sql in statements:
+        try:
+            conn.exec_driver_sql(sql)
+        except Exception as exc:
+            first = " ".join(sql.split())[:120]
+            raise AtlembicError(f'models: the dev database rejected "{first}": {exc}') from exc

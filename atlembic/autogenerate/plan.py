@@ -1,0 +1,39 @@
+"""The diff of the two sides and the dialect's statements for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from atlembic.diff import Renames, SchemaDiff, diff_schemas
+from atlembic.migrate.directory import render_migration
+from atlembic.plan.base import PlannedStatement, planner_for
+from atlembic.schema.model import Schema
+from atlembic.timings import Timings
+
+
+@dataclass
+class Plan:
+    diff: SchemaDiff
+    statements: list[PlannedStatement]
+    directives: list[str] = field(default_factory=list)  # file header, e.g. "atlas:txmode none"
+
+    def render(self) -> str:
+        return render_migration([(s.comment, s.sql) for s in self.statements], self.directives)
+
+
+def plan_changes(
+    current: Schema,
+    desired: Schema,
+    dialect: str,
+    timings: Timings | None = None,
+    renames: Renames | None = None,
+) -> Plan:
+    timings = timings or Timings()
+    with timings.stage("diff"):
+        diff = diff_schemas(current, desired, renames)
+    if not diff:
+        return Plan(diff, [])
+    with timings.stage("plan"):
+        planner = planner_for(dialect)
+        statements = planner.plan(diff)
+    return Plan(diff, statements, planner.directives)

@@ -1,0 +1,108 @@
+"""Planning commands on the command line: revision, check (models against the directory), hash, provider."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from atlembic import commands
+from atlembic.cli.app import app, globals_of
+from atlembic.cli.migrate import drift_check
+from atlembic.errors import AtlembicError
+
+IN_SYNC = "The migration directory is synced with the desired state, no changes to be made"
+
+
+@app.command()
+def revision(
+    ctx: typer.Context,
+    message: Annotated[str | None, typer.Option("-m", "--message")] = None,
+    autogenerate: Annotated[bool, typer.Option("--autogenerate", help="plan from the models")] = False,
+    rev_id: Annotated[str | None, typer.Option("--rev-id", help="version to use instead of the time")] = None,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
+) -> None:
+    """Write the next migration file (planned with --autogenerate, else empty)."""
+    g = globals_of(ctx)
+    result = commands.revision(g.settings(), message, autogenerate=autogenerate, rev_id=rev_id,
+                               confirm_rename=_ask_on_terminal())
+    if isinstance(result, Path):
+        g.say(f"Generating {result} ...  done")
+        return
+    g.say(f"Dev database: {result.dev_description}")
+    for candidate in result.unconfirmed_renames:
+        g.say(f"Planned drop + add for {candidate.kind} '{candidate.old}' -> '{candidate.new}'"
+              f"{f' of table {candidate.table!r}' if candidate.table else ''}; if it is a rename, declare it "
+              f"on the model: info={{'atlembic': {{'renamed_from': '{candidate.old}'}}}}")
+    if result.path is None:
+        g.say(IN_SYNC)
+    else:
+        for line in result.plan.diff.describe():
+            g.say(f"  {line}")
+        g.say(f"Generating {result.path} ...  done")
+        if result.lint is not None:
+            for finding in result.lint.findings:
+                g.say(f"{finding.path}:{finding.line}: {finding.code}: {finding.message}")
+        if result.lint_failed:
+            g.say(f"Lint skipped: {result.lint_failed}")
+    if verbose:
+        g.say(_timings(result.timings.stages))
+
+
+def _ask_on_terminal() -> Callable[[str], bool] | None:
+    """Ask yes/no questions only when a person can answer them (Atlas's rename prompt)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+    return lambda question: typer.confirm(question, default=False)
+
+
+def _timings(stages: dict[str, float]) -> str:
+    return "Timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items())
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option("--url", help="check this live database for drift instead")] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="check the configured target for drift")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Exit 0 when the models and the migration directory agree; else list the changes and fail.
+
+    With --url/--drift: compare a live database with the directory instead (changes made by hand).
+    """
+    g = globals_of(ctx)
+    if url or drift:
+        drift_check(g, url, fmt)
+        return
+    result = commands.check(g.settings())
+    if fmt == "json":
+        typer.echo(json.dumps({"in_sync": not result.plan.statements, "changes": result.plan.diff.describe()},
+                              indent=2))
+        if result.plan.statements:
+            raise typer.Exit(255)
+        return
+    if result.plan.statements:
+        lines = "; ".join(result.plan.diff.describe())
+        raise AtlembicError(f"New upgrade operations detected: {lines}")
+    g.say("No new upgrade operations detected.")
+
+
+@app.command("hash")
+def hash_(ctx: typer.Context) -> None:
+    """Recompute atlas.sum from the migration files."""
+    g = globals_of(ctx)
+    g.say(f"Writing {commands.hash_directory(g.settings())} ...  done")
+
+
+@app.command()
+def provider(
+    path: Annotated[Path, typer.Option("--path", help="directory (or file) holding the models")],
+    dialect: Annotated[str, typer.Option("--dialect", help="sqlite, postgresql or mysql")] = "sqlite",
+) -> None:
+    """Print the models' DDL (drop-in for atlas-provider-sqlalchemy in an atlas.hcl external_schema)."""
+    typer.echo(commands.provider(path, dialect), nl=False)
