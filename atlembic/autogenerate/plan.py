@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from atlembic.diff import Renames, SchemaDiff, diff_schemas
 from atlembic.migrate.directory import render_migration
-from atlembic.plan.base import PlannedStatement, planner_for
+from atlembic.plan import planner_for
+from atlembic.plan.base import PlannedStatement
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 

@@ -34,7 +34,7 @@ from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFi
 from atlembic.migrate.executor import StatementError, run_file
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
-from atlembic.plan.base import planner_for
+from atlembic.plan import planner_for
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings

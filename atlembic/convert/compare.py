@@ -29,7 +29,7 @@ from atlembic.diff import (
 from atlembic.migrate.directory import MigrationFile, render_migration
 from atlembic.migrate.executor import run_file
 from atlembic.migrate.transactions import autocommit
-from atlembic.plan.base import planner_for
+from atlembic.plan import planner_for
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 

@@ -15,7 +15,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
 from atlembic.diff import SchemaDiff
-from atlembic.errors import AtlembicError
 from atlembic.provider import mock_engine
 from atlembic.schema import model
 from atlembic.schema.model import split_name
@@ -202,15 +201,6 @@ class _SchemaQualifiedOperations:
             return call(*args, **kwargs)
 
         return qualified
-
-
-def planner_for(dialect_name: str) -> Planner:
-    from atlembic.plan import mysql, postgresql, sqlite  # noqa: F401  (registers the planners)
-
-    cls = _PLANNERS.get(dialect_name)
-    if cls is None:
-        raise AtlembicError(f"no migration planner for dialect {dialect_name!r}")
-    return cls()
 
 
 def dependency_order(tables: list[model.Table]) -> list[model.Table]:

@@ -17,7 +17,6 @@ from atlembic.errors import AtlembicError
 from atlembic.migrate import executor
 from atlembic.replay import cache
 from atlembic.replay.cache import (
-    SERVER_STATE_MIN_SECONDS,
     StateIO,
     cache_dir,
     connection_identity,
@@ -54,7 +53,7 @@ def replay_directory(engine: Engine, files: Sequence[Any], dialect: str) -> None
     # nothing but create tables and indexes (measured: slower than replaying such a history). It pays off
     # for histories that alter, drop or move data, and when the replay takes a while.
     worth = conn_dialect == "sqlite" or (
-        may_have_rows and time.perf_counter() - began >= SERVER_STATE_MIN_SECONDS)
+        may_have_rows and time.perf_counter() - began >= cache.SERVER_STATE_MIN_SECONDS)
     if start < len(files) and worth:
         try:
             payload = io.dump(engine)

@@ -1,193 +1,24 @@
-"""Reflect a live connection into a `Schema`, through SQLAlchemy's multi-table Inspector calls.
+"""Inspection: a live connection -> `Schema`, through the `Reflector` its dialect registered.
 
-Shared reflection lives here; what one engine reports differently (index expressions on SQLite,
-enums and index options on PostgreSQL) lives in that dialect's `Reflector` subclass.
+What every engine shares is in reflector.py; what one engine reports differently (index expressions on
+SQLite, enums and index options on PostgreSQL) lives in that dialect's `Reflector` subclass.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Inspector
+from sqlalchemy.engine import Connection
 
 from atlembic.errors import AtlembicError
-from atlembic.schema.model import (
-    Check,
-    Column,
-    Computed,
-    Enum,
-    ForeignKey,
-    Identity,
-    Index,
-    PrimaryKey,
-    Schema,
-    Sequence,
-    Table,
-    UniqueConstraint,
-    split_name,
-)
+from atlembic.schema import mysql, postgresql, sqlite  # noqa: F401  (register the reflectors)
+from atlembic.schema.model import Schema, Table
+from atlembic.schema.reflector import _REFLECTORS, REVISIONS_TABLE, Reflector
 
-REVISIONS_TABLE = "atlas_schema_revisions"
-_REFLECTORS: dict[str, type[Reflector]] = {}
-
-Reflected = dict[tuple[Any, str], Any]
-
-
-def _by_table(multi: Reflected) -> dict[str, Any]:
-    return {name: value for (_schema, name), value in multi.items()}
-
-
-class Reflector:
-    """Turns Inspector output into model values; subclasses override what their engine needs."""
-
-    dialect_name: ClassVar[str] = "default"
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        _REFLECTORS[cls.dialect_name] = cls
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.inspector: Inspector = sa.inspect(conn)
-
-    def inspect(self, exclude: Iterable[str] = (REVISIONS_TABLE,)) -> Schema:
-        skip = set(exclude)
-        named = self.schema_names(skip)
-        tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
-        return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named)
-
-    def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
-        """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
-        skip = set(exclude)
-        by_schema: dict[str | None, set[str]] = {}
-        for name in names:
-            schema, table = split_name(name)
-            by_schema.setdefault(schema, set()).add(table)
-        named = set(self.schema_names(skip)) if set(by_schema) - {None} else set()
-        return [t for schema, only in by_schema.items() if schema is None or schema in named
-                for t in self.tables(schema, skip, only)]
-
-    def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
-        """The tables of one schema (None: the default one), or those of them named in `only`. Tables of a
-        named schema are called `schema.table`, so every name-keyed comparison keeps working across schemas."""
-        insp = self.inspector
-        # The catalog's list decides which names exist (exact spelling), also when only a few are wanted.
-        names = sorted(n for n in insp.get_table_names(schema=schema)
-                       if n not in skip and (only is None or n in only))
-        if not names:
-            return []
-        # Dialects without named schemas keep their one-argument hooks.
-        where = {"schema": schema} if schema is not None else {}
-        columns = _by_table(insp.get_multi_columns(filter_names=names, **where))
-        pks = _by_table(insp.get_multi_pk_constraint(filter_names=names, **where))
-        with_uniques = self.may_have_uniques(names, **where)
-        uniques = _by_table(insp.get_multi_unique_constraints(filter_names=with_uniques, **where)) \
-            if with_uniques else {}
-        fks = _by_table(insp.get_multi_foreign_keys(filter_names=names, **where))
-        checks = _by_table(insp.get_multi_check_constraints(filter_names=names, **where))
-        indexes = self.indexes(names, **where)
-        comments = self.table_comments(names, **where)
-        return [
-            Table(
-                name=f"{schema}.{name}" if schema else name,
-                columns=tuple(self.column(c) for c in columns[name]),
-                primary_key=self.primary_key(pks.get(name)),
-                indexes=tuple(sorted(indexes.get(name, ()), key=lambda i: i.name)),
-                uniques=tuple(sorted((self.unique(u) for u in uniques.get(name, ())), key=_sort_key)),
-                foreign_keys=tuple(sorted((self.foreign_key(f) for f in fks.get(name, ())), key=_sort_key)),
-                checks=tuple(sorted((Check(c["sqltext"], c.get("name")) for c in checks.get(name, ())),
-                                    key=_sort_key)),
-                comment=comments.get(name),
-            )
-            for name in names
-        ]
-
-    def may_have_uniques(self, names: list[str], **where: Any) -> list[str]:
-        """Those of `names` whose unique constraints are worth asking the Inspector for (all by default)."""
-        return names
-
-    def unmanaged_objects(self) -> list[str]:
-        """Objects the schema model does not hold, as `kind "name"` (views here; dialects add what their
-        engine has): what a conversion says it left out."""
-        found = [f'view "{v}"' for v in sorted(self.inspector.get_view_names())]
-        with contextlib.suppress(NotImplementedError):
-            found += [f'materialized view "{v}"' for v in sorted(self.inspector.get_materialized_view_names())]
-        return found
-
-    def schema_names(self, skip: set[str]) -> tuple[str, ...]:
-        """Named schemas besides the default one (engines without them: none)."""
-        return ()
-
-    # -- per-object conversion; dialects override where their engine differs -------------------
-
-    def type_name(self, type_: sa.types.TypeEngine) -> str:
-        try:
-            return type_.compile(dialect=self.conn.dialect)
-        except sa.exc.CompileError as exc:  # NullType and friends: the engine gave us nothing usable
-            raise AtlembicError(f"cannot name reflected type {type_!r}: {exc}") from exc
-
-    def column(self, info: dict[str, Any]) -> Column:
-        computed = info.get("computed")
-        identity = info.get("identity")
-        return Column(
-            name=info["name"],
-            type=self.type_name(info["type"]),
-            nullable=bool(info["nullable"]),
-            default=info.get("default"),
-            comment=info.get("comment"),
-            identity=Identity(bool(identity.get("always")), identity.get("start"), identity.get("increment"))
-            if identity
-            else None,
-            computed=Computed(computed["sqltext"], computed.get("persisted")) if computed else None,
-        )
-
-    def primary_key(self, info: dict[str, Any] | None) -> PrimaryKey | None:
-        if not info or not info.get("constrained_columns"):
-            return None
-        return PrimaryKey(tuple(info["constrained_columns"]), info.get("name"))
-
-    def unique(self, info: dict[str, Any]) -> UniqueConstraint:
-        return UniqueConstraint(tuple(info["column_names"]), info.get("name"))
-
-    def foreign_key(self, info: dict[str, Any]) -> ForeignKey:
-        options = info.get("options") or {}
-        ref_schema = info.get("referred_schema")
-        return ForeignKey(
-            columns=tuple(info["constrained_columns"]),
-            ref_table=f"{ref_schema}.{info['referred_table']}" if ref_schema else info["referred_table"],
-            ref_columns=tuple(info["referred_columns"]),
-            name=info.get("name"),
-            on_delete=_action(options.get("ondelete")),
-            on_update=_action(options.get("onupdate")),
-        )
-
-    def indexes(self, names: list[str]) -> dict[str, list[Index]]:
-        raise NotImplementedError
-
-    def table_comments(self, names: list[str]) -> dict[str, str | None]:
-        return {}
-
-    def enums(self) -> tuple[Enum, ...]:
-        return ()
-
-    def sequences(self) -> tuple[Sequence, ...]:
-        return ()
-
-
-def _action(value: str | None) -> str | None:
-    """NO ACTION is what an absent action means; spell both the same way so they compare equal."""
-    if value is None or value.upper() == "NO ACTION":
-        return None
-    return value.upper()
-
-
-def _sort_key(obj: Any) -> tuple[str, str]:
-    return (getattr(obj, "name", None) or "", repr(obj))
+__all__ = ["REVISIONS_TABLE", "inspect_schema", "inspect_tables", "unmanaged_objects"]
 
 
 @contextmanager
@@ -199,9 +30,6 @@ def _quiet() -> Iterator[None]:
 
 
 def _reflector(conn: Connection) -> Reflector:
-    # Import the dialect modules so their Reflector subclasses register themselves.
-    from atlembic.schema import mysql, postgresql, sqlite  # noqa: F401
-
     cls = _REFLECTORS.get(conn.dialect.name)
     if cls is None:
         raise AtlembicError(f"dialect {conn.dialect.name!r} is not supported for inspection")

@@ -25,8 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from atlembic.schema.inspect import Reflector
 from atlembic.schema.model import Column, Identity, Index, IndexPart, Table, UniqueConstraint
+from atlembic.schema.reflector import Reflector
 
 _TABLES_SQL = """
 SELECT t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION, c.CHARACTER_SET_NAME, t.TABLE_COMMENT

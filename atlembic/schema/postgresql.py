@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from atlembic.schema.inspect import Reflector, _by_table
 from atlembic.schema.model import Enum, Index, IndexPart, Sequence
+from atlembic.schema.reflector import Reflector, _by_table
 
 
 class PostgresReflector(Reflector):

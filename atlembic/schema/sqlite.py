@@ -9,8 +9,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
-from atlembic.schema.inspect import REVISIONS_TABLE, Reflector
 from atlembic.schema.model import Index, IndexPart, Schema
+from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
 
 _ON_TABLE = re.compile(r"\bON\s+(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|\S+?)\s*\(", re.IGNORECASE | re.DOTALL)
 _SORT_SUFFIX = re.compile(r"\s+(ASC|DESC)\s*$", re.IGNORECASE)
