@@ -71,9 +71,6 @@ class Settings:
         """``url`` with its password masked, for messages and logs."""
         return None if self.url is None else mask_url(self.url)
 
-    def redacted_dev_url(self) -> str | None:
-        return None if self.dev_url is None else mask_url(self.dev_url)
-
 
 def _backend_name(url: str) -> str | None:
     """Backend name of ``url``; None for Alembic's ``driver://`` placeholder."""

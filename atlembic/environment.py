@@ -40,6 +40,7 @@ from atlembic.config import (
     settle_sys_path,
 )
 from atlembic.errors import AtlembicError, one_line
+from atlembic.provider import merge_metadata
 
 __all__ = ["CapturedEnvironment", "capture_environment", "import_metadata", "isolated_run", "load_target_metadata"]
 
@@ -152,7 +153,7 @@ def _metadata_from(captured: list[dict[str, Any]], env_py: Path) -> MetaData:
         found.extend(_as_metadata_list(value, f"env.py: {env_py}: target_metadata"))
     if not found:
         raise AtlembicError(f"env.py: {env_py} does not provide target_metadata to context.configure()")
-    return _merge(found, f"env.py: {env_py}")
+    return merge_metadata(found, f"env.py: {env_py}")
 
 
 def _import_metadata_ref(settings: Settings) -> MetaData:
@@ -178,7 +179,7 @@ def import_metadata(settings: Settings, ref: str, where: str) -> MetaData:
     if not isinstance(obj, MetaData) and isinstance(getattr(obj, "metadata", None), MetaData):
         # Accept a declarative Base (or registry) too: "models:Base" is the obvious thing to write.
         obj = obj.metadata
-    return _merge(_as_metadata_list(obj, where), where)
+    return merge_metadata(_as_metadata_list(obj, where), where)
 
 
 def _as_metadata_list(value: Any, where: str) -> list[MetaData]:
@@ -189,28 +190,6 @@ def _as_metadata_list(value: Any, where: str) -> list[MetaData]:
         if items and all(isinstance(item, MetaData) for item in items):
             return items
     raise AtlembicError(f"{where} is {type(value).__name__}, expected a MetaData or a sequence of MetaData")
-
-
-def _merge(metadatas: list[MetaData], where: str) -> MetaData:
-    unique: list[MetaData] = []
-    for md in metadatas:
-        if not any(md is seen for seen in unique):
-            unique.append(md)
-    if len(unique) == 1:
-        # Keep the original object: callers may rely on identity with the ORM's tables.
-        return unique[0]
-    conventions = {tuple(sorted((str(k), str(v)) for k, v in md.naming_convention.items())) for md in unique}
-    schemas = {md.schema for md in unique}
-    merged = MetaData(
-        naming_convention=dict(unique[0].naming_convention) if len(conventions) == 1 else None,
-        schema=unique[0].schema if len(schemas) == 1 else None,
-    )
-    for md in unique:
-        for key, table in md.tables.items():
-            if key in merged.tables:
-                raise AtlembicError(f"{where}: table {key!r} is defined in more than one target_metadata")
-            table.to_metadata(merged)
-    return merged
 
 
 @contextlib.contextmanager

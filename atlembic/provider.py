@@ -123,16 +123,26 @@ def _flag_others(items: tuple[Any, ...], named: set[str] | None) -> tuple[Any, .
     return tuple(replace(i, engine_named=True) if i.name not in named else i for i in items)
 
 
-def merge_metadata(items: Iterable[sa.MetaData]) -> sa.MetaData:
-    """One MetaData holding the tables of several (env.py may hand over a sequence)."""
-    items = list(items)
-    if len(items) == 1:
-        return items[0]
-    merged = sa.MetaData()
+def merge_metadata(items: Iterable[sa.MetaData], where: str) -> sa.MetaData:
+    """One MetaData holding the tables of several (env.py may hand over a sequence, a models directory
+    define several); a table defined twice is an error naming `where`."""
+    unique: list[sa.MetaData] = []
     for md in items:
-        for table in md.tables.values():
-            if table.key in merged.tables:
-                raise AtlembicError(f'table "{table.key}" is defined in more than one MetaData')
+        if not any(md is seen for seen in unique):
+            unique.append(md)
+    if len(unique) == 1:
+        # Keep the original object: callers may rely on identity with the ORM's tables.
+        return unique[0]
+    conventions = {tuple(sorted((str(k), str(v)) for k, v in md.naming_convention.items())) for md in unique}
+    schemas = {md.schema for md in unique}
+    merged = sa.MetaData(
+        naming_convention=dict(unique[0].naming_convention) if len(conventions) == 1 else None,
+        schema=unique[0].schema if len(schemas) == 1 else None,
+    )
+    for md in unique:
+        for key, table in md.tables.items():
+            if key in merged.tables:
+                raise AtlembicError(f"{where}: table {key!r} is defined in more than one MetaData")
             table.to_metadata(merged)
     return merged
 
@@ -164,7 +174,7 @@ def load_models_path(path: Path) -> sa.MetaData:
                 found[id(md)] = md
     if not found:
         raise AtlembicError(f"provider: no SQLAlchemy MetaData with tables found under {path}")
-    return merge_metadata(found.values())
+    return merge_metadata(found.values(), f"provider: {path}")
 
 
 def _import_file(name: str, file: Path) -> Any:

@@ -201,7 +201,7 @@ def _run(tmp_path: Path, name: str, url_a: str, url_b: str, dev: list[str]) -> N
     accepted = respellings(remaining) if remaining else []
     assert accepted is not None, "; ".join(remaining.describe())
     if name == "mlflow" and "postgresql" in url_a:
-        # Re-parsed CHECKs made before a column type change (see atlembic/convert_compare.py).
+        # Re-parsed CHECKs made before a column type change (see atlembic/convert/compare.py).
         assert len(accepted) == 5, accepted
     else:
         assert accepted == [], accepted

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,8 +276,3 @@ def analyze_diff(diff: SchemaDiff, dialect: str, config: LintConfig, name: str =
     step = Step(0, [], diff.current, diff.desired, diff.changes)
     ctx = FileContext(name, name, dialect, diff.current, [step])
     return analyze(ctx, config)
-
-
-def iter_lines(result: LintResult) -> Iterator[str]:
-    for f in result.findings:
-        yield f"{f.path}:{f.line}: {f.code}: {f.message}"
