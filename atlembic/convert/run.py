@@ -1,6 +1,6 @@
 """Run a project's real Alembic history (its env.py, online) against a dev database.
 
-Used by ``atlembic convert``. The dev database is reached the ways ARCHITECTURE.md lists, in this order,
+Used by ``atlembic convert``. The dev database is reached the ways docs/architecture.md lists, in this order,
 and the run reports which one env.py actually took:
 
 1. ``sqlalchemy.url`` is set to the dev database;

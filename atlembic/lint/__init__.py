@@ -1,6 +1,6 @@
 """Lint: catch data loss and locking before a migration reaches production.
 
-Atlas's ``migrate lint`` (atlas-format.md section 7) with its analyzers and codes, plus PostgreSQL lock
+Atlas's ``migrate lint`` with its analyzers and codes, plus PostgreSQL lock
 checks: each migration file is analyzed against the dev database's state right before it (the directory
 replayed up to it), statement by statement (see :mod:`atlembic.lint.runner`).
 

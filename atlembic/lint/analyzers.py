@@ -1,4 +1,4 @@
-"""The analyzers every dialect runs, after Atlas's OSS analyzers (atlas-format.md section 7;
+"""The analyzers every dialect runs, after Atlas's OSS analyzers (Atlas's
 ``sql/sqlcheck/{destructive,datadepend,condrop,incompatible}``): names, codes and message wording
 follow Atlas so that ``atlas:nolint`` directives and CI filters written for Atlas keep working.
 

@@ -1,6 +1,6 @@
 """An Atlas-format migration directory on disk: its ``*.sql`` files, atlas.sum and new-file naming.
 
-Atlas rules (spec section 1): migration files are the top-level ``*.sql`` files in plain byte-wise name
+Atlas's rules (`sql/migrate/dir.go`): migration files are the top-level ``*.sql`` files in plain byte-wise name
 order; a name is ``<version>_<description>.sql``; atlas.sum must be rewritten with every change.
 """
 

@@ -36,7 +36,7 @@ TX_MODES = ("file", "all", "none")
 def file_tx_mode(file: MigrationFile, global_mode: str = "file") -> str:
     """How `file` runs: ``file`` (its own transaction), ``none``, or ``all`` (inside the caller's).
 
-    Atlas's precedence (atlas-format.md 2.3): an ``atlas:txmode none|file`` header beats
+    Atlas's precedence: an ``atlas:txmode none|file`` header beats
     ``--tx-mode`` unless that is ``all``, which a directive may not contradict.
     """
     if global_mode not in TX_MODES:

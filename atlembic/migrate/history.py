@@ -3,7 +3,7 @@
 Each file is a revision whose id is its Atlas version and whose message is its description; its
 parent is the file before it (``<base>`` for the first). Alembic's revision specifiers (``head``,
 ``base``, ``current``, a unique prefix, ``+N``/``-N``, ``<rev>+N``) resolve to a position in that
-list, and the listings print Alembic's line formats (alembic-compat.md 1.4, 1.5).
+list, and the listings print Alembic's line formats (those of ``alembic history`` and ``alembic current``).
 
 Positions: ``-1`` is base (nothing applied); ``i`` is the state after ``files[i]``.
 """

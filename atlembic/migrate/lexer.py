@@ -120,7 +120,7 @@ def statement_hashes(stmts: list[str]) -> list[str]:
 
 
 def split_statements(text: str, dialect: str | ScanOptions) -> list[Statement]:
-    """Cut ``text`` into statements with the rules of the given dialect (see spec section 3.2).
+    """Cut ``text`` into statements with the rules of the given dialect (Atlas's `sql/migrate` lexer).
 
     Raises AtlembicError with an Atlas-style ``line:col: message`` for unbalanced parentheses and
     unclosed quotes.

@@ -2,7 +2,7 @@
 
 Atlas takes a lock named ``atlas_migrate_execute`` before it reads the revisions table, and so does
 atlembic, with the same primitive per engine so that an Atlas CLI and atlembic exclude each other too
-(atlas-format.md section 4.4 step 2):
+(Atlas's ``migrate apply``, ``sql/migrate/migrate.go``):
 
 - PostgreSQL: a session advisory lock whose key is the 32-bit FNV-1 hash of the name (2686470616),
   polled with ``pg_try_advisory_lock`` until the timeout. The server drops it when the session ends,

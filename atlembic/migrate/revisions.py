@@ -1,7 +1,8 @@
 """Atlas's revisions table (`atlas_schema_revisions`): where applied files are recorded.
 
-Column names, types and meanings follow Atlas (atlas-format.md section 4) so the Atlas CLI can take
-over a database atlembic migrated, and the other way round.
+Column names, types and meanings follow Atlas (``sql/migrate`` ``Revision``, stored by
+``cmd/atlas/internal/migrate/ent/revision``) so the Atlas CLI can take over a database atlembic
+migrated, and the other way round.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ each statement is all-or-nothing and a run that stops anywhere can be finished b
 
 Column definitions are always rendered in full (type, NULL/NOT NULL, default incl. ``ON UPDATE``,
 ``AUTO_INCREMENT``, comment, generated expression): ``MODIFY`` replaces the whole definition, and
-leaving anything out would silently drop it (Alembic's MySQL pitfall, alembic-compat.md 6.3).
+leaving anything out would silently drop it (the pitfall of Alembic's ``alter_column`` on MySQL,
+which needs every attribute restated).
 """
 
 from __future__ import annotations
