@@ -45,12 +45,18 @@ def _secrets_of(url: str | URL) -> list[str]:
     return [s for s in found if s]
 
 
-def one_line(exc: BaseException, url: str | URL | None = None, *, with_type: bool = False) -> str:
+def one_line(exc: BaseException, url: str | URL | None = None, *, with_type: bool = False,
+             first_line: bool = False) -> str:
     """A driver's (or any) error as one line: the DBAPI error behind SQLAlchemy's wrapper, white space
     folded, the secrets of `url` (password, password-like query values) masked whatever the driver put in
-    the text. `with_type`: prefixed with the exception's class name (for errors of a project's code)."""
+    the text. `with_type`: prefixed with the exception's class name (for errors of a project's code).
+    `first_line`: only the message's first line (a server's error without the statement context it
+    appends, such as PostgreSQL's ``LINE 1: ... ^``)."""
     cause = getattr(exc, "orig", None) or exc
-    text = " ".join(str(cause).split()).removeprefix("connection failed: ")
+    text = str(cause).strip()
+    if first_line:
+        text = text.splitlines()[0] if text else ""
+    text = " ".join(text.split()).removeprefix("connection failed: ")
     for secret in _secrets_of(url) if url is not None else []:
         text = text.replace(secret, "***")
     name = type(cause).__name__

@@ -23,7 +23,7 @@ from atlembic import autogenerate
 from atlembic.config import Settings
 from atlembic.convert.handover import check_handover, drop_version_table
 from atlembic.devdb import open_dev_database
-from atlembic.errors import AtlembicError, mask_url
+from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.lint import downgrade_review
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, file_tx_mode
@@ -304,7 +304,7 @@ def _apply_downgrade(conn: Connection, store: RevisionStore, outcome: DowngradeO
                 conn.exec_driver_sql(text)
             except Exception as exc:
                 first = " ".join(text.split())[:200]
-                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+                reason = one_line(exc)
                 raise AtlembicError(
                     f'downgrade: executing statement "{first}": {reason}; '
                     + ("rolled back, nothing changed" if transactions.transactional_ddl else

@@ -139,7 +139,8 @@ class UrlDevDatabase(DevDatabase):
                 ).scalar()
         except SQLAlchemyError as exc:
             self._admin.dispose()
-            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {one_line(exc)}") from None
+            reason = one_line(exc, self.url, first_line=True)
+            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {reason}") from None
         # Decided up front so that the description tells the user which mode is in use; CREATE DATABASE
         # failing with "permission denied" later switches modes too.
         self.mode = "scratch" if may_create else "in-place"
@@ -167,7 +168,8 @@ class UrlDevDatabase(DevDatabase):
                     self.mode = "scratch"
         except SQLAlchemyError as exc:
             self._admin.dispose()
-            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {one_line(exc)}") from None
+            reason = one_line(exc, self.url, first_line=True)
+            raise AtlembicError(f"cannot connect to --dev-url {mask_url(self.url)}: {reason}") from None
         if self.mode == "in-place" and not self.url.database:
             self._admin.dispose()
             raise AtlembicError(
@@ -190,7 +192,8 @@ class UrlDevDatabase(DevDatabase):
                 # In place needs a database to use: PostgreSQL has a default one, MySQL must be told.
                 if not _is_permission_denied(exc) or (self.dialect_name == "mysql" and not self.url.database):
                     raise AtlembicError(
-                        f"cannot create a scratch database on {mask_url(self.url)}: {one_line(exc)}"
+                        f"cannot create a scratch database on {mask_url(self.url)}: "
+                        f"{one_line(exc, self.url, first_line=True)}"
                     ) from None
                 self.mode = "in-place"
             else:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Connection, Engine
 
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.lexer import Statement, statement_hashes
 from atlembic.migrate.revisions import Revision, RevisionStore, finished
@@ -22,7 +22,7 @@ class StatementError(AtlembicError):
 
     def __init__(self, file: MigrationFile, stmt: Statement, cause: BaseException, state: str = "") -> None:
         self.file, self.statement, self.cause = file, stmt, cause
-        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+        reason = one_line(cause, first_line=True)
         text = " ".join(stmt.text.split())
         if len(text) > 200:
             text = text[:197] + "..."
