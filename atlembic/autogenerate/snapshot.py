@@ -82,7 +82,7 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 class ModelsSnapshot:
     """What loading the models produced, as far as planning needs it."""
 
-    desired_key: str  # replay_cache key of the models' inspected schema
+    desired_key: str  # replay cache key of the models' inspected schema
     renames: Renames  # declared in the models
 
 

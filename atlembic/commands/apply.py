@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from atlembic import autogenerate
 from atlembic.config import Settings
-from atlembic.convert.handover import check_handover, drop_version_table
+from atlembic.convert.handover import Handover, check_handover, drop_version_table
 from atlembic.devdb import open_dev_database
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.lint import downgrade_review
@@ -56,7 +56,7 @@ class UpgradeOutcome:
     applied: list[AppliedFile]
     pending: list[MigrationFile]
     current: str | None = None  # the version before the run
-    handover: Any = None  # convert_handover.Handover: a database handed over from Alembic
+    handover: Handover | None = None  # a database handed over from Alembic
 
 
 def _select(files: list[MigrationFile], pending: list[MigrationFile], target: str, current: str | None
@@ -350,7 +350,7 @@ class StampOutcome:
     removed: list[Revision] = field(default_factory=list)
     resolved: list[Revision] = field(default_factory=list)
     added: list[Revision] = field(default_factory=list)
-    handover: Any = None  # convert_handover.Handover when stamping a converted baseline
+    handover: Handover | None = None  # when stamping a converted baseline
 
 
 def stamp(

@@ -39,7 +39,7 @@ class LazyDevDatabase(DevDatabase):
     cache starts no server. ``identity`` is what schema entries are keyed with (None: not cached).
 
     `files`: the migration directory the run plans on. Whichever thread starts the server first (the replay
-    or the models' side, see commands._replaying), an embedded server then starts on the data dir an
+    or the models' side, see `atlembic.commands.plan`), an embedded server then starts on the data dir an
     earlier run kept with the longest prefix of them replayed, if any, and keeps its own at close
     (atlembic.devdb.kept): that state is a kept state of the run (`has_state`) and `replayed_database`
     replays only the files after it."""
