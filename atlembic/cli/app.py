@@ -70,6 +70,11 @@ def main_options(
         replay_cache.disable()
 
 
+def timings_line(stages: dict[str, float]) -> str:
+    """``-v``: the stage timings of a command on one line."""
+    return "Timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items())
+
+
 def globals_of(ctx: typer.Context) -> Globals:
     """The global options of the running command (set by `main_options`)."""
     return ctx.obj

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from atlembic import commands
-from atlembic.cli.app import app, globals_of
+from atlembic.cli.app import app, globals_of, timings_line
 
 
 @app.command()
@@ -25,9 +24,13 @@ def convert(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
 ) -> None:
     """Turn the Alembic history (script_location) into an Atlas baseline file plus atlas.sum."""
+    # Imported here: running an Alembic history needs asyncio, Alembic's runtime and more, which no other
+    # command loads.
+    from atlembic.convert.baseline import convert as convert_history
+
     g = globals_of(ctx)
-    result = commands.convert(g.settings(), history=history, start_metadata=start_metadata, start_sql=start_sql,
-                              head=head)
+    result = convert_history(g.settings(), history=history, start_metadata=start_metadata, start_sql=start_sql,
+                             head=head)
     g.say(f"Dev database: {result.dev_description}")
     g.say(f"Alembic history: {result.script_location}, {len(result.revisions)} revision(s) run to head "
           f"{' '.join(result.heads)}")
@@ -49,4 +52,4 @@ def convert(
         g.say(f"Hand over databases already at Alembic head {' '.join(result.heads)} with: "
               f"atlembic upgrade head --baseline {result.baseline_version}")
     if verbose:
-        g.say("Timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.stages.items()))
+        g.say(timings_line(result.timings.stages))

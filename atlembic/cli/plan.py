@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from atlembic import commands
-from atlembic.cli.app import app, globals_of
+from atlembic.cli.app import app, globals_of, timings_line
 from atlembic.cli.migrate import drift_check
 from atlembic.errors import AtlembicError
 
@@ -50,7 +50,7 @@ def revision(
         if result.lint_failed:
             g.say(f"Lint skipped: {result.lint_failed}")
     if verbose:
-        g.say(_timings(result.timings.stages))
+        g.say(timings_line(result.timings.stages))
 
 
 def _ask_on_terminal() -> Callable[[str], bool] | None:
@@ -58,10 +58,6 @@ def _ask_on_terminal() -> Callable[[str], bool] | None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return None
     return lambda question: typer.confirm(question, default=False)
-
-
-def _timings(stages: dict[str, float]) -> str:
-    return "Timings: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in stages.items())
 
 
 @app.command()

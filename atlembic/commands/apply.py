@@ -24,7 +24,6 @@ from atlembic.config import Settings
 from atlembic.convert.handover import Handover, check_handover, drop_version_table
 from atlembic.devdb import open_dev_database
 from atlembic.errors import AtlembicError, mask_url, one_line
-from atlembic.lint import downgrade_review
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, file_tx_mode
 from atlembic.migrate.history import BASE, History
@@ -271,6 +270,8 @@ def downgrade(
             desired = autogenerate.replay_schema(dev, files_to_reach(files, position))
         actual = inspect_schema(conn)
         outcome.plan = autogenerate.plan_changes(actual, desired, dialect)
+        from atlembic.lint import downgrade_review  # as upgrade's gate: loaded by the commands that use it
+
         outcome.data_loss, outcome.findings = downgrade_review(settings, outcome.plan.diff, dialect)
         if sql:
             outcome.sql = _downgrade_sql(outcome, store)

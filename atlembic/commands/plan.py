@@ -16,7 +16,6 @@ from atlembic.autogenerate.plan import Plan
 from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
 from atlembic.errors import AtlembicError
-from atlembic.lint import lint_directory
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
 from atlembic.provider import load_models_path, metadata_ddl
@@ -131,6 +130,9 @@ def revision(
         if outcome.plan.statements:
             with timings.stage("write"):
                 outcome.path = directory.write_migration(name, outcome.plan.render())
+            # Imported here: only a written revision is linted, and `check` should not load the analyzers.
+            from atlembic.lint import lint_directory
+
             with timings.stage("lint"):
                 try:
                     outcome.lint = lint_directory(settings, latest=1, dev=dev)
