@@ -1,6 +1,6 @@
 """Alembic's autogenerate vs atlembic on the round-trip cases: the measurements behind docs/coverage.md.
 
-Per case and dialect, Alembic's side (tests/alembic_side.py: autogenerate with the generic env.py defaults,
+Per case and dialect, Alembic's side (tests/support/alembic_side.py: autogenerate with the generic env.py defaults,
 applied for real) must classify exactly as pinned below for Alembic 1.20, and atlembic's round trip must be
 correct. atlembic's side is a full round trip: cheap on SQLite and MariaDB, ~4 s per case on PostgreSQL, where
 test_roundtrip.py already runs it for every case; so on PostgreSQL it runs here only with
@@ -19,7 +19,7 @@ from pathlib import Path
 import alembic
 import pytest
 
-from tests.alembic_side import ALEMBIC_OUTCOMES, case_for, cases_for, run_alembic, run_atlembic
+from tests.support.alembic_side import ALEMBIC_OUTCOMES, case_for, cases_for, run_alembic, run_atlembic
 
 REPO = Path(__file__).resolve().parent.parent
 FULL = os.environ.get("ATLEMBIC_COMPARISON_FULL") == "1"

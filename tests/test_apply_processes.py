@@ -36,7 +36,7 @@ def cli(project: Project, *args: str, code: int = 0, env: dict[str, str] | None 
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
     if request.param == "sqlite":
         return Project(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", None, "sqlite")
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     server = request.getfixturevalue("pg_server")
     return Project(tmp_path, fresh_pg_url(server), server.url("postgres").render_as_string(False), "postgresql")
@@ -60,7 +60,7 @@ def test_concurrent_upgrades_apply_every_file_once(project: Project, tmp_path: P
 
 
 def test_killed_in_the_middle_of_a_file_resumes(pg_server, tmp_path: Path) -> None:
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     project = Project(tmp_path, fresh_pg_url(pg_server), None, "postgresql")
     project.write({

@@ -85,7 +85,7 @@ def test_sample_sequence_sqlite(project: Path) -> None:
 
 
 def test_sample_sequence_postgresql(project: Path, pg_server) -> None:
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     url = fresh_pg_url(pg_server)
     # No --dev-url: the embedded default starts (and removes) its own ephemeral cluster.

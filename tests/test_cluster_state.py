@@ -30,7 +30,7 @@ from atlembic.devdb.process import temp_base
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
 from atlembic.replay_cache import LazyDevDatabase
-from tests.pg_fixture import pg_bindir_or_skip, require_module
+from tests.support.pg_fixture import pg_bindir_or_skip, require_module
 from tests.test_cache import FILES, models, plan_text, planning_cases, write
 
 REPO = Path(__file__).resolve().parent.parent

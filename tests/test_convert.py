@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.pg_fixture import require_module
+from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
 
 FIXTURE = Path(__file__).parent / "fixtures" / "convert"
@@ -178,7 +178,7 @@ def test_bad_input(project: Path, tmp_path: Path) -> None:
 
 @pytest.mark.postgresql
 def test_postgresql_convert_and_handover(project: Path, pg_server, tmp_path: Path) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     url = fresh_pg_url(pg_server)
     set_url(project, url.replace("%", "%%"))

@@ -32,8 +32,8 @@ from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase
 from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
 from atlembic.devdb.url import UrlDevDatabase
 from atlembic.errors import AtlembicError
-from tests.mysql_fixture import mysql_binaries_or_skip
-from tests.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
+from tests.support.mysql_fixture import mysql_binaries_or_skip
+from tests.support.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
 
 REPO = Path(__file__).resolve().parent.parent
 

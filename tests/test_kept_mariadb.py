@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic import replay_cache
-from tests.mysql_fixture import mysql_binaries_or_skip
+from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.test_cache import FILES, models, write
 from tests.test_cluster_state import MORE, forget_schemas, private_places_for, runs_match_no_cache
 from tests.test_cluster_state import run as pg_run

@@ -103,7 +103,7 @@ def test_configuration(sqlite_project: Project) -> None:
 
 
 def test_data_dependent_checks_against_real_rows_postgresql(pg_server, tmp_path: Path) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     url = fresh_pg_url(pg_server)
     p = Project(tmp_path, url, pg_server.url("postgres").render_as_string(hide_password=False), "postgresql")

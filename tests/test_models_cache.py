@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from atlembic import replay_cache
-from tests.pg_fixture import pg_bindir_or_skip
+from tests.support.pg_fixture import pg_bindir_or_skip
 
 ENV_PY = """\
 from alembic import context

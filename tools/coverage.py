@@ -36,7 +36,7 @@ import sqlalchemy as sa  # noqa: E402
 import atlembic  # noqa: E402
 from atlembic.devdb import DevDatabase, open_dev_database  # noqa: E402
 from atlembic.errors import AtlembicError  # noqa: E402
-from tests.alembic_side import ALEMBIC_OUTCOMES, Outcome, case_for, cases_for, run_alembic, run_atlembic  # noqa: E402
+from tests.support.alembic_side import ALEMBIC_OUTCOMES, Outcome, case_for, cases_for, run_alembic, run_atlembic  # noqa: E402
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
 TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB"}
