@@ -107,12 +107,14 @@ def test_compare_sqlite(case_id: str, sqlite_env, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case_id", _ids("postgresql"))
+@pytest.mark.slow  # server-heavy: both tools on PostgreSQL, per case
 def test_compare_postgresql(case_id: str, pg_env, tmp_path: Path) -> None:
     dev, url = pg_env()
     _check("postgresql", case_id, dev, url, (lambda: (pg_env()[1], tmp_path)) if FULL else None)
 
 
 @pytest.mark.parametrize("case_id", _ids("mysql"))
+@pytest.mark.slow  # server-heavy: both tools' round trips on MariaDB, per case
 def test_compare_mysql(case_id: str, mysql_env, tmp_path: Path) -> None:
     dev, url = mysql_env()
     _check("mysql", case_id, dev, url, lambda: (mysql_env()[1], tmp_path))

@@ -24,6 +24,8 @@ from atlembic.schema.inspect import inspect_schema
 from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
 
+pytestmark = pytest.mark.slow  # real projects' Alembic histories converted and applied, in processes
+
 optuna = require_module("optuna", "pip install -e .[test] installs optuna==5.0.0")
 mlflow = require_module("mlflow", "pip install -e .[test] installs mlflow-skinny==3.17.2")
 

@@ -38,6 +38,7 @@ def metadata_files() -> list[Path]:
     return sorted(replay_cache.cache_dir().glob("mysql-cluster-*.json"))
 
 
+@pytest.mark.slow  # every planning case twice, with and without kept servers
 def test_runs_plan_as_without_the_cache(tmp_path: Path) -> None:
     assert runs_match_no_cache(tmp_path / "migrations", run) >= 10
 

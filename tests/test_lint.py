@@ -207,6 +207,7 @@ def test_downgrade_plan_goes_through_the_analyzers(sqlite_project: Project) -> N
     assert "would lose data" in p.run("downgrade", V1, code=255)
 
 
+@pytest.mark.slow  # CLI end to end, several processes
 def test_revision_autogenerate_prints_the_findings_of_its_file(tmp_path: Path) -> None:
     proj = tmp_path / "sample_project"
     shutil.copytree(SAMPLE, proj, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))

@@ -53,6 +53,7 @@ def _params() -> list:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("case", _params())
+@pytest.mark.slow  # server-heavy: a full round trip per case on MariaDB
 def test_round_trip_mysql(case: Case, mysql_env, tmp_path: Path) -> None:
     dev, url = mysql_env()
     text, survived = run_round_trip(dev, url, tmp_path, case.a, case.b, case.rows)
@@ -268,6 +269,7 @@ sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
 
 
 @pytest.mark.parametrize("driver", ["mysql+pymysql", "mariadb+pymysql"])
+@pytest.mark.slow  # CLI end to end, starting its own MariaDB server
 def test_cli_plans_with_the_embedded_server_and_applies(mysql_server, tmp_path: Path, driver: str) -> None:
     """No --dev-url: the CLI starts its own MariaDB; a mysql:// target gets the one-line warning."""
     if driver.startswith("mariadb") and not mysql_server.is_mariadb:

@@ -28,11 +28,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
 from tests.support.roundtrip import Model, run_round_trip
+
+pytestmark = pytest.mark.slow  # hypothesis property runs: 100 drawn round trips per dialect
 
 # -- schema as plain data ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ def test_round_trip_sqlite(case: Case, sqlite_env, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("case", _cases("postgresql"), ids=lambda c: c.id)
+@pytest.mark.slow  # server-heavy: a full round trip per case on PostgreSQL
 def test_round_trip_postgresql(case: Case, pg_env, tmp_path) -> None:
     _check(case, *pg_env(), tmp_path)
 
