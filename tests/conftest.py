@@ -26,7 +26,7 @@ def sqlite_env(sqlite_dev: DevDatabase) -> Callable[[Path], tuple[DevDatabase, s
 
 
 
-from tests.pg_fixture import fresh_pg_url, pg_server  # noqa: E402,F401  (session PostgreSQL server)
+from tests.support.pg_fixture import fresh_pg_url, pg_server  # noqa: E402,F401  (session PostgreSQL server)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def pg_env(pg_server, pg_dev: DevDatabase) -> Callable[[], tuple[DevDatabase, st
     return make
 
 
-from tests.mysql_fixture import fresh_mysql_url, mysql_server  # noqa: E402,F401  (session MariaDB server)
+from tests.support.mysql_fixture import fresh_mysql_url, mysql_server  # noqa: E402,F401  (session MariaDB server)
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,13 @@ def cli(project: Project, *args: str, code: int = 0, env: dict[str, str] | None 
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
     if request.param == "sqlite":
         return Project(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", None, "sqlite")
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     server = request.getfixturevalue("pg_server")
     return Project(tmp_path, fresh_pg_url(server), server.url("postgres").render_as_string(False), "postgresql")
 
 
+@pytest.mark.slow  # concurrent CLI processes
 def test_concurrent_upgrades_apply_every_file_once(project: Project, tmp_path: Path) -> None:
     slow = "SELECT pg_sleep(0.3);\n" if project.dialect == "postgresql" else ""
     project.write({
@@ -59,8 +60,9 @@ def test_concurrent_upgrades_apply_every_file_once(project: Project, tmp_path: P
     assert applied == 3 and sum("No migration files to execute" in out for out, _ in outputs) >= 1
 
 
+@pytest.mark.slow  # a CLI process killed mid-file, then resumed
 def test_killed_in_the_middle_of_a_file_resumes(pg_server, tmp_path: Path) -> None:
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     project = Project(tmp_path, fresh_pg_url(pg_server), None, "postgresql")
     project.write({
@@ -127,6 +129,7 @@ def test_wrong_password_is_one_line_without_the_password(pg_server, tmp_path: Pa
     assert 'password authentication failed for user "atlembic_pw"' in line
 
 
+@pytest.mark.slow  # CLI end to end from `init`
 def test_init_then_autogenerate_and_upgrade(project: Project, tmp_path: Path) -> None:
     work = tmp_path / "fresh"
     work.mkdir()

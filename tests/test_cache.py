@@ -238,7 +238,7 @@ def test_canonical_index_order_keys_the_models_the_same() -> None:
 
 def _server_dev(dialect: str) -> DevDatabase:
     from atlembic.devdb import open_dev_database
-    from tests.pg_fixture import server_unavailable
+    from tests.support.pg_fixture import server_unavailable
 
     try:
         return open_dev_database(dialect)

@@ -72,6 +72,7 @@ def run_sample_sequence(project: Path, url_args: list[str]) -> sa.Inspector:
     return files
 
 
+@pytest.mark.slow  # the README's sequence, one CLI process per step
 def test_sample_sequence_sqlite(project: Path) -> None:
     run_sample_sequence(project, [])
     engine = sa.create_engine(f"sqlite:///{project / 'app.db'}")
@@ -84,8 +85,9 @@ def test_sample_sequence_sqlite(project: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow  # the README's sequence, one CLI process per step
 def test_sample_sequence_postgresql(project: Path, pg_server) -> None:
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     url = fresh_pg_url(pg_server)
     # No --dev-url: the embedded default starts (and removes) its own ephemeral cluster.

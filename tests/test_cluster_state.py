@@ -32,7 +32,7 @@ from atlembic.migrate.directory import MigrationFile
 from atlembic.replay import cache as replay_cache
 from atlembic.replay import lazy
 from atlembic.replay.lazy import LazyDevDatabase
-from tests.pg_fixture import pg_bindir_or_skip, require_module
+from tests.support.pg_fixture import pg_bindir_or_skip, require_module
 from tests.test_cache import FILES, models, plan_text, planning_cases, write
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,6 +104,7 @@ def runs_match_no_cache(directory: Path, run_one: Callable[..., tuple[str, int]]
     return started_kept
 
 
+@pytest.mark.slow  # every planning case twice, with and without kept clusters
 def test_runs_plan_as_without_the_cache(tmp_path: Path, private_places: Path) -> None:
     assert runs_match_no_cache(tmp_path / "migrations", run) >= 10
     assert 1 <= len(metadata_files()) <= kept.MAX_CLUSTERS
@@ -189,6 +190,7 @@ print(json.dumps({"ran": ran, "changes": len(outcome.plan.statements)}))
 """
 
 
+@pytest.mark.slow  # CLI processes, each starting a cluster
 def test_separate_processes_replay_only_the_added_file(tmp_path: Path, private_places: Path) -> None:
     project = _project(tmp_path / "project")
     directory = project / "migrations"
@@ -285,6 +287,7 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
+@pytest.mark.slow  # a cluster kept, damaged and restarted per damage
 def test_a_damaged_kept_data_dir_is_discarded(tmp_path: Path, private_places: Path, replayed: list[str],
                                               damage: str) -> None:
     directory = tmp_path / "migrations"
@@ -311,6 +314,7 @@ def test_a_damaged_kept_data_dir_is_discarded(tmp_path: Path, private_places: Pa
     assert replayed == ["99999999999999_planned.sql"]
 
 
+@pytest.mark.slow  # two runs, a cluster each
 def test_orphaned_and_half_kept_entries_are_swept(tmp_path: Path, private_places: Path) -> None:
     files = write(tmp_path / "migrations", FILES)
     run(files, models())
@@ -333,6 +337,7 @@ def test_orphaned_and_half_kept_entries_are_swept(tmp_path: Path, private_places
 # -- concurrency, --no-cache, --dev-url ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # concurrent runs, a cluster each
 def test_concurrent_runs_never_share_a_data_dir(tmp_path: Path, private_places: Path) -> None:
     files = write(tmp_path / "migrations", FILES)
     metadata = models()
@@ -375,6 +380,7 @@ def test_only_one_of_racing_takers_gets_a_kept_data_dir(tmp_path: Path, private_
     assert metadata_files() == [] and entries(private_places) == []
 
 
+@pytest.mark.slow  # three runs, a cluster each
 def test_no_cache_takes_and_keeps_nothing(tmp_path: Path, private_places: Path, replayed: list[str]) -> None:
     files = write(tmp_path / "migrations", FILES)
     metadata = models()
@@ -398,6 +404,7 @@ def test_a_dev_url_server_is_left_alone(tmp_path: Path, private_places: Path, pg
     assert metadata_files() == [] and entries(private_places) == []
 
 
+@pytest.mark.slow  # two runs, a fresh cluster each
 def test_replays_that_change_what_databases_share_are_not_kept(tmp_path: Path, private_places: Path) -> None:
     """A role (or any cluster-wide object) a migration created would be there before the replay of the next
     run: such a data dir is not kept, and the next run replays on a fresh server, as without the cache."""
@@ -412,6 +419,7 @@ def test_replays_that_change_what_databases_share_are_not_kept(tmp_path: Path, p
     assert run(edited, metadata) == ("", 0)
 
 
+@pytest.mark.slow  # four runs, a cluster each
 def test_kept_data_dirs_per_cache_dir_are_bounded(tmp_path: Path, private_places: Path) -> None:
     metadata = models()
     for n in range(4):
@@ -497,6 +505,7 @@ commands.check(load_settings(sys.argv[1]))
 
 
 @pytest.mark.parametrize("moment", ["while keeping", "after taking"])
+@pytest.mark.slow  # a subprocess killed mid-run, then a new run
 def test_a_killed_run_leaves_nothing_the_next_run_trusts(tmp_path: Path, private_places: Path,
                                                          replayed: list[str], moment: str) -> None:
     project = _project(tmp_path / "project")

@@ -29,6 +29,7 @@ def revisions(project: Path) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
+@pytest.mark.slow  # CLI end to end, several processes
 def test_edited_file_is_refused_until_rehashed(project: Path) -> None:
     atlembic(project, "revision", "--autogenerate", "-m", "init")
     [first] = migration_files(project)
@@ -48,6 +49,7 @@ def test_manual_revision_writes_empty_file_and_sum(project: Path) -> None:
     assert file.name in (project / "migrations" / "atlas.sum").read_text()
 
 
+@pytest.mark.slow  # CLI end to end, several processes
 def test_failing_statement_stops_and_records_where(project: Path) -> None:
     atlembic(project, "revision", "--autogenerate", "-m", "init")
     atlembic(project, "upgrade", "head")
@@ -87,6 +89,7 @@ def test_dirty_target_without_revisions_is_refused(project: Path) -> None:
     assert revisions(project)[0][:3] == (file.name.split("_")[0], 0, 0)
 
 
+@pytest.mark.slow  # CLI end to end, several processes
 def test_upgrade_plus_one_and_up_to_date(project: Path) -> None:
     atlembic(project, "revision", "--autogenerate", "-m", "init")
     add_age_column(project)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.pg_fixture import require_module
+from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
 
 FIXTURE = Path(__file__).parent / "fixtures" / "convert"
@@ -69,6 +69,7 @@ def test_baseline_is_deterministic_schema_only_and_in_sync(project: Path, tmp_pa
     assert "synced" in atlembic(project, "revision", "--autogenerate", "-m", "next").stdout
 
 
+@pytest.mark.slow  # alembic and atlembic CLI processes end to end
 def test_handover_checks_version_and_schema(project: Path) -> None:
     atlembic(project, "convert")
     [baseline] = sql_files(project)
@@ -92,6 +93,7 @@ def test_handover_checks_version_and_schema(project: Path) -> None:
     assert version in atlembic(project, "current").stdout
 
 
+@pytest.mark.slow  # alembic and atlembic CLI processes end to end
 def test_stamp_hands_over_with_the_same_checks(project: Path) -> None:
     atlembic(project, "convert")
     [baseline] = sql_files(project)
@@ -148,6 +150,7 @@ def test_env_py_with_its_own_url_is_redirected(project: Path, tmp_path: Path) ->
     assert not elsewhere.exists() or "tag" not in tables(f"sqlite:///{elsewhere}")
 
 
+@pytest.mark.slow  # alembic and atlembic CLI processes end to end
 def test_bad_input(project: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -177,8 +180,9 @@ def test_bad_input(project: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgresql
+@pytest.mark.slow  # alembic and atlembic CLI processes end to end, on PostgreSQL
 def test_postgresql_convert_and_handover(project: Path, pg_server, tmp_path: Path) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     url = fresh_pg_url(pg_server)
     set_url(project, url.replace("%", "%%"))

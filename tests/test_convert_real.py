@@ -21,8 +21,10 @@ import sqlalchemy as sa
 from atlembic.convert.compare import respellings
 from atlembic.diff import diff_schemas
 from atlembic.schema.inspect import inspect_schema
-from tests.pg_fixture import require_module
+from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
+
+pytestmark = pytest.mark.slow  # real projects' Alembic histories converted and applied, in processes
 
 optuna = require_module("optuna", "pip install -e .[test] installs optuna==5.0.0")
 mlflow = require_module("mlflow", "pip install -e .[test] installs mlflow-skinny==3.17.2")
@@ -230,7 +232,7 @@ def test_real_history_sqlite(tmp_path: Path, name: str) -> None:
 @pytest.mark.postgresql
 @pytest.mark.parametrize("name", ["optuna", "mlflow"])
 def test_real_history_postgresql(tmp_path: Path, name: str, pg_server) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     dev = ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)]
     _run(tmp_path, name, fresh_pg_url(pg_server), fresh_pg_url(pg_server), dev)

@@ -32,8 +32,8 @@ from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase
 from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
 from atlembic.devdb.url import UrlDevDatabase
 from atlembic.errors import AtlembicError
-from tests.mysql_fixture import mysql_binaries_or_skip
-from tests.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
+from tests.support.mysql_fixture import mysql_binaries_or_skip
+from tests.support.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -286,6 +286,7 @@ def test_ephemeral_refuses_unclean_database(tmp_path: Path) -> None:
         assert not [n for n in names if n.startswith("atlembic_dev_")]
 
 
+@pytest.mark.slow  # server-heavy: initdb / install-db of a new template
 def test_template_cache_is_used_and_rebuilt(server_engine: ServerEngine, isolated_cache: Path) -> None:
     def start_stop() -> bool:
         with server_engine.server(use_template=True, cache_dir=isolated_cache) as server:
@@ -456,6 +457,7 @@ def _assert_cleaned_up(tmpdir: Path, pid: int) -> None:
         ("self-sigint", None, -signal.SIGINT),
     ],
 )
+@pytest.mark.slow  # a child process starting a server, signalled
 def test_signal_cleans_up(
     server_engine: ServerEngine, mode: str, sig: signal.Signals | None, returncode: int
 ) -> None:

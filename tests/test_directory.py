@@ -12,13 +12,8 @@ from atlembic.errors import AtlembicError
 from atlembic.migrate import directory
 from atlembic.migrate.directory import MigrationDir, MigrationFile, atomic_write, render_migration
 from atlembic.migrate.sumfile import ChecksumError
+from tests.support.paths import ATLAS_VECTORS
 
-
-def _shared() -> Path:
-    return Path(os.environ.get("ATLEMBIC_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-
-
-VECTORS = _shared() / "atlas-vectors"
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
 
 
@@ -138,7 +133,7 @@ def test_is_checkpoint(content: str, checkpoint: bool) -> None:
 
 
 def test_files_from_last_checkpoint(tmp_path: Path) -> None:
-    vector = MigrationDir(VECTORS / "sql" / "migrate" / "testdata" / "partial-checkpoint")
+    vector = MigrationDir(ATLAS_VECTORS / "sql" / "migrate" / "testdata" / "partial-checkpoint")
     assert [f.name for f in vector.files_from_last_checkpoint()] == ["5_checkpoint.sql", "6_sixth.sql"]
     (tmp_path / "1_a.sql").write_text("SELECT 1;\n")
     (tmp_path / "2_b.sql").write_text("SELECT 2;\n")
@@ -197,7 +192,7 @@ def test_write_migration_and_sum(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("folder", ["migrate", "migrate/sub", "partial-checkpoint"])
 def test_directory_sum_matches_atlas(folder: str) -> None:
-    mdir = MigrationDir(VECTORS / "sql" / "migrate" / "testdata" / folder)
+    mdir = MigrationDir(ATLAS_VECTORS / "sql" / "migrate" / "testdata" / folder)
     assert mdir.compute_sum().to_text() == mdir.sum_text()
     mdir.check_sum()
 

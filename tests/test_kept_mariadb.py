@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic.replay import cache as replay_cache
-from tests.mysql_fixture import mysql_binaries_or_skip
+from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.test_cache import FILES, models, write
 from tests.test_cluster_state import MORE, forget_schemas, private_places_for, runs_match_no_cache
 from tests.test_cluster_state import run as pg_run
@@ -38,6 +38,7 @@ def metadata_files() -> list[Path]:
     return sorted(replay_cache.cache_dir().glob("mysql-cluster-*.json"))
 
 
+@pytest.mark.slow  # every planning case twice, with and without kept servers
 def test_runs_plan_as_without_the_cache(tmp_path: Path) -> None:
     assert runs_match_no_cache(tmp_path / "migrations", run) >= 10
 

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
 
 from atlembic.errors import AtlembicError
 from atlembic.migrate.lexer import SCAN_OPTIONS, ScanOptions, split_statements, statement_hashes
+from tests.support.paths import ATLAS_VECTORS
 
-
-def _shared() -> Path:
-    return Path(os.environ.get("ATLEMBIC_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-
-
-TESTDATA = _shared() / "atlas-vectors" / "sql" / "migrate" / "testdata"
+TESTDATA = ATLAS_VECTORS / "sql" / "migrate" / "testdata"
 GOLDEN_DIRS = ("lex", "lexgroup", "lexescaped", "lexbegintry")
 ALL_ON = {"begin_end": True, "begin_atomic": True, "dollar_quote": True, "backslash_escapes": True}
 
 
 def _golden_options(sql: Path) -> ScanOptions:
-    """The scanner options Atlas used for each golden file (atlas-vectors/README.md)."""
+    """The scanner options Atlas used for each golden file (tests/fixtures/atlas/README.md)."""
     folder, name = sql.parent.name, sql.name
     if folder == "lex":
         return ScanOptions(**ALL_ON, escaped_strings=True, hash_comments="_pg" not in name)

@@ -110,7 +110,7 @@ class Project:
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
     if request.param == "sqlite":
         return Project(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", None, "sqlite")
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     server = request.getfixturevalue("pg_server")
     dev_url = server.url("postgres").render_as_string(hide_password=False)
@@ -360,7 +360,7 @@ def test_sqlite_lock_file_is_atlas_compatible(tmp_path: Path, monkeypatch: pytes
 
 
 def test_postgresql_lock_held_elsewhere_times_out(pg_server, tmp_path: Path) -> None:
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     project = Project(tmp_path, fresh_pg_url(pg_server), None, "postgresql")
     project.write(FILES)

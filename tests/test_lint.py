@@ -103,7 +103,7 @@ def test_configuration(sqlite_project: Project) -> None:
 
 
 def test_data_dependent_checks_against_real_rows_postgresql(pg_server, tmp_path: Path) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     url = fresh_pg_url(pg_server)
     p = Project(tmp_path, url, pg_server.url("postgres").render_as_string(hide_password=False), "postgresql")
@@ -207,6 +207,7 @@ def test_downgrade_plan_goes_through_the_analyzers(sqlite_project: Project) -> N
     assert "would lose data" in p.run("downgrade", V1, code=255)
 
 
+@pytest.mark.slow  # CLI end to end, several processes
 def test_revision_autogenerate_prints_the_findings_of_its_file(tmp_path: Path) -> None:
     proj = tmp_path / "sample_project"
     shutil.copytree(SAMPLE, proj, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from atlembic.replay import cache as replay_cache
-from tests.pg_fixture import pg_bindir_or_skip
+from tests.support.pg_fixture import pg_bindir_or_skip
 
 ENV_PY = """\
 from alembic import context
@@ -102,6 +102,7 @@ def check(root: Path, env: dict[str, str] | None = None) -> tuple[dict, bool]:
     return cached, loaded
 
 
+@pytest.mark.slow  # 28 CLI processes
 def test_unchanged_models_are_not_imported_and_every_input_counts(project: Path) -> None:
     first, loaded = check(project)
     assert first["in_sync"] and loaded
@@ -133,6 +134,7 @@ def test_unchanged_models_are_not_imported_and_every_input_counts(project: Path)
     assert any("tag" in line for line in answers[4]["changes"])
 
 
+@pytest.mark.slow  # CLI processes, with and without the cache
 def test_environment_variables_the_models_read(project: Path) -> None:
     plain, _ = check(project)
     prefixed, loaded = check(project, env={"MODELS_TABLE_PREFIX": "app_"})
@@ -143,6 +145,7 @@ def test_environment_variables_the_models_read(project: Path) -> None:
     assert check(project) == (plain, True)
 
 
+@pytest.mark.slow  # CLI processes, with and without the cache
 def test_models_that_touch_a_database_are_never_snapshotted(project: Path) -> None:
     (project / "models.py").write_text(MODELS + textwrap.dedent("""\
         import sqlite3
@@ -152,6 +155,7 @@ def test_models_that_touch_a_database_are_never_snapshotted(project: Path) -> No
     assert check(project)[1], "a load that opened a database was reused"
 
 
+@pytest.mark.slow  # CLI processes, with and without the cache
 def test_damaged_snapshot_is_ignored_and_rebuilt(project: Path) -> None:
     first, _ = check(project)
     entries = list((project.parent / "xdg" / "atlembic" / "replay").glob("models-*.bin"))
@@ -169,6 +173,7 @@ def test_no_cache_writes_no_snapshot(project: Path, tmp_path: Path) -> None:
     assert replay_cache.enabled()
 
 
+@pytest.mark.slow  # CLI processes, each starting a PostgreSQL cluster
 def test_postgresql_load_next_to_the_replay_thread(tmp_path: Path) -> None:
     """On a server dev database the models load while another thread replays the directory and starts
     the server (processes, sockets, environment reads): none of that is the models' input."""

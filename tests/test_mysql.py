@@ -1,5 +1,5 @@
 """MySQL / MariaDB end to end on a real server: `--dev-url`, reflection, round trips (the shared cases of
-test_roundtrip.py plus MySQL-only ones), and apply without transactional DDL (progress survives a failure,
+tests/support/cases.py plus its MySQL-only ones), and apply without transactional DDL (progress survives a failure,
 a re-run resumes at the failed statement). The ephemeral dev server's life cycle, template cache and
 cleanup on signals are tested together with PostgreSQL's in test_devdb.py."""
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
 from atlembic import commands
 from atlembic.config import load_settings
@@ -26,10 +25,10 @@ from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
 from atlembic.schema.inspect import inspect_schema
-from tests.mysql_fixture import fresh_mysql_url
-from tests.pg_fixture import server_unavailable
-from tests.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
-from tests.test_roundtrip import POSTS, USERS, Case, build_cases, users, with_posts
+from tests.support.cases import Case, build_cases, mysql_only_cases, with_posts
+from tests.support.mysql_fixture import fresh_mysql_url
+from tests.support.pg_fixture import server_unavailable
+from tests.support.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,85 +44,8 @@ _FRAGMENTS = {
 # ------------------------------------------------------------------------------------------ round trips
 
 
-def _mysql_only_cases() -> list[Case]:
-    def table_opts(**kw: str):  # type: ignore[no-untyped-def]
-        def build(md: sa.MetaData) -> None:
-            users()(md)
-            for key, value in kw.items():
-                md.tables["users"].kwargs[f"mysql_{key}"] = value
-        return build
-
-    def stamp(on_update: bool):  # type: ignore[no-untyped-def]
-        default = sa.text("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP" if on_update else "CURRENT_TIMESTAMP")
-        return users(sa.Column("changed", mysql.TIMESTAMP, nullable=False, server_default=default))
-
-    def no_autoincrement(md: sa.MetaData) -> None:
-        sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-                 sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer))
-
-    return [
-        Case("column-charset", users(), users(name_type=sa.String(30, collation="latin1_bin")),
-             sql=("CHARACTER SET latin1",), dialects=("mysql",)),
-        Case("column-collation", users(), users(name_type=sa.String(30, collation="utf8mb4_bin")),
-             sql=("COLLATE utf8mb4_bin",), dialects=("mysql",)),
-        Case("table-charset", users(), table_opts(charset="latin1"), sql=("DEFAULT CHARSET=latin1",),
-             dialects=("mysql",)),
-        Case("table-collation", users(), table_opts(collate="utf8mb4_bin"), sql=("COLLATE=utf8mb4_bin",),
-             dialects=("mysql",)),
-        Case("table-engine", users(), table_opts(engine="MyISAM"), sql=("ENGINE=MyISAM",), dialects=("mysql",)),
-        Case("table-charset-back-to-default", table_opts(charset="latin1"), users(),
-             sql=("DEFAULT CHARSET=DEFAULT",), dialects=("mysql",)),
-        # Table options together with a column change: planned today, whatever diff.py compares.
-        Case("table-charset-and-column", users(),
-             _with(table_opts(charset="latin1", engine="MyISAM"), sa.Column("age", sa.Integer)),
-             sql=("DEFAULT CHARSET=latin1", "ENGINE=MyISAM", "MODIFY COLUMN name VARCHAR(30)"), dialects=("mysql",)),
-        Case("on-update-current-timestamp", stamp(False), stamp(True), sql=("ON UPDATE",), dialects=("mysql",)),
-        # SQLAlchemy drops ON UPDATE when the default is NULL; the reflector reads it from the catalog.
-        Case("on-update-with-null-default", users(sa.Column("touched", mysql.TIMESTAMP, nullable=True)),
-             users(sa.Column("touched", mysql.TIMESTAMP, nullable=True,
-                             server_default=sa.text("NULL ON UPDATE CURRENT_TIMESTAMP"))),
-             sql=("ON UPDATE",), dialects=("mysql",)),
-        Case("drop-auto-increment", users(), no_autoincrement, dialects=("mysql",)),
-        Case("add-auto-increment", no_autoincrement, users(), sql=("AUTO_INCREMENT",), dialects=("mysql",)),
-        Case("prefix-length-index", users(sa.Index("ix_name", "name")),
-             users(sa.Index("ix_name", "name", mysql_length={"name": 5})), sql=("name(5)",), dialects=("mysql",)),
-        Case("enum-values-change", users(sa.Column("mood", sa.Enum("happy", "sad"))),
-             users(sa.Column("mood", sa.Enum("happy", "meh", "sad"))), sql=("'meh'",), dialects=("mysql",)),
-        Case("set-values-change", users(sa.Column("tags", mysql.SET("a", "b"))),
-             users(sa.Column("tags", mysql.SET("a", "b", "c"))), sql=("'c'",), dialects=("mysql",)),
-        Case("fulltext-index", users(), users(sa.Index("ft_name", "name", mysql_prefix="FULLTEXT")),
-             sql=("FULLTEXT INDEX",), dialects=("mysql",)),
-        Case("fk-index-changes-under-kept-fk",
-             with_posts(sa.Index("ix_user", "user_id")),
-             with_posts(sa.Index("ix_user", "user_id", "title")),
-             rows={"users": USERS, "posts": POSTS}, sql=("DROP FOREIGN KEY",), dialects=("mysql",)),
-        Case("fk-column-type-change",
-             with_posts(),
-             _posts_with_bigint_ids,
-             rows={"users": USERS, "posts": POSTS}, sql=("BIGINT",), dialects=("mysql",)),
-        Case("unsigned-int", users(sa.Column("n", mysql.INTEGER())),
-             users(sa.Column("n", mysql.INTEGER(unsigned=True))), sql=("UNSIGNED",), dialects=("mysql",)),
-    ]
-
-
-def _with(model, *columns: sa.Column):  # type: ignore[no-untyped-def]
-    def build(md: sa.MetaData) -> None:
-        model(md)
-        for column in columns:
-            md.tables["users"].append_column(column)
-    return build
-
-
-def _posts_with_bigint_ids(md: sa.MetaData) -> None:
-    sa.Table("users", md, sa.Column("id", sa.BigInteger, primary_key=True),
-             sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
-    sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
-             sa.Column("title", sa.String(50), nullable=False))
-
-
 def _cases() -> list[Case]:
-    return [c for c in [*build_cases(), *_mysql_only_cases()] if "mysql" in c.dialects]
+    return [c for c in [*build_cases(), *mysql_only_cases()] if "mysql" in c.dialects]
 
 
 def _params() -> list:  # type: ignore[type-arg]
@@ -131,6 +53,7 @@ def _params() -> list:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("case", _params())
+@pytest.mark.slow  # server-heavy: a full round trip per case on MariaDB
 def test_round_trip_mysql(case: Case, mysql_env, tmp_path: Path) -> None:
     dev, url = mysql_env()
     text, survived = run_round_trip(dev, url, tmp_path, case.a, case.b, case.rows)
@@ -150,7 +73,7 @@ def test_round_trip_mysql(case: Case, mysql_env, tmp_path: Path) -> None:
 
 def test_fk_implicit_index_is_no_spurious_diff(mysql_dev, tmp_path: Path) -> None:
     """The index MySQL adds for an unnamed FK exists on both sides: planning again finds nothing."""
-    from tests.roundtrip import plan_and_write
+    from tests.support.roundtrip import plan_and_write
 
     directory = MigrationDir(tmp_path / "migrations")
     md = metadata_of(with_posts())
@@ -346,6 +269,7 @@ sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
 
 
 @pytest.mark.parametrize("driver", ["mysql+pymysql", "mariadb+pymysql"])
+@pytest.mark.slow  # CLI end to end, starting its own MariaDB server
 def test_cli_plans_with_the_embedded_server_and_applies(mysql_server, tmp_path: Path, driver: str) -> None:
     """No --dev-url: the CLI starts its own MariaDB; a mysql:// target gets the one-line warning."""
     if driver.startswith("mariadb") and not mysql_server.is_mariadb:

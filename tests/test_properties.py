@@ -1,7 +1,7 @@
 """Property-based round trips: random schema A, random evolution B of A, rows valid under both.
 
 Hypothesis draws a small schema A as plain frozen data (`SchemaSpec`), applies 1-4 random mutations to get
-B, and draws rows that satisfy the constraints of A *and* B. `tests.roundtrip.run_round_trip` then applies A
+B, and draws rows that satisfy the constraints of A *and* B. `tests.support.roundtrip.run_round_trip` then applies A
 to a real target, inserts the rows, plans, verifies and applies A -> B, and asserts the target reflects equal
 to a fresh create_all(B) and that planning B again is in sync. On top of that we assert every row survived
 with its values (the columns B still has).
@@ -28,11 +28,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
-from tests.roundtrip import Model, run_round_trip
+from tests.support.roundtrip import Model, run_round_trip
+
+pytestmark = pytest.mark.slow  # hypothesis property runs: 100 drawn round trips per dialect
 
 # -- schema as plain data ---------------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ def _run_on_terminal(project: Path, args: list[str], answer: str) -> str:
     return seen.decode(errors="replace")
 
 
+@pytest.mark.slow  # CLI processes on a pseudo-terminal, end to end
 def test_on_a_terminal_atlembic_asks_and_plans_the_rename(project: Path) -> None:
     rename_fullname(project, hint=False)
     out = _run_on_terminal(project, ["revision", "--autogenerate", "-m", "rename"], "y")
@@ -89,6 +90,7 @@ def test_on_a_terminal_atlembic_asks_and_plans_the_rename(project: Path) -> None
     assert "RENAME COLUMN fullname TO full_name" in text and "DROP" not in text
 
 
+@pytest.mark.slow  # CLI processes on a pseudo-terminal, end to end
 def test_on_a_terminal_no_keeps_drop_and_add(project: Path) -> None:
     rename_fullname(project, hint=False)
     _run_on_terminal(project, ["revision", "--autogenerate", "-m", "rename"], "n")

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
 
 from atlembic.errors import AtlembicError
 from atlembic.migrate.sumfile import ChecksumError, HashFile, compute_sum, is_sum_ignored, validate_sum
+from tests.support.paths import ATLAS_VECTORS
 
-
-def _shared() -> Path:
-    return Path(os.environ.get("ATLEMBIC_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-
-
-VECTORS = _shared() / "atlas-vectors"
-SUM_DIRS = sorted(p.parent for p in VECTORS.rglob("atlas.sum"))
+SUM_DIRS = sorted(p.parent for p in ATLAS_VECTORS.rglob("atlas.sum"))
 EMPTY_SUM = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
 
 
@@ -32,10 +26,10 @@ def _b64sha(*parts: bytes) -> str:
 
 def test_all_atlas_vector_dirs_found() -> None:
     # The README promises 22 folders; fewer means the vectors moved and the test below ran on less.
-    assert len(SUM_DIRS) == 22, f"expected 22 atlas.sum folders under {VECTORS}"
+    assert len(SUM_DIRS) == 22, f"expected 22 atlas.sum folders under {ATLAS_VECTORS}"
 
 
-@pytest.mark.parametrize("path", SUM_DIRS, ids=lambda p: str(p.relative_to(VECTORS)))
+@pytest.mark.parametrize("path", SUM_DIRS, ids=lambda p: str(p.relative_to(ATLAS_VECTORS)))
 def test_recomputed_sum_matches_atlas(path: Path) -> None:
     stored = (path / "atlas.sum").read_bytes()
     files = _dir_files(path)

@@ -2,7 +2,7 @@
 
 Import from conftest.py (or a test module)::
 
-    from tests.pg_fixture import fresh_pg_url, pg_server  # noqa: F401
+    from tests.support.pg_fixture import fresh_pg_url, pg_server  # noqa: F401
 
 ``pg_server`` is session-scoped: one ephemeral cluster (~0.1 s to start with the cached template) serves
 every test; ``fresh_pg_url(pg_server)`` gives each test its own new, empty database on it.
@@ -10,7 +10,7 @@ every test; ``fresh_pg_url(pg_server)`` gives each test its own new, empty datab
 Without PostgreSQL server binaries the tests are skipped, except under ``CI=true``, where they fail:
 CI must not go green by silently not testing PostgreSQL.
 
-The engine-neutral helpers at the end serve tests/mysql_fixture.py too.
+The engine-neutral helpers at the end serve tests/support/mysql_fixture.py too.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ upgrade ops are applied for real and the outcome is classified:
 * ``partial``: it applied and the rows survived, but the schema differs from a fresh ``create_all(B)``;
 * ``correct``: the reflected schema equals a fresh ``create_all(B)`` and the rows survived.
 
-atlembic side: :func:`tests.roundtrip.run_round_trip` plus the row check of test_roundtrip.py: ``correct`` or
+atlembic side: :func:`tests.support.roundtrip.run_round_trip` plus the row check of test_roundtrip.py: ``correct`` or
 ``failed`` with the failure message.
 """
 
@@ -33,8 +33,8 @@ from atlembic.diff import diff_schemas
 from atlembic.provider import rename_hints
 from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
-from tests.roundtrip import Model, fresh_schema, metadata_of, reflect, run_round_trip
-from tests.test_roundtrip import Case, build_cases
+from tests.support.cases import Case, build_cases, mysql_only_cases
+from tests.support.roundtrip import Model, fresh_schema, metadata_of, reflect, run_round_trip
 
 __all__ = ["ALEMBIC_OUTCOMES", "Outcome", "case_for", "cases_for", "run_alembic", "run_atlembic"]
 
@@ -43,15 +43,10 @@ ALEMBIC_OUTCOMES = ("correct", "partial", "data loss", "error", "missed")
 
 def cases_for(dialect: str) -> list[Case]:
     """The round-trip cases of ``dialect``, built afresh (a Column belongs to one Table only, so each
-    use of a model needs its own build): test_roundtrip.py's, plus test_mysql.py's MySQL-only ones."""
+    use of a model needs its own build): the shared ones of tests/support/cases.py, plus its MySQL-only ones."""
     cases = build_cases()
     if dialect == "mysql":
-        try:
-            from tests.test_mysql import _mysql_only_cases
-        except (ImportError, AttributeError):  # pragma: no cover - the MySQL suite is still being written
-            pass
-        else:
-            cases += _mysql_only_cases()
+        cases += mysql_only_cases()
     return [c for c in cases if dialect in c.dialects]
 
 

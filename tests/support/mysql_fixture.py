@@ -2,7 +2,7 @@
 
 Import from conftest.py (or a test module)::
 
-    from tests.mysql_fixture import fresh_mysql_url, mysql_server  # noqa: F401
+    from tests.support.mysql_fixture import fresh_mysql_url, mysql_server  # noqa: F401
 
 ``mysql_server`` is session-scoped: one ephemeral server (~0.1 s to start with the cached template) serves
 every test; ``fresh_mysql_url(mysql_server)`` gives each test its own new, empty database on it.
@@ -20,7 +20,7 @@ import pytest
 
 from atlembic.devdb.mysql import EphemeralMariaDB, MySQLBinaries, find_mysql_binaries
 from atlembic.errors import AtlembicError
-from tests.pg_fixture import fresh_database_url, running, server_unavailable
+from tests.support.pg_fixture import fresh_database_url, running, server_unavailable
 
 __all__ = ["mysql_server", "fresh_mysql_url", "mysql_binaries_or_skip", "mysql_unavailable"]
 

@@ -1,0 +1,330 @@
+"""The round-trip cases: model A -> model B, the rows to keep, the SQL the plan must contain, the dialects.
+
+Run by tests/test_roundtrip.py (SQLite, PostgreSQL), tests/test_mysql.py (MySQL/MariaDB, with the MySQL-only
+cases below), tests/test_alembic_comparison.py and the coverage report (docs/coverage.md), through
+tests/support/roundtrip.py and tests/support/alembic_side.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from tests.support.roundtrip import Model
+
+
+def users(*extra: sa.SchemaItem, name_type: sa.types.TypeEngine | None = None,
+          name_nullable: bool = False, name_default: str | None = None, drop_score: bool = False) -> Model:
+    def build(md: sa.MetaData) -> None:
+        score = () if drop_score else (sa.Column("score", sa.Integer, nullable=True),)
+        sa.Table(
+            "users", md,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("name", name_type or sa.String(30), nullable=name_nullable, server_default=name_default),
+            *score,
+            *extra,
+        )
+    return build
+
+
+def with_posts(*post_extra: sa.SchemaItem, users_extra: tuple = (), fk_ondelete: str | None = None) -> Model:
+    def build(md: sa.MetaData) -> None:
+        users(*users_extra)(md)
+        sa.Table(
+            "posts", md,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete=fk_ondelete), nullable=False),
+            sa.Column("title", sa.String(50), nullable=False),
+            *post_extra,
+        )
+    return build
+
+
+def posts_without_fk(md: sa.MetaData) -> None:
+    users()(md)
+    sa.Table(
+        "posts", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, nullable=False),
+        sa.Column("title", sa.String(50), nullable=False),
+    )
+
+
+def cycle(md: sa.MetaData) -> None:
+    """Two new tables that reference each other: one foreign key has to come after both exist."""
+    users()(md)
+    sa.Table("teams", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("captain_id", sa.Integer, sa.ForeignKey("members.id", name="fk_captain")))
+    sa.Table("members", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", name="fk_team")))
+
+
+def renamed_users(md: sa.MetaData) -> None:
+    """users -> people (declared), with posts pointing at it and a column renamed too."""
+    sa.Table(
+        "people", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(30), nullable=False),
+        sa.Column("points", sa.Integer, nullable=True, info={"atlembic": {"renamed_from": "score"}}),
+        info={"atlembic": {"renamed_from": "users"}},
+    )
+    sa.Table(
+        "posts", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("people.id"), nullable=False),
+        sa.Column("title", sa.String(50), nullable=False),
+    )
+
+
+def composite_pk(md: sa.MetaData) -> None:
+    sa.Table(
+        "users", md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("name", sa.String(30), primary_key=True),
+        sa.Column("score", sa.Integer, nullable=True),
+    )
+
+
+def with_sequence(md: sa.MetaData) -> None:
+    seq = sa.Sequence("ticket_seq", start=100, increment=5, metadata=md)
+    users(sa.Column("ticket", sa.Integer, seq, server_default=seq.next_value()))(md)
+
+
+def billing(with_fk: bool = True, extra: tuple = ()) -> Model:
+    """Tables in a named schema, one of them referencing the default schema."""
+    def build(md: sa.MetaData) -> None:
+        users()(md)
+        fk = (sa.ForeignKey("users.id", name="fk_invoice_user"),) if with_fk else ()
+        sa.Table("invoices", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("user_id", sa.Integer, *fk), sa.Column("total", sa.Numeric(10, 2)),
+                 sa.Index("ix_invoices_user", "user_id"), *extra, schema="billing")
+    return build
+
+
+def posts_to_code(md: sa.MetaData) -> None:
+    """posts.user_id -> users.id becomes posts.author_code -> users.code (columns and target change)."""
+    users(sa.Column("code", sa.Integer, unique=True))(md)
+    sa.Table(
+        "posts", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, nullable=False),
+        sa.Column("title", sa.String(50), nullable=False),
+        sa.Column("author_code", sa.Integer, sa.ForeignKey("users.code")),  # added last, as ALTER adds it
+    )
+
+
+def commented_users(md: sa.MetaData) -> None:
+    users()(md)
+    md.tables["users"].comment = "people"
+
+
+USERS = [{"id": 1, "name": "ann", "score": 3}, {"id": 2, "name": "bob", "score": 5}]
+POSTS = [{"id": 10, "user_id": 1, "title": "hello"}, {"id": 11, "user_id": 2, "title": "world"}]
+
+
+# Dialects a case runs on unless it names its own (MySQL cases run in tests/test_mysql.py).
+ALL_DIALECTS = ("sqlite", "postgresql", "mysql")
+
+
+@dataclass
+class Case:
+    id: str
+    a: Model
+    b: Model
+    rows: dict[str, list[dict]] = field(default_factory=lambda: {"users": USERS})
+    sql: tuple[str, ...] = ()  # substrings the planned migration must contain
+    dialects: tuple[str, ...] = ALL_DIALECTS
+
+
+def build_cases() -> list[Case]:
+    """Fresh Column/Index objects per call: SQLAlchemy binds each to one Table only."""
+    return [
+        Case("add-nullable-column", users(), users(sa.Column("age", sa.Integer)), sql=("ADD COLUMN age",)),
+        Case("add-not-null-column-with-default", users(),
+             users(sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true())), sql=("active",)),
+        Case("drop-column", users(sa.Column("age", sa.Integer)), users()),
+        Case("widen-varchar", users(), users(name_type=sa.String(100)), sql=("VARCHAR(100)",)),
+        Case("varchar-to-text", users(), users(name_type=sa.Text()), sql=("TEXT",)),
+        Case("int-to-bigint", users(sa.Column("big", sa.Integer)), users(sa.Column("big", sa.BigInteger)),
+             sql=("BIGINT",)),
+        Case("numeric-precision", users(sa.Column("amount", sa.Numeric(10, 2))),
+             users(sa.Column("amount", sa.Numeric(12, 4))), sql=("NUMERIC(12, 4)",)),
+        Case("set-not-null", users(name_nullable=True), users(name_nullable=False)),
+        Case("drop-not-null", users(), users(name_nullable=True)),
+        Case("add-server-default", users(), users(name_default="anon"), sql=("anon",)),
+        Case("change-server-default", users(name_default="anon"), users(name_default="nobody"), sql=("nobody",)),
+        Case("drop-server-default", users(name_default="anon"), users()),
+        Case("add-expression-default", users(),
+             users(sa.Column("created", sa.DateTime, server_default=sa.func.current_timestamp()))),
+        Case("add-index", users(), users(sa.Index("ix_users_name", "name")), sql=("CREATE INDEX ix_users_name",)),
+        Case("drop-index", users(sa.Index("ix_users_name", "name")), users(), sql=("DROP INDEX",)),
+        Case("index-becomes-unique", users(sa.Index("ix_users_name", "name")),
+             users(sa.Index("ix_users_name", "name", unique=True)), sql=("CREATE UNIQUE INDEX",)),
+        Case("index-column-order", users(sa.Index("ix_ns", "name", "score")),
+             users(sa.Index("ix_ns", "score", "name"))),
+        Case("index-desc", users(sa.Index("ix_score", "score")), users(sa.Index("ix_score", sa.desc("score")))),
+        Case("partial-index", users(),
+             users(sa.Index("ix_pos", "score", sqlite_where=sa.text("score > 0"),
+                            postgresql_where=sa.text("score > 0"))), dialects=("sqlite", "postgresql")),
+        Case("expression-index", users(), users(sa.Index("ix_lower", sa.func.lower(sa.text("name")))),
+             dialects=("sqlite", "postgresql")),  # MariaDB has no functional indexes
+        Case("add-unique-constraint", users(), users(sa.UniqueConstraint("name", name="uq_users_name"))),
+        Case("drop-unique-constraint", users(sa.UniqueConstraint("name", name="uq_users_name")), users()),
+        Case("add-check", users(), users(sa.CheckConstraint("score >= 0", name="ck_score"))),
+        Case("add-table-with-fk", users(), with_posts(), sql=("posts",)),
+        Case("drop-table", with_posts(), users(), rows={"users": USERS, "posts": POSTS}),
+        Case("add-fk", posts_without_fk, with_posts(), rows={"users": USERS, "posts": POSTS}),
+        Case("drop-fk", with_posts(), posts_without_fk, rows={"users": USERS, "posts": POSTS}),
+        Case("fk-on-delete", with_posts(), with_posts(fk_ondelete="CASCADE"), rows={"users": USERS, "posts": POSTS},
+             sql=("CASCADE",)),
+        Case("foreign-key-cycle", users(), cycle),
+        Case("rename-column-declared", users(),
+             users(sa.Column("rank", sa.Integer, info={"atlembic": {"renamed_from": "score"}}), drop_score=True),
+             sql=("RENAME",)),
+        Case("rename-table-declared", with_posts(), renamed_users, rows={"users": USERS, "posts": POSTS},
+             sql=("RENAME TO people",)),
+        Case("rename-index", users(sa.Index("ix_old", "name")), users(sa.Index("ix_new", "name")),
+             sql=("ix_new",)),
+        Case("primary-key-single-to-composite", users(), composite_pk),
+        Case("standalone-sequence-default", users(), with_sequence, sql=("CREATE SEQUENCE ticket_seq",),
+             dialects=("postgresql",)),
+        Case("identity-added-to-existing-column", users(sa.Column("seq", sa.BigInteger, nullable=False,
+                                                                   server_default="0")),
+             users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10), nullable=False)),
+             sql=("ADD GENERATED",), dialects=("postgresql",)),
+        Case("identity-options-change", users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10))),
+             users(sa.Column("seq", sa.BigInteger, sa.Identity(always=True, start=10, increment=3))),
+             sql=("SET GENERATED ALWAYS",), dialects=("postgresql",)),
+        Case("check-expression-change", users(sa.CheckConstraint("score >= 0", name="ck_score")),
+             users(sa.CheckConstraint("score >= 1", name="ck_score"))),
+        Case("add-generated-column", users(),
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))), sql=("score * 2",)),
+        Case("create-enum-column", users(),
+             users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))), sql=("CREATE TYPE mood",),
+             dialects=("postgresql",)),
+        Case("enum-add-value", users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))),
+             users(sa.Column("mood", sa.Enum("happy", "meh", "sad", name="mood"))), sql=("ADD VALUE 'meh'",),
+             dialects=("postgresql",)),
+        Case("enum-remove-and-reorder-values",
+             users(sa.Column("mood", sa.Enum("happy", "meh", "sad", name="mood"), server_default="happy")),
+             users(sa.Column("mood", sa.Enum("sad", "happy", name="mood"), server_default="happy")),
+             rows={"users": [{"id": 1, "name": "ann", "score": 3, "mood": "sad"}]},
+             sql=("RENAME TO mood_old", "::text::mood"), dialects=("postgresql",)),
+        Case("enum-add-value-used-as-default", users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"))),
+             users(sa.Column("mood", sa.Enum("happy", "sad", "meh", name="mood"), server_default="meh")),
+             sql=("atlas:txmode none", "ADD VALUE 'meh'"), dialects=("postgresql",)),
+        Case("column-collation", users(), users(sa.Column("code", sa.String(10, collation="C"))),
+             sql=('COLLATE "C"',), dialects=("postgresql",)),
+        Case("index-using-and-include", users(),
+             users(sa.Index("ix_hash", "name", postgresql_using="hash"),
+                   sa.Index("ix_incl", "score", postgresql_include=["name"])),
+             sql=("USING hash", "INCLUDE (name)"), dialects=("postgresql",)),
+        Case("self-referential-fk", users(),
+             users(sa.Column("boss_id", sa.Integer, sa.ForeignKey("users.id", name="fk_boss")))),
+        Case("table-comment-drop", commented_users, users(), dialects=("postgresql",)),
+        Case("schema-create-with-table", users(), billing(), sql=("CREATE SCHEMA billing", "billing.invoices"),
+             dialects=("postgresql",)),
+        Case("schema-table-modify", billing(with_fk=False),
+             billing(extra=(sa.Column("paid", sa.Boolean, nullable=False, server_default=sa.false()),)),
+             sql=("ALTER TABLE billing.invoices",), dialects=("postgresql",)),
+        Case("schema-drop", billing(), users(), sql=("DROP SCHEMA billing",), dialects=("postgresql",)),
+        Case("generated-column-expression-change",
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))),
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 3", persisted=True))), sql=("* 3",)),
+        Case("drop-generated-column", users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))),
+             users()),
+        Case("unique-constraint-columns-change", users(sa.UniqueConstraint("name", name="uq_users")),
+             users(sa.UniqueConstraint("name", "score", name="uq_users"))),
+        Case("drop-check", users(sa.CheckConstraint("score >= 0", name="ck_score")), users()),
+        Case("fk-change-columns-and-target", with_posts(users_extra=(sa.Column("code", sa.Integer, unique=True),)),
+             posts_to_code, rows={"users": [{**u, "code": u["id"]} for u in USERS], "posts": POSTS}),
+        Case("table-comment-change", commented_users, lambda md: (users()(md), setattr(
+            md.tables["users"], "comment", "humans")), sql=("humans",), dialects=("postgresql",)),
+        Case("add-identity-column", users(), users(sa.Column("seq", sa.BigInteger, sa.Identity(start=100))),
+             sql=("IDENTITY",), dialects=("postgresql",)),
+        Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql", "mysql")),
+        Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
+             sql=("years",), dialects=("postgresql", "mysql")),
+    ]
+
+
+# ------------------------------------------------------------------------------- MySQL/MariaDB only
+
+
+def mysql_only_cases() -> list[Case]:
+    def table_opts(**kw: str):  # type: ignore[no-untyped-def]
+        def build(md: sa.MetaData) -> None:
+            users()(md)
+            for key, value in kw.items():
+                md.tables["users"].kwargs[f"mysql_{key}"] = value
+        return build
+
+    def stamp(on_update: bool):  # type: ignore[no-untyped-def]
+        default = sa.text("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP" if on_update else "CURRENT_TIMESTAMP")
+        return users(sa.Column("changed", mysql.TIMESTAMP, nullable=False, server_default=default))
+
+    def no_autoincrement(md: sa.MetaData) -> None:
+        sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                 sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer))
+
+    return [
+        Case("column-charset", users(), users(name_type=sa.String(30, collation="latin1_bin")),
+             sql=("CHARACTER SET latin1",), dialects=("mysql",)),
+        Case("column-collation", users(), users(name_type=sa.String(30, collation="utf8mb4_bin")),
+             sql=("COLLATE utf8mb4_bin",), dialects=("mysql",)),
+        Case("table-charset", users(), table_opts(charset="latin1"), sql=("DEFAULT CHARSET=latin1",),
+             dialects=("mysql",)),
+        Case("table-collation", users(), table_opts(collate="utf8mb4_bin"), sql=("COLLATE=utf8mb4_bin",),
+             dialects=("mysql",)),
+        Case("table-engine", users(), table_opts(engine="MyISAM"), sql=("ENGINE=MyISAM",), dialects=("mysql",)),
+        Case("table-charset-back-to-default", table_opts(charset="latin1"), users(),
+             sql=("DEFAULT CHARSET=DEFAULT",), dialects=("mysql",)),
+        # Table options together with a column change: planned today, whatever diff.py compares.
+        Case("table-charset-and-column", users(),
+             _with(table_opts(charset="latin1", engine="MyISAM"), sa.Column("age", sa.Integer)),
+             sql=("DEFAULT CHARSET=latin1", "ENGINE=MyISAM", "MODIFY COLUMN name VARCHAR(30)"), dialects=("mysql",)),
+        Case("on-update-current-timestamp", stamp(False), stamp(True), sql=("ON UPDATE",), dialects=("mysql",)),
+        # SQLAlchemy drops ON UPDATE when the default is NULL; the reflector reads it from the catalog.
+        Case("on-update-with-null-default", users(sa.Column("touched", mysql.TIMESTAMP, nullable=True)),
+             users(sa.Column("touched", mysql.TIMESTAMP, nullable=True,
+                             server_default=sa.text("NULL ON UPDATE CURRENT_TIMESTAMP"))),
+             sql=("ON UPDATE",), dialects=("mysql",)),
+        Case("drop-auto-increment", users(), no_autoincrement, dialects=("mysql",)),
+        Case("add-auto-increment", no_autoincrement, users(), sql=("AUTO_INCREMENT",), dialects=("mysql",)),
+        Case("prefix-length-index", users(sa.Index("ix_name", "name")),
+             users(sa.Index("ix_name", "name", mysql_length={"name": 5})), sql=("name(5)",), dialects=("mysql",)),
+        Case("enum-values-change", users(sa.Column("mood", sa.Enum("happy", "sad"))),
+             users(sa.Column("mood", sa.Enum("happy", "meh", "sad"))), sql=("'meh'",), dialects=("mysql",)),
+        Case("set-values-change", users(sa.Column("tags", mysql.SET("a", "b"))),
+             users(sa.Column("tags", mysql.SET("a", "b", "c"))), sql=("'c'",), dialects=("mysql",)),
+        Case("fulltext-index", users(), users(sa.Index("ft_name", "name", mysql_prefix="FULLTEXT")),
+             sql=("FULLTEXT INDEX",), dialects=("mysql",)),
+        Case("fk-index-changes-under-kept-fk",
+             with_posts(sa.Index("ix_user", "user_id")),
+             with_posts(sa.Index("ix_user", "user_id", "title")),
+             rows={"users": USERS, "posts": POSTS}, sql=("DROP FOREIGN KEY",), dialects=("mysql",)),
+        Case("fk-column-type-change",
+             with_posts(),
+             _posts_with_bigint_ids,
+             rows={"users": USERS, "posts": POSTS}, sql=("BIGINT",), dialects=("mysql",)),
+        Case("unsigned-int", users(sa.Column("n", mysql.INTEGER())),
+             users(sa.Column("n", mysql.INTEGER(unsigned=True))), sql=("UNSIGNED",), dialects=("mysql",)),
+    ]
+
+
+def _with(model, *columns: sa.Column):  # type: ignore[no-untyped-def]
+    def build(md: sa.MetaData) -> None:
+        model(md)
+        for column in columns:
+            md.tables["users"].append_column(column)
+    return build
+
+
+def _posts_with_bigint_ids(md: sa.MetaData) -> None:
+    sa.Table("users", md, sa.Column("id", sa.BigInteger, primary_key=True),
+             sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
+    sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id"), nullable=False),
+             sa.Column("title", sa.String(50), nullable=False))
