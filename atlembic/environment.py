@@ -19,10 +19,10 @@ import logging.config
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
@@ -202,7 +202,7 @@ def _merge(metadatas: list[MetaData], where: str) -> MetaData:
     conventions = {tuple(sorted((str(k), str(v)) for k, v in md.naming_convention.items())) for md in unique}
     schemas = {md.schema for md in unique}
     merged = MetaData(
-        naming_convention=dict(unique[0].naming_convention) if len(conventions) == 1 else None,
+        naming_convention=dict(cast(Mapping[str, Any], unique[0].naming_convention)) if len(conventions) == 1 else None,
         schema=unique[0].schema if len(schemas) == 1 else None,
     )
     for md in unique:
@@ -227,7 +227,7 @@ def isolated_run(here: Path, scratch_cwd: bool) -> Iterator[None]:
     saved_file_config = logging.config.fileConfig
     # env.py's fileConfig(alembic.ini) is for alembic's own CLI: it would disable every existing logger
     # (ours included) and print alembic's INFO chatter. Capturing metadata needs none of it.
-    logging.config.fileConfig = _skip_file_config  # type: ignore[assignment]
+    logging.config.fileConfig = _skip_file_config
     logging.getLogger("alembic").setLevel(logging.WARNING)
     tail = fallback_entries(here, saved_path)
     sys.path.extend(tail)
@@ -240,7 +240,7 @@ def isolated_run(here: Path, scratch_cwd: bool) -> Iterator[None]:
         os.chdir(saved_cwd)
         if scratch is not None:
             scratch.cleanup()
-        logging.config.fileConfig = saved_file_config  # type: ignore[assignment]
+        logging.config.fileConfig = saved_file_config
         _restore_logging(saved_logging)
         settle_sys_path(saved_path, tail)
 
