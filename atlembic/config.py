@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -206,9 +206,9 @@ def parse_ini(alembic_cfg: Any, config_file: Path | None) -> configparser.Config
         raise AtlembicError(f"{config_file}: {one_line(exc)}") from exc
     if config_file is not None:
         # Alembic's Config points %(here)s at the ini dir; make sure it is absolute and POSIX.
-        parser.defaults()["here"] = config_file.parent.as_posix()
+        cast("dict[str, str]", parser.defaults())["here"] = config_file.parent.as_posix()
     else:
-        parser.defaults()["here"] = Path.cwd().as_posix()
+        cast("dict[str, str]", parser.defaults())["here"] = Path.cwd().as_posix()
     return parser
 
 

@@ -206,7 +206,7 @@ def isolated_run(here: Path, scratch_cwd: bool) -> Iterator[None]:
     saved_file_config = logging.config.fileConfig
     # env.py's fileConfig(alembic.ini) is for alembic's own CLI: it would disable every existing logger
     # (ours included) and print alembic's INFO chatter. Capturing metadata needs none of it.
-    logging.config.fileConfig = _skip_file_config  # type: ignore[assignment]
+    logging.config.fileConfig = _skip_file_config
     logging.getLogger("alembic").setLevel(logging.WARNING)
     tail = fallback_entries(here, saved_path)
     sys.path.extend(tail)
@@ -219,7 +219,7 @@ def isolated_run(here: Path, scratch_cwd: bool) -> Iterator[None]:
         os.chdir(saved_cwd)
         if scratch is not None:
             scratch.cleanup()
-        logging.config.fileConfig = saved_file_config  # type: ignore[assignment]
+        logging.config.fileConfig = saved_file_config
         _restore_logging(saved_logging)
         settle_sys_path(saved_path, tail)
 

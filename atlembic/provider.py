@@ -11,12 +11,13 @@ import importlib.util
 import re
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine.mock import MockConnection
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable, ExecutableDDLElement
 
 from atlembic.diff import Renames
@@ -29,7 +30,7 @@ _NAMED_SCHEMA_DIALECTS = {"postgresql"}
 _MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
 
 
-def mock_engine(dialect_name: str, executor: Any = None) -> sa.engine.MockConnection:
+def mock_engine(dialect_name: str, executor: Any = None) -> MockConnection:
     """An engine that only compiles: SQL for `dialect_name` without a driver or a server."""
     url = _MOCK_URLS.get(dialect_name)
     if url is None:
@@ -102,7 +103,7 @@ def _mark_table(table: Table, model: sa.Table) -> Table:
     # choosing (MySQL: a unique constraint's index is named after its first column, a foreign key's after
     # the key or its column).
     return replace(table, primary_key=pk,
-                   indexes=_flag_others(table.indexes, {i.name for i in model.indexes}),
+                   indexes=_flag_others(table.indexes, {i.name for i in model.indexes if i.name is not None}),
                    uniques=_flag_others(table.uniques, _explicit_names(model, sa.UniqueConstraint)),
                    foreign_keys=_flag_others(table.foreign_keys, _explicit_names(model, sa.ForeignKeyConstraint)),
                    checks=_flag_others(table.checks, _explicit_names(model, sa.CheckConstraint)))
@@ -136,7 +137,7 @@ def merge_metadata(items: Iterable[sa.MetaData], where: str) -> sa.MetaData:
     conventions = {tuple(sorted((str(k), str(v)) for k, v in md.naming_convention.items())) for md in unique}
     schemas = {md.schema for md in unique}
     merged = sa.MetaData(
-        naming_convention=dict(unique[0].naming_convention) if len(conventions) == 1 else None,
+        naming_convention=dict(cast(Mapping[str, Any], unique[0].naming_convention)) if len(conventions) == 1 else None,
         schema=unique[0].schema if len(schemas) == 1 else None,
     )
     for md in unique:

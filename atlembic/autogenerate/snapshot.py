@@ -123,7 +123,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             recorder.listings.add(os.path.abspath(os.fsdecode(path if path is not None else ".")))
 
 
-class _WatchedEnviron(os._Environ):  # type: ignore[name-defined,misc]
+class _WatchedEnviron(os._Environ):
     """os.environ while the models load: reads are noted (iteration and len() depend on all of it)."""
 
     def __getitem__(self, key: str) -> str:
@@ -163,7 +163,7 @@ def recording() -> Iterator[Callable[[], dict[str, Any] | None]]:
     try:
         yield lambda: result[0] if result else None
     finally:
-        os.environ.__class__ = os._Environ  # type: ignore[attr-defined]
+        os.environ.__class__ = os._Environ
         _active.remove(recorder)
     result.append(_inputs_of(recorder))
 

@@ -138,9 +138,10 @@ def _run() -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as exc:  # click's usage errors (typer vendors click: match by shape, not class)
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            sys.exit(exc.exit_code)
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         raise
     finally:
         gc.enable()  # for callers that run main() in their own process (tests)

@@ -177,8 +177,8 @@ def source_hints(path: Path) -> list[str]:
         return []
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _DML_STRING.match(node.value):
-            found.add(f"SQL text with {_DML_STRING.match(node.value)[1].split()[0].upper()}")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and (dml := _DML_STRING.match(node.value)):
+            found.add(f"SQL text with {dml[1].split()[0].upper()}")
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -430,7 +430,7 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
     import sqlalchemy.engine as sa_engine
     import sqlalchemy.ext.asyncio as sa_asyncio
 
-    real = {
+    real: dict[str, Callable[..., Any]] = {
         "create_engine": sa.create_engine,
         "engine_from_config": sa.engine_from_config,
         "create_async_engine": sa_asyncio.create_async_engine,

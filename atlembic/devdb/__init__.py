@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TypeVar
 
 from sqlalchemy import Engine, make_url
@@ -111,7 +111,7 @@ def normalize_dialect(name: str) -> str:
     return _DIALECT_ALIASES.get(base, base)
 
 
-def _dialect_module(dialect: str):  # type: ignore[no-untyped-def]
+def _dialect_module(dialect: str) -> ModuleType:
     module = _DIALECT_MODULES.get(normalize_dialect(dialect))
     if module is None:
         supported = ", ".join(sorted(_DIALECT_MODULES))

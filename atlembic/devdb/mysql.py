@@ -197,7 +197,7 @@ class EphemeralMariaDB(EphemeralServer):
     def flavor(self) -> str:
         return self.binaries.flavor
 
-    product = flavor  # type: ignore[assignment]
+    product = flavor
 
     @property
     def is_mariadb(self) -> bool:

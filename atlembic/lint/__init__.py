@@ -145,9 +145,9 @@ def _still_pending(finding: Finding, chosen: Sequence[MigrationFile], applied: d
     """False for a finding on a statement a partially applied file already ran (a resumed upgrade)."""
     file = next((f for f in chosen if f.name == finding.file), None)
     done = applied.get(file.version, 0) if file is not None else 0
-    if not done:
+    if not done or file is None:
         return True
-    statements = file.statements(dialect)  # type: ignore[union-attr]
+    statements = file.statements(dialect)
     return done < len(statements) and finding.line >= statements[done].line
 
 

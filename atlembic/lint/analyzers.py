@@ -149,8 +149,8 @@ class DataDependent(Analyzer):
                     has_check = HAS_NOT_NULL_CHECK.get(ctx.dialect)
                     if has_check is not None and has_check(step, table, sub.current.name):
                         continue
-                    handler = MODIFY_NOT_NULL.get(ctx.dialect, modify_not_null)
-                    yield from handler(ctx, step, table, sub)
+                    modify_handler = MODIFY_NOT_NULL.get(ctx.dialect, modify_not_null)
+                    yield from modify_handler(ctx, step, table, sub)
 
     def _unique(
         self, ctx: FileContext, step: Step, table: str, name: str | None, columns: tuple[str, ...],
@@ -203,7 +203,7 @@ def _with_data(
     """The diagnostic, sharpened by the target's data when lint has one: a confirmed failure, or nothing
     (noted in the summary) when the target shows the problem cannot happen today."""
     answer = ask(ctx.data) if ask is not None and ctx.data is not None else None
-    if answer is None:
+    if answer is None or ctx.data is None:
         yield Diagnostic(step, code, text)
     elif answer:
         yield Diagnostic(step, code, f"{text}: it will fail, {fails} on {ctx.data.url}", fails=True)

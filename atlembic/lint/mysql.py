@@ -40,8 +40,8 @@ def implicit_value(ctx: FileContext, step: Step, table: str, column: Column) -> 
     if name in _TEXT:
         return '""' if maria else None  # MySQL: '' too, but Atlas leaves these alone (no ALTER + UPDATE pair)
     if name == "enum":
-        first = re.search(r"'((?:[^']|'')*)'", spec)
-        return f'"{first[1]}"' if first else None
+        label = re.search(r"'((?:[^']|'')*)'", spec)
+        return f'"{label[1]}"' if label else None
     if name == "date":
         return '"0000-00-00"' if maria else _FAILS
     if name == "datetime":
@@ -72,10 +72,10 @@ def add_not_null(ctx: FileContext, step: Step, table: str, column: Column) -> It
     text = (f'Adding a non-nullable "{column.type.lower()}" column "{column.name}" on table "{table}" without a '
             f"default value implicitly sets existing rows with {value}")
     rows = ctx.data.has_rows(ctx.start_name(table)) if ctx.data is not None else None
-    if rows is False:
+    if rows is False and ctx.data is not None:
         ctx.verified.append(f"{ctx.name}:{step.line}: MY101: checked on {ctx.data.url}: table \"{table}\" is empty")
         return
-    if rows:
+    if rows and ctx.data is not None:
         text += f' (table "{table}" has rows on {ctx.data.url})'
     yield Diagnostic(step, "MY101", text)
 

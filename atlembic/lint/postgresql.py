@@ -216,10 +216,10 @@ class Locking(Analyzer):
                 "back-fill existing rows in batches").replace("  ", " "))
         if isinstance(sub, ModifyColumn) and sub.current.nullable and not sub.desired.nullable \
                 and not _not_null_check(step, table, sub.current.name):
-            column = sub.current.name
+            column_name = sub.current.name
             return Diagnostic(step, "PG106", (
-                f'Setting column "{column}" NOT NULL scans table "{table}" under an ACCESS EXCLUSIVE lock: every '
-                f'read and write waits for the scan. Safer: ADD CONSTRAINT ... CHECK ("{column}" IS NOT NULL) NOT '
+                f'Setting column "{column_name}" NOT NULL scans table "{table}" under an ACCESS EXCLUSIVE lock: every '
+                f'read and write waits for the scan. Safer: ADD CONSTRAINT ... CHECK ("{column_name}" IS NOT NULL) NOT '
                 "VALID, then VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE: reads and writes go on), then SET NOT "
                 "NULL (no scan on PostgreSQL 12+) and drop the CHECK"))
         if isinstance(sub, AddForeignKey):
@@ -243,7 +243,8 @@ class Locking(Analyzer):
         added_pk = isinstance(sub, ChangePrimaryKey) and sub.desired is not None
         if (isinstance(sub, AddUnique) or added_pk) and step.statements and not _USING_INDEX.search(step.text):
             kind = "UNIQUE" if isinstance(sub, AddUnique) else "PRIMARY KEY"
-            name = (sub.unique.name if isinstance(sub, AddUnique) else sub.desired.name) or ""  # type: ignore[union-attr]
+            pk = sub.desired if isinstance(sub, ChangePrimaryKey) else None
+            name = (sub.unique.name if isinstance(sub, AddUnique) else pk.name if pk is not None else None) or ""
             return Diagnostic(step, "PG108", (
                 f'Adding {kind} constraint "{name}" builds its index under an ACCESS EXCLUSIVE lock on table '
                 f'"{table}": every read and write waits. Safer: CREATE UNIQUE INDEX CONCURRENTLY (in a file with '

@@ -81,6 +81,7 @@ class Statement:
         text before ``atlas:`` is exactly ``#``, ``--`` or ``-- ``.
         """
         found = []
+        prefixes: tuple[str, ...]
         for comment in self.comments:
             if comment.startswith("/*") and "\n" not in comment:
                 text, prefixes = comment.removesuffix("*/"), ("/*",)

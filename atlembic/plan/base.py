@@ -160,7 +160,7 @@ class Planner:
         sa_table = sa.Table(bare, sa.MetaData(), schema=schema)
         return self.compile(DropIndex(sa.Index(index.name, _table=sa_table)))
 
-    def alembic(self, call: Callable[[Operations], Any]) -> list[str]:
+    def alembic(self, call: Callable[..., Any]) -> list[str]:
         """Run one Alembic operation in offline mode and return the SQL it rendered."""
         buffer = io.StringIO()
         ctx = MigrationContext.configure(
@@ -188,8 +188,8 @@ class _SchemaQualifiedOperations:
     def __getattr__(self, method: str) -> Any:
         call = getattr(self._ops, method)
 
-        def qualified(*args: Any, **kwargs: Any) -> Any:
-            args = list(args)
+        def qualified(*positional: Any, **kwargs: Any) -> Any:
+            args = list(positional)
             if method == "create_foreign_key":
                 kwargs["source_schema"], args[1] = split_name(args[1])
                 kwargs["referent_schema"], args[2] = split_name(args[2])

@@ -49,7 +49,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -301,15 +301,20 @@ class _SqliteState(StateIO):
     def available(self, conn: Connection) -> bool:
         # Only the in-memory dev database: deserialize() replaces one connection's view of a database
         # file with a private copy, which other connections to that file (a --dev-url) would not see.
-        return conn.engine.url.database in (None, "", ":memory:")
+        # serialize() and deserialize() are Python 3.11+: on 3.10 SQLite replays without states.
+        return sys.version_info >= (3, 11) and conn.engine.url.database in (None, "", ":memory:")
 
     def dump(self, engine: Engine) -> bytes:
+        if sys.version_info < (3, 11):  # see available()
+            raise NotImplementedError
         with engine.connect() as conn:
-            return conn.connection.driver_connection.serialize()
+            return cast(sqlite3.Connection, conn.connection.driver_connection).serialize()
 
     def restore(self, engine: Engine, payload: bytes) -> None:
+        if sys.version_info < (3, 11):  # see available()
+            raise NotImplementedError
         with engine.connect() as conn:
-            raw = conn.connection.driver_connection
+            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
             raw.deserialize(payload)
             # deserialize() resets the connection's settings; a replay needs the foreign keys it had.
             raw.execute("PRAGMA foreign_keys=ON")
@@ -317,8 +322,10 @@ class _SqliteState(StateIO):
                 raise AtlembicError("restored database fails quick_check")
 
     def reset(self, engine: Engine) -> None:
+        if sys.version_info < (3, 11):  # see available()
+            raise NotImplementedError
         with engine.connect() as conn:
-            raw = conn.connection.driver_connection
+            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
             empty = sqlite3.connect(":memory:")  # an empty database that has a page to serialize
             empty.executescript("CREATE TABLE t (x); DROP TABLE t; VACUUM;")
             raw.deserialize(empty.serialize())
@@ -348,7 +355,7 @@ class _PostgresState(StateIO):
             local = int(pg_version(bindir).split(".")[0])
         except (AtlembicError, ValueError):
             return False
-        server = (conn.dialect.server_version_info or (0,))[0]
+        server = int((conn.dialect.server_version_info or (0,))[0])
         return local >= server and all(os.access(bindir / b, os.X_OK) for b in ("pg_dump", "psql"))
 
     def _args(self, engine: Engine) -> tuple[list[str], dict[str, str]]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
 from atlembic.schema.model import Enum, Index, IndexPart, Sequence
 from atlembic.schema.reflector import Reflector, _by_table
+
+if TYPE_CHECKING:  # not imported at run time: sa.inspect() of a PostgreSQL connection gives one
+    from sqlalchemy.dialects.postgresql.base import PGInspector
 
 
 class PostgresReflector(Reflector):
@@ -69,7 +72,7 @@ class PostgresReflector(Reflector):
     def enums(self) -> tuple[Enum, ...]:
         return tuple(
             Enum(e["name"], tuple(e["labels"]))
-            for e in sorted(self.inspector.get_enums(), key=lambda e: e["name"])
+            for e in sorted(cast("PGInspector", self.inspector).get_enums(), key=lambda e: e["name"])
             if e.get("visible", True)
         )
 

@@ -78,7 +78,7 @@ class Reflector:
         if not names:
             return []
         # Dialects without named schemas keep their one-argument hooks.
-        where = {"schema": schema} if schema is not None else {}
+        where: dict[str, Any] = {"schema": schema} if schema is not None else {}
         columns = _by_table(insp.get_multi_columns(filter_names=names, **where))
         pks = _by_table(insp.get_multi_pk_constraint(filter_names=names, **where))
         with_uniques = self.may_have_uniques(names, **where)

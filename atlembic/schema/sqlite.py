@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from atlembic.schema.model import Index, IndexPart, Schema
 from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
@@ -74,7 +74,7 @@ class SqliteReflector(Reflector):
         rows = self.conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
         return super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in rows]
 
-    def may_have_uniques(self, names: list[str]) -> list[str]:
+    def may_have_uniques(self, names: list[str], **where: Any) -> list[str]:
         # A UNIQUE constraint always has an automatic index (sql IS NULL); SQLAlchemy's reflection of them
         # parses every table's SQL, half of all reflection time at 1000 tables: skip tables without one.
         rows = self.conn.exec_driver_sql("SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'index' "
