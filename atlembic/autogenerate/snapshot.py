@@ -1,25 +1,10 @@
 """The models' side of planning without importing the models, while nothing they read has changed.
 
-Every run imports the project's models (env.py and everything it imports) and compiles their DDL only to
-find the key of their inspected schema in the replay cache: half a second and more at a thousand tables,
-most of an otherwise cached `check`. A build system would not rebuild here, and neither do we: loading
-the models is recorded, like a compiler's dependency file, and the next run reuses its outcome (the key of
-the models' desired schema and their rename hints) when every input is as it was. The inputs are:
-
-* the settings env.py runs with (alembic.ini and pyproject.toml bytes, --url, -x, the ini section, the
-  CWD), the Python version, atlembic's code fingerprint, the dialect and the dev server's identity;
-* every module in ``sys.modules`` after the load that is not part of the standard library (files of the
-  project: their SHA-256; files of installed packages: size and mtime, which an install replaces), and
-  env.py itself;
-* every file opened for reading and every directory listed while loading (Python's audit events ``open``,
-  ``os.listdir``, ``os.scandir``: data files, model discovery by directory walks, new modules);
-* every environment variable read while loading (``os.environ`` watches its reads during the load; a
-  load that iterates the environment depends on all of it).
-
-A load that connects anywhere, starts a process or opens a SQLite database (reflected models, for
-example) is not recorded at all: its outcome depends on things no file tells. Models whose schema depends
-on the clock or on random numbers are outside what this can see; ``--no-cache`` turns it off with the
-rest of the replay cache.
+Loading the models is recorded like a compiler's dependency file (the settings, every non-stdlib module,
+every file opened, directory listed and environment variable read during the load), and the outcome (the
+key of the models' desired schema, their rename hints) is reused while all of it is as it was. A load that
+connects, starts a process or opens a SQLite database is never reused. See docs/architecture.md ("The
+models snapshot").
 """
 
 from __future__ import annotations

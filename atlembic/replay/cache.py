@@ -1,36 +1,10 @@
 """The replay cache: what replaying a migration directory on a dev database produced, kept between runs.
 
-Planning replays the whole directory on a clean dev database every time, so its cost grows with the
-history. This cache keeps, for the files replayed so far:
-
-* ``state``: the dev database's contents after them (SQLite: the serialized database; PostgreSQL: a
-  ``pg_dump``; MariaDB/MySQL: a ``mariadb-dump``), so that a replay restores the longest cached prefix of
-  the file list and runs only the files after it (one new file: one file replayed);
-* ``schema``: the inspected schema of that state, so an unchanged history needs no dev database at all;
-* ``desired``: the inspected schema the models' DDL produced (keyed by the DDL text itself);
-* ``models``: what loading the models produced and every input the load read (atlembic.autogenerate.snapshot), so
-  that unchanged models are not even imported.
-
-Keys: a running SHA-256 over every replayed file's name and bytes, in order (the same construction as
-the ``atlas.sum`` rows, so the key of "the state after file i" changes whenever file i or anything before
-it is edited, added, removed or reordered), combined with the dialect, the dev server's version and a
-fingerprint of atlembic's code that produces the results (splitting, executing, inspecting). A
-``--dev-url`` database gets state entries (keyed by the version the server reports) but no schema
-entries, since its server is not ours.
-
-PostgreSQL and MariaDB also keep, between runs, the dev server's data dir with the directory's replayed
-states in it (:mod:`atlembic.devdb.kept`: its metadata is a ``pg-cluster-*.json`` / ``mysql-cluster-*.json``
-here, the data dir stays on the temp base): `LazyDevDatabase` hands the directory's keys
-(`directory_states`) to the embedded server, which starts on the kept data dir holding the longest prefix,
-and `replayed_database` then starts from that state (a copy on PostgreSQL; on MariaDB the state itself,
-for the replay that keeps its result) and replays only the files after it. That is what makes one added
-file one replayed file on the servers, where a dump (restored by executing it) of a history that only
-creates tables saves nothing.
-
-Entries live under ``$XDG_CACHE_HOME/atlembic/replay`` (``~/.cache/atlembic/replay``), one file each,
-written atomically: a header with a SHA-256 of the payload, then the payload. An entry that does not
-verify, does not load or does not restore is deleted and the work is done afresh: an entry is never
-trusted over a replay. ``--no-cache`` (or ``ATLEMBIC_NO_CACHE=1``) skips the cache entirely.
+Entries (states, inspected schemas, the models' desired schemas, models snapshots) are keyed by a running
+hash over the replayed files, the dialect, the dev server's version and atlembic's code; each is one file
+under ``$XDG_CACHE_HOME/atlembic/replay``, written atomically and checksummed. An entry that does not
+verify, load or restore is dropped and the work done afresh; ``--no-cache`` (``ATLEMBIC_NO_CACHE=1``)
+skips it all. The design is in docs/architecture.md ("The replay cache").
 """
 
 from __future__ import annotations
