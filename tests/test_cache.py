@@ -271,6 +271,7 @@ def test_a_run_copies_the_replayed_postgresql_database_instead_of_replaying_agai
         tmp_path: Path, replayed: list[str]) -> None:
     """Within one run, verification starts from a copy (CREATE DATABASE ... TEMPLATE) of the database the
     directory was replayed into, even without the persistent cache; the kept state is never changed."""
+    from atlembic.replay.replayed import replayed_database
     from atlembic.schema.inspect import inspect_schema
 
     replay_cache.disable()
@@ -285,10 +286,10 @@ def test_a_run_copies_the_replayed_postgresql_database_instead_of_replaying_agai
         replayed.clear()
         autogenerate.verify_plan(dev, files, plan, desired)
         assert replayed == ["99999999999999_planned.sql"]
-        with replayed.replayed_database(dev, files) as engine, engine.connect() as conn:
+        with replayed_database(dev, files) as engine, engine.connect() as conn:
             assert inspect_schema(conn) == current
             assert conn.exec_driver_sql("SELECT count(*) FROM book").scalar() == 1  # rows come along
         edited = write(tmp_path / "migrations", {**FILES, "20250101000400_more.sql": "SELECT 1;\n"})
         replayed.clear()
-        with replayed.replayed_database(dev, edited):
+        with replayed_database(dev, edited):
             assert replayed == ["20250101000400_more.sql"]  # from the longest kept prefix

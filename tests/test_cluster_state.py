@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic import autogenerate
-from atlembic.devdb import kept
+from atlembic.devdb import embedded_identity, kept
 from atlembic.devdb.postgresql import EphemeralPostgres
 from atlembic.devdb.process import temp_base
 from atlembic.errors import AtlembicError
@@ -357,7 +357,7 @@ def test_only_one_of_racing_takers_gets_a_kept_data_dir(tmp_path: Path, private_
     server = EphemeralPostgres()
     store = kept.ClusterStore("pg", server._fingerprint(), replay_cache.cache_dir(), private_places)
     [(covered, cluster)] = store.candidates(lazy.directory_states(
-        files, "postgresql", replay_cache.embedded_identity("postgresql")).keys)  # type: ignore[union-attr]
+        files, "postgresql", embedded_identity("postgresql")).keys)  # type: ignore[union-attr]
     assert covered == len(files)
     barrier = threading.Barrier(6)
     won: list[bool] = []

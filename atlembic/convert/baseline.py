@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, make_url
 from atlembic.config import Settings
 from atlembic.convert.compare import respellings
 from atlembic.convert.run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
-from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.devdb import DevDatabase, dev_dialect, open_dev_database
 from atlembic.diff import diff_schemas
 from atlembic.environment import import_metadata
 from atlembic.errors import AtlembicError, one_line
@@ -129,10 +129,8 @@ def _history_dev(dev: DevDatabase, settings: Settings) -> Iterator[DevDatabase]:
     if dev.dialect_name != "sqlite":
         yield dev
         return
-    from atlembic.devdb.url import UrlDevDatabase
-
     with tempfile.TemporaryDirectory(prefix="atlembic-convert-") as tmp:
-        file_dev = UrlDevDatabase(make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
+        file_dev = dev_dialect("sqlite").open_url(make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
         with file_dev:
             yield file_dev
 
