@@ -16,16 +16,15 @@ from sqlalchemy.dialects import mysql
 
 from atlembic import commands
 from atlembic.config import load_settings
-from atlembic.devdb import open_dev_database
 from atlembic.devdb.mysql import (
     find_mysql_binaries,
     flavor_warning,
 )
 from atlembic.devdb.url import UrlDevDatabase
+from atlembic.engines import inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
-from atlembic.schema.inspect import inspect_schema
 from tests.mysql_fixture import fresh_mysql_url
 from tests.pg_fixture import server_unavailable
 from tests.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
@@ -278,7 +277,7 @@ def test_non_empty_dev_database_is_refused(mysql_server) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE leftover (id INT)")
     engine.dispose()
-    from atlembic.devdb import assert_clean
+    from atlembic.engines import assert_clean
 
     with pytest.raises(AtlembicError, match='not clean: found table "leftover"'):
         assert_clean(sa.create_engine(url))

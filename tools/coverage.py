@@ -34,7 +34,8 @@ import alembic  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 import atlembic  # noqa: E402
-from atlembic.devdb import DevDatabase, open_dev_database  # noqa: E402
+from atlembic.devdb import DevDatabase  # noqa: E402
+from atlembic.engines import open_dev_database  # noqa: E402
 from atlembic.errors import AtlembicError  # noqa: E402
 from tests.alembic_side import ALEMBIC_OUTCOMES, Outcome, case_for, cases_for, run_alembic, run_atlembic  # noqa: E402
 

@@ -10,11 +10,11 @@ from atlembic.autogenerate.current import directory_state
 from atlembic.autogenerate.plan import Plan
 from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
+from atlembic.engines import inspect_schema
 from atlembic.errors import AtlembicError
 from atlembic.migrate import executor
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 

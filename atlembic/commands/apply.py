@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from atlembic import autogenerate
 from atlembic.config import Settings
 from atlembic.convert.handover import check_handover, drop_version_table
-from atlembic.devdb import open_dev_database
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError, mask_url
 from atlembic.lint import downgrade_review
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
@@ -34,8 +34,6 @@ from atlembic.migrate.pending import pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
 from atlembic.migrate.transactions import transactions_for
-from atlembic.provider import mock_engine
-from atlembic.schema.inspect import inspect_schema
 from atlembic.target import connect_target
 
 __all__ = ["downgrade", "stamp", "upgrade", "upgrade_sql"]
@@ -139,7 +137,7 @@ def upgrade(
 
 def _offline_store(dialect: str, url: str | None) -> RevisionStore:
     """A revisions table to render SQL for, without a connection (MySQL asks for the URL's database)."""
-    engine = mock_engine(dialect)
+    engine = engine_for(dialect).mock_engine()
     database = sa.engine.make_url(url).database if url else None
     offline = SimpleNamespace(dialect=engine.dialect,
                               exec_driver_sql=lambda *_: SimpleNamespace(scalar=lambda: database))

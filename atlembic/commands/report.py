@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from atlembic import autogenerate
 from atlembic.config import Settings
-from atlembic.devdb import open_dev_database
 from atlembic.diff import diff_schemas
+from atlembic.engines import inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError, mask_url
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import file_tx_mode
@@ -16,7 +16,6 @@ from atlembic.migrate.history import History
 from atlembic.migrate.pending import pending_files
 from atlembic.migrate.revisions import TYPE_RESOLVED, Revision, RevisionStore
 from atlembic.migrate.sumfile import ChecksumError
-from atlembic.schema.inspect import inspect_schema
 from atlembic.target import connect_target
 
 

@@ -26,16 +26,15 @@ from sqlalchemy.engine import Connection, make_url
 from atlembic.config import Settings
 from atlembic.convert.compare import respellings
 from atlembic.convert.run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
-from atlembic.devdb import DevDatabase, dev_dialect, open_dev_database
+from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import import_metadata
 from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write, render_migration
 from atlembic.migrate.executor import StatementError, run_file
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
-from atlembic.plan import planner_for
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
@@ -126,11 +125,12 @@ def convert(
 def _history_dev(dev: DevDatabase, settings: Settings) -> Iterator[DevDatabase]:
     """Where the Alembic history runs. SQLite: a scratch *file*, because env.py opens its own
     connections (an in-memory database would be a new, empty one for each); otherwise ``dev``."""
-    if dev.dialect_name != "sqlite":
+    engine = engine_for(dev.dialect_name)
+    if not engine.in_process:
         yield dev
         return
     with tempfile.TemporaryDirectory(prefix="atlembic-convert-") as tmp:
-        file_dev = dev_dialect("sqlite").open_url(make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
+        file_dev = engine.open_dev_database(dev.dialect_name, make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
         with file_dev:
             yield file_dev
 
@@ -199,7 +199,7 @@ def _statements(dialect: str, current: Schema, desired: Schema) -> tuple[list[tu
     diff = diff_schemas(current, desired)
     if not diff:
         return [], []
-    planner = planner_for(dialect)
+    planner = engine_for(dialect).planner()
     statements = planner.plan(diff)
     return [(s.comment, s.sql) for s in statements], list(planner.directives)
 

@@ -26,11 +26,10 @@ from atlembic.diff import (
     describe_table_change,
     diff_schemas,
 )
+from atlembic.engines import engine_for, inspect_schema
 from atlembic.migrate.directory import MigrationFile, render_migration
 from atlembic.migrate.executor import run_file
 from atlembic.migrate.transactions import autocommit
-from atlembic.plan import planner_for
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
 __all__ = ["canonical", "respellings"]
@@ -65,7 +64,7 @@ def canonical(dev: DevDatabase, schema: Schema) -> Schema:
     """`schema` as the engine reflects it after being created from atlembic's own SQL for it."""
     if schema.is_empty:
         return schema
-    planner = planner_for(dev.dialect_name)
+    planner = engine_for(dev.dialect_name).planner()
     statements = planner.plan(diff_schemas(Schema(), schema))
     text = render_migration([(s.comment, s.sql) for s in statements], planner.directives)
     file = MigrationFile("0_canonical.sql", _PATH, text.encode())

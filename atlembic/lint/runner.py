@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from atlembic.devdb import DevDatabase
 from atlembic.diff import Renames, SchemaDiff, diff_schemas, rename_candidates
+from atlembic.engines import find_engine, inspect_schema
+from atlembic.engines.mysql import MariaDB
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
 from atlembic.lint.data import TargetData
@@ -31,7 +33,6 @@ from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay import cache as replay_cache
 from atlembic.replay.replayed import replayed_database
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
 __all__ = ["LintConfig", "LintResult", "analyze_diff", "lint_files", "statement_changes"]
@@ -262,7 +263,7 @@ def lint_files(
                 result.skipped.append(file.name)
                 continue
             ctx = FileContext(file.name, display_path(file.path), dialect, start, steps, statements, file,
-                              mariadb=bool(getattr(conn.dialect, "is_mariadb", False)), data=data)
+                              mariadb=isinstance(find_engine(conn), MariaDB), data=data)
             result.files.append(file.name)
             result.findings.extend(analyze(ctx, config))
             result.verified.extend(ctx.verified)

@@ -21,8 +21,8 @@ from dataclasses import replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from atlembic.engines import inspect_schema, inspect_tables
 from atlembic.lint.model import IDENT, QUALIFIED, unquote
-from atlembic.schema.inspect import inspect_schema, inspect_tables
 from atlembic.schema.model import Schema, Table, split_name
 from atlembic.schema.sqlite import split_top_level
 

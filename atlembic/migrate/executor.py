@@ -83,7 +83,8 @@ def run_file(
     inside a transaction is all or nothing anyway). If the batch fails it is rolled back and the file
     runs again statement by statement, which stops at the failing statement and reports it.
     """
-    if start == 0 and len(statements) > 1 and conn.dialect.name == "postgresql" and _uses_transaction(file, tx_mode):
+    transactions = transactions_for(conn)
+    if start == 0 and len(statements) > 1 and transactions.batches and _uses_transaction(file, tx_mode):
         try:
             conn.exec_driver_sql("\n;\n".join(["BEGIN", *(s.text for s in statements)]))
             if after_statement is not None:
@@ -105,7 +106,6 @@ def run_file(
                 after_statement(index + 1)
 
     if _uses_transaction(file, tx_mode):
-        transactions = transactions_for(conn)
         transactions.row_checks = row_checks
         with transactions.transaction():
             run()

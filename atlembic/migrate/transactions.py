@@ -24,6 +24,9 @@ class Transactions:
 
     dialect_name: ClassVar[str] = "default"
     transactional_ddl: ClassVar[bool] = True
+    # Whether a whole file's statements may go to the server as one batch inside the transaction (one round
+    # trip; see executor.run_file).
+    batches: ClassVar[bool] = False
     # False when the caller knows that no table holds a row (a replay of DDL only on an empty dev
     # database): checks that read the rows can be skipped.
     row_checks: bool = True
@@ -48,6 +51,11 @@ class Transactions:
 
     def before_commit(self) -> None:
         """Last checks inside the transaction; raise to roll it back."""
+
+
+class PostgresTransactions(Transactions):
+    dialect_name = "postgresql"
+    batches = True
 
 
 class SqliteTransactions(Transactions):

@@ -43,18 +43,15 @@ import os
 import pickle
 import re
 import secrets
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from atlembic import __version__
-from atlembic.devdb import DevDatabase, StateIO, dev_dialect, normalize_dialect
+from atlembic.devdb import DevDatabase
 from atlembic.devdb.process import cache_root
-from atlembic.errors import AtlembicError
+from atlembic.engines import normalize_dialect
 
 __all__ = [
     "cache_dir", "disable", "enable", "enabled", "load_desired", "load_schema", "save_desired", "save_schema",
@@ -150,15 +147,6 @@ def desired_key(statements: Sequence[str], dialect: str, identity: str | None) -
         sha.update(sql.encode())
         sha.update(b"\0;\0")
     return sha.hexdigest()
-
-
-def connection_identity(conn: Connection) -> str:
-    """The engine and version of the server behind `conn` (for state entries)."""
-    dialect = conn.dialect
-    if dialect.name == "sqlite":
-        return f"sqlite {sqlite3.sqlite_version}"
-    flavor = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
-    return f"{flavor} {'.'.join(map(str, dialect.server_version_info or ()))}"
 
 
 def dev_identity(dev: DevDatabase) -> str | None:
@@ -274,13 +262,3 @@ def save_desired(key: str | None, schema: Any, statements: int) -> None:
         return
     write_entry("desired", key, pickle.dumps(schema), statements=statements)
 
-
-# -- states: the dev database after replaying a prefix of the directory --------------------------------
-
-
-def state_io(dialect: str) -> StateIO | None:
-    """How the dev database of `dialect` is dumped and restored (None: not at all)."""
-    try:
-        return dev_dialect(dialect).state_io()
-    except AtlembicError:
-        return None

@@ -12,18 +12,16 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from atlembic.devdb import DevDatabase
+from atlembic.devdb import DevDatabase, StateIO
+from atlembic.engines import find_engine
 from atlembic.errors import AtlembicError
 from atlembic.migrate import executor
 from atlembic.replay import cache
 from atlembic.replay.cache import (
-    StateIO,
     cache_dir,
-    connection_identity,
     discard_entry,
     prefix_keys,
     read_entry,
-    state_io,
     write_entry,
 )
 
@@ -37,10 +35,10 @@ def replay_directory(engine: Engine, files: Sequence[Any], dialect: str) -> None
         executor.run_replay(engine, files, dialect)
         return
     with engine.connect() as conn:
-        conn_dialect = conn.dialect.name
-        io = state_io(conn_dialect)
+        found = find_engine(conn)
+        io = found.state_io() if found is not None else None
         usable = io is not None and io.available(conn)
-        identity = connection_identity(conn)
+        identity = found.connection_identity(conn) if found is not None else ""
     if not usable or not files:
         executor.run_replay(engine, files, dialect)
         return
