@@ -2,7 +2,10 @@
 dialect, Atlas's `Driver`). Each engine's module of this package composes its parts from the layers below:
 its reflector (schema/), planner (plan/), dev databases and state dumps (devdb/), and says what shared code
 would otherwise ask by comparing dialect names. Code that needs one of those parts asks
-`atlembic.engines.engine_for(...)` for the engine instead of looking a dialect name up."""
+`atlembic.engines.engine_for(...)` for the engine instead of looking a dialect name up.
+
+The layers above this one add their own per-engine parts keyed by the engine class, whose variants inherit
+them: lint's hooks (atlembic.lint.model.register_hooks)."""
 
 from __future__ import annotations
 
