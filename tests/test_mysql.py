@@ -21,7 +21,7 @@ from atlembic.devdb.mysql import (
     flavor_warning,
 )
 from atlembic.devdb.url import UrlDevDatabase
-from atlembic.engines import inspect_schema, open_dev_database
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
@@ -204,7 +204,7 @@ def _revisions(url: str):  # type: ignore[no-untyped-def]
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            return RevisionStore(conn).read_all()
+            return RevisionStore(conn, engine_for(conn).revisions).read_all()
     finally:
         engine.dispose()
 

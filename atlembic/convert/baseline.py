@@ -301,13 +301,14 @@ def _verify(dev: DevDatabase, planned: list[_Planned], dialect: str) -> list[str
     Returns the differences accepted as the engine's re-spelling of the same expression text.
     """
     notes: list[str] = []
+    target = engine_for(dialect)
     with dev.clean_database() as engine, engine.connect() as raw:
         conn = autocommit(raw)
         for item in planned:
             file = MigrationFile(item.name, Path(item.name), item.content.encode())
             what = f"Alembic revision {item.revision}" if item.revision else "the Alembic head state"
             try:
-                run_file(conn, file, file.statements(dialect))
+                run_file(conn, file, file.statements(target.scan_options), transactions=target.transactions)
             except StatementError as exc:
                 raise AtlembicError(f"the converted file does not apply on the dev database ({what}); nothing was "
                                     f"written: {exc}") from exc

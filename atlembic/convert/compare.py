@@ -64,11 +64,12 @@ def canonical(dev: DevDatabase, schema: Schema) -> Schema:
     """`schema` as the engine reflects it after being created from atlembic's own SQL for it."""
     if schema.is_empty:
         return schema
-    planner = engine_for(dev.dialect_name).planner()
+    target = engine_for(dev.dialect_name)
+    planner = target.planner()
     statements = planner.plan(diff_schemas(Schema(), schema))
     text = render_migration([(s.comment, s.sql) for s in statements], planner.directives)
     file = MigrationFile("0_canonical.sql", _PATH, text.encode())
     with dev.clean_database() as engine, engine.connect() as raw:
         conn = autocommit(raw)
-        run_file(conn, file, file.statements(dev.dialect_name))
+        run_file(conn, file, file.statements(target.scan_options), transactions=target.transactions)
         return inspect_schema(conn)

@@ -14,9 +14,13 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine.mock import MockConnection
 
 from atlembic import provider
 from atlembic.devdb.base import DevDatabase, DevDialect, DirectoryStates, StateIO
+from atlembic.migrate.lexer import ScanOptions
+from atlembic.migrate.lock import Lock
+from atlembic.migrate.revisions import RevisionsLayout
 from atlembic.migrate.transactions import Transactions
 from atlembic.plan.base import Planner
 from atlembic.schema.inspect import quiet
@@ -42,9 +46,13 @@ class Engine:
     async_drivers: ClassVar[tuple[str, ...]] = ()  # what create_async_engine may use, in order of preference
     # The statement that makes a session refuse writes (lint's connection to a target).
     read_only_statement: ClassVar[str | None] = None
-    # How a migration file runs in a transaction (migrate/transactions.py); its `batches`: whether many DDL
-    # statements may go to the server as one batch in one transaction (one round trip).
+    # What applying migration files needs (migrate/driver.py: an Engine is the executor's Driver): how a file
+    # runs in a transaction (its `batches`: whether many DDL statements may go to the server as one batch in
+    # one transaction, one round trip), the apply lock, how statements are split, the revisions table.
     transactions: ClassVar[type[Transactions]]
+    lock: ClassVar[type[Lock]]
+    scan_options: ClassVar[ScanOptions]
+    revisions: ClassVar[RevisionsLayout]
     # Whether the engine runs inside this process (SQLite): no server to start, its work is all Python (two
     # threads gain nothing), and an in-memory database is seen by its one connection only.
     in_process: ClassVar[bool] = False
@@ -98,7 +106,7 @@ class Engine:
     def unmanaged_objects(self, conn: Connection) -> list[str]:
         return self.reflector(conn).unmanaged_objects()
 
-    def mock_engine(self, executor: Any = None) -> sa.engine.MockConnection:
+    def mock_engine(self, executor: Any = None) -> MockConnection:
         """An engine that only compiles: SQL for this engine without a driver or a server."""
         return sa.create_mock_engine(self.mock_url, executor)
 

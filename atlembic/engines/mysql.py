@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
-from atlembic.migrate.transactions import MariaDBTransactions, MySQLTransactions
+from atlembic.migrate.lexer import MYSQL_SCAN
+from atlembic.migrate.lock import MysqlLock
+from atlembic.migrate.revisions import MYSQL_LAYOUT
+from atlembic.migrate.transactions import MySQLTransactions
 from atlembic.plan.mysql import MySQLPlanner
 from atlembic.schema.mysql import MySQLReflector
 
@@ -20,6 +23,9 @@ class MySQL(Engine):
     async_drivers = ("asyncmy", "aiomysql")
     read_only_statement = "SET SESSION TRANSACTION READ ONLY"
     transactions = MySQLTransactions
+    lock = MysqlLock
+    scan_options = MYSQL_SCAN
+    revisions = MYSQL_LAYOUT
 
     def dev_dialect(self) -> DevDialect:
         # On first use: the server machinery (and what it imports) only when a dev database is needed.
@@ -30,7 +36,6 @@ class MySQL(Engine):
 
 class MariaDB(MySQL):
     name = "mariadb"
-    transactions = MariaDBTransactions
 
 
 MYSQL = MySQL()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
+from atlembic.migrate.lexer import POSTGRES_SCAN
+from atlembic.migrate.lock import PostgresLock
+from atlembic.migrate.revisions import POSTGRES_LAYOUT
 from atlembic.migrate.transactions import PostgresTransactions
 from atlembic.plan.postgresql import PostgresPlanner
 from atlembic.schema.postgresql import PostgresReflector
@@ -21,6 +24,9 @@ class PostgreSQL(Engine):
     async_drivers = ("psycopg", "asyncpg")
     read_only_statement = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
     transactions = PostgresTransactions
+    lock = PostgresLock
+    scan_options = POSTGRES_SCAN
+    revisions = POSTGRES_LAYOUT
     connect_timeout = True
 
     def dev_dialect(self) -> DevDialect:

@@ -10,6 +10,9 @@ from sqlalchemy.engine import URL, Connection
 
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
+from atlembic.migrate.lexer import SQLITE_SCAN
+from atlembic.migrate.lock import SqliteLock
+from atlembic.migrate.revisions import SQLITE_LAYOUT
 from atlembic.migrate.transactions import SqliteTransactions
 from atlembic.plan.sqlite import SqlitePlanner
 from atlembic.schema.sqlite import SqliteReflector
@@ -27,6 +30,9 @@ class SQLite(Engine):
     read_only_statement = "PRAGMA query_only = ON"
     in_process = True
     transactions = SqliteTransactions
+    lock = SqliteLock
+    scan_options = SQLITE_SCAN
+    revisions = SQLITE_LAYOUT
 
     def dev_dialect(self) -> DevDialect:
         # On first use, as the servers' (it shares the --dev-url machinery with them).
