@@ -11,7 +11,7 @@ import importlib.util
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -24,22 +24,12 @@ from atlembic.diff import Renames
 from atlembic.errors import AtlembicError
 from atlembic.schema.model import Schema, Table
 
-# Engines where `schema=` names a schema inside the database (on MySQL it would be another database).
-_NAMED_SCHEMA_DIALECTS = {"postgresql"}
-# A driver for each dialect whose module imports without the DBAPI being installed.
-_MOCK_URLS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
 
-
-def mock_engine(dialect_name: str, executor: Any = None) -> MockConnection:
-    """An engine that only compiles: SQL for `dialect_name` without a driver or a server."""
-    url = _MOCK_URLS.get(dialect_name)
-    if url is None:
-        raise AtlembicError(f"dialect {dialect_name!r} is not supported (supported: {', '.join(_MOCK_URLS)})")
-    return sa.create_mock_engine(url, executor)
-
-
-def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
-    """The CREATE statements (without trailing `;`) that build `metadata` on `dialect_name`."""
+def metadata_ddl(metadata: sa.MetaData, dialect_name: str,
+                 mock_engine: Callable[[Any], MockConnection], *, named_schemas: bool) -> list[str]:
+    """The CREATE statements (without trailing `;`) that build `metadata` on the engine `dialect_name`, whose
+    `mock_engine(executor)` compiles without a server; `named_schemas`: whether `schema=` names a schema
+    inside the database (on MySQL it would be another database). Through `Engine.metadata_ddl`."""
     statements: list[str] = []
 
     def executor(element: ExecutableDDLElement, *_: Any, **__: Any) -> None:
@@ -49,8 +39,8 @@ def metadata_ddl(metadata: sa.MetaData, dialect_name: str) -> list[str]:
             message = re.sub(r"Compiler <[^>]+> ", "", str(exc))
             raise AtlembicError(f"models: {dialect_name} cannot express {message}") from exc
 
-    engine = mock_engine(dialect_name, executor)
-    if dialect_name in _NAMED_SCHEMA_DIALECTS:
+    engine = mock_engine(executor)
+    if named_schemas:
         # create_all expects the schemas of `schema=` tables to exist already; create them first.
         for schema in sorted({t.schema for t in metadata.tables.values() if t.schema}):
             executor(CreateSchema(schema))

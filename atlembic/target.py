@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from atlembic.config import Settings
+from atlembic.engines import find_engine
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.transactions import autocommit
 
@@ -29,7 +30,8 @@ def target_engine(settings: Settings, url: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
         connect_args: dict[str, object] = {}
-        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        found = find_engine(parsed)
+        if found is not None and found.connect_timeout and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = _CONNECT_TIMEOUT
         return sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
     except Exception as exc:

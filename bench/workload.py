@@ -120,9 +120,9 @@ def table_ddl(table: sa.Table, dialect: str) -> list[tuple[str, str]]:
     """``(comment, sql)`` creating one table and its indexes, as atlembic's planner comments them."""
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    from atlembic.provider import mock_engine
+    from atlembic.engines import engine_for
 
-    engine_dialect = mock_engine(dialect).dialect
+    engine_dialect = engine_for(dialect).mock_engine().dialect
     out = [(f'create "{table.name}" table', str(CreateTable(table).compile(dialect=engine_dialect)).strip())]
     for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
         out.append((f'create index "{index.name}" to table: "{table.name}"',

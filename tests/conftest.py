@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.devdb import DevDatabase
+from atlembic.engines import open_dev_database
 from atlembic.migrate import executor
 
 

@@ -237,7 +237,7 @@ def test_canonical_index_order_keys_the_models_the_same() -> None:
 
 
 def _server_dev(dialect: str) -> DevDatabase:
-    from atlembic.devdb import open_dev_database
+    from atlembic.engines import open_dev_database
     from tests.support.pg_fixture import server_unavailable
 
     try:
@@ -272,7 +272,7 @@ def test_a_run_copies_the_replayed_postgresql_database_instead_of_replaying_agai
         tmp_path: Path, replayed: list[str]) -> None:
     """Within one run, verification starts from a copy (CREATE DATABASE ... TEMPLATE) of the database the
     directory was replayed into, even without the persistent cache; the kept state is never changed."""
-    from atlembic.schema.inspect import inspect_schema
+    from atlembic.engines import inspect_schema
 
     replay_cache.disable()
     with _server_dev("postgresql") as dev:

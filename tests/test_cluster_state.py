@@ -24,9 +24,10 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic import autogenerate
-from atlembic.devdb import embedded_identity, kept
+from atlembic.devdb import kept
 from atlembic.devdb.postgresql import EphemeralPostgres
 from atlembic.devdb.process import temp_base
+from atlembic.engines import embedded_identity
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
 from atlembic.replay import cache as replay_cache

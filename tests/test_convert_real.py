@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from atlembic.convert.compare import respellings
 from atlembic.diff import diff_schemas
-from atlembic.schema.inspect import inspect_schema
+from atlembic.engines import inspect_schema
 from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
-from atlembic.devdb import DevDatabase, open_dev_database, process
+from atlembic.devdb import DevDatabase, process
 from atlembic.devdb.mysql import EphemeralMariaDB, EphemeralMySQLDevDatabase
 from atlembic.devdb.postgresql import (
     EphemeralPostgres,
@@ -31,6 +31,7 @@ from atlembic.devdb.postgresql import (
 from atlembic.devdb.server import EphemeralServer, EphemeralServerDevDatabase
 from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
 from atlembic.devdb.url import UrlDevDatabase
+from atlembic.engines import open_dev_database
 from atlembic.errors import AtlembicError
 from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.support.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
@@ -409,7 +410,7 @@ def test_dev_url_unreachable_is_a_clear_error(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, time
-    from atlembic.devdb import open_dev_database
+    from atlembic.engines import open_dev_database
 
     dialect, mode = sys.argv[1:]
     dev = open_dev_database(dialect)

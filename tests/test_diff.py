@@ -84,10 +84,10 @@ def test_a_type_the_dialect_cannot_express_names_table_and_column() -> None:
     import sqlalchemy as sa
     from sqlalchemy.dialects import postgresql
 
+    from atlembic.engines import engine_for
     from atlembic.errors import AtlembicError
-    from atlembic.provider import metadata_ddl
 
     md = sa.MetaData()
     sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("span", postgresql.INT4RANGE))
     with pytest.raises(AtlembicError, match=r"models: sqlite cannot express \(in table 't', column 'span'\)"):
-        metadata_ddl(md, "sqlite")
+        engine_for("sqlite").metadata_ddl(md)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from atlembic.schema.inspect import inspect_schema
+from atlembic.engines import inspect_schema
 
 
 def _database(*ddl: str) -> sa.Engine:

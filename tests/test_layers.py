@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("atlembic.convert",),
     ("atlembic.autogenerate", "atlembic.lint"),
     ("atlembic.replay", "atlembic.target", "atlembic.scaffold"),
+    ("atlembic.engines",),
     ("atlembic.plan",),
     ("atlembic.environment",),
     ("atlembic.config", "atlembic.provider"),

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from atlembic.devdb import DevDatabase
+from atlembic.engines import inspect_schema, inspect_tables
 from atlembic.lint.targets import changed_table, inspect_after, reinspected
 from atlembic.migrate.transactions import autocommit
-from atlembic.schema.inspect import inspect_schema, inspect_tables
 
 BASE = [
     "CREATE TABLE p (id INT PRIMARY KEY, name VARCHAR(20))",

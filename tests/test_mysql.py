@@ -15,16 +15,15 @@ import sqlalchemy as sa
 
 from atlembic import commands
 from atlembic.config import load_settings
-from atlembic.devdb import open_dev_database
 from atlembic.devdb.mysql import (
     find_mysql_binaries,
     flavor_warning,
 )
 from atlembic.devdb.url import UrlDevDatabase
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
-from atlembic.schema.inspect import inspect_schema
 from tests.support.cases import Case, build_cases, mysql_only_cases, with_posts
 from tests.support.mysql_fixture import fresh_mysql_url
 from tests.support.pg_fixture import server_unavailable
@@ -128,7 +127,7 @@ def _revisions(url: str):  # type: ignore[no-untyped-def]
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            return RevisionStore(conn).read_all()
+            return RevisionStore(conn, engine_for(conn).revisions).read_all()
     finally:
         engine.dispose()
 
@@ -201,7 +200,7 @@ def test_non_empty_dev_database_is_refused(mysql_server) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE leftover (id INT)")
     engine.dispose()
-    from atlembic.devdb import assert_clean
+    from atlembic.engines import assert_clean
 
     with pytest.raises(AtlembicError, match='not clean: found table "leftover"'):
         assert_clean(sa.create_engine(url))

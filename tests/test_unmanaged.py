@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase
-from atlembic.schema.inspect import unmanaged_objects
+from atlembic.engines import unmanaged_objects
 
 DDL = {
     "sqlite": ["CREATE TABLE t (x INTEGER)", "CREATE VIEW v AS SELECT x FROM t",

@@ -9,12 +9,12 @@ from contextlib import ExitStack, contextmanager
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase
+from atlembic.engines import inspect_schema
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
 from atlembic.replay import cache as replay_cache
 from atlembic.replay.replayed import replayed_database
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 

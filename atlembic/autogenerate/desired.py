@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase
+from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError
 from atlembic.migrate.transactions import autocommit
-from atlembic.provider import mark_engine_named, metadata_ddl
+from atlembic.provider import mark_engine_named
 from atlembic.replay import cache as replay_cache
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
@@ -27,7 +27,7 @@ def desired_schema_keyed(
     """`desired_schema` and the replay-cache key it is kept under (None: not cached)."""
     timings = timings or Timings()
     with timings.stage("provider"):
-        statements = metadata_ddl(metadata, dev.dialect_name)
+        statements = engine_for(dev.dialect_name).metadata_ddl(metadata)
     key = replay_cache.desired_key(statements, dev.dialect_name, replay_cache.dev_identity(dev))
     cached = replay_cache.load_desired(key)
     if cached is not None:
@@ -35,7 +35,7 @@ def desired_schema_keyed(
     with dev.clean_database() as engine, engine.connect() as raw:
         conn = autocommit(raw)
         with timings.stage("load models"):
-            if not _load_batch(conn, statements):
+            if not (engine_for(conn).transactions.batches and _load_batch(conn, statements)):
                 _load_each(conn, statements)
         with timings.stage("inspect"):
             desired = mark_engine_named(inspect_schema(conn), metadata)
@@ -44,9 +44,10 @@ def desired_schema_keyed(
 
 
 def _load_batch(conn: sa.Connection, statements: Sequence[str]) -> bool:
-    """PostgreSQL: all statements in one round trip and one transaction (a third less time than a call per
-    statement at a thousand tables). False when it failed (and rolled back) or does not apply."""
-    if conn.dialect.name != "postgresql" or len(statements) < 2:
+    """All statements in one round trip and one transaction, for an engine whose transactions `batches`
+    (PostgreSQL: a third less time than a call per statement at a thousand tables). False when it failed (and
+    rolled back) or does not apply."""
+    if len(statements) < 2:
         return False
     try:
         conn.exec_driver_sql("BEGIN")

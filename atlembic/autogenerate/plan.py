@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from atlembic.diff import Renames, SchemaDiff, diff_schemas
+from atlembic.engines import engine_for
 from atlembic.migrate.directory import render_migration
-from atlembic.plan import planner_for
 from atlembic.plan.base import PlannedStatement
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
+
+_NO_PLANNER = "no migration planner for dialect {name!r}"
 
 
 @dataclass
@@ -35,6 +37,6 @@ def plan_changes(
     if not diff:
         return Plan(diff, [])
     with timings.stage("plan"):
-        planner = planner_for(dialect)
+        planner = engine_for(dialect, _NO_PLANNER).planner()
         statements = planner.plan(diff)
     return Plan(diff, statements, planner.directives)

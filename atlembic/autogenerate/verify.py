@@ -10,11 +10,11 @@ from atlembic.autogenerate.current import directory_state
 from atlembic.autogenerate.plan import Plan
 from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
+from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError
 from atlembic.migrate import executor
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
@@ -39,7 +39,7 @@ def verify_plan(
         # runs, and is never cached (it is not in the directory yet).
         with directory_state(dev, files) as engine:
             try:
-                executor.run_replay(engine, [planned], dev.dialect_name, may_have_rows=True)
+                executor.run_replay(engine, [planned], engine_for(dev.dialect_name), may_have_rows=True)
             except (StatementError, AtlembicError) as exc:
                 raise AtlembicError(f"the planned migration does not apply on the dev database: {exc}") from exc
             with engine.connect() as conn:

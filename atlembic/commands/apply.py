@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from atlembic import autogenerate
 from atlembic.config import Settings
 from atlembic.convert.handover import Handover, check_handover, drop_version_table
-from atlembic.devdb import open_dev_database
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, file_tx_mode
@@ -32,9 +32,6 @@ from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
 from atlembic.migrate.pending import pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
-from atlembic.migrate.transactions import transactions_for
-from atlembic.provider import mock_engine
-from atlembic.schema.inspect import inspect_schema
 from atlembic.target import connect_target
 
 __all__ = ["downgrade", "stamp", "upgrade", "upgrade_sql"]
@@ -98,8 +95,8 @@ def upgrade(
     directory = MigrationDir.checked(settings.migrations_dir)
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
-    with connect_target(settings) as conn, target_lock(conn, lock_timeout):
-        store = RevisionStore(conn)
+    with connect_target(settings) as conn, _apply_lock(conn, lock_timeout):
+        store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
         dirty = None if revisions else _dirty_table(conn)
@@ -125,24 +122,29 @@ def upgrade(
             if handover is not None and drop_alembic_version:
                 drop_version_table(conn, handover)
         existing = {r.version: r for r in revisions}
-        dialect = conn.dialect.name
+        driver = engine_for(conn)
         if tx_mode == "all" and chosen:
-            with transactions_for(conn).transaction():
-                applied = apply_files(conn, store, chosen, dialect, hashes, existing, tx_mode="all",
+            with driver.transactions(conn).transaction():
+                applied = apply_files(conn, store, chosen, driver, hashes, existing, tx_mode="all",
                                       reporter=reporter)
         else:
-            applied = apply_files(conn, store, chosen, dialect, hashes, existing, tx_mode=tx_mode,
+            applied = apply_files(conn, store, chosen, driver, hashes, existing, tx_mode=tx_mode,
                                   reporter=reporter)
         return UpgradeOutcome(mask_url(settings.url or ""), applied, chosen, current_version, handover)
 
 
 def _offline_store(dialect: str, url: str | None) -> RevisionStore:
     """A revisions table to render SQL for, without a connection (MySQL asks for the URL's database)."""
-    engine = mock_engine(dialect)
+    target = engine_for(dialect)
     database = sa.engine.make_url(url).database if url else None
-    offline = SimpleNamespace(dialect=engine.dialect,
+    offline = SimpleNamespace(dialect=target.mock_engine().dialect,
                               exec_driver_sql=lambda *_: SimpleNamespace(scalar=lambda: database))
-    return RevisionStore(cast(Connection, offline))  # a stand-in: the dialect and one scalar query
+    return RevisionStore(cast(Connection, offline), target.revisions)  # a stand-in: the dialect and one scalar query
+
+
+def _apply_lock(conn: Connection, timeout: float) -> target_lock:
+    """The target's apply lock (its engine's), to hold with ``with``."""
+    return target_lock(engine_for(conn, "no migration lock for dialect {name!r}").lock(conn), timeout)
 
 
 def _literal(stmt: sa.sql.ClauseElement, dialect: sa.engine.Dialect) -> str:
@@ -248,8 +250,8 @@ def downgrade(
     files = directory.files()
     history = History(files)
     url = mask_url(settings.url or "")
-    with connect_target(settings) as conn, (nullcontext() if sql else target_lock(conn, lock_timeout)):
-        store = RevisionStore(conn)
+    with connect_target(settings) as conn, (nullcontext() if sql else _apply_lock(conn, lock_timeout)):
+        store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
         current_pos = history.position_of(current_version)
@@ -297,7 +299,7 @@ def _plan_statements(outcome: DowngradeOutcome, dialect: str) -> list[str]:
 
 def _apply_downgrade(conn: Connection, store: RevisionStore, outcome: DowngradeOutcome) -> None:
     statements = _plan_statements(outcome, conn.dialect.name)
-    transactions = transactions_for(conn)
+    transactions = engine_for(conn).transactions(conn)
 
     def run() -> None:
         for text in statements:
@@ -371,8 +373,8 @@ def stamp(
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     history = History(files)
-    with connect_target(settings) as conn, target_lock(conn, lock_timeout):
-        store = RevisionStore(conn)
+    with connect_target(settings) as conn, _apply_lock(conn, lock_timeout):
+        store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
         version = history.version_at(history.resolve(target, current_version))
@@ -383,7 +385,7 @@ def stamp(
             outcome.handover = check_handover(conn, settings, files, version, allow_drift=allow_drift,
                                               drop_version_table=drop_alembic_version)
         store.ensure()
-        with transactions_for(conn).transaction():
+        with engine_for(conn).transactions(conn).transaction():
             for rev in revisions:
                 if version is None or rev.version > version:
                     store.delete(rev.version)

@@ -15,10 +15,11 @@ from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
 from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
+from atlembic.engines import engine_for
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
-from atlembic.provider import load_models_path, metadata_ddl
+from atlembic.provider import load_models_path
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.timings import Timings
 
@@ -155,5 +156,5 @@ def hash_directory(settings: Settings) -> Path:
 
 def provider(path: Path, dialect: str) -> str:
     """The models under `path` as DDL, as atlas-provider-sqlalchemy prints them."""
-    statements = metadata_ddl(load_models_path(path), dialect)
+    statements = engine_for(dialect).metadata_ddl(load_models_path(path))
     return "".join(f"{s};\n" for s in statements)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from atlembic import autogenerate
 from atlembic.config import Settings
-from atlembic.devdb import open_dev_database
 from atlembic.diff import diff_schemas
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError, mask_url
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import file_tx_mode
@@ -16,7 +16,6 @@ from atlembic.migrate.history import History
 from atlembic.migrate.pending import pending_files
 from atlembic.migrate.revisions import TYPE_RESOLVED, Revision, RevisionStore
 from atlembic.migrate.sumfile import ChecksumError
-from atlembic.schema.inspect import inspect_schema
 from atlembic.target import connect_target
 
 
@@ -40,7 +39,7 @@ def current(settings: Settings, *, check_sum: bool = True) -> CurrentOutcome:
     directory = MigrationDir.checked(settings.migrations_dir) if check_sum else MigrationDir(settings.migrations_dir)
     history = History(directory.files())
     with connect_target(settings) as conn:
-        revisions = RevisionStore(conn).read_all()
+        revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
     return CurrentOutcome(mask_url(settings.url or ""), revisions, history)
 
 
@@ -89,7 +88,7 @@ def status(settings: Settings) -> StatusReport:
     files = directory.files()
     sums = dict(directory.compute_sum().rows)
     with connect_target(settings) as conn:
-        revisions = RevisionStore(conn).read_all()
+        revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
         dialect = conn.dialect.name
     report = StatusReport(mask_url(settings.url or ""), "OK", "", "", revisions, [])
     try:
@@ -168,7 +167,7 @@ def drift(settings: Settings, url: str | None = None) -> DriftOutcome:
     history = History(files)
     url = url or settings.url
     with connect_target(settings, url) as conn:
-        revisions = RevisionStore(conn).read_all()
+        revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
         last = revisions[-1] if revisions else None
         if last is not None and not last.done:
             raise AtlembicError(

@@ -26,16 +26,15 @@ from sqlalchemy.engine import Connection, make_url
 from atlembic.config import Settings
 from atlembic.convert.compare import respellings
 from atlembic.convert.run import AlembicHistory, HistoryRun, RevisionInfo, load_history, run_history, source_hints
-from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
+from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import import_metadata
 from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write, render_migration
 from atlembic.migrate.executor import StatementError, run_file
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
-from atlembic.plan import planner_for
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
@@ -126,13 +125,12 @@ def convert(
 def _history_dev(dev: DevDatabase, settings: Settings) -> Iterator[DevDatabase]:
     """Where the Alembic history runs. SQLite: a scratch *file*, because env.py opens its own
     connections (an in-memory database would be a new, empty one for each); otherwise ``dev``."""
-    if dev.dialect_name != "sqlite":
+    engine = engine_for(dev.dialect_name)
+    if not engine.in_process:
         yield dev
         return
-    from atlembic.devdb.url import UrlDevDatabase
-
     with tempfile.TemporaryDirectory(prefix="atlembic-convert-") as tmp:
-        file_dev = UrlDevDatabase(make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
+        file_dev = engine.open_dev_database(dev.dialect_name, make_url(f"sqlite:///{Path(tmp) / 'history.db'}"))
         with file_dev:
             yield file_dev
 
@@ -201,7 +199,7 @@ def _statements(dialect: str, current: Schema, desired: Schema) -> tuple[list[tu
     diff = diff_schemas(current, desired)
     if not diff:
         return [], []
-    planner = planner_for(dialect)
+    planner = engine_for(dialect).planner()
     statements = planner.plan(diff)
     return [(s.comment, s.sql) for s in statements], list(planner.directives)
 
@@ -303,13 +301,14 @@ def _verify(dev: DevDatabase, planned: list[_Planned], dialect: str) -> list[str
     Returns the differences accepted as the engine's re-spelling of the same expression text.
     """
     notes: list[str] = []
+    target = engine_for(dialect)
     with dev.clean_database() as engine, engine.connect() as raw:
         conn = autocommit(raw)
         for item in planned:
             file = MigrationFile(item.name, Path(item.name), item.content.encode())
             what = f"Alembic revision {item.revision}" if item.revision else "the Alembic head state"
             try:
-                run_file(conn, file, file.statements(dialect))
+                run_file(conn, file, file.statements(target.scan_options), transactions=target.transactions)
             except StatementError as exc:
                 raise AtlembicError(f"the converted file does not apply on the dev database ({what}); nothing was "
                                     f"written: {exc}") from exc

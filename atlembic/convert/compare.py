@@ -26,11 +26,10 @@ from atlembic.diff import (
     describe_table_change,
     diff_schemas,
 )
+from atlembic.engines import engine_for, inspect_schema
 from atlembic.migrate.directory import MigrationFile, render_migration
 from atlembic.migrate.executor import run_file
 from atlembic.migrate.transactions import autocommit
-from atlembic.plan import planner_for
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
 __all__ = ["canonical", "respellings"]
@@ -65,11 +64,12 @@ def canonical(dev: DevDatabase, schema: Schema) -> Schema:
     """`schema` as the engine reflects it after being created from atlembic's own SQL for it."""
     if schema.is_empty:
         return schema
-    planner = planner_for(dev.dialect_name)
+    target = engine_for(dev.dialect_name)
+    planner = target.planner()
     statements = planner.plan(diff_schemas(Schema(), schema))
     text = render_migration([(s.comment, s.sql) for s in statements], planner.directives)
     file = MigrationFile("0_canonical.sql", _PATH, text.encode())
     with dev.clean_database() as engine, engine.connect() as raw:
         conn = autocommit(raw)
-        run_file(conn, file, file.statements(dev.dialect_name))
+        run_file(conn, file, file.statements(target.scan_options), transactions=target.transactions)
         return inspect_schema(conn)

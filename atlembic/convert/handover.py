@@ -25,11 +25,11 @@ from sqlalchemy.engine import Connection
 from atlembic.autogenerate.current import replay_schema
 from atlembic.config import Settings
 from atlembic.convert.compare import canonical
-from atlembic.devdb import open_dev_database
 from atlembic.diff import diff_schemas
+from atlembic.engines import inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile, files_to_reach
-from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema
+from atlembic.schema.reflector import REVISIONS_TABLE
 
 __all__ = ["Handover", "baseline_marker", "check_handover", "drop_version_table"]
 

@@ -32,10 +32,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
+from atlembic.engines import find_engine, inspect_schema, unmanaged_objects
 from atlembic.environment import isolated_run
 from atlembic.errors import AtlembicError, mask_url, one_line
-from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema, unmanaged_objects
 from atlembic.schema.model import Schema
+from atlembic.schema.reflector import REVISIONS_TABLE
 
 __all__ = ["AlembicHistory", "DmlStatement", "HistoryRun", "RevisionInfo", "load_history", "run_history"]
 
@@ -47,7 +48,6 @@ _DML = re.compile(
 )
 # Statements of Alembic's SQLite "batch" table rebuild: copying rows into _alembic_tmp_x is schema work.
 _BATCH_TMP = "_alembic_tmp_"
-_ASYNC_DRIVERS = {"sqlite": ("aiosqlite",), "postgresql": ("psycopg", "asyncpg"), "mysql": ("asyncmy", "aiomysql")}
 
 
 @dataclass(frozen=True)
@@ -356,10 +356,10 @@ def _intercept_configure(env: Any, state: _RunState, offered: Connection, per_re
 
 
 def _db_key(url: URL) -> tuple[Any, ...]:
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return (backend, os.path.realpath(url.database or ":memory:"))
-    return (backend, url.host, url.port, url.database, url.username, url.query.get("host"))
+    engine = find_engine(url)
+    if engine is None:
+        return (url.get_backend_name(), url.host, url.port, url.database, url.username, url.query.get("host"))
+    return engine.database_key(url)
 
 
 def _check_connection(conn: Any, offered: Connection, state: _RunState) -> None:
@@ -412,7 +412,9 @@ def _async_url(url: URL) -> URL:
     """``url`` with a driver create_async_engine accepts (the same one when it is already async)."""
     candidates = [url]
     backend = url.get_backend_name()
-    candidates += [url.set(drivername=f"{backend}+{d}") for d in _ASYNC_DRIVERS.get(backend, ())]
+    engine = find_engine(url)
+    async_drivers = engine.async_drivers if engine is not None else ()
+    candidates += [url.set(drivername=f"{backend}+{d}") for d in async_drivers]
     for candidate in candidates:
         try:
             cls = candidate.get_dialect(_is_async=True)
@@ -421,7 +423,7 @@ def _async_url(url: URL) -> URL:
                 return candidate
         except Exception:
             continue
-    drivers = ", ".join(_ASYNC_DRIVERS.get(backend, ())) or "an async driver"
+    drivers = ", ".join(async_drivers) or "an async driver"
     raise AtlembicError(f"env.py builds an async engine, but no async {backend} driver is installed ({drivers})")
 
 

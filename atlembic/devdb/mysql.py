@@ -23,6 +23,7 @@ import functools
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,19 +32,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
-from atlembic.devdb import DevDatabase, DirectoryStates
+from atlembic.devdb.base import DevDatabase, DevDialect, DirectoryStates, StateIO, client_run
 from atlembic.devdb.server import (
     EphemeralServer,
     EphemeralServerDevDatabase,
     embedded_server_identity,
     scratch_database_name,
 )
-from atlembic.errors import AtlembicError
+from atlembic.devdb.url import ServerUrlDevDatabase
+from atlembic.errors import AtlembicError, mask_url
 
 __all__ = [
+    "DIALECT",
     "MySQLBinaries",
     "EphemeralMariaDB",
     "EphemeralMySQLDevDatabase",
@@ -169,7 +174,6 @@ class EphemeralMariaDB(EphemeralServer):
     """
 
     name = "mysql"
-    dialect = "mysql"
     run_as_names = ("mysql", "nobody")
     env_prefixes = ("MYSQL", "MARIADB")  # MYSQL_HOME, MYSQL_UNIX_PORT, MYSQL_TCP_PORT...
     run_dir_name = "run"  # socket, pid file, log, temp files
@@ -184,6 +188,10 @@ class EphemeralMariaDB(EphemeralServer):
     startup_timeout = 60.0
     keeps_data_dirs = True
     system_databases = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
+    @property
+    def sql(self) -> DevDialect:
+        return DIALECT
 
     def __init__(self, binaries: MySQLBinaries | None = None, **options: Any) -> None:
         self.binaries = binaries if binaries is not None else find_mysql_binaries()
@@ -414,3 +422,129 @@ def open_embedded(target_dialect: str | None = None, states: DirectoryStates | N
     dev = EphemeralMySQLDevDatabase(states=states)
     warn_flavor(target_dialect, dev.server.flavor, dev.server.version)
     return dev
+
+
+# MySQL/MariaDB: ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.
+_MYSQL_ACCESS_DENIED = (1044, 1045, 1227)
+
+
+class MySQLUrlDevDatabase(ServerUrlDevDatabase):
+    in_place_needs_database = True
+
+    def _setup(self) -> None:
+        self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        # MySQL has no single "may create databases" flag to look up (grants can be per pattern), so
+        # try it: create and drop a probe database. Denied -> the given database itself, if it is named.
+        probe = scratch_database_name()
+        try:
+            with self._admin.connect() as conn:
+                try:
+                    create_database(conn, probe)
+                except DBAPIError as exc:
+                    if not self._permission_denied(exc):
+                        raise
+                    self.mode = "in-place"
+                else:
+                    drop_database(conn, probe)
+                    self.mode = "scratch"
+        except SQLAlchemyError as exc:
+            raise self._connect_failed(exc) from None
+        if self.mode == "in-place" and not self.url.database:
+            self._admin.dispose()
+            raise AtlembicError(
+                f"--dev-url {mask_url(self.url)}: may not CREATE DATABASE there, and the URL names no database "
+                "to use instead; add an empty database to the URL (mysql://user@host/devdb)"
+            )
+
+    def _permission_denied(self, exc: DBAPIError) -> bool:
+        args: tuple[Any, ...] = getattr(exc.orig, "args", None) or ()
+        return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_ACCESS_DENIED  # (errno, message)
+
+    def _emptying_engine(self) -> Engine:
+        # A connection of its own, so that its session settings end with it.
+        return create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+class MySQLState(StateIO):
+    """``mariadb-dump`` / ``mysqldump`` (schema, rows, routines, triggers, events) and the ``mariadb`` client."""
+
+    def _tools(self) -> tuple[str, str] | None:
+        dump = shutil.which("mariadb-dump") or shutil.which("mysqldump")
+        client = shutil.which("mariadb") or shutil.which("mysql")
+        return (dump, client) if dump and client else None
+
+    def available(self, conn: Connection) -> bool:
+        # The client tools must be of the server's family: mysqldump of MariaDB speaks to MariaDB.
+        tools = self._tools()
+        return tools is not None and bool(getattr(conn.dialect, "is_mariadb", False)) == ("mariadb" in tools[0])
+
+    def _args(self, engine: Engine) -> tuple[list[str], dict[str, str]]:
+        url = engine.url
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
+        args = ["--no-defaults"]
+        if url.query.get("unix_socket"):
+            args.append(f"--socket={url.query['unix_socket']}")
+        else:
+            args += [f"--host={url.host or 'localhost'}", f"--port={url.port or 3306}", "--protocol=TCP"]
+        if url.username:
+            args.append(f"--user={url.username}")
+        if url.password:
+            env["MYSQL_PWD"] = str(url.password)
+        return args, env
+
+    def dump(self, engine: Engine) -> bytes:
+        tools = self._tools()
+        assert tools is not None
+        args, env = self._args(engine)
+        return client_run([tools[0], *args, "--routines", "--triggers", "--events", "--skip-comments",
+                            "--skip-dump-date", "--hex-blob", "--single-transaction", "--skip-add-locks",
+                            str(engine.url.database)], env)
+
+    def restore(self, engine: Engine, payload: bytes) -> None:
+        tools = self._tools()
+        assert tools is not None
+        args, env = self._args(engine)
+        client_run([tools[1], *args, str(engine.url.database)], env, payload)
+
+    def reset(self, engine: Engine) -> None:
+        with engine.connect() as conn:
+            drop_all_objects(conn)
+
+
+class MySQLDevDialect(DevDialect):
+    name = "mysql"
+    lock_timeout = "SET SESSION lock_wait_timeout = 10"
+
+    def find_leftover(self, conn: Connection) -> str | None:
+        return find_leftover(conn)
+
+    def create_database(self, conn: Connection, name: str, template: str | None = None, *,
+                        file_copy: bool = False) -> None:
+        create_database(conn, name)
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        drop_database(conn, name)
+
+    def list_databases(self, conn: Connection) -> set[str]:
+        return list_databases(conn)
+
+    def server_globals(self, conn: Connection) -> str:
+        return server_globals(conn)
+
+    def drop_all_objects(self, conn: Connection) -> None:
+        drop_all_objects(conn)
+
+    def embedded_identity(self, target_dialect: str | None = None) -> str:
+        return embedded_identity(target_dialect)
+
+    def open_embedded(self, target_dialect: str | None = None, states: DirectoryStates | None = None) -> DevDatabase:
+        return open_embedded(target_dialect, states)
+
+    def open_url(self, url: URL) -> DevDatabase:
+        return MySQLUrlDevDatabase(url, self)
+
+    def state_io(self) -> StateIO:
+        return MySQLState()
+
+
+DIALECT = MySQLDevDialect()

@@ -24,19 +24,22 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from atlembic.devdb import DevDatabase, DirectoryStates
+from atlembic.devdb.base import DevDatabase, DevDialect, DirectoryStates, StateIO, client_run
 from atlembic.devdb.server import (
     EphemeralServer,
     EphemeralServerDevDatabase,
     embedded_server_identity,
     scratch_database_name,
 )
+from atlembic.devdb.url import ServerUrlDevDatabase
 from atlembic.errors import AtlembicError
 
 __all__ = [
+    "DIALECT",
     "EphemeralPostgres",
     "EphemeralPostgresDevDatabase",
     "find_pg_bindir",
@@ -153,7 +156,6 @@ class EphemeralPostgres(EphemeralServer):
     product = "PostgreSQL"
     kind = "cluster"
     name = "pg"
-    dialect = "postgresql"
     run_as_names = ("postgres", "nobody")  # PostgreSQL refuses to run as root
     copies_databases = True  # CREATE DATABASE ... TEMPLATE
     env_prefixes = ("PG",)  # PGPORT, PGDATA, PGOPTIONS...
@@ -169,6 +171,10 @@ class EphemeralPostgres(EphemeralServer):
     clean_stop_signal = signal.SIGINT
     system_databases = frozenset({"postgres", "template0", "template1"})
     keeps_data_dirs = True
+
+    @property
+    def sql(self) -> DevDialect:
+        return DIALECT
 
     def __init__(self, bindir: Path | None = None, **options: Any) -> None:
         self.bindir = Path(bindir) if bindir is not None else find_pg_bindir()
@@ -398,3 +404,112 @@ def embedded_identity(target_dialect: str | None = None) -> str:
 
 def open_embedded(target_dialect: str | None = None, states: DirectoryStates | None = None) -> DevDatabase:
     return EphemeralPostgresDevDatabase(states=states)
+
+
+class PostgresUrlDevDatabase(ServerUrlDevDatabase):
+    def _setup(self) -> None:
+        self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        try:
+            with self._admin.connect() as conn:
+                may_create = conn.execute(
+                    text("SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user")
+                ).scalar()
+        except SQLAlchemyError as exc:
+            raise self._connect_failed(exc) from None
+        # Decided up front so that the description tells the user which mode is in use; CREATE DATABASE
+        # failing with "permission denied" later switches modes too.
+        self.mode = "scratch" if may_create else "in-place"
+
+    def _permission_denied(self, exc: DBAPIError) -> bool:
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code == _INSUFFICIENT_PRIVILEGE
+
+
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+class PostgresState(StateIO):
+    """``pg_dump`` (plain SQL: schema and rows) and ``psql`` in one transaction, from the server binaries."""
+
+    def _bindir(self) -> Path:
+        return find_pg_bindir()
+
+    def available(self, conn: Connection) -> bool:
+        try:
+            bindir = self._bindir()
+            local = int(pg_version(bindir).split(".")[0])
+        except (AtlembicError, ValueError):
+            return False
+        server = int((conn.dialect.server_version_info or (0,))[0])
+        return local >= server and all(os.access(bindir / b, os.X_OK) for b in ("pg_dump", "psql"))
+
+    def _args(self, engine: Engine) -> tuple[list[str], dict[str, str]]:
+        url = engine.url
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        args = ["-d", url.database or "postgres"]
+        host = url.query.get("host") or url.host
+        if host:
+            args += ["-h", str(host)]
+        port = url.query.get("port") or url.port
+        if port:
+            args += ["-p", str(port)]
+        if url.username:
+            args += ["-U", url.username]
+        if url.password:
+            env["PGPASSWORD"] = str(url.password)
+        return args, env
+
+    def dump(self, engine: Engine) -> bytes:
+        args, env = self._args(engine)
+        return client_run([str(self._bindir() / "pg_dump"), "--no-owner", "--no-privileges", *args], env)
+
+    def restore(self, engine: Engine, payload: bytes) -> None:
+        args, env = self._args(engine)
+        client_run([str(self._bindir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                     *args, "-f", "-"], env, payload)
+
+    def reset(self, engine: Engine) -> None:
+        with engine.connect() as conn:
+            drop_all_objects(conn.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+class PostgresDevDialect(DevDialect):
+    name = "postgresql"
+    lock_timeout = "SET lock_timeout = '10s'"
+
+    def find_leftover(self, conn: Connection) -> str | None:
+        return find_leftover(conn)
+
+    def create_database(self, conn: Connection, name: str, template: str | None = None, *,
+                        file_copy: bool = False) -> None:
+        create_database(conn, name, template, file_copy=file_copy)
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        drop_database(conn, name)
+
+    def rename_database(self, conn: Connection, name: str, new_name: str) -> None:
+        rename_database(conn, name, new_name)
+
+    def list_databases(self, conn: Connection) -> set[str]:
+        return list_databases(conn)
+
+    def server_globals(self, conn: Connection) -> str:
+        return server_globals(conn)
+
+    def drop_all_objects(self, conn: Connection) -> None:
+        drop_all_objects(conn)
+
+    def embedded_identity(self, target_dialect: str | None = None) -> str:
+        return embedded_identity(target_dialect)
+
+    def open_embedded(self, target_dialect: str | None = None, states: DirectoryStates | None = None) -> DevDatabase:
+        return open_embedded(target_dialect, states)
+
+    def open_url(self, url: URL) -> DevDatabase:
+        return PostgresUrlDevDatabase(url, self)
+
+    def state_io(self) -> StateIO:
+        return PostgresState()
+
+
+DIALECT = PostgresDevDialect()

@@ -17,7 +17,7 @@
 
 An engine subclasses it with its names and files, the commands to initialize a data dir and to run the
 server, the readiness check, what a template is made with and how a complete one looks, and the URL; the
-SQL to create and drop databases is that of its dialect module.
+SQL to create and drop databases is that of its dialect module's `DevDialect` (`sql`).
 :class:`EphemeralServerDevDatabase` is the dev database on such a server: a scratch database per clean
 state, replayed states kept as databases for the run and, given the directory's `DirectoryStates`,
 between runs.
@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
-from atlembic.devdb import CloseOnExit, DevDatabase, DirectoryStates, _dialect_module, assert_clean
+from atlembic.devdb.base import CloseOnExit, DevDatabase, DevDialect, DirectoryStates
 from atlembic.devdb.kept import MAX_STATES, ClusterStore, KeptCluster
 from atlembic.devdb.process import (
     RunAs,
@@ -109,7 +109,6 @@ class EphemeralServer(CloseOnExit, abc.ABC):
     # "pg": temp dirs atlembic-pg-* (which the sweep recognizes), $ATLEMBIC_PG_TMPDIR to put them
     # elsewhere, $ATLEMBIC_PG_TEMPLATE=0 to do without the template cache, templates pg-template-<version>
     name: ClassVar[str]
-    dialect: ClassVar[str]  # the module (atlembic.devdb.<dialect>) with create_database and drop_database
     template_format: ClassVar[int] = 1  # bump when what makes a data dir changes beyond the fingerprint
     run_as_names: ClassVar[tuple[str, ...]]  # the OS users to run as when we are root, first existing one
     env_prefixes: ClassVar[tuple[str, ...]]  # variables of the user's environment the children must not see
@@ -120,6 +119,11 @@ class EphemeralServer(CloseOnExit, abc.ABC):
     stop_signal: ClassVar[int]  # the immediate shutdown; SIGKILL follows when it takes too long
     clean_stop_signal: ClassVar[int] = signal.SIGTERM  # the shutdown after which the data dir can be kept
     startup_timeout: ClassVar[float] = 30.0  # seconds from launch to accepting connections
+
+    @property
+    @abc.abstractmethod
+    def sql(self) -> DevDialect:
+        """The engine's SQL for databases (create_database, drop_database...): its dialect module's."""
 
     @abc.abstractmethod
     def _template_inputs(self) -> dict[str, Any]:
@@ -524,29 +528,29 @@ class EphemeralServer(CloseOnExit, abc.ABC):
     def create_database(self, name: str, template: str | None = None) -> URL:
         with self._admin_engine().connect() as conn:
             if template is None:
-                _dialect_module(self.dialect).create_database(conn, name)
+                self.sql.create_database(conn, name)
             else:
-                _dialect_module(self.dialect).create_database(conn, name, template=template, file_copy=True)
+                self.sql.create_database(conn, name, template=template, file_copy=True)
         return self.url(name)
 
     def rename_database(self, name: str, new_name: str) -> None:
         with self._admin_engine().connect() as conn:
-            _dialect_module(self.dialect).rename_database(conn, name, new_name)
+            self.sql.rename_database(conn, name, new_name)
 
     def drop_database(self, name: str) -> None:
         if not self.running:
             return  # stopped (e.g. by Ctrl-C): the whole server is gone already
         with self._admin_engine().connect() as conn:
-            _dialect_module(self.dialect).drop_database(conn, name)
+            self.sql.drop_database(conn, name)
 
     def list_databases(self) -> set[str]:
         with self._admin_engine().connect() as conn:
-            return _dialect_module(self.dialect).list_databases(conn)
+            return self.sql.list_databases(conn)
 
     def server_globals(self) -> str:
         """A digest of what every database of the server shares (roles, accounts, settings)."""
         with self._admin_engine().connect() as conn:
-            return _dialect_module(self.dialect).server_globals(conn)
+            return self.sql.server_globals(conn)
 
 
 _ADMIN_LOCK = threading.Lock()
@@ -637,7 +641,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         try:
             engine = create_engine(self.server.url(name))
             if created:
-                assert_clean(engine)
+                self.server.sql.assert_clean(engine)
             yield engine
             unchanged = True
         finally:

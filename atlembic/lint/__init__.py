@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from atlembic.config import Settings
-from atlembic.devdb import DevDatabase, normalize_dialect, open_dev_database
+from atlembic.devdb import DevDatabase
 from atlembic.diff import SchemaDiff
+from atlembic.engines import normalize_dialect, open_dev_database
 from atlembic.errors import AtlembicError, mask_url
 from atlembic.lint import mysql, postgresql, sqlite  # noqa: F401  (register the dialect analyzers and hooks)
 from atlembic.lint.analyzers import ANALYZERS

@@ -29,7 +29,7 @@ from atlembic.diff import (
     RenameColumn,
     RenameTable,
 )
-from atlembic.lint.model import Diagnostic, FileContext, Step, ident_eq
+from atlembic.lint.model import Diagnostic, FileContext, Step, hooks_for, ident_eq
 from atlembic.schema.model import Column, ForeignKey, Index, Table, UniqueConstraint
 
 __all__ = ["ANALYZERS", "Analyzer", "analyzers_for", "code_owner"]
@@ -109,15 +109,6 @@ def _virtual(column: Column) -> bool:
 # -- data_depend (MF101-MF104, MY101, LT101) ---------------------------------------------------------
 
 
-# Dialect hooks, filled in by the dialect modules: (ctx, step, table, column) -> diagnostics.
-AddNotNullHandler = Callable[[FileContext, Step, str, Column], Iterator[Diagnostic]]
-ModifyNotNullHandler = Callable[[FileContext, Step, str, ModifyColumn], Iterator[Diagnostic]]
-ADD_NOT_NULL: dict[str, AddNotNullHandler] = {}
-MODIFY_NOT_NULL: dict[str, ModifyNotNullHandler] = {}
-# Does a (validated) CHECK (<column> IS NOT NULL) exist before the step? PostgreSQL can tell.
-HAS_NOT_NULL_CHECK: dict[str, Callable[[Step, str, str], bool]] = {}
-
-
 class DataDependent(Analyzer):
     """Changes that may fail depending on the data. Source: Atlas ``sql/sqlcheck/datadepend/datadepend.go``,
     with the dialect handlers of ``sql/{mysql,sqlite,postgres}/*check``."""
@@ -141,15 +132,15 @@ class DataDependent(Analyzer):
                 elif isinstance(sub, AddUnique):
                     yield from self._unique(ctx, step, table, sub.unique.name, sub.unique.columns, sub.unique)
                 elif isinstance(sub, AddColumn) and _needs_value(sub.column):
-                    handler = ADD_NOT_NULL.get(ctx.dialect, add_not_null)
+                    handler = hooks_for(ctx.dialect).add_not_null or add_not_null
                     yield from handler(ctx, step, table, sub.column)
                 elif isinstance(sub, ModifyColumn) and sub.current.nullable and not sub.desired.nullable:
                     if ctx.column_existed(table, sub.current.name) is None:
                         continue
-                    has_check = HAS_NOT_NULL_CHECK.get(ctx.dialect)
+                    has_check = hooks_for(ctx.dialect).has_not_null_check
                     if has_check is not None and has_check(step, table, sub.current.name):
                         continue
-                    modify_handler = MODIFY_NOT_NULL.get(ctx.dialect, modify_not_null)
+                    modify_handler = hooks_for(ctx.dialect).modify_not_null or modify_not_null
                     yield from modify_handler(ctx, step, table, sub)
 
     def _unique(

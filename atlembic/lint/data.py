@@ -11,18 +11,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
+from atlembic.engines import find_engine
+
 __all__ = ["TargetData", "make_read_only"]
 
 
 def make_read_only(conn: Connection) -> None:
     """Belt and braces for a connection lint opened itself: the session refuses writes."""
-    name = conn.dialect.name
-    statement = {
-        "postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
-        "mysql": "SET SESSION TRANSACTION READ ONLY",
-        "mariadb": "SET SESSION TRANSACTION READ ONLY",
-        "sqlite": "PRAGMA query_only = ON",
-    }.get(name)
+    engine = find_engine(conn)
+    statement = engine.read_only_statement if engine is not None else None
     if statement is not None:
         conn.exec_driver_sql(statement)
 

@@ -4,11 +4,14 @@ they report (diagnostics, turned into findings once nolint directives and config
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from atlembic.diff import Change, ModifyTable, RenameColumn, RenameTable, TableChange
+from sqlalchemy.engine import Connection
+
+from atlembic.diff import Change, ModifyColumn, ModifyTable, RenameColumn, RenameTable, TableChange
+from atlembic.engines import Engine, find_engine
 from atlembic.migrate.lexer import Statement
 from atlembic.schema.model import Column, Schema, Table
 
@@ -16,7 +19,8 @@ if TYPE_CHECKING:
     from atlembic.lint.data import TargetData
     from atlembic.migrate.directory import MigrationFile
 
-__all__ = ["Diagnostic", "FileContext", "Finding", "Step", "ident_eq", "unquote"]
+__all__ = ["Diagnostic", "FileContext", "Finding", "LintHooks", "Step", "hooks_for", "ident_eq", "register_hooks",
+           "unquote"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +183,46 @@ def _fills(text: str, table: str, column: str) -> bool:
 def _split_where(rest: str) -> tuple[str, str, str]:
     parts = re.split(r"\bWHERE\b", rest, maxsplit=1, flags=re.IGNORECASE)
     return (parts[0], "WHERE", parts[1]) if len(parts) == 2 else (parts[0], "", "")
+
+
+# -- what one engine adds to the shared analysis ---------------------------------------------------------
+
+# (ctx, step, table, column) -> diagnostics.
+AddNotNullHandler = Callable[[FileContext, Step, str, Column], Iterator[Diagnostic]]
+ModifyNotNullHandler = Callable[[FileContext, Step, str, ModifyColumn], Iterator[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class LintHooks:
+    """One engine's hooks into the shared lint code: its lint module registers them for its engine class
+    (`register_hooks`), and the engine's variants inherit them (MariaDB MySQL's). None: nothing to add."""
+
+    # Facts read from the dev database around each schema-changing statement (PostgreSQL: relfilenodes).
+    probe: Callable[[Connection], dict[str, Any]] | None = None
+    # Whether a statement on one table is certain to change only that table (atlembic.lint.targets).
+    local_change: Callable[[Connection, str], bool] | None = None
+    # Rewrites of the step list: SQLite's create-copy-drop-rename rebuild becomes one modification.
+    rewrite_steps: Callable[[list[Step]], list[Step]] | None = None
+    # Instead of the shared handlers of atlembic.lint.analyzers (data_depend).
+    add_not_null: AddNotNullHandler | None = None
+    modify_not_null: ModifyNotNullHandler | None = None
+    # Does a (validated) CHECK (<column> IS NOT NULL) exist before the step? PostgreSQL can tell.
+    has_not_null_check: Callable[[Step, str, str], bool] | None = None
+
+
+_HOOKS: dict[type[Engine], LintHooks] = {}
+_NO_HOOKS = LintHooks()
+
+
+def register_hooks(engine: type[Engine], hooks: LintHooks) -> LintHooks:
+    _HOOKS[engine] = hooks
+    return hooks
+
+
+def hooks_for(which: str | Connection) -> LintHooks:
+    """The hooks of the engine of a dialect name or a connection (none for an engine without any)."""
+    engine = find_engine(which)
+    for cls in type(engine).__mro__ if engine is not None else ():
+        if cls in _HOOKS:
+            return _HOOKS[cls]
+    return _NO_HOOKS

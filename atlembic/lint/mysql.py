@@ -12,9 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from atlembic.engines.mysql import MySQL
 from atlembic.lint import analyzers
 from atlembic.lint.analyzers import Analyzer
-from atlembic.lint.model import IDENT, QUALIFIED, Diagnostic, FileContext, Step, ident_eq, unquote
+from atlembic.lint.model import (
+    IDENT,
+    QUALIFIED,
+    Diagnostic,
+    FileContext,
+    LintHooks,
+    Step,
+    ident_eq,
+    register_hooks,
+    unquote,
+)
 from atlembic.schema.model import Column
 
 _FAILS = object()  # MySQL refuses the zero value (no implicit default): the ALTER fails on a non-empty table
@@ -79,8 +90,6 @@ def add_not_null(ctx: FileContext, step: Step, table: str, column: Column) -> It
         text += f' (table "{table}" has rows on {ctx.data.url})'
     yield Diagnostic(step, "MY101", text)
 
-
-analyzers.ADD_NOT_NULL["mysql"] = add_not_null
 
 
 # -- MY102 ------------------------------------------------------------------------------------------------
@@ -171,3 +180,6 @@ class InlineReferences(Analyzer):
                         f'Defining column "{column}" on table "{name}" with inline REFERENCES is ignored by MySQL: '
                         "no foreign key is created. Declare it as a table constraint: FOREIGN KEY (...) "
                         "REFERENCES ..."))
+
+
+register_hooks(MySQL, LintHooks(add_not_null=add_not_null))  # MariaDB's too

@@ -40,10 +40,10 @@ from atlembic.diff import (
     DropIndex,
     ModifyColumn,
 )
+from atlembic.engines.postgresql import PostgreSQL
 from atlembic.errors import AtlembicError
-from atlembic.lint import analyzers, runner, targets
 from atlembic.lint.analyzers import Analyzer
-from atlembic.lint.model import Diagnostic, FileContext, Step
+from atlembic.lint.model import Diagnostic, FileContext, LintHooks, Step, register_hooks
 from atlembic.migrate.executor import file_tx_mode
 
 _NAME = ("CASE WHEN n.nspname = current_schema() THEN c.relname ELSE n.nspname || '.' || c.relname END")
@@ -67,8 +67,6 @@ def probe(conn: Connection) -> dict[str, Any]:
     return {"relfilenode": nodes, "constraints": constraints}
 
 
-runner.PROBES["postgresql"] = probe
-
 # When is a statement on one table certain to change only that table (atlembic.lint.targets)? When it has
 # no inheritance children or partitions (ALTER TABLE and CREATE INDEX recurse into them), no enabled event
 # trigger can run more DDL, and unqualified names resolve in the default schema alone.
@@ -86,8 +84,6 @@ def local_change(conn: Connection, table: str) -> bool:
     return bool(conn.execute(_LOCAL, {"schema": schema or default, "table": name, "default": default}).scalar())
 
 
-targets.GUARDS["postgresql"] = local_change
-
 
 def _rewritten(step: Step, table: str) -> bool:
     before = step.facts_before.get("relfilenode", {}).get(table)
@@ -103,8 +99,6 @@ def _not_null_check(step: Step, table: str, column: str) -> bool:
             return True
     return False
 
-
-analyzers.HAS_NOT_NULL_CHECK["postgresql"] = _not_null_check
 
 
 def _validated(step: Step, table: str, name: str | None) -> bool | None:
@@ -250,3 +244,6 @@ class Locking(Analyzer):
                 f'"{table}": every read and write waits. Safer: CREATE UNIQUE INDEX CONCURRENTLY (in a file with '
                 f"{TXMODE_HINT}), then ADD CONSTRAINT ... {kind} USING INDEX"))
         return None
+
+
+register_hooks(PostgreSQL, LintHooks(probe=probe, local_change=local_change, has_not_null_check=_not_null_check))

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from atlembic.devdb import DevDatabase
 from atlembic.diff import Renames, SchemaDiff, diff_schemas, rename_candidates
+from atlembic.engines import find_engine, inspect_schema
+from atlembic.engines.mysql import MariaDB
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
 from atlembic.lint.data import TargetData
-from atlembic.lint.model import Diagnostic, FileContext, Finding, Step
+from atlembic.lint.model import Diagnostic, FileContext, Finding, Step, hooks_for
 from atlembic.lint.targets import inspect_after
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
@@ -31,16 +32,9 @@ from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay import cache as replay_cache
 from atlembic.replay.replayed import replayed_database
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
 __all__ = ["LintConfig", "LintResult", "analyze_diff", "lint_files", "statement_changes"]
-
-# Dialect hooks, filled in by the dialect modules.
-# Facts read from the dev database around each schema-changing statement (PostgreSQL: relfilenodes).
-PROBES: dict[str, Callable[[Connection], dict[str, Any]]] = {}
-# Rewrites of the step list: SQLite's create-copy-drop-rename rebuild becomes one modification.
-STEP_REWRITERS: dict[str, Callable[[list[Step]], list[Step]]] = {}
 
 # First keywords of statements that never change the schema: executed, not inspected.
 _DATA_ONLY = {"INSERT", "UPDATE", "DELETE", "SELECT", "WITH", "SET", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK",
@@ -149,7 +143,8 @@ def file_steps(
 
     `start` is the dev database's schema before the file when known (the replay cache), else inspected."""
     statements = file.statements(dialect)
-    probe = PROBES.get(dialect)
+    hooks = hooks_for(dialect)
+    probe = hooks.probe
     start = before = start if start is not None else inspect_schema(conn)
     facts = probe(conn) if probe is not None else {}
     steps: list[Step] = []
@@ -166,7 +161,7 @@ def file_steps(
         diff = statement_changes(before, after, stmt.text)
         steps.append(Step(index, [stmt], before, after, diff.changes, facts, facts_after))
         before, facts = after, facts_after
-    rewrite = STEP_REWRITERS.get(dialect)
+    rewrite = hooks.rewrite_steps
     return start, (rewrite(steps) if rewrite is not None else steps), statements
 
 
@@ -262,7 +257,7 @@ def lint_files(
                 result.skipped.append(file.name)
                 continue
             ctx = FileContext(file.name, display_path(file.path), dialect, start, steps, statements, file,
-                              mariadb=bool(getattr(conn.dialect, "is_mariadb", False)), data=data)
+                              mariadb=isinstance(find_engine(conn), MariaDB), data=data)
             result.files.append(file.name)
             result.findings.extend(analyze(ctx, config))
             result.verified.extend(ctx.verified)

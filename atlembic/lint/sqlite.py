@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterator
 
 from atlembic.diff import AddIndex, AddTable, DropTable, ModifyColumn, ModifyTable, RenameTable, diff_schemas
-from atlembic.lint import analyzers, runner
-from atlembic.lint.model import Diagnostic, FileContext, Step
+from atlembic.engines.sqlite import SQLite
+from atlembic.lint import analyzers
+from atlembic.lint.model import Diagnostic, FileContext, LintHooks, Step, register_hooks
 
 
 def _rebuild_end(steps: list[Step], i: int) -> int | None:
@@ -67,8 +68,6 @@ def merge_rebuilds(steps: list[Step]) -> list[Step]:
     return out
 
 
-runner.STEP_REWRITERS["sqlite"] = merge_rebuilds
-
 
 def modify_not_null(ctx: FileContext, step: Step, table: str, change: ModifyColumn) -> Iterator[Diagnostic]:
     """LT101: the rebuild copies NULLs into a NOT NULL column, unless a default or a back-fill covers them."""
@@ -82,4 +81,4 @@ def modify_not_null(ctx: FileContext, step: Step, table: str, change: ModifyColu
     yield from analyzers._nulls(ctx, step, "LT101", text, table, column)
 
 
-analyzers.MODIFY_NOT_NULL["sqlite"] = modify_not_null
+register_hooks(SQLite, LintHooks(rewrite_steps=merge_rebuilds, modify_not_null=modify_not_null))

@@ -15,22 +15,17 @@ may depend on it (SQLite fills in the referred columns of ``REFERENCES t`` from 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from atlembic.lint.model import IDENT, QUALIFIED, unquote
-from atlembic.schema.inspect import inspect_schema, inspect_tables
+from atlembic.engines import inspect_schema, inspect_tables
+from atlembic.lint.model import IDENT, QUALIFIED, hooks_for, unquote
 from atlembic.schema.model import Schema, Table, split_name
 from atlembic.schema.sqlite import split_top_level
 
-__all__ = ["GUARDS", "changed_table", "inspect_after", "reinspected"]
-
-# Dialect checks that a change to the given table (`schema.table` for a named schema) stays in that table
-# on this connection (PostgreSQL: no inheritance children, no event triggers, plain search_path).
-GUARDS: dict[str, Callable[[Connection, str], bool]] = {}
+__all__ = ["changed_table", "inspect_after", "reinspected"]
 
 _LEAD = r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\#[^\n]*(?:\n|$))*"
 _FLAGS = re.IGNORECASE | re.DOTALL
@@ -108,10 +103,12 @@ def _order(table: Table) -> tuple[bool, str, str]:
 
 
 def reinspected(conn: Connection, before: Schema, text: str) -> set[str] | None:
-    """The tables to reflect again after statement `text` ran (None: the whole schema)."""
+    """The tables to reflect again after statement `text` ran (None: the whole schema). The engine's
+    `local_change` hook may say that a change to the table does not stay in it on this connection
+    (PostgreSQL: inheritance children, event triggers, a search_path of several schemas)."""
     written = changed_table(text)
     table = _resolve(conn, before, written) if written is not None else None
-    guard = GUARDS.get(conn.dialect.name)
+    guard = hooks_for(conn).local_change
     if table is None or (guard is not None and not guard(conn, table)):
         return None
     return {table} | _referencing(before, table)

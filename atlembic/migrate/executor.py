@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.directory import MigrationFile
+from atlembic.migrate.driver import Driver
 from atlembic.migrate.lexer import Statement, statement_hashes
 from atlembic.migrate.revisions import Revision, RevisionStore, finished
-from atlembic.migrate.transactions import autocommit, transactions_for
+from atlembic.migrate.transactions import Transactions, autocommit
 
 
 class StatementError(AtlembicError):
@@ -67,23 +68,26 @@ def run_file(
     file: MigrationFile,
     statements: Sequence[Statement],
     *,
+    transactions: type[Transactions],
     start: int = 0,
     after_statement: Callable[[int], None] | None = None,
     tx_mode: str = "file",
     row_checks: bool = True,
 ) -> None:
-    """Execute `statements[start:]` of `file`, in one transaction unless the file opts out.
+    """Execute `statements[start:]` of `file`, in one transaction (the engine's `transactions`) unless the
+    file opts out.
 
     `after_statement(n)` runs after statement n succeeded, inside the same transaction, so the
     progress it records commits or rolls back with the statement itself. `row_checks=False` tells
     the transaction that no table holds rows (SQLite then skips its foreign key checks).
 
-    PostgreSQL, a whole file in its own transaction: the statements go to the server as one batch (one
-    round trip instead of one per statement, and `after_statement` once, for all of them: progress
-    inside a transaction is all or nothing anyway). If the batch fails it is rolled back and the file
-    runs again statement by statement, which stops at the failing statement and reports it.
+    Where the transactions `batches` (PostgreSQL), a whole file in its own transaction: the statements go to
+    the server as one batch (one round trip instead of one per statement, and `after_statement` once, for
+    all of them: progress inside a transaction is all or nothing anyway). If the batch fails it is rolled
+    back and the file runs again statement by statement, which stops at the failing statement and reports
+    it.
     """
-    if start == 0 and len(statements) > 1 and conn.dialect.name == "postgresql" and _uses_transaction(file, tx_mode):
+    if start == 0 and len(statements) > 1 and transactions.batches and _uses_transaction(file, tx_mode):
         try:
             conn.exec_driver_sql("\n;\n".join(["BEGIN", *(s.text for s in statements)]))
             if after_statement is not None:
@@ -105,9 +109,9 @@ def run_file(
                 after_statement(index + 1)
 
     if _uses_transaction(file, tx_mode):
-        transactions = transactions_for(conn)
-        transactions.row_checks = row_checks
-        with transactions.transaction():
+        strategy = transactions(conn)
+        strategy.row_checks = row_checks
+        with strategy.transaction():
             run()
     else:
         run()
@@ -123,8 +127,9 @@ _NO_ROWS = re.compile(
 )
 
 
-def run_replay(engine: Engine, files: Sequence[MigrationFile], dialect: str, *, may_have_rows: bool = False) -> bool:
-    """Replay `files` (the plain loop under the cache). Returns whether any table may now hold rows.
+def run_replay(engine: Engine, files: Sequence[MigrationFile], driver: Driver, *, may_have_rows: bool = False) -> bool:
+    """Replay `files` (the plain loop under the cache) on the engine `driver`. Returns whether any table may
+    now hold rows.
 
     `may_have_rows`: the database's state before the first file (False: every table is empty). While no
     statement can have written a row, SQLite's foreign key checks around each file are skipped: they
@@ -133,9 +138,9 @@ def run_replay(engine: Engine, files: Sequence[MigrationFile], dialect: str, *, 
     with engine.connect() as raw:
         conn = autocommit(raw)
         for file in files:
-            statements = file.statements(dialect)
+            statements = file.statements(driver.scan_options)
             may_have_rows = may_have_rows or not all(_NO_ROWS.match(s.text) for s in statements)
-            run_file(conn, file, statements, row_checks=may_have_rows)
+            run_file(conn, file, statements, transactions=driver.transactions, row_checks=may_have_rows)
     return may_have_rows
 
 
@@ -191,7 +196,7 @@ def apply_files(
     conn: Connection,
     store: RevisionStore,
     files: Sequence[MigrationFile],
-    dialect: str,
+    driver: Driver,
     hashes: dict[str, str],
     existing: dict[str, Revision],
     on_file: Callable[[MigrationFile], None] | None = None,
@@ -212,7 +217,7 @@ def apply_files(
     for file in files:
         if on_file is not None:
             on_file(file)
-        statements = file.statements(dialect)
+        statements = file.statements(driver.scan_options)
         texts = [s.text for s in statements]
         running = statement_hashes(texts)
         rev = existing.get(file.version) or Revision(
@@ -230,11 +235,12 @@ def apply_files(
         if reporter is not None:
             reporter.file_started(file, start, len(statements))
         try:
-            run_file(conn, file, statements, start=start, after_statement=progress.record, tx_mode=tx_mode)
+            run_file(conn, file, statements, transactions=driver.transactions, start=start,
+                     after_statement=progress.record, tx_mode=tx_mode)
         except StatementError as exc:
             if reporter is not None:
                 reporter.file_failed(file, exc)
-            if tx_mode == "all" and transactions_for(conn).transactional_ddl:
+            if tx_mode == "all" and driver.transactions.transactional_ddl:
                 raise StatementError(
                     file, exc.statement, exc.cause,
                     state="--tx-mode all: the transaction rolled back, nothing was applied or recorded",

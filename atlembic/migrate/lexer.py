@@ -43,13 +43,17 @@ class ScanOptions:
     hash_comments: bool = False  # '# ...' line comments (MySQL)
 
 
-_MYSQL = ScanOptions(begin_end=True, backslash_escapes=True, hash_comments=True)
+# Each engine's (the engine, atlembic.engines, names its own).
+SQLITE_SCAN = ScanOptions(begin_end=True)
+POSTGRES_SCAN = ScanOptions(begin_end=True, begin_atomic=True, dollar_quote=True, escaped_strings=True)
+MYSQL_SCAN = ScanOptions(begin_end=True, backslash_escapes=True, hash_comments=True)
 
+# For callers that name a dialect (`split_statements(text, "mysql")`).
 SCAN_OPTIONS: dict[str, ScanOptions] = {
-    "sqlite": ScanOptions(begin_end=True),
-    "postgresql": ScanOptions(begin_end=True, begin_atomic=True, dollar_quote=True, escaped_strings=True),
-    "mysql": _MYSQL,
-    "mariadb": _MYSQL,
+    "sqlite": SQLITE_SCAN,
+    "postgresql": POSTGRES_SCAN,
+    "mysql": MYSQL_SCAN,
+    "mariadb": MYSQL_SCAN,
 }
 
 

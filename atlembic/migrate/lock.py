@@ -14,7 +14,7 @@ atlembic, with the same primitive per engine so that an Atlas CLI and atlembic e
   holder blocks others for a few seconds only), and also holds an ``flock`` on the file, so a live
   atlembic is recognised even if its refresh were late.
 
-Each engine is a `Lock` subclass registered by ``dialect_name``, the way `transactions.py` does it.
+Each engine is a `Lock` subclass, which the engine (atlembic.engines) names, as its `Transactions`.
 """
 
 from __future__ import annotations
@@ -26,20 +26,16 @@ import threading
 import time
 import zlib
 from types import TracebackType
-from typing import ClassVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from atlembic.errors import AtlembicError, mask_url
 
-__all__ = ["APPLY_LOCK", "DEFAULT_TIMEOUT", "Lock", "LockTimeout", "fnv1_32", "lock_for", "target_lock"]
+__all__ = ["APPLY_LOCK", "DEFAULT_TIMEOUT", "Lock", "LockTimeout", "fnv1_32", "target_lock"]
 
 APPLY_LOCK = "atlas_migrate_execute"
 DEFAULT_TIMEOUT = 10.0
-
-_LOCKS: dict[str, type[Lock]] = {}
-
 
 class LockTimeout(AtlembicError):
     """Somebody else holds the target's lock and did not let go within the timeout."""
@@ -56,13 +52,6 @@ def fnv1_32(data: bytes) -> int:
 
 class Lock:
     """Base class: a named lock on one target. ``acquire(timeout)`` waits at most `timeout` seconds."""
-
-    dialect_name: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kw: object) -> None:
-        super().__init_subclass__(**kw)
-        if cls.dialect_name:
-            _LOCKS[cls.dialect_name] = cls
 
     def __init__(self, conn: Connection, name: str = APPLY_LOCK) -> None:
         self.conn = conn
@@ -97,8 +86,6 @@ class Lock:
 
 
 class PostgresLock(Lock):
-    dialect_name = "postgresql"
-
     @property
     def key(self) -> int:
         return fnv1_32(self.name.encode())
@@ -116,8 +103,6 @@ class PostgresLock(Lock):
 class MysqlLock(Lock):
     """``GET_LOCK`` waits on the server itself; untested until the MariaDB support lands."""
 
-    dialect_name = "mysql"
-
     def describe(self) -> str:
         return f"GET_LOCK('{self.name}')"
 
@@ -134,14 +119,9 @@ class MysqlLock(Lock):
         self.conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": self.name})
 
 
-class MariadbLock(MysqlLock):
-    dialect_name = "mariadb"
-
-
 class SqliteLock(Lock):
     """Atlas's lock file, made safe against crashed holders and long runs (see the module doc)."""
 
-    dialect_name = "sqlite"
     # Seconds of validity written into the file, refreshed every LEASE / 4 while held: a crashed
     # holder blocks the others for at most this long.
     LEASE = 3.0
@@ -283,18 +263,12 @@ def _read_int(fd: int) -> int | None:
         return None
 
 
-def lock_for(conn: Connection, name: str = APPLY_LOCK) -> Lock:
-    cls = _LOCKS.get(conn.dialect.name)
-    if cls is None:
-        raise AtlembicError(f"no migration lock for dialect {conn.dialect.name!r}")
-    return cls(conn, name)
-
-
 class target_lock:  # noqa: N801 - used as a context manager, like contextlib's helpers
-    """``with target_lock(conn, timeout):`` holds the apply lock for the duration of the block."""
+    """``with target_lock(lock, timeout):`` holds `lock` (the engine's `Lock` on the target's connection,
+    see migrate/driver.py) for the duration of the block."""
 
-    def __init__(self, conn: Connection, timeout: float = DEFAULT_TIMEOUT, name: str = APPLY_LOCK) -> None:
-        self.lock = lock_for(conn, name)
+    def __init__(self, lock: Lock, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.lock = lock
         self.timeout = timeout
 
     def __enter__(self) -> Lock:

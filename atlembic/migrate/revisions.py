@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
@@ -25,20 +25,22 @@ OPERATOR_VERSION = f"atlembic v{__version__}"
 # Revision.type bit flags (sql/migrate/migrate.go).
 TYPE_BASELINE, TYPE_EXECUTE, TYPE_RESOLVED = 1, 2, 4
 
-# Column types Ent gives the table on each engine; where the table lives (Atlas's default schema).
-_DIALECT_LAYOUT: dict[str, dict[str, Any]] = {
-    "sqlite": {"schema": None, "string": sa.Text, "int": sa.Integer, "time": sa.String, "json": sa.JSON},
-    "postgresql": {"schema": TABLE, "string": sa.String, "int": sa.BigInteger,
-                   "time": lambda: sa.TIMESTAMP(timezone=True), "json": postgresql.JSONB},
-    # The URL's database, else a database named atlas_schema_revisions; Ent's types and table options.
-    # executed_at is nullable as Ent makes it on MariaDB: a NOT NULL TIMESTAMP may get ON UPDATE
-    # CURRENT_TIMESTAMP implicitly (explicit_defaults_for_timestamp off) and change on every write.
-    "mysql": {"schema": lambda conn: None if conn.exec_driver_sql("SELECT DATABASE()").scalar() else TABLE,
-              "string": lambda: sa.String(255), "int": sa.BigInteger, "time": sa.TIMESTAMP, "json": sa.JSON,
-              "uint": lambda: mysql.BIGINT(unsigned=True), "text": mysql.LONGTEXT, "time_nullable": True,
-              "table": {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}},
-}
-_DIALECT_LAYOUT["mariadb"] = _DIALECT_LAYOUT["mysql"]
+# The table on one engine (the engine, atlembic.engines, names its layout): the column types Ent gives it,
+# where it lives (Atlas's default schema).
+RevisionsLayout: TypeAlias = dict[str, Any]
+SQLITE_LAYOUT: RevisionsLayout = {
+    "schema": None, "string": sa.Text, "int": sa.Integer, "time": sa.String, "json": sa.JSON}
+POSTGRES_LAYOUT: RevisionsLayout = {
+    "schema": TABLE, "string": sa.String, "int": sa.BigInteger, "time": lambda: sa.TIMESTAMP(timezone=True),
+    "json": postgresql.JSONB}
+# The URL's database, else a database named atlas_schema_revisions; Ent's types and table options.
+# executed_at is nullable as Ent makes it on MariaDB: a NOT NULL TIMESTAMP may get ON UPDATE
+# CURRENT_TIMESTAMP implicitly (explicit_defaults_for_timestamp off) and change on every write.
+MYSQL_LAYOUT: RevisionsLayout = {
+    "schema": lambda conn: None if conn.exec_driver_sql("SELECT DATABASE()").scalar() else TABLE,
+    "string": lambda: sa.String(255), "int": sa.BigInteger, "time": sa.TIMESTAMP, "json": sa.JSON,
+    "uint": lambda: mysql.BIGINT(unsigned=True), "text": mysql.LONGTEXT, "time_nullable": True,
+    "table": {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}}
 
 
 @dataclass
@@ -62,11 +64,10 @@ class Revision:
 
 
 class RevisionStore:
-    """Reads and writes revision rows on one connection."""
+    """Reads and writes revision rows on one connection; `layout`: the engine's (see migrate/driver.py)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, layout: dict[str, Any]) -> None:
         self.conn = conn
-        layout = _DIALECT_LAYOUT.get(conn.dialect.name, _DIALECT_LAYOUT["postgresql"])
         schema = layout["schema"]
         self.schema: str | None = schema(conn) if callable(schema) else schema
         self._time_as_text = layout["time"] is sa.String

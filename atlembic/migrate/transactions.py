@@ -16,21 +16,17 @@ from sqlalchemy.engine import Connection
 
 from atlembic.errors import AtlembicError
 
-_STRATEGIES: dict[str, type[Transactions]] = {}
-
 
 class Transactions:
-    """Default: transactional DDL, plain BEGIN/COMMIT (PostgreSQL)."""
+    """Default: transactional DDL, plain BEGIN/COMMIT. The engine (atlembic.engines) names its subclass."""
 
-    dialect_name: ClassVar[str] = "default"
     transactional_ddl: ClassVar[bool] = True
+    # Whether a whole file's statements may go to the server as one batch inside the transaction (one round
+    # trip; see executor.run_file).
+    batches: ClassVar[bool] = False
     # False when the caller knows that no table holds a row (a replay of DDL only on an empty dev
     # database): checks that read the rows can be skipped.
     row_checks: bool = True
-
-    def __init_subclass__(cls, **kw: object) -> None:
-        super().__init_subclass__(**kw)
-        _STRATEGIES[cls.dialect_name] = cls
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -50,9 +46,11 @@ class Transactions:
         """Last checks inside the transaction; raise to roll it back."""
 
 
-class SqliteTransactions(Transactions):
-    dialect_name = "sqlite"
+class PostgresTransactions(Transactions):
+    batches = True
 
+
+class SqliteTransactions(Transactions):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         enforced = bool(self.conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
@@ -92,21 +90,11 @@ class MySQLTransactions(Transactions):
     while the DDL before them stays.
     """
 
-    dialect_name = "mysql"
     transactional_ddl = False
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         yield
-
-
-class MariaDBTransactions(MySQLTransactions):
-    dialect_name = "mariadb"  # SQLAlchemy's name for mariadb:// URLs
-
-
-def transactions_for(conn: Connection) -> Transactions:
-    cls = _STRATEGIES.get(conn.dialect.name, Transactions)
-    return cls(conn)
 
 
 def autocommit(conn: Connection) -> Connection:

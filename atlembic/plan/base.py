@@ -15,11 +15,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
 from atlembic.diff import SchemaDiff
-from atlembic.provider import mock_engine
 from atlembic.schema import model
 from atlembic.schema.model import split_name
-
-_PLANNERS: dict[str, type[Planner]] = {}
 
 
 @dataclass(frozen=True)
@@ -43,16 +40,13 @@ class RawType(sa.types.UserDefinedType):
 
 
 class Planner:
-    """Base planner: subclasses register per dialect and implement `plan`."""
+    """Base planner: one subclass per dialect implements `plan`; `dialect` is the engine's SQLAlchemy
+    dialect that the statements are compiled with (the engine's mock engine gives one without a server)."""
 
     dialect_name: ClassVar[str] = "default"
 
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        _PLANNERS[cls.dialect_name] = cls
-
-    def __init__(self) -> None:
-        self.dialect: Dialect = mock_engine(self.dialect_name).dialect
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self.quote = self.dialect.identifier_preparer.quote
         # File directives the last plan needs (e.g. "atlas:txmode none"); set by `plan`.
         self.directives: list[str] = []

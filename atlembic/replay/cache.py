@@ -17,20 +17,15 @@ import os
 import pickle
 import re
 import secrets
-import shutil
-import sqlite3
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
-
-from sqlalchemy.engine import Connection, Engine
+from typing import Any
 
 from atlembic import __version__
-from atlembic.devdb import DevDatabase, normalize_dialect
+from atlembic.devdb import DevDatabase
 from atlembic.devdb.process import cache_root
-from atlembic.errors import AtlembicError
+from atlembic.engines import normalize_dialect
 
 __all__ = [
     "cache_dir", "disable", "enable", "enabled", "load_desired", "load_schema", "save_desired", "save_schema",
@@ -126,15 +121,6 @@ def desired_key(statements: Sequence[str], dialect: str, identity: str | None) -
         sha.update(sql.encode())
         sha.update(b"\0;\0")
     return sha.hexdigest()
-
-
-def connection_identity(conn: Connection) -> str:
-    """The engine and version of the server behind `conn` (for state entries)."""
-    dialect = conn.dialect
-    if dialect.name == "sqlite":
-        return f"sqlite {sqlite3.sqlite_version}"
-    flavor = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
-    return f"{flavor} {'.'.join(map(str, dialect.server_version_info or ()))}"
 
 
 def dev_identity(dev: DevDatabase) -> str | None:
@@ -250,169 +236,3 @@ def save_desired(key: str | None, schema: Any, statements: int) -> None:
         return
     write_entry("desired", key, pickle.dumps(schema), statements=statements)
 
-
-# -- states: the dev database after replaying a prefix of the directory --------------------------------
-
-
-class StateIO:
-    """How one engine's database contents are saved and restored."""
-
-    def available(self, conn: Connection) -> bool:
-        return True
-
-    def dump(self, engine: Engine) -> bytes:
-        raise NotImplementedError
-
-    def restore(self, engine: Engine, payload: bytes) -> None:
-        raise NotImplementedError
-
-    def reset(self, engine: Engine) -> None:
-        """Empty the database again after a failed restore."""
-        raise NotImplementedError
-
-
-class _SqliteState(StateIO):
-    def available(self, conn: Connection) -> bool:
-        # Only the in-memory dev database: deserialize() replaces one connection's view of a database
-        # file with a private copy, which other connections to that file (a --dev-url) would not see.
-        # serialize() and deserialize() are Python 3.11+: on 3.10 SQLite replays without states.
-        return sys.version_info >= (3, 11) and conn.engine.url.database in (None, "", ":memory:")
-
-    def dump(self, engine: Engine) -> bytes:
-        if sys.version_info < (3, 11):  # see available()
-            raise NotImplementedError
-        with engine.connect() as conn:
-            return cast(sqlite3.Connection, conn.connection.driver_connection).serialize()
-
-    def restore(self, engine: Engine, payload: bytes) -> None:
-        if sys.version_info < (3, 11):  # see available()
-            raise NotImplementedError
-        with engine.connect() as conn:
-            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-            raw.deserialize(payload)
-            # deserialize() resets the connection's settings; a replay needs the foreign keys it had.
-            raw.execute("PRAGMA foreign_keys=ON")
-            if raw.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise AtlembicError("restored database fails quick_check")
-
-    def reset(self, engine: Engine) -> None:
-        if sys.version_info < (3, 11):  # see available()
-            raise NotImplementedError
-        with engine.connect() as conn:
-            raw = cast(sqlite3.Connection, conn.connection.driver_connection)
-            empty = sqlite3.connect(":memory:")  # an empty database that has a page to serialize
-            empty.executescript("CREATE TABLE t (x); DROP TABLE t; VACUUM;")
-            raw.deserialize(empty.serialize())
-            raw.execute("PRAGMA foreign_keys=ON")
-
-
-def _client_run(cmd: list[str], env: dict[str, str], data: bytes | None = None) -> bytes:
-    proc = subprocess.run(cmd, input=data, capture_output=True, env=env, timeout=600, check=False)
-    if proc.returncode != 0:
-        raise AtlembicError(f"{Path(cmd[0]).name} failed: {proc.stderr.decode(errors='replace').strip()[-500:]}")
-    return proc.stdout
-
-
-class _PostgresState(StateIO):
-    """``pg_dump`` (plain SQL: schema and rows) and ``psql`` in one transaction, from the server binaries."""
-
-    def _bindir(self) -> Path:
-        from atlembic.devdb.postgresql import find_pg_bindir
-
-        return find_pg_bindir()
-
-    def available(self, conn: Connection) -> bool:
-        from atlembic.devdb.postgresql import pg_version
-
-        try:
-            bindir = self._bindir()
-            local = int(pg_version(bindir).split(".")[0])
-        except (AtlembicError, ValueError):
-            return False
-        server = int((conn.dialect.server_version_info or (0,))[0])
-        return local >= server and all(os.access(bindir / b, os.X_OK) for b in ("pg_dump", "psql"))
-
-    def _args(self, engine: Engine) -> tuple[list[str], dict[str, str]]:
-        url = engine.url
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        args = ["-d", url.database or "postgres"]
-        host = url.query.get("host") or url.host
-        if host:
-            args += ["-h", str(host)]
-        port = url.query.get("port") or url.port
-        if port:
-            args += ["-p", str(port)]
-        if url.username:
-            args += ["-U", url.username]
-        if url.password:
-            env["PGPASSWORD"] = str(url.password)
-        return args, env
-
-    def dump(self, engine: Engine) -> bytes:
-        args, env = self._args(engine)
-        return _client_run([str(self._bindir() / "pg_dump"), "--no-owner", "--no-privileges", *args], env)
-
-    def restore(self, engine: Engine, payload: bytes) -> None:
-        args, env = self._args(engine)
-        _client_run([str(self._bindir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-                     *args, "-f", "-"], env, payload)
-
-    def reset(self, engine: Engine) -> None:
-        from atlembic.devdb.postgresql import drop_all_objects
-
-        with engine.connect() as conn:
-            drop_all_objects(conn.execution_options(isolation_level="AUTOCOMMIT"))
-
-
-class _MySQLState(StateIO):
-    """``mariadb-dump`` / ``mysqldump`` (schema, rows, routines, triggers, events) and the ``mariadb`` client."""
-
-    def _tools(self) -> tuple[str, str] | None:
-        dump = shutil.which("mariadb-dump") or shutil.which("mysqldump")
-        client = shutil.which("mariadb") or shutil.which("mysql")
-        return (dump, client) if dump and client else None
-
-    def available(self, conn: Connection) -> bool:
-        # The client tools must be of the server's family: mysqldump of MariaDB speaks to MariaDB.
-        tools = self._tools()
-        return tools is not None and bool(getattr(conn.dialect, "is_mariadb", False)) == ("mariadb" in tools[0])
-
-    def _args(self, engine: Engine) -> tuple[list[str], dict[str, str]]:
-        url = engine.url
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MYSQL")}
-        args = ["--no-defaults"]
-        if url.query.get("unix_socket"):
-            args.append(f"--socket={url.query['unix_socket']}")
-        else:
-            args += [f"--host={url.host or 'localhost'}", f"--port={url.port or 3306}", "--protocol=TCP"]
-        if url.username:
-            args.append(f"--user={url.username}")
-        if url.password:
-            env["MYSQL_PWD"] = str(url.password)
-        return args, env
-
-    def dump(self, engine: Engine) -> bytes:
-        tools = self._tools()
-        assert tools is not None
-        args, env = self._args(engine)
-        return _client_run([tools[0], *args, "--routines", "--triggers", "--events", "--skip-comments",
-                            "--skip-dump-date", "--hex-blob", "--single-transaction", "--skip-add-locks",
-                            str(engine.url.database)], env)
-
-    def restore(self, engine: Engine, payload: bytes) -> None:
-        tools = self._tools()
-        assert tools is not None
-        args, env = self._args(engine)
-        _client_run([tools[1], *args, str(engine.url.database)], env, payload)
-
-    def reset(self, engine: Engine) -> None:
-        from atlembic.devdb.mysql import drop_all_objects
-
-        with engine.connect() as conn:
-            drop_all_objects(conn)
-
-
-def state_io(dialect: str) -> StateIO | None:
-    cls = {"sqlite": _SqliteState, "postgresql": _PostgresState, "mysql": _MySQLState,
-           "mariadb": _MySQLState}.get(dialect)
-    return cls() if cls is not None else None

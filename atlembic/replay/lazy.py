@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from atlembic.devdb import DevDatabase, DirectoryStates, embedded_identity, normalize_dialect, open_dev_database
+from atlembic.devdb import DevDatabase, DirectoryStates
+from atlembic.engines import embedded_identity, find_engine, normalize_dialect, open_dev_database
 from atlembic.replay import cache
 from atlembic.replay.cache import cache_dir, prefix_keys
 
@@ -74,7 +75,8 @@ class LazyDevDatabase(DevDatabase):
     def concurrent(self) -> bool:
         """Two clean databases may be in use at once, from two threads: an embedded server's scratch
         databases (not SQLite, whose work is all Python, nor a --dev-url server that may be used in place)."""
-        return self.dev_url is None and self.dialect_name != "sqlite"
+        engine = find_engine(self.dialect_name)
+        return self.dev_url is None and not (engine is not None and engine.in_process)
 
     @property
     def started(self) -> bool:

@@ -12,18 +12,16 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from atlembic.devdb import DevDatabase
+from atlembic.devdb import DevDatabase, StateIO
+from atlembic.engines import engine_for, find_engine
 from atlembic.errors import AtlembicError
 from atlembic.migrate import executor
 from atlembic.replay import cache
 from atlembic.replay.cache import (
-    StateIO,
     cache_dir,
-    connection_identity,
     discard_entry,
     prefix_keys,
     read_entry,
-    state_io,
     write_entry,
 )
 
@@ -33,26 +31,27 @@ def replay_directory(engine: Engine, files: Sequence[Any], dialect: str) -> None
     the cache unless it is off (``--no-cache``). It starts from the longest cached prefix, and the state
     after the last file is saved for the next run when it was not cached already.
     """
+    driver = engine_for(dialect)
     if not cache.enabled() or not files:
-        executor.run_replay(engine, files, dialect)
+        executor.run_replay(engine, files, driver)
         return
     with engine.connect() as conn:
-        conn_dialect = conn.dialect.name
-        io = state_io(conn_dialect)
+        found = find_engine(conn)
+        io = found.state_io() if found is not None else None
         usable = io is not None and io.available(conn)
-        identity = connection_identity(conn)
+        identity = found.connection_identity(conn) if found is not None else ""
     if not usable or not files:
-        executor.run_replay(engine, files, dialect)
+        executor.run_replay(engine, files, driver)
         return
     assert io is not None
     keys = prefix_keys(files, dialect, identity)
     start, may_have_rows = _restore_longest(io, engine, keys)
     began = time.perf_counter()
-    may_have_rows = executor.run_replay(engine, files[start:], dialect, may_have_rows=may_have_rows)
+    may_have_rows = executor.run_replay(engine, files[start:], driver, may_have_rows=may_have_rows)
     # A server's dump is restored by executing it: one CREATE per object, much like a replay that did
     # nothing but create tables and indexes (measured: slower than replaying such a history). It pays off
     # for histories that alter, drop or move data, and when the replay takes a while.
-    worth = conn_dialect == "sqlite" or (
+    worth = io.cheap or (
         may_have_rows and time.perf_counter() - began >= cache.SERVER_STATE_MIN_SECONDS)
     if start < len(files) and worth:
         try:
@@ -81,7 +80,7 @@ def replayed_database(dev: DevDatabase, files: Sequence[Any], *, keep: bool = Fa
         start = len(files) if dev.has_state(keys[-1]) else 0
     with (dev.state_database(keys[start - 1]) if start else dev.clean_database()) as engine:
         if start:
-            executor.run_replay(engine, files[start:], dev.dialect_name, may_have_rows=True)
+            executor.run_replay(engine, files[start:], engine_for(dev.dialect_name), may_have_rows=True)
         else:
             replay_directory(engine, files, dev.dialect_name)  # the cache, unless --no-cache
         if keep and files:

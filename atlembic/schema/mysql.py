@@ -155,9 +155,3 @@ def _part(row: Any) -> IndexPart:
         descending=row["COLLATION"] == "D",
         length=int(sub_part) if sub_part is not None else None,
     )
-
-
-class MariaDBReflector(MySQLReflector):
-    """``mariadb://`` URLs: SQLAlchemy's dialect is named ``mariadb``; the catalog is the same."""
-
-    dialect_name = "mariadb"

@@ -29,7 +29,6 @@ from atlembic.schema.model import (
 )
 
 REVISIONS_TABLE = "atlas_schema_revisions"
-_REFLECTORS: dict[str, type[Reflector]] = {}
 
 Reflected = dict[tuple[Any, str], Any]
 
@@ -42,10 +41,6 @@ class Reflector:
     """Turns Inspector output into model values; subclasses override what their engine needs."""
 
     dialect_name: ClassVar[str] = "default"
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        _REFLECTORS[cls.dialect_name] = cls
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

@@ -30,8 +30,8 @@ from alembic.runtime.migration import MigrationContext
 
 from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
+from atlembic.engines import inspect_schema
 from atlembic.provider import rename_hints
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 from tests.support.cases import Case, build_cases, mysql_only_cases
 from tests.support.roundtrip import Model, fresh_schema, metadata_of, reflect, run_round_trip

@@ -32,7 +32,8 @@ import alembic
 import sqlalchemy as sa
 
 import atlembic
-from atlembic.devdb import DevDatabase, open_dev_database
+from atlembic.devdb import DevDatabase
+from atlembic.engines import open_dev_database
 from atlembic.errors import AtlembicError
 from tests.support.alembic_side import ALEMBIC_OUTCOMES, Outcome, case_for, cases_for, run_alembic, run_atlembic
 

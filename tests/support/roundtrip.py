@@ -12,9 +12,9 @@ from atlembic import autogenerate, commands
 from atlembic.config import load_settings
 from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
+from atlembic.engines import inspect_schema
 from atlembic.migrate.directory import MigrationDir
 from atlembic.provider import rename_hints
-from atlembic.schema.inspect import inspect_schema
 from atlembic.schema.model import Schema
 
 Model = Callable[[sa.MetaData], None]

@@ -1,0 +1,42 @@
+"""MySQL, and MariaDB declared once as its variant (SQLAlchemy's ``mariadb`` dialect, or a ``mysql://``
+connection to a MariaDB server): the same dev databases, reflector, planner and lint rules."""
+
+from __future__ import annotations
+
+from atlembic.devdb.base import DevDialect
+from atlembic.engines.base import Engine
+from atlembic.migrate.lexer import MYSQL_SCAN
+from atlembic.migrate.lock import MysqlLock
+from atlembic.migrate.revisions import MYSQL_LAYOUT
+from atlembic.migrate.transactions import MySQLTransactions
+from atlembic.plan.mysql import MySQLPlanner
+from atlembic.schema.mysql import MySQLReflector
+
+__all__ = ["MARIADB", "MYSQL", "MariaDB", "MySQL"]
+
+
+class MySQL(Engine):
+    name = family = "mysql"
+    reflector = MySQLReflector
+    planner_class = MySQLPlanner
+    mock_url = "mysql+pymysql://"
+    async_drivers = ("asyncmy", "aiomysql")
+    read_only_statement = "SET SESSION TRANSACTION READ ONLY"
+    transactions = MySQLTransactions
+    lock = MysqlLock
+    scan_options = MYSQL_SCAN
+    revisions = MYSQL_LAYOUT
+
+    def dev_dialect(self) -> DevDialect:
+        # On first use: the server machinery (and what it imports) only when a dev database is needed.
+        from atlembic.devdb import mysql
+
+        return mysql.DIALECT
+
+
+class MariaDB(MySQL):
+    name = "mariadb"
+
+
+MYSQL = MySQL()
+MARIADB = MariaDB()
