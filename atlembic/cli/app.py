@@ -85,8 +85,8 @@ def collector_paused() -> Iterator[None]:
     """How a command runs: without Python's cyclic garbage collector.
 
     A run builds a large, long-lived object graph (the models, two schemas) and makes little cyclic
-    garbage: the collector's repeated full passes over that graph were 45% of a no-change `check` at
-    1000 tables (3.0 s -> 1.65 s without them; +9 MB peak for a 67-revision `convert`, none for `upgrade`).
+    garbage: the collector's repeated full passes over that graph would be a large part of a no-change
+    `check` (docs/benchmarks.md), for little memory.
     """
     gc.disable()
     try:
@@ -113,8 +113,8 @@ def entry() -> None:
 
 def exit_now(code: int) -> NoReturn:
     """End the process without the interpreter's teardown: it frees the heap object by object and collects
-    it once more, 0.5-1.2 s after a `check` at 1000 tables (bench/) for nothing the OS would not do at
-    once. The exit handlers run first (dev servers are stopped, temporary directories removed)."""
+    it once more, up to a second at a thousand tables (docs/benchmarks.md) for nothing the OS would not do
+    at once. The exit handlers run first (dev servers are stopped, temporary directories removed)."""
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

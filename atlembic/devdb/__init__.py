@@ -1,4 +1,4 @@
-"""Throwaway "dev databases" that migrations are replayed on (see ARCHITECTURE.md, "Dev database rules").
+"""Throwaway "dev databases" that migrations are replayed on (docs/architecture.md).
 
 Every planner run needs an empty database of the target dialect: the migration directory is replayed on
 it and the result compared with the models. ``atlembic.engines.open_dev_database`` picks

@@ -1,39 +1,13 @@
 """Data dirs of ephemeral servers kept between runs, with the replayed states their databases hold.
 
-A PostgreSQL run replays the migration directory into a database it keeps as a state of the directory
-(``atlembic_state_*``, see :class:`~atlembic.devdb.server.EphemeralServerDevDatabase`). Instead of deleting
-the cluster at the end, a clean close drops every other database, shuts the server down cleanly and keeps
-its data dir here; the next run whose files extend one of those states starts its server on that data dir
-(instead of a copy of the empty template), copies the state (``CREATE DATABASE ... TEMPLATE``) and replays
-only the files after it: one added file to a 500-file history replays one file. MariaDB, which cannot copy
-a database, keeps its data dir the same way; there the state's own database goes to the one replay that
-keeps what it makes of it (the directory's schema), and verification and lint replay on fresh databases.
-
-Where, and why there: a kept data dir stays on the filesystem the servers run on, the temp base (tmpfs
-when there is one, see :func:`~atlembic.devdb.process.temp_base`), as ``atlembic-kept-<server>-<token>/``
-next to the run dirs, so that keeping it and taking it are renames, never copies. Measured with the
-1000-table / 500-file benchmark history, whose data dir holds ~110 MB (a 69 MB state, three 8 MB system
-databases, WAL): ``cp -a`` to tmpfs 0.33 s, to the disk under ``~/.cache`` 0.46 s and up to 5 s once the
-page cache is under writeback, and a cluster running on that disk (ext4, fsync off) replays the history
-in 2.0-5.6 s instead of 1.5-1.6 s on tmpfs. (Run dirs under the cache dir would not even work as root:
-the server's user cannot traverse ``/root``.) The price is memory: tmpfs holds at most
-:data:`MAX_ENTRIES` kept data dirs per temp base, and they are lost at reboot, like any temp file.
-
-What makes an entry trusted: its metadata, ``<server>-cluster-<token>.json`` in the replay cache dir,
-written last and atomically, once the server has stopped cleanly and the data dir has been moved into
-the entry. It names the entry, the server's fingerprint (format, version, binaries, init options: the
-template's), each kept database with the key of its state (the replay cache's prefix keys: a running hash
-over the files' names and contents, the dialect, the server's version and atlembic's code fingerprint)
-and a manifest of the data dir (every path, size and modification time). Taking an entry is a rename of
-its data dir into the run's temp dir: of two concurrent runs only one can win it, the other finds nothing
-and starts from the template. The taken data dir must match the manifest, the server must start on it and every kept
-database must be there; otherwise it is deleted and the run starts from the template and replays (see
-``EphemeralServer._start_from_kept``). Deleting the replay cache dir (or its metadata) orphans the data
-dirs, which the next sweep removes, as it removes entries whose writer died before the metadata.
-
-At most :data:`MAX_STATES` states per kept data dir (the longest prefixes of the directory's files), at
-most :data:`MAX_CLUSTERS` kept data dirs per cache dir (most recently kept first) and :data:`MAX_ENTRIES`
-per temp base. ``--no-cache`` neither takes nor keeps anything.
+A clean close keeps the server's data dir (on the temp base, next to the run dirs, so that keeping and
+taking are renames) with the directory's states in it, and the next run whose files extend one of them
+starts on it and replays only the files after it. An entry is trusted only through its metadata
+(``<server>-cluster-<token>.json`` in the replay cache dir, written last and atomically): the server's
+fingerprint, each kept database with its state's key, and a manifest of the data dir; a taken data dir
+that does not match it, does not start or misses a database is deleted. At most :data:`MAX_STATES` states
+per data dir, :data:`MAX_CLUSTERS` kept data dirs per cache dir and :data:`MAX_ENTRIES` per temp base.
+The design and why: docs/architecture.md ("Kept data dirs").
 """
 
 from __future__ import annotations
@@ -65,8 +39,8 @@ _STALE_TMP = 3600.0  # seconds after which a metadata temp file is a crashed wri
 
 def manifest(datadir: Path) -> str:
     """A digest of every directory, file, size and modification time under `datadir` (a stopped server's:
-    nothing changes until the next start; a file written meanwhile, removed or truncated shows). ~30 ms for
-    the 8300 files of the 1000-table data dir, where hashing its 110 MB would take ~0.1 s at each end."""
+    nothing changes until the next start; a file written meanwhile, removed or truncated shows): far cheaper
+    than hashing the data dir's contents at each end."""
     rows = []
     pending = [""]
     while pending:
@@ -230,7 +204,7 @@ class ClusterStore:
         deleted, or their writer died before writing it), then the oldest beyond MAX_ENTRIES.
 
         Called as a server starts: the entries are renamed away at once and deleted by a background thread
-        (~0.2 s for 110 MB of tmpfs, overlapped with the run), which `wait` joins."""
+        (overlapped with the run), which `wait` joins."""
         try:
             entries = [Path(e.path) for e in os.scandir(self.base)
                        if e.name.startswith(self.entry_prefix) and e.is_dir(follow_symlinks=False)

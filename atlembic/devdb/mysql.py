@@ -8,8 +8,8 @@ SIGINT and SIGTERM (see :mod:`atlembic.devdb.server`). As root it runs as the ``
 Grant tables are on (``root`` without a password over the socket), so migrations may CREATE USER and
 GRANT like on a real server.
 
-``mariadb-install-db`` takes ~0.35 s; the installed data dir is cached under the user cache dir and
-copied instead (the cache entry is trusted only when its marker file, written last, matches).
+The data dir ``mariadb-install-db`` makes is cached under the user cache dir and copied instead of
+installing again (the cache entry is trusted only when its marker file, written last, matches).
 
 MySQL 8 targets: when only MariaDB is installed locally, plans for a ``mysql://`` target are computed
 and verified on MariaDB and a one-line warning says so; ``--dev-url mysql://...`` of a MySQL server
@@ -73,8 +73,8 @@ _SERVER_OPTIONS = (
     "--sync-binlog=0",
     "--innodb-flush-log-at-trx-commit=0",  # a dev database is thrown away: durability buys nothing
     "--innodb-doublewrite=0",
-    # Optimizer statistics kept in mysql.innodb_*_stats are written for every CREATE TABLE: a third of the
-    # time to create 1000 tables (1.8 s -> 1.25 s), for plans nobody runs on a dev database.
+    # Optimizer statistics kept in mysql.innodb_*_stats are written for every CREATE TABLE, for plans nobody
+    # runs on a dev database.
     "--innodb-stats-persistent=0",
     "--skip-name-resolve",
     "--performance-schema=OFF",

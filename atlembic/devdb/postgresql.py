@@ -1,12 +1,12 @@
 """PostgreSQL dev databases: an ephemeral cluster started from the local server binaries.
 
-The cluster lives in a private temp dir (on tmpfs when there is one: initdb and the copies are about
-twice as fast there), listens only on a unix socket inside that dir, runs with fsync and friends off, and
+The cluster lives in a private temp dir (on tmpfs when there is one: initdb and the copies are faster
+there), listens only on a unix socket inside that dir, runs with fsync and friends off, and
 is removed on every exit path: ``stop()``, ``atexit``, SIGINT and SIGTERM. What it shares with the MariaDB
 server (temp dir, template cache, process handling, cleanup) is :mod:`atlembic.devdb.server`.
 
-Start-up cost is dominated by initdb (~0.35 s on tmpfs, ~0.6 s on disk). An initdb'd data directory is
-therefore cached under the user cache dir and copied instead (~0.05 s to tmpfs); the cache entry is only
+Start-up cost would be dominated by initdb, so an initdb'd data directory is cached under the user cache
+dir and copied instead (figures: docs/benchmarks.md); the cache entry is only
 trusted when its marker file, written last, is present and matches, and it is rebuilt when a cluster
 copied from it does not start.
 """
@@ -167,7 +167,7 @@ class EphemeralPostgres(EphemeralServer):
     # releases its shared memory and exits; nothing needs to be durable.
     stop_signal = signal.SIGQUIT
     # SIGINT = fast shutdown (pg_ctl stop -m fast): a checkpoint, then the data dir is consistent and starts
-    # without recovery. ~0.05 s after replaying 1000 tables (fsync is off): for a data dir that is kept.
+    # without recovery, cheap with fsync off: for a data dir that is kept.
     clean_stop_signal = signal.SIGINT
     system_databases = frozenset({"postgres", "template0", "template1"})
     keeps_data_dirs = True
@@ -242,8 +242,8 @@ def create_database(conn: Connection, name: str, template: str | None = None, *,
     """CREATE DATABASE on an AUTOCOMMIT connection; with `template`, a file-level copy of that database.
 
     `file_copy` (PostgreSQL 15+, our ephemeral clusters only): ``STRATEGY FILE_COPY`` copies the template's
-    files instead of writing every block to the WAL (15's default, WAL_LOG): a state of 1000 tables (69 MB)
-    is copied in 0.11 s instead of 0.2-0.27 s, and the WAL does not grow by the database's size. It
+    files instead of writing every block to the WAL (15's default, WAL_LOG): faster for our throwaway
+    clusters (docs/benchmarks.md), and the WAL does not grow by the database's size. It
     checkpoints twice, which a real server with fsync on would feel: never on a --dev-url server.
     """
     copy = f" TEMPLATE {_quote_ident(template)}" if template is not None else ""

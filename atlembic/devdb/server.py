@@ -1,26 +1,13 @@
 """An ephemeral dev-database server, whatever the engine, and the dev database that wraps one.
 
-:class:`EphemeralServer` is all that the PostgreSQL and the MariaDB/MySQL servers have in common:
-
-* a private temp dir (on tmpfs when there is one, see :func:`~atlembic.devdb.process.temp_base`) holding
-  ``data/``, the directory the server owns besides it (socket, pid file...) and a file naming our pid;
-* as root, the server and its init command run as an unprivileged OS user;
-* the template cache: a freshly initialized data dir is saved under the user cache dir and copied the
-  next time instead of initializing again; an entry is only trusted when its marker file, written last,
-  matches, and it is dropped when a server copied from it does not start;
-* start-up, readiness polling and stop of the server process, which is registered with
-  :mod:`atlembic.devdb.process` so that ``atexit``, SIGINT and SIGTERM stop it too; servers left by
-  SIGKILLed processes are swept by the next start;
-* the context-manager protocol, and scratch databases created and dropped on an admin connection;
-* starting on a data dir kept by an earlier run instead of the template, and a clean stop that leaves the
-  data dir to be kept (:mod:`atlembic.devdb.kept`).
-
-An engine subclasses it with its names and files, the commands to initialize a data dir and to run the
-server, the readiness check, what a template is made with and how a complete one looks, and the URL; the
-SQL to create and drop databases is that of its dialect module's `DevDialect` (`sql`).
-:class:`EphemeralServerDevDatabase` is the dev database on such a server: a scratch database per clean
-state, replayed states kept as databases for the run and, given the directory's `DirectoryStates`,
-between runs.
+:class:`EphemeralServer` is what the PostgreSQL and the MariaDB/MySQL servers share: a private temp dir,
+an unprivileged OS user when run as root, the cached template data dir, start-up, readiness and stop
+(registered with :mod:`atlembic.devdb.process` so that every exit path stops it), scratch databases on
+an admin connection, and starting on a data dir kept by an earlier run (:mod:`atlembic.devdb.kept`). An
+engine subclasses it with its names, files and commands. :class:`EphemeralServerDevDatabase` is the dev
+database on such a server: a scratch database per clean state, replayed states kept as databases for the
+run and, given the directory's `DirectoryStates`, between runs. See docs/architecture.md ("Ephemeral
+servers").
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ __all__ = [
 FORMAT = 1
 _MAGIC = b"atlembic-replay-cache\n"
 _KEEP = {"state": 12, "schema": 48, "desired": 48, "models": 16}  # entries kept per kind, most recently used first
-# PostgreSQL/MariaDB states are saved only after replays at least this long (dump + restore cost ~0.1 s)
-# that did more than create tables and indexes (see replay_files).
+# PostgreSQL/MariaDB states are saved only after replays at least this long (a dump and its restore have a
+# cost of their own) that did more than create tables and indexes (see replayed.replay_directory).
 SERVER_STATE_MIN_SECONDS = 0.5
 _disabled = os.environ.get("ATLEMBIC_NO_CACHE", "").lower() in ("1", "true", "yes")
 

@@ -49,7 +49,7 @@ def replay_directory(engine: Engine, files: Sequence[Any], dialect: str) -> None
     began = time.perf_counter()
     may_have_rows = executor.run_replay(engine, files[start:], driver, may_have_rows=may_have_rows)
     # A server's dump is restored by executing it: one CREATE per object, much like a replay that did
-    # nothing but create tables and indexes (measured: slower than replaying such a history). It pays off
+    # nothing but create tables and indexes (slower than replaying such a history). It pays off
     # for histories that alter, drop or move data, and when the replay takes a while.
     worth = io.cheap or (
         may_have_rows and time.perf_counter() - began >= cache.SERVER_STATE_MIN_SECONDS)
