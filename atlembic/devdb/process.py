@@ -171,13 +171,18 @@ def terminate(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists and has not exited (a zombie nobody reaped yet has)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to ask: it exists
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -481,19 +481,26 @@ class EphemeralServer(CloseOnExit, abc.ABC):
                 continue
             if pid_alive(owner):
                 continue
-            cls._kill_server_of(path)
+            server = cls._kill_server_of(path)
+            # A server still shutting down writes into its dir: removed under it, files would stay behind.
+            deadline = time.monotonic() + _STOP_GRACE
+            while server is not None and pid_alive(server) and time.monotonic() < deadline:
+                time.sleep(0.01)
             shutil.rmtree(path, ignore_errors=True)
 
     @classmethod
-    def _kill_server_of(cls, tmpdir: Path) -> None:
+    def _kill_server_of(cls, tmpdir: Path) -> int | None:
+        """Signal the server a dead run left in `tmpdir` to stop; its pid, or None when none runs there."""
         try:
             pid = int((tmpdir / cls.pid_file).read_text().split("\n", 1)[0])
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
-            return
-        if str(tmpdir / "data").encode() in cmdline:  # guard against a recycled pid
-            with contextlib.suppress(OSError):
-                os.kill(pid, cls.stop_signal)
+            return None
+        if str(tmpdir / "data").encode() not in cmdline:  # guard against a recycled pid
+            return None
+        with contextlib.suppress(OSError):
+            os.kill(pid, cls.stop_signal)
+        return pid
 
     # -- databases ----------------------------------------------------------------------------------------
 
