@@ -19,13 +19,14 @@ import logging.config
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
 
 from atlembic.config import (
     Settings,
@@ -39,10 +40,11 @@ from atlembic.config import (
     quiet_alembic,
     settle_sys_path,
 )
-from atlembic.errors import AtlembicError, one_line
+from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.provider import merge_metadata
 
-__all__ = ["CapturedEnvironment", "capture_environment", "import_metadata", "isolated_run", "load_target_metadata"]
+__all__ = ["CapturedEnvironment", "ConnectGuard", "capture_environment", "import_metadata", "isolated_run",
+           "load_target_metadata"]
 
 
 @dataclass
@@ -133,11 +135,14 @@ def capture_environment(settings: Settings) -> CapturedEnvironment:
         # Instance attribute: the proxy looks ``configure`` up on the instance at call time.
         env.configure = configure  # type: ignore[method-assign]
 
+        guard = ConnectGuard()  # offline: env.py connects nowhere
         try:
-            with env:
+            with guard, env:
                 script.run_env()
         except (Exception, SystemExit) as exc:
+            guard.raise_refused()
             raise AtlembicError(f"{env_py}: {one_line(exc, with_type=True)}") from exc
+        guard.raise_refused()
 
     return CapturedEnvironment(
         env_py=env_py, configure_calls=captured, metadata=_metadata_from(captured, env_py)
@@ -293,3 +298,111 @@ def _url_dialect_loads(url: Any) -> bool:
         return False
     return True
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# Nothing but the dev database: a guard below every engine factory
+
+# Connect arguments that decide which server, database or account a DBAPI connection reaches (the names
+# SQLAlchemy's dialects pass: libpq's and asyncpg's, PyMySQL's and the MySQL clients', plus the ones that
+# read a target from elsewhere: a libpq service, a DSN, a MySQL option file).
+_TARGET_KEYS = ("host", "hostaddr", "port", "dbname", "database", "db", "user", "username", "unix_socket",
+                "service", "dsn", "conninfo", "read_default_file", "read_default_group", "named_pipe")
+
+
+@dataclass
+class ConnectGuard:
+    """While active, every SQLAlchemy engine of this thread may connect only to the `allowed` URLs (and to a
+    private in-memory SQLite database); anything else is refused before the driver is called.
+
+    The check is SQLAlchemy's ``do_connect`` event on every dialect (``event.listen(Engine, ...)`` is
+    class-level), so it holds whatever factory built the engine (``create_engine`` under any name,
+    ``sqlmodel.create_engine``, an app's own wrapper, the async engines): it sees the connect arguments
+    the dialect is about to hand its driver, and compares them with those the same dialect makes of each
+    allowed URL. Threads other than the one that entered the guard are not checked (atlembic's own replay
+    runs next to env.py on a server's dev database). Not covered: engines built with ``creator=`` or a
+    ``pool=`` of their own, and a project's ``do_connect`` listener that rewrites the arguments after ours.
+    """
+
+    allowed: tuple[URL, ...] = ()
+    refused: list[str] = field(default_factory=list)
+    thread: int = field(default_factory=threading.get_ident)
+
+    def __enter__(self) -> ConnectGuard:
+        event.listen(Engine, "do_connect", self._do_connect)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        event.remove(Engine, "do_connect", self._do_connect)
+
+    def raise_refused(self) -> None:
+        """Fail with the first refusal, whatever the project's code made of the exception."""
+        if self.refused:
+            raise AtlembicError(self.refused[0])
+
+    def _do_connect(self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if threading.get_ident() != self.thread or _private_sqlite(dialect, cargs, cparams):
+            return
+        if any(_same_target(dialect, cargs, cparams, url) for url in self.allowed):
+            return
+        line = (f"env.py tried to connect to {mask_url(_attempted_url(dialect, cargs, cparams))}, not the dev "
+                "database; refused before connecting (atlembic runs env.py against the dev database only: build "
+                "the engine from sqlalchemy.url or config.attributes['connection'])")
+        self.refused.append(line)
+        raise AtlembicError(line)
+
+
+def _sqlite_file(cargs: list[Any], cparams: dict[str, Any]) -> str:
+    name = str(cargs[0] if cargs else cparams.get("database", ""))
+    if cparams.get("uri") and name.startswith("file:"):
+        name = name[len("file:"):].split("?", 1)[0]
+    return name
+
+
+def _private_sqlite(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any]) -> bool:
+    """An in-memory SQLite database: it lives in this process and reaches nothing."""
+    if dialect.name != "sqlite":
+        return False
+    raw = str(cargs[0] if cargs else cparams.get("database", ""))
+    return _sqlite_file(cargs, cparams) in ("", ":memory:") or (bool(cparams.get("uri")) and "mode=memory" in raw)
+
+
+def _identity(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any]) -> tuple[Any, ...]:
+    if dialect.name == "sqlite":
+        return ("sqlite", os.path.realpath(_sqlite_file(cargs, cparams)))
+    named = tuple((key, str(cparams[key])) for key in _TARGET_KEYS if cparams.get(key) is not None)
+    return (dialect.name, tuple(str(a) for a in cargs), named)
+
+
+def _same_target(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any], url: URL) -> bool:
+    if url.get_backend_name() != dialect.name:
+        return False
+    try:
+        dev_cargs, dev_cparams = dialect.create_connect_args(url.set(drivername=f"{dialect.name}+{dialect.driver}"))
+    except Exception:
+        return False
+    return _identity(dialect, cargs, cparams) == _identity(dialect, list(dev_cargs), dict(dev_cparams))
+
+
+def _attempted_url(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any]) -> URL:
+    """The URL the connect arguments come from, as near as they tell (for the refusal's message)."""
+    drivername = f"{dialect.name}+{dialect.driver}"
+    if dialect.name == "sqlite":
+        return URL.create("sqlite" if dialect.driver == "pysqlite" else drivername,
+                          database=_sqlite_file(cargs, cparams))
+    host = cparams.get("host")
+    # Not dsn/conninfo: a connection string may hold a password that no URL masking would find.
+    query = {key: str(cparams[key]) for key in ("hostaddr", "unix_socket", "service", "read_default_file",
+                                                 "read_default_group", "named_pipe") if cparams.get(key) is not None}
+    if isinstance(host, str) and host.startswith("/"):  # a unix socket directory
+        query["host"], host = host, None
+    port = cparams.get("port")
+    return URL.create(
+        drivername,
+        username=cparams.get("user") or cparams.get("username"),
+        password=cparams.get("password") or cparams.get("passwd"),
+        host=host,
+        port=int(port) if isinstance(port, (int, str)) and str(port).isdigit() else None,
+        database=cparams.get("dbname") or cparams.get("database") or cparams.get("db"),
+        query=query,
+    )

@@ -8,8 +8,10 @@ and the run reports which one env.py actually took:
 3. as the last resort, engines env.py creates itself (``create_engine``, ``engine_from_config`` and the
    async variants) for another URL are redirected to the dev database for the duration of the run.
 
-Whatever env.py hands to ``context.configure`` is checked before a single revision runs: a connection
-that does not point at the dev database is refused. Every revision's ``upgrade()`` is wrapped so that
+Below every factory, at connect time, `atlembic.environment.ConnectGuard` refuses any connection of an
+engine (built by whatever wrapper, sync or async) to anything but the dev database, before the driver is
+called. Whatever env.py hands to ``context.configure`` is checked too before a single revision runs: a
+connection that does not point at the dev database is refused. Every revision's ``upgrade()`` is wrapped so that
 the statements it runs (and a failure) are attributed to it; DML statements mark data migrations.
 """
 
@@ -32,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
-from atlembic.environment import isolated_run
+from atlembic.environment import ConnectGuard, isolated_run
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema, unmanaged_objects
 from atlembic.schema.model import Schema
@@ -257,10 +259,13 @@ def run_history(
                                  destination_rev=targets[0] if len(targets) == 1 else "heads")
         _intercept_configure(env, state, offered, per_revision, infos)
         statements = _StatementLog(state)
+        guard = ConnectGuard((dev_url,))
         try:
-            with isolated_run(settings.here, False), _redirect_engines(state), statements, env:
+            with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, env:
                 script.run_env()
+            guard.raise_refused()  # also when env.py swallowed the refusal
         except (Exception, SystemExit) as exc:
+            guard.raise_refused()
             raise _run_error(history, state, exc) from exc
         finally:
             with contextlib.suppress(Exception):
