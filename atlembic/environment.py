@@ -43,8 +43,8 @@ from atlembic.config import (
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.provider import merge_metadata
 
-__all__ = ["CapturedEnvironment", "ConnectGuard", "capture_environment", "import_metadata", "isolated_run",
-           "load_target_metadata"]
+__all__ = ["CapturedEnvironment", "ConnectGuard", "capture_environment", "entered", "import_metadata",
+           "isolated_run", "load_target_metadata"]
 
 
 @dataclass
@@ -137,7 +137,7 @@ def capture_environment(settings: Settings) -> CapturedEnvironment:
 
         guard = ConnectGuard()  # offline: env.py connects nowhere
         try:
-            with guard, env:
+            with guard, entered(env):
                 script.run_env()
         except (Exception, SystemExit) as exc:
             guard.raise_refused()
@@ -195,6 +195,20 @@ def _as_metadata_list(value: Any, where: str) -> list[MetaData]:
         if items and all(isinstance(item, MetaData) for item in items):
             return items
     raise AtlembicError(f"{where} is {type(value).__name__}, expected a MetaData or a sequence of MetaData")
+
+
+@contextlib.contextmanager
+def entered(env: Any) -> Iterator[Any]:
+    """``with env:`` for an Alembic EnvironmentContext, except for an env.py that ran Alembic inside itself
+    (``command.upgrade`` of a plugin's migrations, say): the nested context took ``alembic.context``'s
+    proxy away when it ended, and the outer exit's ``KeyError`` would hide env.py's own error (such as
+    ``module 'alembic.context' has no attribute 'config'``)."""
+    env.__enter__()
+    try:
+        yield env
+    finally:
+        with contextlib.suppress(KeyError):
+            env.__exit__(None, None, None)
 
 
 @contextlib.contextmanager

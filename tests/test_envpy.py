@@ -261,3 +261,102 @@ def test_wrapped_engine_for_the_dev_database_is_allowed(tmp_path: Path) -> None:
     write(root / "appdb.py", APPDB)
     out = ok(run(root, "convert", env={"APP_FACTORY": "create_engine"}))
     assert "through sqlalchemy.url" in out
+
+
+# ----------------------------------------------------------------------------------------------------
+# 2. env.py as Alembic's runtime runs it
+
+STANDARD_ENV = """\
+import os
+
+from alembic import context
+from models import metadata
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+{prologue}
+
+def run_migrations_offline():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, {options})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    connectable = engine_from_config(config.get_section(config.config_ini_section, {{}}), prefix="sqlalchemy.",
+                                     poolclass=pool.NullPool)
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata, {options})
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
+"""
+
+
+def standard_env(prologue: str = "", options: str = "") -> str:
+    return STANDARD_ENV.format(prologue=prologue, options=options)
+
+
+def test_version_locations_set_by_env_py(tmp_path: Path) -> None:
+    """Per-dialect version folders: env.py points context.script at them before the revisions are read."""
+    prologue = """
+dialect = config.get_main_option("sqlalchemy.url").split(":")[0].split("+")[0]
+context.script.version_locations = [os.path.join(os.path.dirname(__file__), "versions", dialect)]
+"""
+    root = make_project(tmp_path / "proj", standard_env(prologue), versions="versions/sqlite")
+    out = ok(run(root, "convert"))
+    assert "1 revision(s) run to head aaa111" in out
+    [baseline] = sorted((root / "migrations").glob("*.sql"))
+    assert "CREATE TABLE account" in baseline.read_text()
+
+
+def test_env_py_running_alembic_inside_itself_shows_its_own_error(tmp_path: Path) -> None:
+    prologue = ""
+    env_py = """\
+import os
+
+from alembic import command, context
+from alembic.config import Config
+
+# A plugin's own migrations, run first by this env.py: the nested run takes alembic.context's proxy away.
+plugin = Config()
+plugin.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "..", "plugin"))
+plugin.set_main_option("sqlalchemy.url", "sqlite://")
+command.upgrade(plugin, "head")
+""" + standard_env(prologue).split("\n", 5)[5]
+    root = make_project(tmp_path / "proj", env_py)
+    write(root / "plugin" / "env.py", "")
+    for command in (("convert",), ("check",)):
+        out = failed(run(root, *command))
+        assert "AttributeError: module 'alembic.context' has no attribute 'config'" in out, out
+        assert "KeyError" not in out
+
+
+def test_env_py_without_a_url_runs_on_the_dev_database(tmp_path: Path) -> None:
+    env_py = """\
+import os
+
+from alembic import context
+from models import metadata
+from sqlalchemy import create_engine
+
+if context.is_offline_mode():
+    context.configure(url=os.environ.get("UNSET_DATABASE_URL"), target_metadata=metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = create_engine(os.environ.get("UNSET_DATABASE_URL"))
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+"""
+    root = make_project(tmp_path / "proj", env_py)
+    out = ok(run(root, "convert"))
+    assert "1 revision(s) run to head aaa111" in out and "dev database" in out
+    assert "No new upgrade operations detected" in ok(run(root, "check"))

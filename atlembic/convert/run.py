@@ -34,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
-from atlembic.environment import ConnectGuard, isolated_run
+from atlembic.environment import ConnectGuard, entered, isolated_run
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema, unmanaged_objects
 from atlembic.schema.model import Schema
@@ -95,8 +95,9 @@ class AlembicHistory:
     settings: Settings
     config: Any  # alembic.config.Config
     script: Any  # alembic.script.ScriptDirectory
-    targets: tuple[str, ...]  # the head revision(s) converted
+    targets: tuple[str, ...]  # the head revision(s) converted (empty until the run read the revisions)
     env_py: Path
+    head: str | None = None  # --head as given
 
     @property
     def script_location(self) -> Path:
@@ -119,7 +120,13 @@ class HistoryRun:
 
 
 def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
-    """Read script_location and the revision graph; resolve which head(s) to convert."""
+    """Read script_location and the revision graph; resolve which head(s) to convert.
+
+    As in Alembic, the revisions the run uses are read only once env.py has configured the script
+    directory (an env.py may set ``context.script.version_locations``, per dialect for example): this early
+    look, on a separate ScriptDirectory, reports a bad ``--head`` or unmerged heads before any database
+    starts, and defers to the run when it finds no revision at all.
+    """
     env_py, cfg = project_alembic_config(
         settings,
         "no Alembic history to convert: {where} has no [alembic] script_location "
@@ -127,15 +134,29 @@ def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
     )
     with quiet_alembic():
         from alembic.script import ScriptDirectory
-        from alembic.util import CommandError
 
     with project_on_sys_path(cfg, settings.here, keep=True):
         try:
-            script = ScriptDirectory.from_config(cfg)
-            heads = tuple(script.get_heads())
+            early = ScriptDirectory.from_config(cfg)
+            heads = tuple(early.get_heads())
+            script = ScriptDirectory.from_config(cfg)  # the run's: its revisions not read yet
         except Exception as exc:
             raise AtlembicError(f"{settings.script_location}: cannot load the Alembic revisions: "
                                 f"{one_line(exc, with_type=True)}") from exc
+    targets = resolve_targets(early, settings, head) if heads else ()
+    return AlembicHistory(settings, cfg, script, targets, env_py, head)
+
+
+def resolve_targets(script: Any, settings: Settings, head: str | None) -> tuple[str, ...]:
+    """The head revision(s) of `script` to convert (``--head``: one revision, or ``heads``)."""
+    with quiet_alembic():
+        from alembic.util import CommandError
+
+    try:
+        heads = tuple(script.get_heads())
+    except Exception as exc:
+        raise AtlembicError(f"{settings.script_location}: cannot load the Alembic revisions: "
+                            f"{one_line(exc, with_type=True)}") from exc
     if not heads:
         raise AtlembicError(f"{settings.script_location}: the Alembic history has no revisions")
     if head is None:
@@ -145,18 +166,16 @@ def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
                 f"the Alembic history has {len(heads)} heads without a merge: {listed}. Merge them "
                 "(alembic merge heads), or convert one with --head REV (--head heads converts all of them)"
             )
-        targets = heads
-    elif head == "heads":
-        targets = heads
-    else:
-        try:
-            found = script.get_revisions(head)
-        except CommandError as exc:
-            raise AtlembicError(f"--head {head}: {exc}") from None
-        if len(found) != 1 or found[0] is None:
-            raise AtlembicError(f"--head {head}: not a single revision of {settings.script_location}")
-        targets = (found[0].revision,)
-    return AlembicHistory(settings, cfg, script, tuple(sorted(targets)), env_py)
+        return tuple(sorted(heads))
+    if head == "heads":
+        return tuple(sorted(heads))
+    try:
+        found = script.get_revisions(head)
+    except CommandError as exc:
+        raise AtlembicError(f"--head {head}: {exc}") from None
+    if len(found) != 1 or found[0] is None:
+        raise AtlembicError(f"--head {head}: not a single revision of {settings.script_location}")
+    return (found[0].revision,)
 
 
 def _script_path(script: Any, rev: str) -> Path:
@@ -237,7 +256,7 @@ def run_history(
     # Our own engine, no event hooks of the dev layer (SQLite FK pragma): the history must run exactly
     # as `alembic upgrade` runs it.
     plain = sa.create_engine(dev_url, poolclass=sa.pool.NullPool)
-    infos = _wrap_revisions(history, state)
+    infos: dict[str, RevisionInfo] = {}
     try:
         if start is not None:
             with plain.begin() as conn:
@@ -250,18 +269,24 @@ def run_history(
         cfg.set_main_option("sqlalchemy.url", ini_escape(dev_url.render_as_string(hide_password=False)))
         cfg.attributes["connection"] = offered
         cfg.cmd_opts = _cmd_opts(settings)
-        targets = list(history.targets)
+        early = list(history.targets)
 
         def upgrade(rev: Any, context: Any) -> Any:
+            # Alembic's order: the revisions are read here, after env.py configured the script directory.
+            if not infos:
+                history.targets = resolve_targets(script, settings, history.head)
+                infos.update(_wrap_revisions(history, state))
+            targets = list(history.targets)
             return script._upgrade_revs(targets if len(targets) > 1 else targets[0], rev)
 
         env = EnvironmentContext(cfg, script, fn=upgrade, as_sql=False, starting_rev=None,
-                                 destination_rev=targets[0] if len(targets) == 1 else "heads")
+                                 destination_rev=early[0] if len(early) == 1 else (history.head or "heads"))
         _intercept_configure(env, state, offered, per_revision, infos)
         statements = _StatementLog(state)
         guard = ConnectGuard((dev_url,))
         try:
-            with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, env:
+            with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, \
+                    entered(env):
                 script.run_env()
             guard.raise_refused()  # also when env.py swallowed the refusal
         except (Exception, SystemExit) as exc:
@@ -443,6 +468,9 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
     }
 
     def aim(url: Any, how: str, make_async: bool) -> URL:
+        if url is None:  # e.g. an unset environment variable: any URL would be redirected, so this one is too
+            state.note(f"env.py created its own engine ({how} without a URL); pointed it at the dev database")
+            return _async_url(state.dev_url) if make_async else state.dev_url
         parsed = make_url(url)
         if _db_key(parsed) != _db_key(state.dev_url):
             state.note(f"env.py created its own engine ({how} for {mask_url(parsed)}); redirected it to the "
@@ -461,10 +489,7 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
     def _from_config(name: str, make_async: bool) -> Callable[..., Any]:
         def from_config(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **kw: Any) -> Any:
             options = dict(configuration)
-            url = options.get(f"{prefix}url")
-            if url is None:
-                return real[name](configuration, prefix, **kw)
-            options[f"{prefix}url"] = aim(url, name, make_async)
+            options[f"{prefix}url"] = aim(options.get(f"{prefix}url"), name, make_async)
             return real[name](options, prefix, **kw)
 
         return from_config
