@@ -360,3 +360,36 @@ else:
     out = ok(run(root, "convert"))
     assert "1 revision(s) run to head aaa111" in out and "dev database" in out
     assert "No new upgrade operations detected" in ok(run(root, "check"))
+
+
+SHARED_MODELS = """\
+import os
+
+import sqlalchemy as sa
+
+
+def shared(md, width=40):
+    return sa.Table("shared", md, sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("label", sa.String(width), nullable=False), sa.Index("ix_shared_label", "label"))
+
+
+first = sa.MetaData()
+sa.Table("account", first, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("shared_id", sa.ForeignKey("shared.id")))
+shared(first)
+second = sa.MetaData()
+sa.Table("other", second, sa.Column("id", sa.Integer, primary_key=True))
+shared(second, int(os.environ.get("SHARED_WIDTH", "40")))
+metadata = [first, second]
+"""
+
+
+def test_several_metadata_sharing_a_table(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj", standard_env(), models=SHARED_MODELS)
+    out = ok(run(root, "revision", "--autogenerate", "-m", "init"))
+    [file] = sorted((root / "migrations").glob("*.sql"))
+    text = file.read_text()
+    assert text.count("CREATE TABLE shared") == 1 and "CREATE TABLE other" in text, out
+    ok(run(root, "check"))
+    out = failed(run(root, "check", env={"SHARED_WIDTH": "80"}))
+    assert "table 'shared' is defined in more than one MetaData, differently" in out
