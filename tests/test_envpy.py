@@ -393,3 +393,217 @@ def test_several_metadata_sharing_a_table(tmp_path: Path) -> None:
     ok(run(root, "check"))
     out = failed(run(root, "check", env={"SHARED_WIDTH": "80"}))
     assert "table 'shared' is defined in more than one MetaData, differently" in out
+
+
+# Alembic's cookbook: use the connection the caller offers in config.attributes, else make one.
+SHARED_CONNECTION_ENV = """\
+from alembic import context
+from models import metadata
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+
+
+def run(connection):
+    context.configure(connection=connection, target_metadata=metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+elif config.attributes.get("connection") is not None:
+    run(config.attributes["connection"])
+else:
+    with engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+                            poolclass=pool.NullPool).connect() as connection:
+        run(connection)
+"""
+
+
+@pytest.mark.postgresql
+def test_revisions_that_need_autocommit_convert_on_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
+    from tests.pg_fixture import fresh_pg_url
+
+    concurrently = """\
+    with op.get_context().autocommit_block():
+        op.create_index("ix_account_name", "account", ["name"], postgresql_concurrently=True)"""
+    revisions = (("aaa111", None, CREATE_ACCOUNT), ("bbb222", "aaa111", concurrently))
+    url = fresh_pg_url(pg_server)
+    root = make_project(tmp_path / "proj", SHARED_CONNECTION_ENV, url=url.replace("%", "%%"), revisions=revisions,
+                        models=MODELS + 'sa.Index("ix_account_name", account.c.name)\n')
+    dev = ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)]
+    out = ok(run(root, *dev, "convert"))
+    assert "2 revision(s) run to head bbb222" in out
+    [baseline] = sorted((root / "migrations").glob("*.sql"))
+    assert "CREATE INDEX ix_account_name ON account" in baseline.read_text()
+    ok(run(root, *dev, "check"))
+    out = ok(run(root, *dev, "--dir", str(tmp_path / "history"), "convert", "--history"))
+    assert "2 revision(s) run to head bbb222" in out
+
+
+FILTERED_MODELS = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+account = sa.Table("account", metadata, sa.Column("id", sa.Integer, primary_key=True),
+                   sa.Column("name", sa.String(40)))
+sa.Table("report_cache", metadata, sa.Column("id", sa.Integer, primary_key=True), info={"skip": True})
+"""
+
+FILTERS = """\
+def include_object(obj, name, type_, reflected, compare_to):
+    if type_ == "table" and obj.info.get("skip"):
+        return False  # made by the application, not by migrations
+    return not (type_ == "column" and name == "scratch")
+
+
+def include_name(name, type_, parent_names):
+    return not (type_ == "table" and name.startswith("legacy_"))
+"""
+
+INIT_SQL = """\
+-- Create "account" table
+CREATE TABLE account (id INTEGER NOT NULL, name VARCHAR(40), scratch INTEGER, PRIMARY KEY (id));
+-- Create "legacy_audit" table
+CREATE TABLE legacy_audit (id INTEGER NOT NULL, PRIMARY KEY (id));
+"""
+
+
+def test_include_object_and_include_name_are_honoured(tmp_path: Path) -> None:
+    env_py = standard_env(FILTERS, "include_object=include_object, include_name=include_name")
+    root = make_project(tmp_path / "proj", env_py, models=FILTERED_MODELS)
+    write(root / "migrations" / "20240101000000_init.sql", INIT_SQL)
+    ok(run(root, "hash"))
+    # revision and check: report_cache (include_object) is not created, legacy_audit (include_name) and
+    # account.scratch (include_object) are not dropped.
+    out = ok(run(root, "revision", "--autogenerate", "-m", "next"))
+    assert "synced" in out, out
+    ok(run(root, "check"))
+    ok(run(root, "upgrade", "head"))
+    # drift: tables the filters exclude, made by hand on the target, are not drift.
+    target = root / "app.db"
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{target}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE legacy_extra (id INTEGER)")
+    assert "No drift detected" in ok(run(root, "check", "--drift"))
+    # downgrade: a file's table is dropped, what the filters exclude is left alone.
+    write(root / "migrations" / "20240102000000_more.sql", '-- Create "more" table\nCREATE TABLE more (id INTEGER);\n')
+    ok(run(root, "hash"))
+    ok(run(root, "upgrade", "head"))
+    sql = ok(run(root, "downgrade", "-1", "--sql"))
+    assert "DROP TABLE more" in sql and "legacy" not in sql and "scratch" not in sql, sql
+    ok(run(root, "downgrade", "-1", "--allow-destructive"))
+    with engine.connect() as conn:
+        assert set(sa.inspect(conn).get_table_names()) == {"account", "legacy_audit", "legacy_extra",
+                                                            "atlas_schema_revisions"}
+    engine.dispose()
+
+
+def test_include_object_in_convert(tmp_path: Path) -> None:
+    """A table the history made and env.py excludes (the application's, made by create_all) is not converted."""
+    revisions = (("aaa111", None, CREATE_ACCOUNT + """
+    op.create_table("report_cache", sa.Column("id", sa.Integer, primary_key=True))
+    op.create_table("legacy_audit", sa.Column("id", sa.Integer, primary_key=True))"""),)
+    env_py = standard_env(FILTERS, "include_object=include_object, include_name=include_name")
+    root = make_project(tmp_path / "proj", env_py, models=FILTERED_MODELS, revisions=revisions)
+    out = ok(run(root, "convert"))
+    [baseline] = sorted((root / "migrations").glob("*.sql"))
+    text = baseline.read_text()
+    assert "CREATE TABLE account" in text and "report_cache" not in text and "legacy_audit" not in text
+    assert 'table "legacy_audit"' in out and 'table "report_cache"' in out
+    assert "No new upgrade operations detected" in ok(run(root, "check"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# 4. After convert: the Alembic version table is not drift, and downgrade leaves it alone
+
+
+@pytest.mark.parametrize("source", ["env.py", "converted files"])
+def test_version_table_kept_after_handover(tmp_path: Path, source: str) -> None:
+    revisions = (("aaa111", None, CREATE_ACCOUNT),
+                 ("bbb222", "aaa111", '    op.create_table("other", sa.Column("id", sa.Integer, primary_key=True))'))
+    models = MODELS + 'sa.Table("other", metadata, sa.Column("id", sa.Integer, primary_key=True))\n'
+    root = make_project(tmp_path / "proj", standard_env(options='version_table="app_versions"'), models=models,
+                        revisions=revisions)
+    if source == "converted files":  # env.py is not run: only the files' "-- alembic:version_table" says it
+        ini = root / "alembic.ini"
+        ini.write_text(ini.read_text().replace("[atlembic]\n", "[atlembic]\nmetadata = models:metadata\n"))
+    ok(run(root, "convert", "--history"))
+    files = sorted((root / "migrations").glob("*.sql"))
+    assert "-- alembic:version_table app_versions" in files[-1].read_text()
+    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = ok(run(root, "upgrade", "head", "--baseline", files[-1].name.split("_")[0]))
+    assert "app_versions is at bbb222" in out
+    assert "No drift detected" in ok(run(root, "check", "--drift"))
+    sql = ok(run(root, "downgrade", "-1", "--sql"))
+    assert "DROP TABLE other" in sql and "app_versions" not in sql, sql
+
+
+AUDIT_SQL = """\
+-- Add new schema named "audit"
+CREATE SCHEMA audit;
+-- Create "log" table
+CREATE TABLE audit.log (id integer NOT NULL, PRIMARY KEY (id));
+-- Create "account" table
+CREATE TABLE account (id serial NOT NULL, name character varying(40) NULL, PRIMARY KEY (id));
+"""
+
+
+@pytest.mark.postgresql
+def test_include_schemas_on_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
+    """Without include_schemas only the default schema (and those the models use) is compared, as in Alembic;
+    with it, include_name decides about each schema."""
+    from tests.pg_fixture import fresh_pg_url
+
+    dev = ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)]
+    cases = {
+        "default": ("", "", True),
+        "all schemas": ("", "include_schemas=True", False),
+        "all but audit": ("def include_name(name, type_, parents):\n"
+                          "    return not (type_ == 'schema' and name == 'audit')\n",
+                          "include_schemas=True, include_name=include_name", True),
+    }
+    for case, (prologue, options, synced) in cases.items():
+        root = make_project(tmp_path / case.replace(" ", "_"), standard_env(prologue, options),
+                            url=fresh_pg_url(pg_server).replace("%", "%%"))
+        write(root / "migrations" / "20240101000000_init.sql", AUDIT_SQL)
+        ok(run(root, *dev, "hash"))
+        proc = run(root, *dev, "check")
+        if synced:
+            assert "No new upgrade operations detected" in ok(proc), case
+        else:
+            out = failed(proc)
+            assert 'drop table "audit.log"' in out.lower() and "drop schema" in out.lower(), out
+
+
+def test_downgrade_with_a_keep_what_the_models_lack_filter(tmp_path: Path) -> None:
+    """The common ``reflected and compare_to is None`` filter (never drop what the models lack): downgrade still
+    drops the tables of the files it reverts (their counterpart is the directory's, at the target's version),
+    and leaves alone a table made by hand."""
+    prologue = """
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "table" and reflected and compare_to is None)
+"""
+    root = make_project(tmp_path / "proj", standard_env(prologue, "include_object=include_object"))
+    write(root / "migrations" / "20240101000000_init.sql",
+          '-- Create "account" table\n'
+          "CREATE TABLE account (id INTEGER NOT NULL, name VARCHAR(40), PRIMARY KEY (id));\n")
+    write(root / "migrations" / "20240102000000_more.sql", '-- Create "more" table\nCREATE TABLE more (id INTEGER);\n')
+    ok(run(root, "hash"))
+    ok(run(root, "upgrade", "head"))
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{root / 'app.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE handmade (id INTEGER)")
+    engine.dispose()
+    sql = ok(run(root, "downgrade", "-1", "--sql"))
+    assert "DROP TABLE more" in sql and "handmade" not in sql, sql
+    assert "No drift detected" in ok(run(root, "check", "--drift"))

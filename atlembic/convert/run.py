@@ -34,7 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
-from atlembic.environment import ConnectGuard, entered, isolated_run
+from atlembic.environment import ConnectGuard, SchemaFilter, entered, isolated_run
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.schema.inspect import REVISIONS_TABLE, inspect_schema, unmanaged_objects
 from atlembic.schema.model import Schema
@@ -113,6 +113,7 @@ class HistoryRun:
     aimed: list[str]  # how env.py reached the dev database, one line per fact
     unsupported: list[str] = field(default_factory=list)  # objects the inspector does not model
     initial: Schema = field(default_factory=Schema)  # the starting schema (history mode)
+    left_out: list[str] = field(default_factory=list)  # what env.py's filters exclude, not converted
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -229,6 +230,7 @@ class _RunState:
     order: list[RevisionInfo] = field(default_factory=list)
     aimed: list[str] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    configure_calls: list[dict[str, Any]] = field(default_factory=list)  # what env.py passed, as given
 
     def note(self, line: str) -> None:
         if line not in self.aimed:
@@ -306,7 +308,15 @@ def run_history(
             unsupported = unmanaged_objects(conn)
     finally:
         plain.dispose()
-    return HistoryRun(state.order, heads, final, state.version_table, state.aimed, unsupported, initial)
+    # What env.py's include_object / include_name / include_schemas exclude is not converted (nor the version
+    # table, in whichever schema env.py put it).
+    schema_filter = SchemaFilter.from_calls(state.configure_calls, version_tables=(state.version_table,))
+    final, left_out = schema_filter.converted(final)
+    initial = schema_filter.converted(initial)[0]
+    for info in state.order:
+        if info.schema is not None:
+            info.schema = schema_filter.converted(info.schema)[0]
+    return HistoryRun(state.order, heads, final, state.version_table, state.aimed, unsupported, initial, left_out)
 
 
 def _cmd_opts(settings: Settings) -> Any:
@@ -376,7 +386,9 @@ def _intercept_configure(env: Any, state: _RunState, offered: Connection, per_re
             )
         _check_connection(conn, offered, state)
         state.connections.append(conn)
-        state.version_table = kwargs.get("version_table") or DEFAULT_VERSION_TABLE
+        state.configure_calls.append(dict(kwargs))
+        table, schema = kwargs.get("version_table") or DEFAULT_VERSION_TABLE, kwargs.get("version_table_schema")
+        state.version_table = f"{schema}.{table}" if schema else table
         theirs = kwargs.get("on_version_apply") or ()
         theirs = list(theirs) if isinstance(theirs, (list, tuple)) else [theirs]
         kwargs["on_version_apply"] = [*theirs, after_step]
@@ -538,7 +550,9 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
 
 def _version_heads(conn: Connection, table: str) -> tuple[str, ...]:
     try:
-        rows = conn.execute(sa.text(f"SELECT version_num FROM {conn.dialect.identifier_preparer.quote(table)}"))
+        schema, _, name = table.rpartition(".")
+        quote = conn.dialect.identifier_preparer.quote
+        rows = conn.execute(sa.text(f"SELECT version_num FROM {quote(schema) + '.' if schema else ''}{quote(name)}"))
         return tuple(sorted(r[0] for r in rows))
     except sa.exc.DBAPIError:
         return ()
