@@ -116,7 +116,8 @@ def _flag_others(items: tuple[Any, ...], named: set[str] | None) -> tuple[Any, .
 
 def merge_metadata(items: Iterable[sa.MetaData], where: str) -> sa.MetaData:
     """One MetaData holding the tables of several (env.py may hand over a sequence, a models directory
-    define several); a table defined twice is an error naming `where`."""
+    define several). A table several of them define identically (the same CREATE TABLE and indexes) is
+    taken once; one defined differently is an error naming it and `where`."""
     unique: list[sa.MetaData] = []
     for md in items:
         if not any(md is seen for seen in unique):
@@ -130,12 +131,36 @@ def merge_metadata(items: Iterable[sa.MetaData], where: str) -> sa.MetaData:
         naming_convention=dict(cast(Mapping[str, Any], unique[0].naming_convention)) if len(conventions) == 1 else None,
         schema=unique[0].schema if len(schemas) == 1 else None,
     )
+    first: dict[str, sa.Table] = {}
     for md in unique:
         for key, table in md.tables.items():
-            if key in merged.tables:
-                raise AtlembicError(f"{where}: table {key!r} is defined in more than one MetaData")
+            if key in first:
+                if _definition(first[key]) != _definition(table):
+                    raise AtlembicError(f"{where}: table {key!r} is defined in more than one MetaData, "
+                                        "differently")
+                continue
+            first[key] = table
             table.to_metadata(merged)
     return merged
+
+
+# Dialects a table definition is compiled with to compare it (any one that compiles it will do).
+_COMPILE_WITH = ("sqlite://", "postgresql+psycopg://", "mysql+pymysql://")
+
+
+def _definition(table: sa.Table) -> tuple[str, ...]:
+    """What makes two definitions of a table the same one: its DDL (CREATE TABLE, then its indexes) on the
+    first dialect that compiles it, else the reprs of its columns, constraints and indexes."""
+    indexes = sorted(table.indexes, key=lambda i: i.name or "")
+    for url in _COMPILE_WITH:
+        dialect = sa.create_mock_engine(url, None).dialect
+        dialect_name = dialect.name
+        try:
+            return (dialect_name, str(CreateTable(table).compile(dialect=dialect)),
+                    *(str(CreateIndex(i).compile(dialect=dialect)) for i in indexes))
+        except Exception:  # a type or construct this dialect cannot express; FK target not resolvable
+            continue
+    return ("repr", repr(table), *sorted(repr(c) for c in table.constraints), *(repr(i) for i in indexes))
 
 
 def load_models_path(path: Path) -> sa.MetaData:

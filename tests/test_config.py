@@ -505,8 +505,15 @@ def test_conflicting_tables_in_metadata_sequence(tmp_path: Path) -> None:
     ini = make_project(
         root, template_env_py("generic", f"import {a}, {b}\ntarget_metadata = [{a}.metadata, {b}.metadata]")
     )
+    # Defined identically in both: one table.
+    assert list(load_target_metadata(load_settings(ini)).tables) == ["same"]
 
-    with pytest.raises(AtlembicError, match="'same'"):
+    c = unique_name("models_c")  # a new module: the process keeps the ones it imported
+    write_models(root, c, ("same",))
+    (root / f"{c}.py").write_text((root / f"{c}.py").read_text().replace("String(20)", "String(30)"))
+    (root / "alembic" / "env.py").write_text(
+        template_env_py("generic", f"import {a}, {c}\ntarget_metadata = [{a}.metadata, {c}.metadata]"))
+    with pytest.raises(AtlembicError, match="'same' is defined in more than one MetaData, differently"):
         load_target_metadata(load_settings(ini))
 
 

@@ -27,17 +27,19 @@ if TYPE_CHECKING:
     from atlembic.config import Settings
     from atlembic.devdb import DevDatabase
     from atlembic.diff import Renames
+    from atlembic.environment import SchemaFilter
     from atlembic.schema.model import Schema
     from atlembic.timings import Timings
 
 __all__ = ["ModelsSnapshot", "desired_side", "lookup", "recording", "save"]
 
-def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tuple[Schema, Renames]:
-    """The models' schema as the dev database makes it, and the renames the models declare: from the last
-    load's snapshot when nothing it read changed (no import, no DDL, no dev database), else by loading
-    the models (recorded for the next run)."""
+def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tuple[Schema, Renames, SchemaFilter]:
+    """The models' schema as the dev database makes it, the renames the models declare and env.py's
+    filters: from the last load's snapshot when nothing it read changed (no import, no DDL, no dev
+    database), else by loading the models (recorded for the next run, unless env.py's filters are
+    callables: include_object / include_name judge objects no snapshot can hold)."""
     from atlembic import autogenerate
-    from atlembic.environment import load_target_metadata
+    from atlembic.environment import SchemaFilter, capture_environment, load_target_metadata
     from atlembic.provider import rename_hints
 
     identity = replay_cache.dev_identity(dev)
@@ -45,14 +47,20 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
         snapshot = lookup(settings, dev.dialect_name, identity)
         desired = replay_cache.load_desired(snapshot.desired_key) if snapshot is not None else None
     if snapshot is not None and desired is not None:
-        return desired, snapshot.renames
+        return desired, snapshot.renames, snapshot.schema_filter or SchemaFilter()
     with timings.stage("load metadata"), recording() as recorded:
-        metadata = load_target_metadata(settings)
+        if settings.metadata_ref:
+            metadata, schema_filter = load_target_metadata(settings), SchemaFilter()
+        else:
+            captured = capture_environment(settings)
+            assert captured.metadata is not None
+            metadata, schema_filter = captured.metadata, captured.schema_filter
     renames = rename_hints(metadata)
     desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings)
-    if key is not None:
-        save(settings, dev.dialect_name, identity, recorded(), ModelsSnapshot(key, renames))
-    return desired, renames
+    if key is not None and schema_filter.cacheable:
+        save(settings, dev.dialect_name, identity, recorded(),
+             ModelsSnapshot(key, renames, schema_filter.without_callables()))
+    return desired, renames, schema_filter
 
 
 # Events after which a load's outcome is not a function of files and environment variables.
@@ -69,6 +77,7 @@ class ModelsSnapshot:
 
     desired_key: str  # replay cache key of the models' inspected schema
     renames: Renames  # declared in the models
+    schema_filter: SchemaFilter | None = None  # env.py's, when it is plain data (no include_object etc.)
 
 
 @dataclass

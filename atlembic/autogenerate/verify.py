@@ -3,7 +3,7 @@ models' schema before the file is written."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from atlembic.autogenerate.current import directory_state
@@ -25,11 +25,13 @@ def verify_plan(
     plan: Plan,
     desired: Schema,
     timings: Timings | None = None,
+    keep: Callable[[Schema, Schema], tuple[Schema, Schema]] | None = None,
 ) -> None:
     """Replay the directory plus the planned file on a clean dev database; it must reach `desired`.
 
     The planned file goes through the same splitter as any other file, so what is verified is the
-    exact text that will be written.
+    exact text that will be written. `keep` leaves out of the comparison what the plan left alone (env.py's
+    filters: `atlembic.environment.SchemaFilter.compare`).
     """
     timings = timings or Timings()
     planned = MigrationFile(name="99999999999999_planned.sql", path=Path("planned.sql"),
@@ -44,6 +46,8 @@ def verify_plan(
                 raise AtlembicError(f"the planned migration does not apply on the dev database: {exc}") from exc
             with engine.connect() as conn:
                 reached = inspect_schema(conn)
+        if keep is not None:
+            reached, desired = keep(reached, desired)
         remaining = diff_schemas(reached, desired)
     if remaining:
         detail = "; ".join(remaining.describe())

@@ -43,6 +43,9 @@ def convert(
     if result.unsupported:
         g.say("Not converted (atlembic does not model these objects; add them by hand): "
               + ", ".join(result.unsupported))
+    if result.left_out:
+        g.say("Not converted (env.py's include_object / include_name / include_schemas exclude them): "
+              + ", ".join(result.left_out))
     for line in result.respelled:
         g.say(f"Accepted: {line}")
     for file in result.files:

@@ -21,8 +21,9 @@ from sqlalchemy.engine import Connection
 
 from atlembic import autogenerate
 from atlembic.config import Settings
-from atlembic.convert.handover import Handover, check_handover, drop_version_table
+from atlembic.convert.handover import Handover, check_handover, drop_version_table, version_tables
 from atlembic.engines import engine_for, inspect_schema, open_dev_database
+from atlembic.environment import load_schema_filter
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, file_tx_mode
@@ -250,6 +251,8 @@ def downgrade(
     files = directory.files()
     history = History(files)
     url = mask_url(settings.url or "")
+    # What env.py's filters keep out of autogenerate, and Alembic's version table, are left alone.
+    schema_filter = load_schema_filter(settings).with_version_tables(version_tables(files))
     with connect_target(settings) as conn, (nullcontext() if sql else _apply_lock(conn, lock_timeout)):
         store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
@@ -270,7 +273,10 @@ def downgrade(
         with open_dev_database(dialect, settings.dev_url) as dev:
             outcome.dev_description = dev.description
             desired = autogenerate.replay_schema(dev, files_to_reach(files, position))
-        actual = inspect_schema(conn)
+            # include_object's compare_to for a table of the target: the directory's, at the target's version.
+            known = autogenerate.replay_schema(dev, files_to_reach(files, current_pos)) \
+                if schema_filter.object_filters else None
+        actual, desired = schema_filter.compare(inspect_schema(conn), desired, models=False, known=known)
         outcome.plan = autogenerate.plan_changes(actual, desired, dialect)
         from atlembic.lint import downgrade_review  # as upgrade's gate: loaded by the commands that use it
 

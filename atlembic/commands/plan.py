@@ -67,8 +67,10 @@ def _plan_on(
     """`plan` of the directory's `files` (from the last checkpoint) on a dev database the caller opened
     (and closes)."""
     with _replaying(dev, files, timings) as current_schema:
-        desired, renames = models_cache.desired_side(settings, dev, timings)
+        desired, renames, schema_filter = models_cache.desired_side(settings, dev, timings)
         current = current_schema()
+        # What env.py's include_object / include_name / include_schemas keep out is neither created nor dropped.
+        current, desired = schema_filter.compare(current, desired)
         result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         candidates = rename_candidates(result.diff)
         confirmed = [c for c in candidates if confirm_rename is not None and confirm_rename(c.question)]
@@ -77,7 +79,7 @@ def _plan_on(
         if confirmed:
             result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         if result.statements and verify:
-            autogenerate.verify_plan(dev, files, result, desired, timings)
+            autogenerate.verify_plan(dev, files, result, desired, timings, keep=schema_filter.compare)
         unconfirmed = [c for c in candidates if c not in confirmed]
         return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
 

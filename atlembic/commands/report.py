@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from atlembic import autogenerate
 from atlembic.config import Settings
+from atlembic.convert.handover import version_tables
 from atlembic.diff import diff_schemas
 from atlembic.engines import engine_for, inspect_schema, open_dev_database
+from atlembic.environment import load_schema_filter
 from atlembic.errors import AtlembicError, mask_url
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import file_tx_mode
@@ -166,6 +168,8 @@ def drift(settings: Settings, url: str | None = None) -> DriftOutcome:
     files = directory.files()
     history = History(files)
     url = url or settings.url
+    # What env.py's filters keep out of autogenerate, and Alembic's version table, are no drift.
+    schema_filter = load_schema_filter(settings).with_version_tables(version_tables(files))
     with connect_target(settings, url) as conn:
         revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
         last = revisions[-1] if revisions else None
@@ -181,5 +185,6 @@ def drift(settings: Settings, url: str | None = None) -> DriftOutcome:
     with open_dev_database(dialect, settings.dev_url) as dev:
         expected = autogenerate.replay_schema(dev, files_to_reach(files, position))
         description = dev.description
+    live, expected = schema_filter.compare(live, expected, models=False)
     changes = diff_schemas(expected, live).describe()
     return DriftOutcome(mask_url(url or ""), version, changes, description)

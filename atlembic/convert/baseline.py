@@ -61,6 +61,7 @@ class ConvertOutcome:
     files: list[WrittenFile] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     respelled: list[str] = field(default_factory=list)  # accepted differences: same text, engine's spelling
+    left_out: list[str] = field(default_factory=list)  # what env.py's include_object / include_name exclude
     timings: Timings = field(default_factory=Timings)
 
     @property
@@ -103,7 +104,7 @@ def convert(
             info.hints = source_hints(info.path)
         outcome = ConvertOutcome(alembic_history.script_location, run.heads or alembic_history.targets,
                                  run.revisions, run.aimed, dev.description, unsupported=run.unsupported,
-                                 timings=timings)
+                                 timings=timings, left_out=run.left_out)
         versions = _versions(now, len(run.revisions) + 1 if history else 1)
         with timings.stage("plan"):
             if history:

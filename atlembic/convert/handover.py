@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -29,9 +29,10 @@ from atlembic.diff import diff_schemas
 from atlembic.engines import inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile, files_to_reach
+from atlembic.schema.model import Schema
 from atlembic.schema.reflector import REVISIONS_TABLE
 
-__all__ = ["Handover", "baseline_marker", "check_handover", "drop_version_table"]
+__all__ = ["Handover", "baseline_marker", "check_handover", "drop_version_table", "version_tables", "without_tables"]
 
 _MARKER = re.compile(r"^--\s*alembic:(head|version_table)\s+(.*?)\s*$")
 
@@ -70,11 +71,28 @@ def baseline_marker(file: MigrationFile) -> tuple[tuple[str, ...], str] | None:
     return (heads, table) if heads else None
 
 
+def version_tables(files: Sequence[MigrationFile]) -> list[str]:
+    """The Alembic version tables the converted files among `files` name (``schema.table`` when the history's
+    env.py set ``version_table_schema``): left out of drift and downgrade plans, as atlas_schema_revisions is."""
+    found: list[str] = []
+    for file in files:
+        marker = baseline_marker(file)
+        if marker is not None and marker[1] not in found:
+            found.append(marker[1])
+    return found
+
+
+def _quoted(conn: Connection, table: str) -> str:
+    schema, _, name = table.rpartition(".")
+    quote = conn.dialect.identifier_preparer.quote
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+
 def _alembic_heads(conn: Connection, table: str) -> tuple[str, ...] | None:
-    if not sa.inspect(conn).has_table(table):
+    schema, _, name = table.rpartition(".")
+    if not sa.inspect(conn).has_table(name, schema=schema or None):
         return None
-    quoted = conn.dialect.identifier_preparer.quote(table)
-    return tuple(sorted(r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {quoted}")))
+    return tuple(sorted(r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {_quoted(conn, table)}")))
 
 
 def check_handover(
@@ -125,7 +143,7 @@ def check_handover(
 
 def _drift(conn: Connection, settings: Settings, files: Sequence[MigrationFile], position: int,
            version_table: str) -> list[str]:
-    live = inspect_schema(conn, exclude=(REVISIONS_TABLE, version_table))
+    live = without_tables(inspect_schema(conn, exclude=(REVISIONS_TABLE, version_table)), [version_table])
     with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
         expected = replay_schema(dev, files_to_reach(files, position))
         if not diff_schemas(expected, live):
@@ -136,10 +154,15 @@ def _drift(conn: Connection, settings: Settings, files: Sequence[MigrationFile],
     return diff_schemas(expected, live).describe()
 
 
+def without_tables(schema: Schema, names: Sequence[str]) -> Schema:
+    """`schema` without the tables called `names` (``schema.table`` for a named schema)."""
+    gone = set(names)
+    return replace(schema, tables=tuple(t for t in schema.tables if t.name not in gone))
+
+
 def drop_version_table(conn: Connection, handover: Handover) -> None:
     """Drop the Alembic version table after the hand-over was recorded."""
-    quoted = conn.dialect.identifier_preparer.quote(handover.version_table)
-    conn.exec_driver_sql(f"DROP TABLE {quoted}")
+    conn.exec_driver_sql(f"DROP TABLE {_quoted(conn, handover.version_table)}")
     if conn.in_transaction():
         conn.commit()
     handover.dropped_version_table = True

@@ -8,8 +8,10 @@ and the run reports which one env.py actually took:
 3. as the last resort, engines env.py creates itself (``create_engine``, ``engine_from_config`` and the
    async variants) for another URL are redirected to the dev database for the duration of the run.
 
-Whatever env.py hands to ``context.configure`` is checked before a single revision runs: a connection
-that does not point at the dev database is refused. Every revision's ``upgrade()`` is wrapped so that
+Below every factory, at connect time, `atlembic.environment.ConnectGuard` refuses any connection of an
+engine (built by whatever wrapper, sync or async) to anything but the dev database, before the driver is
+called. Whatever env.py hands to ``context.configure`` is checked too before a single revision runs: a
+connection that does not point at the dev database is refused. Every revision's ``upgrade()`` is wrapped so that
 the statements it runs (and a failure) are attributed to it; DML statements mark data migrations.
 """
 
@@ -33,7 +35,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
 from atlembic.engines import find_engine, inspect_schema, unmanaged_objects
-from atlembic.environment import isolated_run
+from atlembic.environment import ConnectGuard, SchemaFilter, entered, isolated_run
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.schema.model import Schema
 from atlembic.schema.reflector import REVISIONS_TABLE
@@ -93,8 +95,9 @@ class AlembicHistory:
     settings: Settings
     config: Any  # alembic.config.Config
     script: Any  # alembic.script.ScriptDirectory
-    targets: tuple[str, ...]  # the head revision(s) converted
+    targets: tuple[str, ...]  # the head revision(s) converted (empty until the run read the revisions)
     env_py: Path
+    head: str | None = None  # --head as given
 
     @property
     def script_location(self) -> Path:
@@ -110,6 +113,7 @@ class HistoryRun:
     aimed: list[str]  # how env.py reached the dev database, one line per fact
     unsupported: list[str] = field(default_factory=list)  # objects the inspector does not model
     initial: Schema = field(default_factory=Schema)  # the starting schema (history mode)
+    left_out: list[str] = field(default_factory=list)  # what env.py's filters exclude, not converted
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -117,7 +121,13 @@ class HistoryRun:
 
 
 def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
-    """Read script_location and the revision graph; resolve which head(s) to convert."""
+    """Read script_location and the revision graph; resolve which head(s) to convert.
+
+    As in Alembic, the revisions the run uses are read only once env.py has configured the script
+    directory (an env.py may set ``context.script.version_locations``, per dialect for example): this early
+    look, on a separate ScriptDirectory, reports a bad ``--head`` or unmerged heads before any database
+    starts, and defers to the run when it finds no revision at all.
+    """
     env_py, cfg = project_alembic_config(
         settings,
         "no Alembic history to convert: {where} has no [alembic] script_location "
@@ -125,15 +135,29 @@ def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
     )
     with quiet_alembic():
         from alembic.script import ScriptDirectory
-        from alembic.util import CommandError
 
     with project_on_sys_path(cfg, settings.here, keep=True):
         try:
-            script = ScriptDirectory.from_config(cfg)
-            heads = tuple(script.get_heads())
+            early = ScriptDirectory.from_config(cfg)
+            heads = tuple(early.get_heads())
+            script = ScriptDirectory.from_config(cfg)  # the run's: its revisions not read yet
         except Exception as exc:
             raise AtlembicError(f"{settings.script_location}: cannot load the Alembic revisions: "
                                 f"{one_line(exc, with_type=True)}") from exc
+    targets = resolve_targets(early, settings, head) if heads else ()
+    return AlembicHistory(settings, cfg, script, targets, env_py, head)
+
+
+def resolve_targets(script: Any, settings: Settings, head: str | None) -> tuple[str, ...]:
+    """The head revision(s) of `script` to convert (``--head``: one revision, or ``heads``)."""
+    with quiet_alembic():
+        from alembic.util import CommandError
+
+    try:
+        heads = tuple(script.get_heads())
+    except Exception as exc:
+        raise AtlembicError(f"{settings.script_location}: cannot load the Alembic revisions: "
+                            f"{one_line(exc, with_type=True)}") from exc
     if not heads:
         raise AtlembicError(f"{settings.script_location}: the Alembic history has no revisions")
     if head is None:
@@ -143,18 +167,16 @@ def load_history(settings: Settings, head: str | None = None) -> AlembicHistory:
                 f"the Alembic history has {len(heads)} heads without a merge: {listed}. Merge them "
                 "(alembic merge heads), or convert one with --head REV (--head heads converts all of them)"
             )
-        targets = heads
-    elif head == "heads":
-        targets = heads
-    else:
-        try:
-            found = script.get_revisions(head)
-        except CommandError as exc:
-            raise AtlembicError(f"--head {head}: {exc}") from None
-        if len(found) != 1 or found[0] is None:
-            raise AtlembicError(f"--head {head}: not a single revision of {settings.script_location}")
-        targets = (found[0].revision,)
-    return AlembicHistory(settings, cfg, script, tuple(sorted(targets)), env_py)
+        return tuple(sorted(heads))
+    if head == "heads":
+        return tuple(sorted(heads))
+    try:
+        found = script.get_revisions(head)
+    except CommandError as exc:
+        raise AtlembicError(f"--head {head}: {exc}") from None
+    if len(found) != 1 or found[0] is None:
+        raise AtlembicError(f"--head {head}: not a single revision of {settings.script_location}")
+    return (found[0].revision,)
 
 
 def _script_path(script: Any, rev: str) -> Path:
@@ -208,6 +230,7 @@ class _RunState:
     order: list[RevisionInfo] = field(default_factory=list)
     aimed: list[str] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    configure_calls: list[dict[str, Any]] = field(default_factory=list)  # what env.py passed, as given
 
     def note(self, line: str) -> None:
         if line not in self.aimed:
@@ -235,7 +258,7 @@ def run_history(
     # Our own engine, no event hooks of the dev layer (SQLite FK pragma): the history must run exactly
     # as `alembic upgrade` runs it.
     plain = sa.create_engine(dev_url, poolclass=sa.pool.NullPool)
-    infos = _wrap_revisions(history, state)
+    infos: dict[str, RevisionInfo] = {}
     try:
         if start is not None:
             with plain.begin() as conn:
@@ -248,19 +271,28 @@ def run_history(
         cfg.set_main_option("sqlalchemy.url", ini_escape(dev_url.render_as_string(hide_password=False)))
         cfg.attributes["connection"] = offered
         cfg.cmd_opts = _cmd_opts(settings)
-        targets = list(history.targets)
+        early = list(history.targets)
 
         def upgrade(rev: Any, context: Any) -> Any:
+            # Alembic's order: the revisions are read here, after env.py configured the script directory.
+            if not infos:
+                history.targets = resolve_targets(script, settings, history.head)
+                infos.update(_wrap_revisions(history, state))
+            targets = list(history.targets)
             return script._upgrade_revs(targets if len(targets) > 1 else targets[0], rev)
 
         env = EnvironmentContext(cfg, script, fn=upgrade, as_sql=False, starting_rev=None,
-                                 destination_rev=targets[0] if len(targets) == 1 else "heads")
+                                 destination_rev=early[0] if len(early) == 1 else (history.head or "heads"))
         _intercept_configure(env, state, offered, per_revision, infos)
         statements = _StatementLog(state)
+        guard = ConnectGuard((dev_url,))
         try:
-            with isolated_run(settings.here, False), _redirect_engines(state), statements, env:
+            with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, \
+                    entered(env):
                 script.run_env()
+            guard.raise_refused()  # also when env.py swallowed the refusal
         except (Exception, SystemExit) as exc:
+            guard.raise_refused()
             raise _run_error(history, state, exc) from exc
         finally:
             with contextlib.suppress(Exception):
@@ -276,7 +308,15 @@ def run_history(
             unsupported = unmanaged_objects(conn)
     finally:
         plain.dispose()
-    return HistoryRun(state.order, heads, final, state.version_table, state.aimed, unsupported, initial)
+    # What env.py's include_object / include_name / include_schemas exclude is not converted (nor the version
+    # table, in whichever schema env.py put it).
+    schema_filter = SchemaFilter.from_calls(state.configure_calls, version_tables=(state.version_table,))
+    final, left_out = schema_filter.converted(final)
+    initial = schema_filter.converted(initial)[0]
+    for info in state.order:
+        if info.schema is not None:
+            info.schema = schema_filter.converted(info.schema)[0]
+    return HistoryRun(state.order, heads, final, state.version_table, state.aimed, unsupported, initial, left_out)
 
 
 def _cmd_opts(settings: Settings) -> Any:
@@ -346,7 +386,9 @@ def _intercept_configure(env: Any, state: _RunState, offered: Connection, per_re
             )
         _check_connection(conn, offered, state)
         state.connections.append(conn)
-        state.version_table = kwargs.get("version_table") or DEFAULT_VERSION_TABLE
+        state.configure_calls.append(dict(kwargs))
+        table, schema = kwargs.get("version_table") or DEFAULT_VERSION_TABLE, kwargs.get("version_table_schema")
+        state.version_table = f"{schema}.{table}" if schema else table
         theirs = kwargs.get("on_version_apply") or ()
         theirs = list(theirs) if isinstance(theirs, (list, tuple)) else [theirs]
         kwargs["on_version_apply"] = [*theirs, after_step]
@@ -440,6 +482,9 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
     }
 
     def aim(url: Any, how: str, make_async: bool) -> URL:
+        if url is None:  # e.g. an unset environment variable: any URL would be redirected, so this one is too
+            state.note(f"env.py created its own engine ({how} without a URL); pointed it at the dev database")
+            return _async_url(state.dev_url) if make_async else state.dev_url
         parsed = make_url(url)
         if _db_key(parsed) != _db_key(state.dev_url):
             state.note(f"env.py created its own engine ({how} for {mask_url(parsed)}); redirected it to the "
@@ -458,10 +503,7 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
     def _from_config(name: str, make_async: bool) -> Callable[..., Any]:
         def from_config(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **kw: Any) -> Any:
             options = dict(configuration)
-            url = options.get(f"{prefix}url")
-            if url is None:
-                return real[name](configuration, prefix, **kw)
-            options[f"{prefix}url"] = aim(url, name, make_async)
+            options[f"{prefix}url"] = aim(options.get(f"{prefix}url"), name, make_async)
             return real[name](options, prefix, **kw)
 
         return from_config
@@ -510,7 +552,9 @@ def _line_in(exc: BaseException, path: Path) -> int | None:
 
 def _version_heads(conn: Connection, table: str) -> tuple[str, ...]:
     try:
-        rows = conn.execute(sa.text(f"SELECT version_num FROM {conn.dialect.identifier_preparer.quote(table)}"))
+        schema, _, name = table.rpartition(".")
+        quote = conn.dialect.identifier_preparer.quote
+        rows = conn.execute(sa.text(f"SELECT version_num FROM {quote(schema) + '.' if schema else ''}{quote(name)}"))
         return tuple(sorted(r[0] for r in rows))
     except sa.exc.DBAPIError:
         return ()
