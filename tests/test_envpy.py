@@ -220,8 +220,6 @@ GUARDED = [
 @pytest.mark.parametrize(("factory", "driver"), GUARDED, ids=[f"{f}-{d}" for f, d in GUARDED])
 def test_wrapped_engines_never_reach_another_server(tmp_path: Path, listener: Listener, factory: str,
                                                     driver: str) -> None:
-    if driver == "postgresql+asyncpg":
-        pytest.importorskip("asyncpg")
     root = wrapped_project(tmp_path)
     url = f"{driver}://app:s3cret@127.0.0.1:{listener.port}/production"
     env = {"APP_DATABASE_URL": url, "APP_FACTORY": factory}
@@ -425,7 +423,7 @@ else:
 
 @pytest.mark.postgresql
 def test_revisions_that_need_autocommit_convert_on_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     concurrently = """\
     with op.get_context().autocommit_block():
@@ -560,7 +558,7 @@ CREATE TABLE account (id serial NOT NULL, name character varying(40) NULL, PRIMA
 def test_include_schemas_on_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
     """Without include_schemas only the default schema (and those the models use) is compared, as in Alembic;
     with it, include_name decides about each schema."""
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     dev = ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)]
     cases = {
