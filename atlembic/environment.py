@@ -21,10 +21,11 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import URL, Dialect, Engine, make_url
 
@@ -567,8 +568,6 @@ def _calls_metadata(calls: Sequence[dict[str, Any]]) -> MetaData | None:
 
 
 def _replace_schema(schema: Schema, tables: list[Table], schemas: list[str]) -> Schema:
-    from dataclasses import replace
-
     ordered = tuple(s for s in schema.schemas if s in schemas)
     return replace(schema, tables=tuple(tables), schemas=ordered)
 
@@ -617,8 +616,6 @@ class _Judge:
     # -- inside a table both sides have ------------------------------------------------------------
 
     def inner(self, cur: Table, des: Table) -> tuple[Table, Table]:
-        from dataclasses import replace
-
         if not (self.rules.object_filters or self.rules.name_filters):
             return cur, des
         schema, bare = split_name(des.name)
@@ -677,8 +674,6 @@ class _Judge:
 def _reflected_table(table: Table) -> Any:
     """A stand-in for what Alembic's autogenerate would have reflected: names, nullability, keys (column
     types are NullType: the engine's type text is not parsed back)."""
-    import sqlalchemy as sa
-
     schema, bare = split_name(table.name)
     items: list[Any] = [sa.Column(c.name, sa.types.NullType(), nullable=c.nullable, comment=c.comment)
                         for c in table.columns]
@@ -713,8 +708,6 @@ def _sa_index(sa_table: Any, value: Any) -> Any:
 
 def _sa_constraint(kind: str) -> Callable[[Any, Any], Any]:
     def find(sa_table: Any, value: Any) -> Any:
-        import sqlalchemy as sa
-
         cls = sa.UniqueConstraint if kind == "unique" else sa.ForeignKeyConstraint
         candidates = [c for c in sa_table.constraints if isinstance(c, cls)]
         return next((c for c in candidates if value.name and c.name == value.name), None) \

@@ -605,3 +605,60 @@ def include_object(obj, name, type_, reflected, compare_to):
     sql = ok(run(root, "downgrade", "-1", "--sql"))
     assert "DROP TABLE more" in sql and "handmade" not in sql, sql
     assert "No drift detected" in ok(run(root, "check", "--drift"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# 3. convert --history: each revision's DML where the revision ran it
+
+CACHED_REVISIONS = (
+    ("aaa111", None, """\
+    op.create_table("item", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(40)),
+                    sa.Column("is_cached", sa.Boolean, nullable=False, server_default=sa.false()))"""),
+    ("bbb222", "aaa111", """\
+    op.execute("DELETE FROM item WHERE is_cached")
+    op.drop_column("item", "is_cached")
+    op.add_column("item", sa.Column("label", sa.String(40)))
+    op.execute("UPDATE item SET label = name")"""),
+)
+CACHED_MODELS = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("item", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(40)),
+         sa.Column("label", sa.String(40)))
+"""
+
+
+def _dml_order(root: Path, tmp_path: Path, dev: list[str]) -> None:
+    out = ok(run(root, *dev, "convert", "--history"))
+    assert "2 revision(s) run to head bbb222" in out
+    text = sorted((root / "migrations").glob("*.sql"))[-1].read_text()
+    body = text.split("\n\n", 1)[1]
+    # The column changes: ALTERs on PostgreSQL, a table rebuild on SQLite.
+    change = body.index("DROP COLUMN is_cached" if "DROP COLUMN is_cached" in body else 'Create "new_item" table')
+    delete, update = body.index("DELETE FROM item WHERE is_cached;"), body.index("UPDATE item SET label = name;")
+    assert delete < change < update, body
+    assert body.count("-- REVIEW: data migration of Alembic revision bbb222") == 2, body
+    # --data review: the same places, as comments; nothing of it runs.
+    review = tmp_path / "review"
+    ok(run(root, *dev, "--dir", str(review), "convert", "--history", "--data", "review"))
+    text = sorted(review.glob("*.sql"))[-1].read_text()
+    assert "-- (not run, --data review): DELETE FROM item WHERE is_cached" in text
+    assert "\nDELETE" not in text and "\nUPDATE" not in text
+    assert "No new upgrade operations detected" in ok(run(root, *dev, "check"))
+    proc = run(root, *dev, "convert", "--data", "review")
+    assert "--data goes with --history" in failed(proc)
+
+
+def test_history_keeps_each_revisions_order(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj", standard_env(), models=CACHED_MODELS, revisions=CACHED_REVISIONS)
+    _dml_order(root, tmp_path, [])
+
+
+@pytest.mark.postgresql
+def test_history_keeps_each_revisions_order_on_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
+    from tests.pg_fixture import fresh_pg_url
+
+    root = make_project(tmp_path / "proj", standard_env(), models=CACHED_MODELS, revisions=CACHED_REVISIONS,
+                        url=fresh_pg_url(pg_server).replace("%", "%%"))
+    _dml_order(root, tmp_path, ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)])

@@ -21,6 +21,8 @@ def convert(
     = None,
     head: Annotated[str | None, typer.Option("--head", help="the Alembic revision to convert up to (with several "
                                                            "heads); 'heads' for all")] = None,
+    data: Annotated[str, typer.Option("--data", help="with --history: 'run' keeps the DML a revision ran where it "
+                                                     "ran it, 'review' keeps it as -- REVIEW comments only")] = "run",
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
 ) -> None:
     """Turn the Alembic history (script_location) into an Atlas baseline file plus atlas.sum."""
@@ -30,7 +32,7 @@ def convert(
 
     g = globals_of(ctx)
     result = convert_history(g.settings(), history=history, start_metadata=start_metadata, start_sql=start_sql,
-                             head=head)
+                             head=head, data=data)
     g.say(f"Dev database: {result.dev_description}")
     g.say(f"Alembic history: {result.script_location}, {len(result.revisions)} revision(s) run to head "
           f"{' '.join(result.heads)}")

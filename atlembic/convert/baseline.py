@@ -81,9 +81,15 @@ def convert(
     start_sql: str | Path | None = None,
     head: str | None = None,
     now: datetime | None = None,
+    data: str = "run",
 ) -> ConvertOutcome:
-    """Convert the project's Alembic history; see the module docstring."""
+    """Convert the project's Alembic history; see the module docstring. `data` (history mode): ``run`` keeps
+    the DML the revisions ran with literal SQL as statements, where they ran it; ``review`` as comments only."""
     timings = Timings()
+    if data not in ("run", "review"):
+        raise AtlembicError(f"--data {data}: expected run or review")
+    if data != "run" and not history:
+        raise AtlembicError("--data goes with --history (a baseline holds the schema only)")
     directory = MigrationDir(settings.migrations_dir)
     existing = directory.files()
     if existing:
@@ -108,7 +114,7 @@ def convert(
         versions = _versions(now, len(run.revisions) + 1 if history else 1)
         with timings.stage("plan"):
             if history:
-                planned = _history_files(alembic_history, run, dev.dialect_name, versions, bool(start))
+                planned = _history_files(alembic_history, run, dev.dialect_name, versions, bool(start), data)
             else:
                 planned = [_baseline_file(alembic_history, run, dev.dialect_name, versions[0])]
         with timings.stage("verify"):
@@ -241,7 +247,7 @@ def _baseline_file(history: AlembicHistory, run: HistoryRun, dialect: str, versi
 
 
 def _history_files(history: AlembicHistory, run: HistoryRun, dialect: str, versions: list[str],
-                   has_start: bool) -> list[_Planned]:
+                   has_start: bool, data: str = "run") -> list[_Planned]:
     planned: list[_Planned] = []
     location = history.script_location
     previous = Schema()
@@ -256,7 +262,6 @@ def _history_files(history: AlembicHistory, run: HistoryRun, dialect: str, versi
         if info.schema is None:
             raise AtlembicError(f"revision {info.revision}: no schema was captured after it (did env.py run "
                                 "context.run_migrations()?)")
-        changes, directives = _statements(dialect, previous, info.schema)
         message = info.message.splitlines() or [""]
         lines = [
             f"alembic:revision {info.revision}",
@@ -266,30 +271,65 @@ def _history_files(history: AlembicHistory, run: HistoryRun, dialect: str, versi
             f"alembic:file {_relative(info.path, location)}",
             *message,
         ]
-        body = render_migration(changes)
-        if info.data_migration:
-            body += _review_block(info)
+        body, directives, statements = _revision_body(info, dialect, previous, data)
         content = _header(directives, _comment(lines)) + body
         slug = re.sub(r"[^A-Za-z0-9]+", "_", message[0]).strip("_")[:60].strip("_") or info.revision
-        statements = len(changes) + sum(1 for d in info.dml if not d.bound)
         planned.append(_Planned(f"{versions[index]}_{slug}.sql", content, statements, info.schema, info.revision))
         previous, index = info.schema, index + 1
     return planned
 
 
-def _review_block(info: RevisionInfo) -> str:
-    """The revision's data migration: DML that ran with literal SQL is kept as statements, DML with bound
-    parameters (values unknown here) as comments; both under a REVIEW flag."""
-    lines = ["", f"-- REVIEW: data migration of Alembic revision {info.revision}: {info.data_summary()}."]
-    lines.append("-- These are the statements it ran on an empty dev database; check them before relying on them.")
-    for dml in info.dml:
+def _revision_body(info: RevisionInfo, dialect: str, previous: Schema, data: str) -> tuple[str, list[str], int]:
+    """One revision's file body, in the order the revision ran: the schema changes planned up to each point
+    where it ran DML (the schema inspected right before that statement), the DML, the rest. `data`: ``run``
+    keeps the DML that ran with literal SQL as statements, ``review`` keeps every DML as a comment only.
+    Returns the body, the file directives and the statement count."""
+    parts: list[str] = []
+    directives: list[str] = []
+    count = 0
+    point = previous
+
+    def schema_changes(to: Schema) -> None:
+        nonlocal point, count
+        changes, found = _statements(dialect, point, to)
+        if changes and parts:
+            parts.append("\n")  # a blank line after the DML before
+        parts.append(render_migration(changes))
+        directives.extend(d for d in found if d not in directives)
+        count += len(changes)
+        point = to
+
+    last_was_dml = False
+    for number, dml in enumerate(info.dml):
+        if dml.before is not None and dml.before != point:
+            schema_changes(dml.before)
+            last_was_dml = False
+        if not last_was_dml:
+            parts.append(("\n" if "".join(parts) else "") + "\n".join(_review_header(info, data, first=number == 0))
+                         + "\n")
         if dml.bound:
-            lines.append("-- (ran with bound parameters, not repeated): " + " ".join(dml.sql.split()))
+            parts.append("-- (ran with bound parameters, not repeated): " + " ".join(dml.sql.split()) + "\n")
+        elif data == "review":
+            parts.append("-- (not run, --data review): " + " ".join(dml.sql.split()) + "\n")
         else:
-            lines.append(dml.sql + ";")
-    if not info.dml:
-        lines.append("-- (no DML ran on the empty dev database; its Python code may change rows on real data)")
-    return "\n".join(lines) + "\n"
+            parts.append(dml.sql + ";\n")
+            count += 1
+        last_was_dml = True
+    schema_changes(info.schema or point)
+    if info.data_migration and not info.dml:
+        parts.append(("\n" if "".join(parts) else "") + "\n".join(_review_header(info, data, first=True)) + "\n"
+                     "-- (no DML ran on the empty dev database; its Python code may change rows on real data)\n")
+    return "".join(parts), directives, count
+
+
+def _review_header(info: RevisionInfo, data: str, *, first: bool) -> list[str]:
+    """The REVIEW flag above a revision's data migration (at its first DML) and above each later run of DML."""
+    if not first:
+        return [f"-- REVIEW: data migration of Alembic revision {info.revision}, continued."]
+    how = "kept as comments, not run (--data review)" if data == "review" else \
+        "where it ran them, in the order it ran them"
+    return [f"-- REVIEW: data migration of Alembic revision {info.revision}: {info.data_summary()}.",
+            f"-- These are the statements it ran on an empty dev database, {how}; check them before relying on them."]
 
 
 # ----------------------------------------------------------------------------------------------------

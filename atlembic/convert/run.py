@@ -25,7 +25,7 @@ import os
 import re
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ _DML = re.compile(
     r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(INSERT|UPDATE|DELETE|MERGE|REPLACE|COPY|TRUNCATE)\b",
     re.IGNORECASE | re.DOTALL,
 )
+_DDL = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(CREATE|ALTER|DROP|COMMENT|RENAME)\b",
+                  re.IGNORECASE | re.DOTALL)
 # Statements of Alembic's SQLite "batch" table rebuild: copying rows into _alembic_tmp_x is schema work.
 _BATCH_TMP = "_alembic_tmp_"
 
@@ -56,6 +58,9 @@ _BATCH_TMP = "_alembic_tmp_"
 class DmlStatement:
     sql: str
     bound: bool  # executed with bound parameters (their values are not known here)
+    # History mode: the schema right before it ran, when the revision changed the schema since its start or
+    # since its previous DML (None: unchanged), so that the converted file runs it at the same point.
+    before: Schema | None = field(default=None, compare=False, repr=False)
 
     @property
     def short(self) -> str:
@@ -284,7 +289,7 @@ def run_history(
         env = EnvironmentContext(cfg, script, fn=upgrade, as_sql=False, starting_rev=None,
                                  destination_rev=early[0] if len(early) == 1 else (history.head or "heads"))
         _intercept_configure(env, state, offered, per_revision, infos)
-        statements = _StatementLog(state)
+        statements = _StatementLog(state, per_revision)
         guard = ConnectGuard((dev_url,))
         try:
             with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, \
@@ -316,6 +321,8 @@ def run_history(
     for info in state.order:
         if info.schema is not None:
             info.schema = schema_filter.converted(info.schema)[0]
+        info.dml = [replace(d, before=schema_filter.converted(d.before)[0]) if d.before is not None else d
+                    for d in info.dml]
     return HistoryRun(state.order, heads, final, state.version_table, state.aimed, unsupported, initial, left_out)
 
 
@@ -423,21 +430,36 @@ def _check_connection(conn: Any, offered: Connection, state: _RunState) -> None:
 
 
 class _StatementLog:
-    """Records DML statements per revision, on every engine, while the history runs."""
+    """Records the DML statements of each revision, on every engine, while the history runs; in history mode
+    also the schema right before each one that follows a schema change (inspected on the connection that
+    runs it, inside its transaction), so the converted files keep the revision's order."""
 
-    def __init__(self, state: _RunState) -> None:
+    def __init__(self, state: _RunState, per_revision: bool = False) -> None:
         self.state = state
+        self.per_revision = per_revision
+        self.changed: RevisionInfo | None = None  # the revision that changed the schema since its last DML
+        self.inspecting = False
 
     def _listener(self, conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
         info = self.state.current
-        if info is None or not isinstance(statement, str):
+        if info is None or not isinstance(statement, str) or self.inspecting:
             return
         m = _DML.match(statement)
         if m is None or _BATCH_TMP in statement:
+            if _DDL.match(statement) or _BATCH_TMP in statement:
+                self.changed = info
             return
-        if re.search(rf"\b{re.escape(self.state.version_table)}\b", statement):
+        if re.search(rf"\b{re.escape(self.state.version_table.rpartition('.')[2])}\b", statement):
             return
-        info.dml.append(DmlStatement(statement.strip().rstrip(";"), bool(parameters)))
+        before = None
+        if self.per_revision and self.changed is info:
+            self.inspecting = True
+            try:
+                before = inspect_schema(conn, exclude=(REVISIONS_TABLE, self.state.version_table))
+            finally:
+                self.inspecting = False
+            self.changed = None
+        info.dml.append(DmlStatement(statement.strip().rstrip(";"), bool(parameters), before))
 
     def __enter__(self) -> _StatementLog:
         event.listen(Engine, "before_cursor_execute", self._listener)
