@@ -657,7 +657,7 @@ def test_history_keeps_each_revisions_order(tmp_path: Path) -> None:
 
 @pytest.mark.postgresql
 def test_history_keeps_each_revisions_order_on_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
-    from tests.pg_fixture import fresh_pg_url
+    from tests.support.pg_fixture import fresh_pg_url
 
     root = make_project(tmp_path / "proj", standard_env(), models=CACHED_MODELS, revisions=CACHED_REVISIONS,
                         url=fresh_pg_url(pg_server).replace("%", "%%"))
