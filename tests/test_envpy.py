@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pg_fixture import require_module
 from tests.test_cli import REPO
 
 INI = """\
@@ -240,7 +241,7 @@ def test_wrapped_engines_never_reach_another_server(tmp_path: Path, listener: Li
 
 @pytest.mark.parametrize("factory", ["create_engine", "async"])
 def test_wrapped_engine_never_opens_another_sqlite_file(tmp_path: Path, factory: str) -> None:
-    pytest.importorskip("aiosqlite")
+    require_module("aiosqlite", "the async SQLite driver of the wrapped-engine test")
     root = wrapped_project(tmp_path)
     elsewhere = tmp_path / "production.db"
     driver = "sqlite+aiosqlite" if factory == "async" else "sqlite"
