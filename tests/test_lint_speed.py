@@ -1,14 +1,22 @@
 """Lint re-inspects only the table a whitelisted statement changed (atlembic.lint.targets): the schema it
 reaches that way must equal a full inspection, statement after statement, on every dialect; anything not
-whitelisted (or a table a dialect guard refuses) is inspected in full."""
+whitelisted (or a table a dialect guard refuses) is inspected in full. Runs of statements on tables the
+file created are inspected once per run: the same schema, each table's changes on its CREATE TABLE line."""
 
 from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
 from atlembic.devdb import DevDatabase
+from atlembic.diff import AddTable, ModifyTable
 from atlembic.engines import inspect_schema, inspect_tables
+from atlembic.lint.runner import file_steps
 from atlembic.lint.targets import changed_table, inspect_after, reinspected
+from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.transactions import autocommit
 
 BASE = [
@@ -108,9 +116,10 @@ def test_targeted_reinspection_equals_full_inspection(request: pytest.FixtureReq
         for sql, local in CASES[dialect]:
             conn.exec_driver_sql(sql)
             assert (reinspected(conn, before, sql) is not None) == local, sql
-            after = inspect_after(conn, before, sql)
+            after, tables = inspect_after(conn, before, sql)
             full = inspect_schema(conn)
             assert after == full, sql
+            assert (tables is not None) == local, sql
             before = full
 
 
@@ -160,3 +169,65 @@ def test_whitelisted_forms(sql: str, table: str) -> None:
 ])
 def test_everything_else_is_inspected_in_full(sql: str) -> None:
     assert changed_table(sql) is None
+
+
+def _created_file(tables: int, dialect: str) -> str:
+    """A first revision's shape: per table CREATE TABLE (with a key to the one before), two indexes and
+    an added column; in the middle, statements on the table the file started with, which end the run."""
+    out = []
+    for i in range(tables):
+        ref = f", prev_id INT REFERENCES n{i - 1} (id)" if i else ""
+        out += [f"CREATE TABLE n{i} (id INT PRIMARY KEY, name VARCHAR(20){ref})",
+                f"CREATE INDEX n{i}_name ON n{i} (name)",
+                f"CREATE UNIQUE INDEX n{i}_name_id ON n{i} (name, id)",
+                f"ALTER TABLE n{i} ADD COLUMN extra INT"]
+        if i == tables // 2:
+            out += ["ALTER TABLE p ADD COLUMN age INT", "INSERT INTO p (id, name) VALUES (1, 'x')"]
+    return "".join(f"{sql};\n" for sql in out)
+
+
+def _steps(dev: DevDatabase, root: Path, body: str, dialect: str, queries: list[str] | None = None):  # noqa: ANN202
+    root.mkdir()
+    (root / "20240101000000_f.sql").write_text(body)
+    [file] = MigrationDir(root).files()
+    with dev.clean_database() as engine, engine.connect() as raw:
+        conn = autocommit(raw)
+        conn.exec_driver_sql(BASE[0])
+        start = inspect_schema(conn)
+        if queries is not None:
+            sa.event.listen(conn, "before_cursor_execute", lambda *args: queries.append(args[2]))
+        _, steps, statements = file_steps(conn, file, dialect, start)
+        return start, steps, statements, inspect_schema(conn)
+
+
+@pytest.mark.parametrize("dialect", list(CASES))
+def test_created_runs_reach_the_full_inspection(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> None:
+    start, steps, statements, full = _steps(_dev(request, dialect), tmp_path / "m", _created_file(4, dialect), dialect)
+    assert steps[-1].after == full
+    assert [s.index for s in steps] == list(range(len(statements)))  # one step per statement, in order
+    for step in steps:
+        text = step.text
+        added = [c.table.name for c in step.changes if isinstance(c, AddTable)]
+        if text.startswith("CREATE TABLE"):
+            name = text.split()[2]
+            assert added == [name], text
+            # The run's later statements on it are in the table the step adds: its indexes and the column.
+            table = next(c.table for c in step.changes if isinstance(c, AddTable))
+            assert table == full.table(name), text
+        else:
+            assert not added, text
+        if text.startswith("ALTER TABLE p "):
+            assert [c.name for c in step.changes if isinstance(c, ModifyTable)] == ["p"], text
+        if text.startswith(("CREATE INDEX", "CREATE UNIQUE", "ALTER TABLE n")):
+            assert step.changes == (), text  # inside a run: reported on the table's CREATE TABLE line
+
+
+def test_a_run_of_creates_costs_one_inspection(pg_dev: DevDatabase, tmp_path: Path) -> None:
+    """PostgreSQL reflects many tables in one query per kind: the catalog queries of a run do not grow with
+    the number of tables the file creates (statement by statement, each would add its own)."""
+    counts = []
+    for tables in (3, 12):
+        queries: list[str] = []
+        _steps(pg_dev, tmp_path / f"m{tables}", _created_file(tables, "postgresql"), "postgresql", queries)
+        counts.append(len([q for q in queries if "pg_catalog" in q or "information_schema" in q]))
+    assert counts[0] == counts[1], counts

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
 
 from atlembic.devdb import DevDatabase
-from atlembic.diff import Renames, SchemaDiff, diff_schemas, rename_candidates
+from atlembic.diff import AddTable, Change, DropTable, ModifyTable, Renames, SchemaDiff, diff_schemas, rename_candidates
 from atlembic.engines import find_engine, inspect_schema
 from atlembic.engines.mysql import MariaDB
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
 from atlembic.lint.data import TargetData
-from atlembic.lint.model import Diagnostic, FileContext, Finding, Step, hooks_for
-from atlembic.lint.targets import inspect_after
+from atlembic.lint.model import Diagnostic, FileContext, Finding, Step, hooks_for, unquote
+from atlembic.lint.targets import changed_table, creates_table, inspect_after, inspect_created, may_denote
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
 from atlembic.migrate.lexer import Statement
@@ -120,8 +120,11 @@ def display_path(path: Path | str) -> str:
 # -- per-statement changes -----------------------------------------------------------------------------
 
 
-def statement_changes(before: Schema, after: Schema, text: str) -> SchemaDiff:
-    """What one statement changed. A statement that renames turns its drop + add pairs into renames."""
+def statement_changes(before: Schema, after: Schema, text: str, tables: Collection[str] | None = None) -> SchemaDiff:
+    """What one statement changed; `tables`: the only tables that can differ (None: any object). A statement
+    that renames turns its drop + add pairs into renames."""
+    if tables is not None:  # the rest of the schema is the same objects on both sides: nothing to compare
+        before, after = _only(before, tables), _only(after, tables)
     diff = diff_schemas(before, after)
     if not diff or not _RENAMES.search(text):
         return diff
@@ -136,6 +139,33 @@ def statement_changes(before: Schema, after: Schema, text: str) -> SchemaDiff:
     return diff_schemas(before, after, renames) if renames else diff
 
 
+def _only(schema: Schema, tables: Collection[str]) -> Schema:
+    return replace(schema, tables=tuple(t for t in schema.tables if t.name in tables))
+
+
+@dataclass
+class _CreatedRun:
+    """Statements on tables the file created, executed but not yet inspected (see atlembic.lint.targets)."""
+
+    created: set[str] = field(default_factory=set)  # tables (as written) the file created since the last inspection
+    statements: list[tuple[int, Statement, str]] = field(default_factory=list)  # (index, statement, table written)
+
+    def takes(self, text: str, start: Schema, before: Schema) -> str | None:
+        """The table `text` changes when the statement can join the run: a whitelisted statement on a table
+        created by the run, or the CREATE TABLE of a name neither the file's start nor now holds."""
+        new = creates_table(text)
+        if new is not None:
+            fresh = not (may_denote(start, new) or may_denote(before, new) or _same_table(self.created, new))
+            return new if fresh else None
+        written = changed_table(text)
+        return written if written is not None and _same_table(self.created, written) else None
+
+
+def _same_table(written: Collection[str], name: str) -> bool:
+    folded = {unquote(w).lower() for w in written}
+    return unquote(name).lower() in folded
+
+
 def file_steps(
     conn: Connection, file: MigrationFile, dialect: str, start: Schema | None = None
 ) -> tuple[Schema, list[Step], list[Statement]]:
@@ -148,21 +178,56 @@ def file_steps(
     start = before = start if start is not None else inspect_schema(conn)
     facts = probe(conn) if probe is not None else {}
     steps: list[Step] = []
+    run = _CreatedRun()
+
+    def inspect_run() -> None:
+        nonlocal before, facts
+        after, tables, resolved = inspect_created(conn, before, {written for _, _, written in run.statements})
+        facts_after = probe(conn) if probe is not None else {}
+        # A table's changes go to the run's first statement on it; what no statement names (a referencing
+        # table's reflected key, anything a full inspection found) to the run's first statement.
+        claimed = {resolved.get(written) for _, _, written in run.statements}
+        by_table: dict[str | None, list[Change]] = {None: []}
+        for change in statement_changes(before, after, "", tables).changes:
+            table = _table_of(change)
+            by_table.setdefault(table if table in claimed else None, []).append(change)
+        for index, stmt, written in run.statements:
+            mine = by_table.pop(None, []) + by_table.pop(resolved.get(written), [])
+            steps.append(Step(index, [stmt], before, after, tuple(mine), facts, facts_after))
+        run.statements.clear()
+        before, facts = after, facts_after
+
     for index, stmt in enumerate(statements):
+        written = run.takes(stmt.text, start, before)
+        if written is None and run.statements:
+            inspect_run()
         try:
             conn.exec_driver_sql(stmt.text)
         except Exception as exc:
             raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
+        if written is not None:
+            run.created.add(written)
+            run.statements.append((index, stmt, written))
+            continue
         if not changes_schema(stmt.text):
             steps.append(Step(index, [stmt], before, before, (), facts, facts))
             continue
-        after = inspect_after(conn, before, stmt.text)
+        run.created.clear()  # what the statement did to the tables the file created is not known from its text
+        after, tables = inspect_after(conn, before, stmt.text)
         facts_after = probe(conn) if probe is not None else {}
-        diff = statement_changes(before, after, stmt.text)
+        diff = statement_changes(before, after, stmt.text, tables)
         steps.append(Step(index, [stmt], before, after, diff.changes, facts, facts_after))
         before, facts = after, facts_after
+    if run.statements:
+        inspect_run()
     rewrite = hooks.rewrite_steps
     return start, (rewrite(steps) if rewrite is not None else steps), statements
+
+
+def _table_of(change: Change) -> str | None:
+    if isinstance(change, (AddTable, DropTable)):
+        return change.table.name
+    return change.name if isinstance(change, ModifyTable) else None
 
 
 # -- analysis ------------------------------------------------------------------------------------------

@@ -10,11 +10,18 @@ means a full inspection.
 
 Besides the named table, the tables with a foreign key to it are reflected again: their reflected key
 may depend on it (SQLite fills in the referred columns of ``REFERENCES t`` from t's primary key).
+
+Tables the file itself creates are not inspected statement by statement at all: a run of whitelisted
+statements on such tables (a first revision's or a baseline's CREATE TABLE / CREATE INDEX pairs) is
+executed, then its tables are reflected together once (`inspect_created`). No analyzer looks inside a table
+the file created (it has no rows, no readers, no locks to take), so the run's changes are given to the
+first statement of each table; a lint of N such statements costs one inspection, not N.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 import sqlalchemy as sa
@@ -25,7 +32,7 @@ from atlembic.lint.model import IDENT, QUALIFIED, hooks_for, unquote
 from atlembic.schema.model import Schema, Table, split_name
 from atlembic.schema.sqlite import split_top_level
 
-__all__ = ["changed_table", "inspect_after", "reinspected"]
+__all__ = ["changed_table", "creates_table", "inspect_after", "inspect_created", "may_denote", "reinspected"]
 
 _LEAD = r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\#[^\n]*(?:\n|$))*"
 _FLAGS = re.IGNORECASE | re.DOTALL
@@ -62,11 +69,27 @@ def changed_table(text: str) -> str | None:
     return None
 
 
-def _resolve(conn: Connection, before: Schema, written: str) -> str | None:
+def creates_table(text: str) -> str | None:
+    """The table (as written) that a whitelisted CREATE TABLE statement creates, else None."""
+    text = text.strip().rstrip(";")
+    m = _CREATE_TABLE.match(text)
+    return None if m is None or _CREATE_TABLE_NOT.search(text, m.end()) else m["table"]
+
+
+def may_denote(schema: Schema, written: str) -> bool:
+    """Whether `written` could name a table of `schema` (ignoring case: a doubt counts as yes)."""
+    parts = [unquote(p).lower() for p in re.findall(IDENT, written)]
+    wanted = ".".join(parts)
+    return any(t.name.lower() == wanted or split_name(t.name)[1].lower() == parts[-1] for t in schema.tables)
+
+
+def _resolve(conn: Connection, before: Schema, written: str,
+             catalog: Callable[[str | None], list[str]] | None = None) -> str | None:
     """The name (as `Schema` spells it) of the one existing table `written` denotes, or None when unsure.
 
     Quoted: that exact name. Unquoted: the one table whose name matches ignoring case (engines fold or
-    compare unquoted names in their own ways; two candidates are a doubt)."""
+    compare unquoted names in their own ways; two candidates are a doubt). `catalog` lists a schema's
+    tables (default: ask the Inspector each time)."""
     parts = re.findall(IDENT, written)
     if len(parts) == 2:
         schema: str | None = unquote(parts[0])
@@ -80,7 +103,7 @@ def _resolve(conn: Connection, before: Schema, written: str) -> str | None:
     name = unquote(raw)
     if "." in name:
         return None  # a dotted table name reads like `schema.table` in the model
-    existing = sa.inspect(conn).get_table_names(schema=schema)
+    existing = catalog(schema) if catalog is not None else sa.inspect(conn).get_table_names(schema=schema)
     if raw[0] in '"`[':
         found = [n for n in existing if n == name]
     else:
@@ -90,10 +113,11 @@ def _resolve(conn: Connection, before: Schema, written: str) -> str | None:
     return f"{schema}.{found[0]}" if schema else found[0]
 
 
-def _referencing(before: Schema, table: str) -> set[str]:
-    """Tables with a foreign key to `table` (matched loosely: reflecting one table too many costs nothing)."""
-    bare = split_name(table)[1].lower()
-    return {t.name for t in before.tables if any(split_name(fk.ref_table)[1].lower() == bare for fk in t.foreign_keys)}
+def _referencing(before: Schema, tables: Collection[str]) -> set[str]:
+    """Tables with a foreign key to one of `tables` (matched loosely: reflecting one table too many costs
+    nothing)."""
+    bare = {split_name(table)[1].lower() for table in tables}
+    return {t.name for t in before.tables if any(split_name(fk.ref_table)[1].lower() in bare for fk in t.foreign_keys)}
 
 
 def _order(table: Table) -> tuple[bool, str, str]:
@@ -111,16 +135,45 @@ def reinspected(conn: Connection, before: Schema, text: str) -> set[str] | None:
     guard = hooks_for(conn).local_change
     if table is None or (guard is not None and not guard(conn, table)):
         return None
-    return {table} | _referencing(before, table)
+    return {table} | _referencing(before, {table})
 
 
-def inspect_after(conn: Connection, before: Schema, text: str) -> Schema:
-    """The schema after statement `text` ran, `before` being the schema before it."""
+def inspect_after(conn: Connection, before: Schema, text: str) -> tuple[Schema, set[str] | None]:
+    """The schema after statement `text` ran, `before` being the schema before it, and the tables that
+    were reflected again (None: the whole schema was)."""
     names = reinspected(conn, before, text)
-    if names is None:
-        return inspect_schema(conn)
+    return (inspect_schema(conn), None) if names is None else _with_tables(conn, before, names)
+
+
+def inspect_created(
+    conn: Connection, before: Schema, written: Collection[str]
+) -> tuple[Schema, set[str] | None, dict[str, str]]:
+    """The schema after a run of whitelisted statements on tables the file created (`written`, as the
+    statements name them), `before` being the schema before the run; the tables reflected again (None: the
+    whole schema was, because a name or the dialect guard left a doubt); and each written name's table."""
+    catalogs: dict[str | None, list[str]] = {}
+
+    def catalog(schema: str | None) -> list[str]:
+        if schema not in catalogs:
+            catalogs[schema] = sa.inspect(conn).get_table_names(schema=schema)
+        return catalogs[schema]
+
+    resolved = {name: _resolve(conn, before, name, catalog) for name in written}
+    tables = {t for t in resolved.values() if t is not None}
+    named = {w: t for w, t in resolved.items() if t is not None}
+    guard = hooks_for(conn).local_change
+    # Nothing but the run's own statements ran since they did: one table answers for the connection's
+    # settings (event triggers, search_path), and a created table has no inheritance children yet.
+    if len(tables) != len(resolved) or not tables or (guard is not None and not guard(conn, next(iter(tables)))):
+        return inspect_schema(conn), None, named
+    after, reflected = _with_tables(conn, before, tables | _referencing(before, tables))
+    return after, reflected, named
+
+
+def _with_tables(conn: Connection, before: Schema, names: set[str]) -> tuple[Schema, set[str] | None]:
+    """`before` with the tables `names` reflected again."""
     found = inspect_tables(conn, names)
     if not names <= found.keys():
-        return inspect_schema(conn)  # a table vanished: not the local change this form promises
+        return inspect_schema(conn), None  # a table vanished: not the local change this form promises
     kept = [t for t in before.tables if t.name not in names]
-    return replace(before, tables=tuple(sorted([*kept, *found.values()], key=_order)))
+    return replace(before, tables=tuple(sorted([*kept, *found.values()], key=_order))), names
