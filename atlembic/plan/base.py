@@ -146,7 +146,9 @@ class Planner:
         return f"{self.quote(schema)}.{self.quote(bare)}" if schema else self.quote(bare)
 
     def create_index(self, table: model.Table, index: model.Index) -> str:
-        sa_table = self.sa_table(table, sa.MetaData(), foreign_keys=())
+        # The index names its columns as literal text (sa_index): the table needs nothing but its name.
+        schema, bare = split_name(table.name)
+        sa_table = sa.Table(bare, sa.MetaData(), schema=schema)
         return self.compile(CreateIndex(self.sa_index(index, sa_table)))
 
     def drop_index(self, table: model.Table, index: model.Index) -> str:
