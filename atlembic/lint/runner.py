@@ -24,8 +24,16 @@ from atlembic.engines.mysql import MariaDB
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
 from atlembic.lint.data import TargetData
-from atlembic.lint.model import Diagnostic, FileContext, Finding, Step, hooks_for, unquote
-from atlembic.lint.targets import changed_table, creates_table, inspect_after, inspect_created, may_denote
+from atlembic.lint.model import Diagnostic, FileContext, Finding, Step, hooks_for
+from atlembic.lint.targets import (
+    changed_table,
+    creates_table,
+    folded,
+    inspect_after,
+    inspect_created,
+    may_denote,
+    table_names,
+)
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
 from atlembic.migrate.lexer import Statement
@@ -143,27 +151,26 @@ def _only(schema: Schema, tables: Collection[str]) -> Schema:
     return replace(schema, tables=tuple(t for t in schema.tables if t.name in tables))
 
 
-@dataclass
 class _CreatedRun:
     """Statements on tables the file created, executed but not yet inspected (see atlembic.lint.targets)."""
 
-    created: set[str] = field(default_factory=set)  # tables (as written) the file created since the last inspection
-    statements: list[tuple[int, Statement, str]] = field(default_factory=list)  # (index, statement, table written)
+    def __init__(self, start: Schema) -> None:
+        self.created: set[str] = set()  # tables (`folded`) the file created since the last inspection
+        self.statements: list[tuple[int, Statement, str]] = []  # (index, statement, table written)
+        self._start = table_names(start)
+        self._now: tuple[Schema, frozenset[str]] = (start, self._start)
 
-    def takes(self, text: str, start: Schema, before: Schema) -> str | None:
+    def takes(self, text: str, before: Schema) -> str | None:
         """The table `text` changes when the statement can join the run: a whitelisted statement on a table
-        created by the run, or the CREATE TABLE of a name neither the file's start nor now holds."""
+        created by the run, or the CREATE TABLE of a name neither the file's start nor `before` holds."""
         new = creates_table(text)
         if new is not None:
-            fresh = not (may_denote(start, new) or may_denote(before, new) or _same_table(self.created, new))
-            return new if fresh else None
+            if self._now[0] is not before:
+                self._now = (before, table_names(before))
+            taken = may_denote(self._start, new) or may_denote(self._now[1], new) or folded(new) in self.created
+            return None if taken else new
         written = changed_table(text)
-        return written if written is not None and _same_table(self.created, written) else None
-
-
-def _same_table(written: Collection[str], name: str) -> bool:
-    folded = {unquote(w).lower() for w in written}
-    return unquote(name).lower() in folded
+        return written if written is not None and folded(written) in self.created else None
 
 
 def file_steps(
@@ -178,7 +185,7 @@ def file_steps(
     start = before = start if start is not None else inspect_schema(conn)
     facts = probe(conn) if probe is not None else {}
     steps: list[Step] = []
-    run = _CreatedRun()
+    run = _CreatedRun(start)
 
     def inspect_run() -> None:
         nonlocal before, facts
@@ -198,7 +205,7 @@ def file_steps(
         before, facts = after, facts_after
 
     for index, stmt in enumerate(statements):
-        written = run.takes(stmt.text, start, before)
+        written = run.takes(stmt.text, before)
         if written is None and run.statements:
             inspect_run()
         try:
@@ -206,7 +213,7 @@ def file_steps(
         except Exception as exc:
             raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
         if written is not None:
-            run.created.add(written)
+            run.created.add(folded(written))
             run.statements.append((index, stmt, written))
             continue
         if not changes_schema(stmt.text):

@@ -32,7 +32,10 @@ from atlembic.lint.model import IDENT, QUALIFIED, hooks_for, unquote
 from atlembic.schema.model import Schema, Table, split_name
 from atlembic.schema.sqlite import split_top_level
 
-__all__ = ["changed_table", "creates_table", "inspect_after", "inspect_created", "may_denote", "reinspected"]
+__all__ = [
+    "changed_table", "creates_table", "folded", "inspect_after", "inspect_created", "may_denote", "reinspected",
+    "table_names",
+]
 
 _LEAD = r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\#[^\n]*(?:\n|$))*"
 _FLAGS = re.IGNORECASE | re.DOTALL
@@ -76,11 +79,20 @@ def creates_table(text: str) -> str | None:
     return None if m is None or _CREATE_TABLE_NOT.search(text, m.end()) else m["table"]
 
 
-def may_denote(schema: Schema, written: str) -> bool:
-    """Whether `written` could name a table of `schema` (ignoring case: a doubt counts as yes)."""
-    parts = [unquote(p).lower() for p in re.findall(IDENT, written)]
-    wanted = ".".join(parts)
-    return any(t.name.lower() == wanted or split_name(t.name)[1].lower() == parts[-1] for t in schema.tables)
+def table_names(schema: Schema) -> frozenset[str]:
+    """The names a statement could denote the tables of `schema` by, folded: `schema.table` and bare."""
+    return frozenset(n for t in schema.tables for n in (t.name.lower(), split_name(t.name)[1].lower()))
+
+
+def folded(written: str) -> str:
+    """A table name as a statement writes it, unquoted part by part and lower-cased."""
+    return ".".join(unquote(p).lower() for p in re.findall(IDENT, written))
+
+
+def may_denote(names: frozenset[str], written: str) -> bool:
+    """Whether `written` could name a table of those `table_names` gave (ignoring case: a doubt counts as yes)."""
+    name = folded(written)
+    return name in names or name.rpartition(".")[2] in names
 
 
 def _resolve(conn: Connection, before: Schema, written: str,
