@@ -3,6 +3,7 @@
     python bench/run.py                 # everything: 3 dialects x 10/100/1000 tables, 5 runs each
     python bench/run.py --quick         # 10 and 100 tables, 1 run: a smoke test (prints, writes nothing)
     python bench/run.py --dialects sqlite,postgresql --sizes 10,100 --runs 3 --out /tmp/b.md
+    python bench/run.py --first-contact 300,1000   # also a team's first contact (see FIRST_COMMANDS)
 
 Every command is a new process, as a user runs it: the wall time includes interpreter start-up and
 imports, the peak RSS is the kernel's (``wait4``) for that process and its children. Per-stage times
@@ -52,6 +53,22 @@ COMMANDS = [
 ]
 COMPARED = {"check_cold": "alembic_check", "check_warm": "alembic_check", "revision": "alembic_revision",
             "upgrade": "alembic_upgrade"}
+
+# A team's first contact (issue 15): its whole existing schema as the first revision, the lint of that file,
+# the file applied to an empty database, and `convert` of a long Alembic history. New project, cold cache.
+FIRST_HISTORY = 150  # revisions in the Alembic history that `convert` turns into a baseline
+FIRST_COMMANDS = [
+    ("first_revision", "first `revision --autogenerate` (new project, empty directory)", "atlembic"),
+    ("alembic_first_revision", "`alembic revision --autogenerate` on an empty database", "alembic"),
+    ("first_lint", "`lint` of that first file", "atlembic"),
+    ("first_upgrade", "`upgrade head` of that file on an empty database", "atlembic"),
+    ("first_floor", "the same file through the engine's own client (floor)", "client"),
+    ("convert", f"`convert` of a {FIRST_HISTORY}-revision Alembic history", "atlembic"),
+    ("alembic_history_upgrade", "`alembic upgrade head` of that history on the running server", "alembic"),
+]
+FIRST_COMPARED = {"first_revision": "alembic_first_revision", "first_lint": "alembic_first_revision",
+                  "first_upgrade": "first_floor", "convert": "alembic_history_upgrade"}
+FIRST_GOALS = {"first_revision": "<= 1.0", "first_lint": "<= 0.5", "first_upgrade": "<= 1.2", "convert": "<= 1.0"}
 
 
 @dataclass
@@ -226,6 +243,64 @@ class Bench:
         return out
 
 
+class FirstContact:
+    """A new project on an existing schema: models.py and alembic.ini, no migration files yet (`revision`),
+    and the same models with a long Alembic history (`convert`)."""
+
+    def __init__(self, dialect: str, tables: int, target, root: Path, cache_home: Path) -> None:
+        self.dialect, self.target, self.cache_home = dialect, target, cache_home
+        self.fresh_project = write_project(Workload(tables, 1), dialect, root / "new", target.fresh("new"))
+        for path in (self.fresh_project / "alembic" / "versions").glob("*.py"):
+            path.unlink()
+        shutil.rmtree(self.fresh_project / "migrations")
+        self.history = write_project(Workload(tables, FIRST_HISTORY), dialect, root / "history", target.fresh("hist"))
+        shutil.rmtree(self.history / "migrations")
+        self.env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONDONTWRITEBYTECODE": "1"}
+        self.env.pop("ATLEMBIC_CONFIG", None)
+        self.timings = cache_home / "first-timings.json"
+        cache_home.mkdir(parents=True, exist_ok=True)
+
+    def atlembic(self, project: Path, *args: str) -> Sample:
+        return run_process([sys.executable, "-m", "atlembic", *args], project, self.env)
+
+    def one_round(self) -> dict[str, Sample]:
+        out: dict[str, Sample] = {}
+        project = self.fresh_project
+        shutil.rmtree(self.cache_home / "atlembic", ignore_errors=True)
+        shutil.rmtree(project / "migrations", ignore_errors=True)
+        out["first_revision"] = run_process(
+            [sys.executable, str(BENCH / "atl.py"), "revision", "--timings", str(self.timings)], project, self.env,
+            timings=self.timings)
+        out["first_lint"] = self.atlembic(project, "lint")
+        [written] = sorted((project / "migrations").glob("*.sql"))
+        out["first_upgrade"] = self.atlembic(project, "--url", self.target.fresh("first"), "upgrade", "head")
+        out["first_floor"] = run_process(self.target.floor(self.target.fresh("floor1"), written), project, self.env)
+        versions = project / "alembic" / "versions"
+        out["alembic_first_revision"] = run_process(
+            [sys.executable, "-m", "alembic", "-c", str(_ini_for(project, self.target.fresh("empty"))),
+             "revision", "--autogenerate", "-m", "first"], project, self.env)
+        for path in versions.glob("*.py"):
+            path.unlink()
+
+        history = self.history
+        shutil.rmtree(history / "migrations", ignore_errors=True)
+        shutil.rmtree(self.cache_home / "atlembic", ignore_errors=True)
+        out["convert"] = self.atlembic(history, "convert")
+        out["alembic_history_upgrade"] = run_process(
+            [sys.executable, "-m", "alembic", "-c", str(_ini_for(history, self.target.fresh("hup"))), "upgrade",
+             "head"], history, self.env)
+        return out
+
+
+def _ini_for(project: Path, url: str) -> Path:
+    """A copy of the project's alembic.ini pointing at `url`."""
+    text = (project / "alembic.ini").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("sqlalchemy.url"))
+    ini = project / "alembic_bench.ini"
+    ini.write_text(text.replace(line, f"sqlalchemy.url = {url.replace('%', '%%')}"))
+    return ini
+
+
 # -- report ------------------------------------------------------------------------------------------
 
 
@@ -292,7 +367,42 @@ TARGETS_TEXT = [
 ]
 
 
-def report(results: dict, meta: dict, runs: int, plot_name: str | None) -> str:
+def first_report(first: dict, meta: dict) -> list[str]:
+    """The first-contact section: per dialect, each command at each size, the ratios against the goals."""
+    if not first:
+        return []
+    lines = ["## First contact: a team's first revision, its lint, its upgrade, and convert", "",
+             f"Measured {meta.get('first_date', meta['date'])}, {meta.get('first_runs', '?')} run(s) each (median, "
+             "min–max). A new project on the workload's models (bench/workload.py) with no migration files: "
+             "`revision --autogenerate` writes the whole schema as one file (the embedded dev database started "
+             "by the command, cold cache); Alembic's first autogenerate compares the same models with an empty "
+             f"database. `convert` turns a {FIRST_HISTORY}-revision Alembic history of the same schema into a "
+             "baseline; Alembic's own `upgrade head` of that history runs on a server already running.", ""]
+    for dialect, by_size in first.items():
+        sizes = sorted(by_size, key=int)
+        lines += [f"### {DIALECT_LABELS[dialect]}", "", "| command | " + " | ".join(f"{t} tables" for t in sizes)
+                  + " |", "|---|" + "---|" * len(sizes)]
+        for key, label, _tool in FIRST_COMMANDS:
+            lines.append(f"| {label} | " + " | ".join(cell(by_size[t].get(key)) for t in sizes) + " |")
+        for key, other in FIRST_COMPARED.items():
+            row = []
+            for t in sizes:
+                a, b = by_size[t].get(key), by_size[t].get(other)
+                row.append(f"{a['median'] / b['median']:.2f}" if a and b else "-")
+            lines.append(f"| ratio {key} / {other} (goal {FIRST_GOALS[key]}) | " + " | ".join(row) + " |")
+        peaks = [max(by_size[t][k]["rss_mb"] for k, _, tool in FIRST_COMMANDS if tool == "atlembic" and k in by_size[t])
+                 for t in sizes]
+        lines.append("| peak RSS of any atlembic command (MB) | " + " | ".join(f"{p:.0f}" for p in peaks) + " |")
+        big = by_size[sizes[-1]].get("first_revision")
+        if big and big["stages"]:
+            stages = big["stages"]
+            lines += ["", f"Stages of the first revision at {sizes[-1]} tables (median seconds): " + ", ".join(
+                f"{name} {stages[name]:.2f}" for name in STAGE_ORDER if name in stages) + "."]
+        lines.append("")
+    return lines
+
+
+def report(results: dict, meta: dict, runs: int, plot_name: str | None, first: dict | None = None) -> str:
     lines = [
         "# Benchmarks: atlembic and Alembic side by side",
         "",
@@ -347,6 +457,7 @@ def report(results: dict, meta: dict, runs: int, plot_name: str | None) -> str:
             lines.append(f"| {key} | " + " | ".join(f"{stages[s]:.2f}" if s in stages else "" for s in STAGE_ORDER)
                          + " |")
         lines.append("")
+    lines += first_report(first or {}, meta)
     lines.append(NOTES)
     return "\n".join(lines)
 
@@ -382,7 +493,8 @@ NOTES = """## Reading the figures
   is interpreter start-up and imports (~0.3 s), splitting and hashing the statements and those row writes.
 - **`revision --autogenerate`** also verifies the plan (the directory's state plus the new file, inspected)
   and lints the new file (statement by statement, re-inspecting only the table a simple statement
-  changed). On PostgreSQL the directory's state is copied for each of them (`CREATE DATABASE ... TEMPLATE
+  changed; a run of statements on tables the file itself creates, a first revision's CREATE TABLE and
+  CREATE INDEX pairs, is inspected once for the whole run). On PostgreSQL the directory's state is copied for each of them (`CREATE DATABASE ... TEMPLATE
   STRATEGY FILE_COPY`, 0.11 s at 1000 tables); MariaDB has no such copy and replays it for each, which is
   most of its `revision` time.
 - Timings are wall-clock on a shared 2-core machine: expect noise of tens of percent between runs; the
@@ -490,6 +602,9 @@ def main() -> None:
     parser.add_argument("--dialects", default=",".join(DIALECTS))
     parser.add_argument("--sizes", help="comma-separated table counts (10,100,1000)")
     parser.add_argument("--out", type=Path, help="markdown report (default docs/benchmarks.md; --quick: none)")
+    parser.add_argument("--first-contact", help="comma-separated table counts for the first-contact rows (300,1000)")
+    parser.add_argument("--first-only", action="store_true",
+                        help="run only the first-contact rows; the other rows are kept from docs/benchmarks.json")
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 5)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([10, 100] if args.quick else list(SIZES))
@@ -497,16 +612,39 @@ def main() -> None:
     dialects = [d.strip() for d in args.dialects.split(",") if d.strip()]
 
     results: dict = {}
+    first: dict = {}
     meta = machine()
     meta["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     meta["engines"] = {}
+    first_sizes = [int(t) for t in args.first_contact.split(",")] if args.first_contact else []
+    kept = REPO / "docs" / "benchmarks.json"
+    if args.first_only:
+        if not first_sizes:
+            parser.error("--first-only needs --first-contact SIZES")
+        saved = json.loads(kept.read_text()) if kept.exists() else {"meta": meta, "results": {}}
+        meta, results = {**saved["meta"], **{k: meta[k] for k in ("machine", "python", "sqlalchemy", "alembic",
+                                                                 "atlembic")}}, saved["results"]
+        sizes = []
+        results = {d: {int(t): r for t, r in by_size.items()} for d, by_size in results.items()}
+    meta["first_date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    meta["first_runs"] = runs
     with tempfile.TemporaryDirectory(prefix="atlembic-bench-") as tmp:
         cache_home = Path(tmp) / "cache"
         for dialect in dialects:
             target = SqliteTarget(Path(tmp)) if dialect == "sqlite" else ServerTarget(dialect)
             try:
                 meta["engines"][dialect] = target.version()
-                results[dialect] = {}
+                if sizes:
+                    results[dialect] = {}
+                for tables in first_sizes:
+                    contact = FirstContact(dialect, tables, target, Path(tmp) / f"first-{dialect}-{tables}", cache_home)
+                    first_rounds: dict[str, list[Sample]] = {}
+                    for r in range(runs):
+                        for key, sample in contact.one_round().items():
+                            first_rounds.setdefault(key, []).append(sample)
+                            print(f"{dialect:10s} {tables:5d} tables run {r + 1}/{runs} {key:24s} "
+                                  f"{sample.wall:7.2f} s {sample.rss_mb:6.0f} MB", flush=True)
+                    first.setdefault(dialect, {})[tables] = {k: summarize(v) for k, v in first_rounds.items()}
                 for tables in sizes:
                     workload = Workload(tables, SIZES[tables])
                     bench = Bench(dialect, workload, target, Path(tmp) / f"{dialect}-{tables}", cache_home)
@@ -520,12 +658,13 @@ def main() -> None:
             finally:
                 target.stop()
 
-    text = report(results, meta, runs, "benchmarks.png" if out else None)
+    text = report(results, meta, runs, "benchmarks.png" if out else None, first)
     if out is None:
         print(text)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    (out.parent / "benchmarks.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    (out.parent / "benchmarks.json").write_text(json.dumps({"meta": meta, "results": results, "first": first},
+                                                           indent=1))
     if not plot(results, out.parent / "benchmarks.png"):
         text = text.replace("![time against schema size](benchmarks.png)\n", "")
     out.write_text(text)
