@@ -494,9 +494,9 @@ NOTES = """## Reading the figures
 - **`revision --autogenerate`** also verifies the plan (the directory's state plus the new file, inspected)
   and lints the new file (statement by statement, re-inspecting only the table a simple statement
   changed; a run of statements on tables the file itself creates, a first revision's CREATE TABLE and
-  CREATE INDEX pairs, is inspected once for the whole run). On PostgreSQL the directory's state is copied for each of them (`CREATE DATABASE ... TEMPLATE
-  STRATEGY FILE_COPY`, 0.11 s at 1000 tables); MariaDB has no such copy and replays it for each, which is
-  most of its `revision` time.
+  CREATE INDEX pairs, is inspected once for the whole run). On PostgreSQL the directory's state is copied
+  for each of them (`CREATE DATABASE ... TEMPLATE STRATEGY FILE_COPY`, 0.11 s at 1000 tables); MariaDB has
+  no such copy and replays it for each, which is most of its `revision` time.
 - Timings are wall-clock on a shared 2-core machine: expect noise of tens of percent between runs; the
   min–max columns show it.
 

@@ -413,6 +413,22 @@ _CHILD = textwrap.dedent(
     from atlembic.engines import open_dev_database
 
     dialect, mode = sys.argv[1:]
+    if mode == "thread":
+        # As `revision --autogenerate` does: the dev database made in the main thread, its server started
+        # by the replay worker (a thread cannot install signal handlers).
+        import threading
+        from atlembic.replay.lazy import LazyDevDatabase
+
+        with LazyDevDatabase(dialect, None) as lazy:
+            def worker():
+                with lazy.clean_database() as engine, engine.connect():
+                    server = lazy.dev.server
+                    print(json.dumps({"tmpdir": str(server.tmpdir), "pid": server.pid}), flush=True)
+                    time.sleep(60)
+            thread = threading.Thread(target=worker, daemon=True)
+            thread.start()
+            thread.join()
+        sys.exit(0)
     dev = open_dev_database(dialect)
     with dev, dev.clean_database() as engine:
         with engine.connect():
@@ -456,6 +472,7 @@ def _assert_cleaned_up(tmpdir: Path, pid: int) -> None:
         ("wait", signal.SIGINT, -signal.SIGINT),  # Ctrl-C: KeyboardInterrupt, then death by SIGINT
         ("wait", signal.SIGTERM, -signal.SIGTERM),
         ("self-sigint", None, -signal.SIGINT),
+        ("thread", signal.SIGTERM, -signal.SIGTERM),  # what CI runners, systemd and `timeout` send
     ],
 )
 @pytest.mark.slow  # a child process starting a server, signalled

@@ -5,10 +5,9 @@ file created are inspected once per run: the same schema, each table's changes o
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase

@@ -192,6 +192,7 @@ def pid_alive(pid: int) -> bool:
 _live: set[Stoppable] = set()
 _live_lock = threading.RLock()
 _previous_handlers: dict[int, Any] = {}
+_pins = 0  # holders of `pin_signal_handlers`: the handlers stay while any is open, servers or not
 CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -230,7 +231,7 @@ def _install_signal_handlers() -> None:
 
 
 def _restore_signal_handlers() -> None:
-    if not _in_main_thread():
+    if not _in_main_thread() or _pins:
         return
     for sig, previous in list(_previous_handlers.items()):
         if signal.getsignal(sig) is _on_signal:  # someone else re-installed theirs: leave it
@@ -248,6 +249,28 @@ def register(server: Stoppable) -> None:
 def unregister(server: Stoppable) -> None:
     with _live_lock:
         _live.discard(server)
+        if not _live:
+            _restore_signal_handlers()
+
+
+def pin_signal_handlers() -> None:
+    """Install the cleanup handlers now, from the main thread, until `unpin_signal_handlers`: a server that
+    another thread starts meanwhile (a replay worker) cannot install them itself (signal.signal works only
+    in the main thread), and SIGTERM from a CI runner or `timeout` must still stop it."""
+    global _pins
+    with _live_lock:
+        if not _in_main_thread():
+            return
+        _pins += 1
+        _install_signal_handlers()
+
+
+def unpin_signal_handlers() -> None:
+    global _pins
+    with _live_lock:
+        if not _in_main_thread() or not _pins:
+            return
+        _pins -= 1
         if not _live:
             _restore_signal_handlers()
 

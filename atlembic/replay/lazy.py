@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from atlembic.devdb import DevDatabase, DirectoryStates
+from atlembic.devdb.process import pin_signal_handlers, unpin_signal_handlers
 from atlembic.engines import embedded_identity, find_engine, normalize_dialect, open_dev_database
 from atlembic.replay import cache
 from atlembic.replay.cache import cache_dir, prefix_keys
@@ -55,6 +56,10 @@ class LazyDevDatabase(DevDatabase):
         self._lock = threading.Lock()
         self.cache_identity = embedded_identity(dialect) if dev_url is None and cache.enabled() else None
         self.files = files or ()
+        self._pinned = False
+        if dev_url is None:  # whichever thread starts the embedded server, SIGTERM stops it (devdb.process)
+            pin_signal_handlers()
+            self._pinned = True
 
     @functools.cached_property
     def states(self) -> DirectoryStates | None:
@@ -123,3 +128,6 @@ class LazyDevDatabase(DevDatabase):
             stage = self.timings.stage("dev database stop") if self.timings else contextlib.nullcontext()
             with stage:
                 self._dev.close()
+        if self._pinned:
+            self._pinned = False
+            unpin_signal_handlers()
