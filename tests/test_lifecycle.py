@@ -386,3 +386,47 @@ def test_rev_id(tmp_path: Path) -> None:
     out = project.run("revision", "-m", "seed", "--rev-id", "20250101000000")
     assert "20250101000000_seed.sql" in out
     assert project.run("heads") == "20250101000000 (head)\n"
+
+
+def test_sqlite_lock_file_never_follows_a_planted_link(tmp_path: Path) -> None:
+    """TMPDIR is often world-writable: a symbolic link planted at the lock file's path (or at the name its
+    atomic creation uses) must not make `upgrade` write through it; one line names the file, nothing runs."""
+    import os
+    import shutil
+    import subprocess
+    import threading
+    import zlib
+
+    from atlembic.migrate.lock import SqliteLock
+    from tests.test_cli import REPO, SAMPLE, atlembic
+
+    project = tmp_path / "project"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("*.db", "__pycache__"))
+    atlembic(project, "revision", "--autogenerate", "-m", "init")
+    lockdir = tmp_path / "tmp"
+    lockdir.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    database = (project / "app.db").resolve()
+    planted = lockdir / f"atlas_migrate_execute_{zlib.adler32(str(database).encode()):x}.lock"
+    planted.symlink_to(victim)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(lockdir)}
+    proc = subprocess.run([sys.executable, "-m", "atlembic", "--url", f"sqlite:///{database}", "upgrade", "head"],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    out = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode != 0 and out.startswith("FAILED: refusing the SQLite lock file"), out
+    assert str(planted) in out and len(out.splitlines()) == 1, out
+    assert victim.read_text() == "precious\n"
+    assert not database.exists() or sa.inspect(sa.create_engine(f"sqlite:///{database}")).get_table_names() == []
+
+    # The name the new lock file is first written under, planted too: never written through.
+    planted.unlink()
+    engine = sa.create_engine(f"sqlite:///{database}")
+    with engine.connect() as conn:
+        lock = SqliteLock(conn)
+        lock.path = str(planted)
+        (lockdir / f"{planted.name}.{os.getpid()}.{threading.get_ident()}.tmp").symlink_to(victim)
+        lock.acquire(0)
+        lock.release()
+    engine.dispose()
+    assert victim.read_text() == "precious\n"

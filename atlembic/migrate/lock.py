@@ -12,7 +12,9 @@ atlembic, with the same primitive per engine so that an Atlas CLI and atlembic e
   the expiry in Unix nanoseconds, which is all Atlas looks at. atlembic writes a short expiry and
   refreshes it while it works (a long migration is never mistaken for an abandoned one, and a killed
   holder blocks others for a few seconds only), and also holds an ``flock`` on the file, so a live
-  atlembic is recognised even if its refresh were late.
+  atlembic is recognised even if its refresh were late. TMPDIR is often world-writable: the file is
+  opened without following symbolic links, and one that is not a regular file of this user is refused
+  (another user could otherwise plant a link that makes us truncate a file of ours).
 
 Each engine is a `Lock` subclass, which the engine (atlembic.engines) names, as its `Transactions`.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -158,7 +161,16 @@ class SqliteLock(Lock):
     def _create(self) -> int | None:
         """Publish a new lock file atomically, already flocked, so nobody sees it unowned."""
         tmp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.unlink(tmp)  # our own leftover (same pid and thread: a crashed earlier run), or a planted link
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # another user's, in a sticky TMPDIR
+            raise self._refused(tmp, exc.strerror or str(exc)) from None
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+        except FileExistsError:
+            raise self._refused(tmp, "it was created again while being replaced") from None
         try:
             _flock(fd, blocking=False)
             os.write(fd, self._expiry())
@@ -177,10 +189,15 @@ class SqliteLock(Lock):
     def _open_existing(self) -> int | None:
         """Take over an existing lock file whose holder is gone; None if there is none or it is held."""
         try:
-            fd = os.open(self.path, os.O_RDWR)
+            fd = os.open(self.path, os.O_RDWR | _NOFOLLOW)
         except FileNotFoundError:
             return None
+        except OSError as exc:  # ELOOP: a symbolic link; EACCES: another user's file
+            raise self._refused(self.path, exc.strerror or str(exc)) from None
         try:
+            mine = os.fstat(fd)
+            if not stat.S_ISREG(mine.st_mode) or (hasattr(os, "getuid") and mine.st_uid != os.getuid()):
+                raise self._refused(self.path, "not a regular file of this user")
             if not _flock(fd, blocking=False):
                 return self._close(fd)  # a live atlembic holds it
             if not _same_file(fd, self.path):
@@ -204,6 +221,11 @@ class SqliteLock(Lock):
         os.close(fd)
         return None
 
+    @staticmethod
+    def _refused(path: str, why: str) -> AtlembicError:
+        return AtlembicError(f"refusing the SQLite lock file {path}: {why} (remove it, or set TMPDIR to a "
+                             "directory only you can write)")
+
     def _refresh(self) -> None:
         while not self._stop.wait(self.LEASE / 4):
             fd = self._fd
@@ -226,6 +248,8 @@ class SqliteLock(Lock):
         finally:
             os.close(fd)
 
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 try:
     import fcntl
