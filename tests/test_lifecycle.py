@@ -430,3 +430,16 @@ def test_sqlite_lock_file_never_follows_a_planted_link(tmp_path: Path) -> None:
         lock.release()
     engine.dispose()
     assert victim.read_text() == "precious\n"
+
+
+def test_a_file_with_a_nul_byte_is_refused_before_anything_runs(project: Project) -> None:
+    """libpq ends a statement at a NUL byte: the rest of a batch would be dropped and the file recorded as
+    applied. Refused in one line naming the file and the offset, before the first pending file runs."""
+    files = dict(list(FILES.items())[:2])
+    files[f"{V2}_add_email.sql"] = "ALTER TABLE users ADD COLUMN email VARCHAR(100);\n-- \0\nCREATE TABLE x (id INT);\n"
+    project.write(files)
+    out = project.run("upgrade", "head", code=255).strip()
+    offset = files[f"{V2}_add_email.sql"].index("\0")
+    assert out == f"FAILED: {V2}_add_email.sql: a NUL byte at offset {offset} (line 2): not a SQL text file; " \
+                  "no statement was run", out
+    assert "users" not in project.tables() and project.revisions() == []
