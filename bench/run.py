@@ -595,6 +595,16 @@ def plot(results: dict, path: Path) -> bool:
     return True
 
 
+def measure(bench, label: str, runs: int) -> dict:  # noqa: ANN001  (Bench or FirstContact)
+    """`runs` rounds of `bench`, each sample printed as it comes; the summary per command."""
+    rounds: dict[str, list[Sample]] = {}
+    for r in range(runs):
+        for key, sample in bench.one_round().items():
+            rounds.setdefault(key, []).append(sample)
+            print(f"{label} run {r + 1}/{runs} {key:24s} {sample.wall:7.2f} s {sample.rss_mb:6.0f} MB", flush=True)
+    return {k: summarize(v) for k, v in rounds.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10 and 100 tables, 1 run, print only")
@@ -638,23 +648,11 @@ def main() -> None:
                     results[dialect] = {}
                 for tables in first_sizes:
                     contact = FirstContact(dialect, tables, target, Path(tmp) / f"first-{dialect}-{tables}", cache_home)
-                    first_rounds: dict[str, list[Sample]] = {}
-                    for r in range(runs):
-                        for key, sample in contact.one_round().items():
-                            first_rounds.setdefault(key, []).append(sample)
-                            print(f"{dialect:10s} {tables:5d} tables run {r + 1}/{runs} {key:24s} "
-                                  f"{sample.wall:7.2f} s {sample.rss_mb:6.0f} MB", flush=True)
-                    first.setdefault(dialect, {})[tables] = {k: summarize(v) for k, v in first_rounds.items()}
+                    first.setdefault(dialect, {})[tables] = measure(contact, f"{dialect:10s} {tables:5d} tables", runs)
                 for tables in sizes:
-                    workload = Workload(tables, SIZES[tables])
-                    bench = Bench(dialect, workload, target, Path(tmp) / f"{dialect}-{tables}", cache_home)
-                    rounds: dict[str, list[Sample]] = {}
-                    for r in range(runs):
-                        for key, sample in bench.one_round().items():
-                            rounds.setdefault(key, []).append(sample)
-                            print(f"{dialect:10s} {tables:5d} tables run {r + 1}/{runs} {key:17s} "
-                                  f"{sample.wall:7.2f} s {sample.rss_mb:6.0f} MB", flush=True)
-                    results[dialect][tables] = {k: summarize(v) for k, v in rounds.items()}
+                    bench = Bench(dialect, Workload(tables, SIZES[tables]), target, Path(tmp) / f"{dialect}-{tables}",
+                                  cache_home)
+                    results[dialect][tables] = measure(bench, f"{dialect:10s} {tables:5d} tables", runs)
             finally:
                 target.stop()
 
