@@ -20,20 +20,36 @@ from atlembic.migrate.transactions import autocommit
 
 __all__ = ["connect_target", "target_engine"]
 
-_CONNECT_TIMEOUT = 10  # seconds, for drivers that accept connect_timeout and when the URL sets none
+_CONNECT_TIMEOUT = 10  # seconds to open a connection, when neither [atlembic] connect_timeout nor the URL sets it
+
+
+def connect_timeout(settings: Settings) -> int:
+    """``[atlembic] connect_timeout`` (seconds to open a connection to the target), default 10."""
+    raw = settings.options.get("connect_timeout", "").strip()
+    if not raw:
+        return _CONNECT_TIMEOUT
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise AtlembicError(f"[atlembic] connect_timeout: expected a whole number of seconds >= 1, got {raw!r}")
+    return seconds
 
 
 def target_engine(settings: Settings, url: str | None = None) -> Engine:
     url = url or settings.url
     if not url:
         raise AtlembicError("no target database: set sqlalchemy.url in alembic.ini or pass --url")
+    seconds = connect_timeout(settings)
     try:
         parsed = make_url(url)
-        connect_args: dict[str, object] = {}
         found = find_engine(parsed)
-        if found is not None and found.connect_timeout and "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = _CONNECT_TIMEOUT
-        return sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
+        connect_args = found.connect_args(parsed, seconds) if found is not None else {}
+        engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
+        if found is not None and connect_args:
+            sa.event.listen(engine, "connect", lambda dbapi_connection, _record: found.connected(dbapi_connection))
+        return engine
     except Exception as exc:
         raise AtlembicError(f"cannot use database URL {mask_url(url)}: {one_line(exc, url)}") from exc
 

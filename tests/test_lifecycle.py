@@ -443,3 +443,72 @@ def test_a_file_with_a_nul_byte_is_refused_before_anything_runs(project: Project
     assert out == f"FAILED: {V2}_add_email.sql: a NUL byte at offset {offset} (line 2): not a SQL text file; " \
                   "no statement was run", out
     assert "users" not in project.tables() and project.revisions() == []
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "mysql+pymysql"])
+def test_a_server_that_never_answers_times_out_in_one_line(tmp_path: Path, scheme: str) -> None:
+    """A loopback listener that accepts connections and never says a word (a hung server, a wrong port behind
+    a proxy): `current` gives up after [atlembic] connect_timeout with one line, instead of hanging."""
+    import os
+    import socket
+    import subprocess
+    import threading
+    import time
+
+    from tests.test_cli import REPO
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(listener.accept()[0])  # and never answer
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    url = f"{scheme}://u:hunter2@127.0.0.1:{listener.getsockname()[1]}/db"
+    (tmp_path / "alembic.ini").write_text(f"[alembic]\nsqlalchemy.url = {url}\n\n[atlembic]\nconnect_timeout = 1\n"
+                                          "migrations_dir = %(here)s/migrations\n")
+    began = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "atlembic", "current"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    out = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 255 and out.startswith("FAILED: cannot connect to "), out
+    assert len(out.splitlines()) == 1 and "hunter2" not in out, out
+    assert accepted, "the command never reached the listener"
+    assert time.monotonic() - began < 30, "the connect timeout did not bound the wait"
+
+
+def test_connect_timeout_must_be_seconds(tmp_path: Path) -> None:
+    (tmp_path / "alembic.ini").write_text("[alembic]\nsqlalchemy.url = sqlite:///x.db\n\n[atlembic]\n"
+                                          "connect_timeout = soon\n")
+    project = Project.__new__(Project)
+    project.root = tmp_path
+    out = project.run("current", code=255)
+    assert "FAILED: [atlembic] connect_timeout: expected a whole number of seconds >= 1, got 'soon'" in out, out
+
+
+def test_the_connect_timeout_does_not_bound_statements(mysql_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """PyMySQL's greeting and login are bounded by a read timeout, lifted once connected: a statement that
+    runs longer than connect_timeout (a big ALTER TABLE) still completes."""
+    from atlembic.config import load_settings
+    from atlembic.target import connect_target
+    from tests.support.mysql_fixture import fresh_mysql_url
+
+    url = fresh_mysql_url(mysql_server)
+    (tmp_path / "alembic.ini").write_text(f"[alembic]\nsqlalchemy.url = {url.replace('%', '%%')}\n\n[atlembic]\n"
+                                          "connect_timeout = 1\n")
+    with connect_target(load_settings(str(tmp_path / "alembic.ini"))) as conn:
+        assert conn.exec_driver_sql("SELECT SLEEP(2)").scalar() == 0

@@ -62,6 +62,14 @@ class Engine:
     def __repr__(self) -> str:
         return f"<engine {self.name}>"
 
+    def connect_args(self, url: URL, seconds: int) -> dict[str, Any]:
+        """What bounds opening a connection to `url` to about `seconds` (a server that accepts and never
+        answers must not hang a command), where the URL does not say itself."""
+        return {"connect_timeout": seconds} if self.connect_timeout and "connect_timeout" not in url.query else {}
+
+    def connected(self, dbapi_connection: Any) -> None:
+        """Called once a connection made with `connect_args` is open: lift what must not bound its queries."""
+
     # -- dev databases (devdb/) -----------------------------------------------------------------------------
 
     def dev_dialect(self) -> DevDialect:

@@ -3,6 +3,10 @@ connection to a MariaDB server): the same dev databases, reflector, planner and 
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.engine import URL
+
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
 from atlembic.migrate.lexer import MYSQL_SCAN
@@ -26,6 +30,19 @@ class MySQL(Engine):
     lock = MysqlLock
     scan_options = MYSQL_SCAN
     revisions = MYSQL_LAYOUT
+    connect_timeout = True
+
+    def connect_args(self, url: URL, seconds: int) -> dict[str, Any]:
+        args = super().connect_args(url, seconds)
+        if args and url.get_driver_name() == "pymysql" and "read_timeout" not in url.query:
+            # PyMySQL's connect_timeout covers the TCP connect only; the server's greeting and the login are
+            # reads: bounded here, and unbounded again once connected (a long ALTER must not time out).
+            args["read_timeout"] = seconds
+        return args
+
+    def connected(self, dbapi_connection: Any) -> None:
+        if type(dbapi_connection).__module__.startswith("pymysql") and hasattr(dbapi_connection, "_read_timeout"):
+            dbapi_connection._read_timeout = None  # PyMySQL sets each read's timeout from it
 
     def dev_dialect(self) -> DevDialect:
         # On first use: the server machinery (and what it imports) only when a dev database is needed.
