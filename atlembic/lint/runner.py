@@ -27,7 +27,7 @@ from atlembic.lint.data import TargetData
 from atlembic.lint.model import Diagnostic, FileContext, Finding, Step, hooks_for
 from atlembic.lint.targets import inspect_after
 from atlembic.migrate.directory import MigrationFile
-from atlembic.migrate.executor import StatementError
+from atlembic.migrate.executor import StatementError, execute_as_written
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay import cache as replay_cache
@@ -150,7 +150,7 @@ def file_steps(
     steps: list[Step] = []
     for index, stmt in enumerate(statements):
         try:
-            conn.exec_driver_sql(stmt.text)
+            execute_as_written(conn, stmt.text)
         except Exception as exc:
             raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
         if not changes_schema(stmt.text):

@@ -90,9 +90,11 @@ class Planner:
         items += [sa.UniqueConstraint(*u.columns, name=u.name) for u in table.uniques]
         items += [sa.CheckConstraint(sa.text(c.expression), name=c.name) for c in table.checks]
         items += [self.sa_foreign_key(fk) for fk in fks]
+        own = name or table.name
         for fk in fks:
-            self._stub(metadata, fk.ref_table, fk.ref_columns)
-        schema, bare = split_name(name or table.name)
+            if fk.ref_table != own:  # a key to its own table refers to the table being defined here
+                self._stub(metadata, fk.ref_table, fk.ref_columns)
+        schema, bare = split_name(own)
         return sa.Table(bare, metadata, *items, schema=schema, comment=table.comment)
 
     def sa_foreign_key(self, fk: model.ForeignKey) -> sa.ForeignKeyConstraint:
@@ -117,8 +119,8 @@ class Planner:
     def sa_index(self, index: model.Index, table: sa.Table) -> sa.Index:
         parts: list[Any] = []
         for part in index.parts:
-            expr: Any = sa.literal_column(self.quote(part.column)) if part.column else sa.text(part.sql)
-            parts.append(expr.desc() if part.descending else expr)
+            expr: Any = sa.literal_column(self.quote(part.column)) if part.column else self.index_expression(part)
+            parts.append(sa.desc(expr) if part.descending else expr)
         kwargs: dict[str, Any] = {}
         if index.where is not None:
             kwargs[f"{self.dialect_name}_where"] = sa.text(index.where)
@@ -127,6 +129,11 @@ class Planner:
         if index.include:
             kwargs[f"{self.dialect_name}_include"] = list(index.include)
         return sa.Index(index.name, *parts, unique=index.unique, _table=table, **kwargs)
+
+    def index_expression(self, part: model.IndexPart) -> Any:
+        """An expression key part: parenthesised, as engines that need it for anything but a function call
+        (PostgreSQL) take it."""
+        return sa.text(part.sql)
 
     # -- rendering ----------------------------------------------------------------------------
 

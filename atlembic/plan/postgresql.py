@@ -284,6 +284,11 @@ class PostgresPlanner(Planner):
                 cur = replace(cur, default=None)
             calls.append({"server_default": _identity(des.identity),
                           "existing_server_default": _identity(cur.identity)})
+        if cur.type != des.type and cur.default is not None and cur.default != des.default:
+            # The default changes type with its column ('a'::character varying -> 'a'::mood), and PostgreSQL
+            # refuses to cast most defaults along ("cannot be cast automatically"): drop it first, set it after.
+            calls.append({"server_default": None, "existing_server_default": sa.text(cur.default)})
+            cur = replace(cur, default=None)
         kwargs: dict[str, Any] = {}
         if cur.type != des.type:
             kwargs["type_"] = RawType(des.type)

@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Enum, Index, IndexPart, Sequence
+from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence
 from atlembic.schema.reflector import Reflector, _by_table
+from atlembic.schema.sqltext import split_top_level
 
 if TYPE_CHECKING:  # not imported at run time: sa.inspect() of a PostgreSQL connection gives one
     from sqlalchemy.dialects.postgresql.base import PGInspector
 
 
+# A string literal cast to VARCHAR and then to TEXT: `('a'::character varying)::text`, parenthesised or not.
+_VARCHAR_LITERAL_AS_TEXT = re.compile(
+    r"\(('(?:[^']|'')*')::character varying\)::text|('(?:[^']|'')*')::character varying::text")
+# An array of literals cast as a whole: `(ARRAY['a'::character varying])::text[]`, parenthesised or not.
+_CAST_ARRAY = re.compile(r"\(ARRAY\[([^\[\]]*)\]\)::([\w ]+)\[\]|ARRAY\[([^\[\]]*)\]::([\w ]+)\[\]")
+
+
+def canonical_check(expression: str) -> str:
+    """One spelling for what PostgreSQL re-spells each time it parses its own output.
+
+    `CHECK (status IN ('a', 'b'))` on a VARCHAR column is stored as `(ARRAY['a'::character varying, ...])::text[]`;
+    that text, executed again, is stored as `ARRAY[('a'::character varying)::text, ...]` (a non-native enum's
+    CHECK, copied by a plan, would never compare equal to the models'). Both are `ARRAY['a'::text, ...]`, which
+    PostgreSQL keeps as it is: the cast moves into the elements, and a literal cast to VARCHAR then TEXT is the
+    literal as TEXT."""
+    def elements(match: re.Match[str]) -> str:
+        items, type_ = (match.group(1), match.group(2)) if match.group(1) is not None else match.group(3, 4)
+        return "ARRAY[" + ", ".join(f"{item}::{type_}" for item in split_top_level(items)) + "]"
+
+    expression = _CAST_ARRAY.sub(elements, expression)
+    return _VARCHAR_LITERAL_AS_TEXT.sub(lambda m: f"{m.group(1) or m.group(2)}::text", expression)
+
+
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
+
+    def check(self, info: dict[str, Any]) -> Check:
+        return Check(canonical_check(info["sqltext"]), info.get("name"))
 
     def unmanaged_objects(self) -> list[str]:
         triggers = self.conn.exec_driver_sql(

@@ -91,8 +91,7 @@ class Reflector:
                 indexes=tuple(sorted(indexes.get(name, ()), key=lambda i: i.name)),
                 uniques=tuple(sorted((self.unique(u) for u in uniques.get(name, ())), key=_sort_key)),
                 foreign_keys=tuple(sorted((self.foreign_key(f) for f in fks.get(name, ())), key=_sort_key)),
-                checks=tuple(sorted((Check(c["sqltext"], c.get("name")) for c in checks.get(name, ())),
-                                    key=_sort_key)),
+                checks=tuple(sorted((self.check(c) for c in checks.get(name, ())), key=_sort_key)),
                 comment=comments.get(name),
             )
             for name in names
@@ -144,6 +143,9 @@ class Reflector:
 
     def unique(self, info: dict[str, Any]) -> UniqueConstraint:
         return UniqueConstraint(tuple(info["column_names"]), info.get("name"))
+
+    def check(self, info: dict[str, Any]) -> Check:
+        return Check(info["sqltext"], info.get("name"))
 
     def foreign_key(self, info: dict[str, Any]) -> ForeignKey:
         options = info.get("options") or {}

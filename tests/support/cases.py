@@ -247,6 +247,90 @@ def build_cases() -> list[Case]:
         Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql", "mysql")),
         Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
              sql=("years",), dialects=("postgresql", "mysql")),
+        *coverage2_cases(),
+    ]
+
+
+# ----------------------------------------------------------------- issue 14: harder changes real models make
+
+
+def categories(*extra: sa.SchemaItem, ondelete: str | None = None, name_length: int = 30) -> Model:
+    """`users` and a table whose foreign key refers to itself (a tree)."""
+    def build(md: sa.MetaData) -> None:
+        users()(md)
+        sa.Table(
+            "categories", md,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("parent_id", sa.Integer, sa.ForeignKey("categories.id", name="fk_parent", ondelete=ondelete)),
+            sa.Column("name", sa.String(name_length), nullable=False),
+            *extra,
+        )
+    return build
+
+
+def _status(*values: str, **kw: object) -> sa.Column:
+    """A non-native enum: VARCHAR plus a CHECK listing the values."""
+    return sa.Column("status", sa.Enum(*values, native_enum=False, create_constraint=True, name="ck_status"),
+                     **kw)  # type: ignore[arg-type]
+
+
+def _identity_users(type_: type[sa.types.TypeEngine], identity: bool) -> Model:
+    def build(md: sa.MetaData) -> None:
+        ident = (sa.Identity(),) if identity else ()
+        sa.Table("users", md, sa.Column("id", type_, *ident, primary_key=True),
+                 sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
+    return build
+
+
+def _users_with_middle_column(md: sa.MetaData) -> None:
+    """`users` with a new column between two it has: MySQL can place it there, as create_all does."""
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(30), nullable=False),
+             sa.Column("email", sa.String(50)), sa.Column("score", sa.Integer, nullable=True))
+
+
+CATEGORIES = [{"id": 1, "parent_id": None, "name": "root"}, {"id": 2, "parent_id": 1, "name": "leaf"}]
+MOODS = [{"id": 1, "name": "ann", "score": 3, "mood": "happy"}, {"id": 2, "name": "bob", "score": 5, "mood": "sad"}]
+
+
+def coverage2_cases() -> list[Case]:
+    with_categories = {"users": USERS, "categories": CATEGORIES}
+    return [
+        # A foreign key to its own table: the planner used to define the table twice in one MetaData.
+        Case("add-table-with-self-fk", users(), categories(), sql=("categories",)),
+        Case("self-fk-table-column-change", categories(), categories(name_length=60), rows=with_categories),
+        Case("self-fk-on-delete-change", categories(), categories(ondelete="CASCADE"), rows=with_categories,
+             sql=("CASCADE",)),
+        Case("self-fk-table-add-not-null-column", categories(),
+             categories(sa.Column("depth", sa.Integer, nullable=False, server_default="0")), rows=with_categories),
+        # Non-native enums: a VARCHAR and a CHECK the engine re-spells on every inspection (PostgreSQL).
+        Case("non-native-enum-added", users(), users(_status("new", "done", nullable=False, server_default="new")),
+             sql=("status",)),
+        Case("non-native-enum-values-change", users(_status("new", "done")),
+             users(_status("new", "done", "archived")), sql=("archived",)),
+        # Widening a serial key that foreign keys point at.
+        Case("serial-pk-to-bigint-with-fk", with_posts(), _posts_with_bigint_ids,
+             rows={"users": USERS, "posts": POSTS}, sql=("BIGINT",)),
+        Case("identity-pk-to-bigint", _identity_users(sa.Integer, True), _identity_users(sa.BigInteger, True),
+             sql=("BIGINT",), dialects=("postgresql",)),
+        Case("serial-to-identity", _identity_users(sa.Integer, False), _identity_users(sa.Integer, True),
+             sql=("IDENTITY",), dialects=("postgresql",)),
+        # A server default that cannot be cast along with its column.
+        Case("varchar-to-native-enum-with-default",
+             users(sa.Column("mood", sa.String(10), nullable=False, server_default="happy")),
+             users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"), nullable=False, server_default="happy")),
+             rows={"users": MOODS}),
+        Case("string-default-with-percent", users(), users(name_default="100% sure"), sql=("100%",)),
+        Case("generated-virtual-to-stored",
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=False))),
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))),
+             dialects=("sqlite", "mysql")),  # PostgreSQL 15 has stored generated columns only
+        Case("add-column-between-others", users(), _users_with_middle_column,
+             sql=("AFTER",), dialects=("mysql",)),
+        Case("add-column-between-others", users(), _users_with_middle_column, dialects=("sqlite", "postgresql")),
+        Case("expression-index-on-text", users(), users(sa.Index("ix_lower_name", sa.text("lower(name)"))),
+             dialects=("sqlite", "postgresql")),
+        Case("expression-index-func", users(), users(sa.Index("ix_upper_name", sa.func.upper(sa.column("name")))),
+             dialects=("sqlite", "postgresql")),
     ]
 
 
