@@ -38,6 +38,24 @@ def canonical_check(expression: str) -> str:
     return _VARCHAR_LITERAL_AS_TEXT.sub(lambda m: f"{m.group(1) or m.group(2)}::text", expression)
 
 
+_SEQUENCES_SQL = """
+SELECT c.relname, s.seqstart, s.seqincrement, format_type(s.seqtypid, NULL), s.seqmin, s.seqmax, s.seqcycle,
+       s.seqcache, (SELECT CASE WHEN tn.nspname = current_schema() THEN '' ELSE tn.nspname || '.' END
+                           || t.relname || '.' || a.attname
+                    FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                    JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
+                      AND d.refclassid = 'pg_class'::regclass)
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')
+ORDER BY c.relname
+"""
+
+
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
 
@@ -91,6 +109,7 @@ class PostgresReflector(Reflector):
             where=options.get("postgresql_where"),
             using=None if using in (None, "btree") else using,
             include=tuple(options.get("postgresql_include") or ()),
+            nulls_not_distinct=bool(options.get("postgresql_nulls_not_distinct")),
         )
 
     def table_comments(self, names: list[str], schema: str | None = None) -> dict[str, str | None]:
@@ -105,14 +124,7 @@ class PostgresReflector(Reflector):
         )
 
     def sequences(self) -> tuple[Sequence, ...]:
-        # Sequences owned by a SERIAL ('a') or IDENTITY ('i') column are part of that column.
-        rows = self.conn.execute(sa.text(
-            "SELECT c.relname, s.seqstart, s.seqincrement FROM pg_sequence s"
-            " JOIN pg_class c ON c.oid = s.seqrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND NOT EXISTS ("
-            "   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"
-            "   AND d.deptype IN ('a', 'i'))"
-            " ORDER BY c.relname"
-        )).all()
-        return tuple(Sequence(name, start, increment) for name, start, increment in rows)
+        # An IDENTITY column's sequence ('i') is part of that column; a SERIAL's is owned ('a') by its column.
+        rows = self.conn.execute(sa.text(_SEQUENCES_SQL)).all()
+        return tuple(Sequence(name, start, increment, data_type, min_value, max_value, cycle, cache, owned_by)
+                     for name, start, increment, data_type, min_value, max_value, cycle, cache, owned_by in rows)

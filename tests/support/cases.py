@@ -136,6 +136,8 @@ class Case:
     rows: dict[str, list[dict]] = field(default_factory=lambda: {"users": USERS})
     sql: tuple[str, ...] = ()  # substrings the planned migration must contain
     dialects: tuple[str, ...] = ALL_DIALECTS
+    # A -> B loses nothing: it is applied through the lint gate (no --allow-destructive), which must let it pass.
+    gated: bool = False
 
 
 def build_cases() -> list[Case]:
@@ -288,6 +290,28 @@ def _users_with_middle_column(md: sa.MetaData) -> None:
              sa.Column("email", sa.String(50)), sa.Column("score", sa.Integer, nullable=True))
 
 
+def _posts_fk(**options: object) -> Model:
+    def build(md: sa.MetaData) -> None:
+        users()(md)
+        sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", **options),
+                           nullable=False),
+                 sa.Column("title", sa.String(50), nullable=False))
+    return build
+
+
+def _ticket_sequence(**options: object) -> Model:
+    def build(md: sa.MetaData) -> None:
+        seq = sa.Sequence("ticket_seq", start=100, increment=5, metadata=md, **options)  # type: ignore[arg-type]
+        users(sa.Column("ticket", sa.Integer, seq, server_default=seq.next_value()))(md)
+    return build
+
+
+def _plain_id_users(md: sa.MetaData) -> None:
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+             sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
+
+
 CATEGORIES = [{"id": 1, "parent_id": None, "name": "root"}, {"id": 2, "parent_id": 1, "name": "leaf"}]
 MOODS = [{"id": 1, "name": "ann", "score": 3, "mood": "happy"}, {"id": 2, "name": "bob", "score": 5, "mood": "sad"}]
 
@@ -326,6 +350,36 @@ def coverage2_cases() -> list[Case]:
              dialects=("sqlite", "mysql")),  # PostgreSQL 15 has stored generated columns only
         Case("add-column-between-others", users(), _users_with_middle_column,
              sql=("AFTER",), dialects=("mysql",)),
+        # Attributes the schema model carries: a change to any of them is planned, not "in sync".
+        Case("fk-deferrable-initially-deferred", with_posts(), _posts_fk(deferrable=True, initially="DEFERRED"),
+             rows={"users": USERS, "posts": POSTS}, sql=("DEFERRABLE INITIALLY DEFERRED",),
+             dialects=("sqlite", "postgresql")),  # MySQL checks every foreign key at once
+        Case("fk-deferrable-dropped", _posts_fk(deferrable=True), with_posts(), rows={"users": USERS, "posts": POSTS},
+             dialects=("sqlite", "postgresql")),
+        Case("unique-nulls-not-distinct", users(sa.UniqueConstraint("name", name="uq_users_name")),
+             users(sa.UniqueConstraint("name", name="uq_users_name", postgresql_nulls_not_distinct=True)),
+             sql=("NULLS NOT DISTINCT",), dialects=("postgresql",)),
+        Case("index-nulls-not-distinct", users(sa.Index("ix_score", "score", unique=True)),
+             users(sa.Index("ix_score", "score", unique=True, postgresql_nulls_not_distinct=True)),
+             sql=("NULLS NOT DISTINCT",), dialects=("postgresql",)),
+        Case("sequence-options-change", _ticket_sequence(), _ticket_sequence(
+            data_type=sa.Integer(), minvalue=50, maxvalue=100000, cycle=True, cache=10),
+             sql=("ALTER SEQUENCE ticket_seq AS integer",), dialects=("postgresql",)),
+        Case("sequence-added-with-options", users(), _ticket_sequence(data_type=sa.SmallInteger(), maxvalue=3000),
+             sql=("AS SMALLINT",), dialects=("postgresql",)),
+        Case("identity-bounds-cycle-cache", users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10))),
+             users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10, maxvalue=100000, cycle=True, cache=5))),
+             sql=("CYCLE",), dialects=("postgresql",)),
+        Case("serial-to-plain-integer", _identity_users(sa.Integer, False), _plain_id_users,
+             sql=("DROP SEQUENCE users_id_seq",), dialects=("postgresql",)),
+        # The lint gate must let these through: nothing is lost, no row breaks the new index.
+        Case("drop-stored-generated-column-gated",
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))), users(), gated=True),
+        Case("partial-unique-index-excluding-duplicates", users(sa.Index("ix_name", "name")),
+             users(sa.Index("ix_name", "name", unique=True, sqlite_where=sa.text("score > 0"),
+                            postgresql_where=sa.text("score > 0"))),
+             rows={"users": [*USERS, {"id": 3, "name": "ann", "score": 0}]}, gated=True,
+             dialects=("sqlite", "postgresql")),  # MariaDB has no partial indexes
         Case("add-column-between-others", users(), _users_with_middle_column, dialects=("sqlite", "postgresql")),
         Case("expression-index-on-text", users(), users(sa.Index("ix_lower_name", sa.text("lower(name)"))),
              dialects=("sqlite", "postgresql")),
