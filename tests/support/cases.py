@@ -286,8 +286,9 @@ def _identity_users(type_: type[sa.types.TypeEngine], identity: bool) -> Model:
 
 def _users_with_middle_column(md: sa.MetaData) -> None:
     """`users` with a new column between two it has: MySQL can place it there, as create_all does."""
-    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(30), nullable=False),
-             sa.Column("email", sa.String(50)), sa.Column("score", sa.Integer, nullable=True))
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("name", sa.String(30), nullable=False), sa.Column("email", sa.String(50)),
+             sa.Column("score", sa.Integer, nullable=True))
 
 
 def _posts_fk(**options: object) -> Model:
