@@ -278,7 +278,7 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     table_renames, column_renames = _applicable_renames(current, desired, renames or Renames())
     changes.extend(RenameTable(old, new) for new, old in table_renames.items())
     renamed = _apply_renames(current, table_renames, column_renames)
-    changes.extend(_diff_named(current.sequences, desired.sequences, AddSequence, DropSequence, ModifySequence))
+    changes.extend(_diff_named(renamed.sequences, desired.sequences, AddSequence, DropSequence, ModifySequence))
     enum_changes = list(_diff_named(current.enums, desired.enums, AddEnum, DropEnum, ModifyEnum))
     changes.extend(c for c in enum_changes if not isinstance(c, DropEnum))
     cur_tables = {t.name: t for t in renamed.tables}
@@ -371,7 +371,14 @@ def _apply_renames(
                 ref_columns=cols(new_table.get(f.ref_table, f.ref_table), f.ref_columns),
             ) for f in t.foreign_keys),
         ))
-    return replace(schema, tables=tuple(out))
+
+    def owner(seq: Sequence) -> str | None:
+        if seq.owner is None:
+            return None
+        table = new_table.get(seq.owner[0], seq.owner[0])
+        return f"{table}.{cols(table, (seq.owner[1],))[0]}"
+
+    return replace(schema, tables=tuple(out), sequences=tuple(replace(s, owned_by=owner(s)) for s in schema.sequences))
 
 
 def rename_candidates(diff: SchemaDiff) -> list[RenameCandidate]:
@@ -536,8 +543,9 @@ def describe_change(change: Change) -> list[str]:
         case AddSequence(seq) | DropSequence(seq):
             return [f'{_verb(change)} sequence "{seq.name}"']
         case ModifySequence(cur, des):
-            return [f'change sequence "{cur.name}": start {cur.start} -> {des.start}, '
-                    f"increment {cur.increment} -> {des.increment}"]
+            detail = ", ".join(f"{f.name} {getattr(cur, f.name)!r} -> {getattr(des, f.name)!r}" for f in fields(cur)
+                               if getattr(cur, f.name) != getattr(des, f.name))
+            return [f'change sequence "{cur.name}": {detail}']
     raise TypeError(change)  # pragma: no cover - the match above is exhaustive
 
 

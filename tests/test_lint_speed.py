@@ -60,7 +60,7 @@ CASES = {
         ("ALTER TABLE billing.inv ADD COLUMN total NUMERIC(10, 2) DEFAULT 0", True),
         ("ALTER TABLE public.p ADD COLUMN spelled_out INT", False),  # the default schema spelled out
         *COMMON[:6],
-        ("ALTER TABLE p ADD COLUMN s SERIAL, ADD COLUMN m mood", True),
+        ("ALTER TABLE p ADD COLUMN s SERIAL, ADD COLUMN m mood", False),  # SERIAL makes a sequence too
         ("CREATE TABLE e (id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, m mood DEFAULT 'ok')", True),
         ("ALTER TABLE p ALTER COLUMN name SET NOT NULL, ALTER COLUMN name SET DEFAULT 'n'", True),
         ("ALTER TABLE ONLY p ALTER COLUMN name DROP DEFAULT", True),

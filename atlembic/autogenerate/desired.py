@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from atlembic.devdb import DevDatabase
 from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError
+from atlembic.migrate.executor import execute_as_written
 from atlembic.migrate.transactions import autocommit
 from atlembic.provider import mark_engine_named
 from atlembic.replay import cache as replay_cache
@@ -51,7 +52,7 @@ def _load_batch(conn: sa.Connection, statements: Sequence[str]) -> bool:
         return False
     try:
         conn.exec_driver_sql("BEGIN")
-        conn.exec_driver_sql("\n;\n".join(statements))
+        execute_as_written(conn, "\n;\n".join(statements))
         conn.exec_driver_sql("COMMIT")
     except Exception:  # e.g. CREATE INDEX CONCURRENTLY: run them one by one, which names the culprit
         conn.exec_driver_sql("ROLLBACK")
@@ -62,7 +63,7 @@ def _load_batch(conn: sa.Connection, statements: Sequence[str]) -> bool:
 def _load_each(conn: sa.Connection, statements: Sequence[str]) -> None:
     for sql in statements:
         try:
-            conn.exec_driver_sql(sql)
+            execute_as_written(conn, sql)
         except Exception as exc:
             first = " ".join(sql.split())[:120]
             raise AtlembicError(f'models: the dev database rejected "{first}": {exc}') from exc

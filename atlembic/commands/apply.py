@@ -26,7 +26,7 @@ from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import load_schema_filter
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
-from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, file_tx_mode
+from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, execute_as_written, file_tx_mode
 from atlembic.migrate.history import BASE, History
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
@@ -310,7 +310,7 @@ def _apply_downgrade(conn: Connection, store: RevisionStore, outcome: DowngradeO
     def run() -> None:
         for text in statements:
             try:
-                conn.exec_driver_sql(text)
+                execute_as_written(conn, text)
             except Exception as exc:
                 first = " ".join(text.split())[:200]
                 reason = one_line(exc)

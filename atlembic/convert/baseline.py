@@ -32,7 +32,7 @@ from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import import_metadata
 from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write, render_migration
-from atlembic.migrate.executor import StatementError, run_file
+from atlembic.migrate.executor import StatementError, execute_as_written, run_file
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
 from atlembic.schema.model import Schema
@@ -170,7 +170,7 @@ def _start_builder(settings: Settings, start_metadata: str | None, start_sql: st
         def run(conn: Connection) -> None:
             for stmt in split_statements(text, conn.dialect.name):
                 try:
-                    conn.exec_driver_sql(stmt.text)
+                    execute_as_written(conn, stmt.text)
                 except sa.exc.SQLAlchemyError as exc:
                     raise AtlembicError(f"--start-sql {path}:{stmt.line}: {one_line(exc, with_type=True)}") from exc
 

@@ -115,8 +115,10 @@ class Engine:
         return self.reflector(conn).unmanaged_objects()
 
     def mock_engine(self, executor: Any = None) -> MockConnection:
-        """An engine that only compiles: SQL for this engine without a driver or a server."""
-        return sa.create_mock_engine(self.mock_url, executor)
+        """An engine that only compiles: SQL for this engine without a driver or a server. Its SQL goes to files
+        that run as written (migrate.executor.execute_as_written), so a literal's % stays one % (the driver's
+        format paramstyle would double it)."""
+        return sa.create_mock_engine(self.mock_url, executor, paramstyle="named")
 
     def planner(self) -> Planner:
         return self.planner_class(self.mock_engine().dialect)

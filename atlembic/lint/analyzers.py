@@ -102,8 +102,9 @@ class Destructive(Analyzer):
 
 
 def _virtual(column: Column) -> bool:
-    """A VIRTUAL generated column holds no data: dropping it loses nothing."""
-    return column.computed is not None and column.computed.persisted is False
+    """A generated column holds no data of its own, VIRTUAL or STORED: its values come from its expression
+    over the others, so dropping it loses nothing."""
+    return column.computed is not None
 
 
 # -- data_depend (MF101-MF104, MY101, LT101) ---------------------------------------------------------
@@ -164,8 +165,9 @@ class DataDependent(Analyzer):
                 f"columns {_quoted(existing)} contain"
             code, text = "MF101", f'Adding a unique index "{label}" on table "{table}" might fail in case ' \
                                   f"{what} duplicate entries"
+        where = obj.where if isinstance(obj, Index) else None  # a partial index: only its rows must be unique
         yield from _with_data(ctx, step, code, text, None if len(existing) != len(columns) else (
-            lambda d: d.has_duplicates(ctx.start_name(table), columns)),
+            lambda d: d.has_duplicates(ctx.start_name(table), columns, where)),
             fails=f'{table}({", ".join(columns)}) holds duplicate values', passes="no duplicate values")
 
 

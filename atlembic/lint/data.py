@@ -53,10 +53,11 @@ class TargetData:
         return self._exists(("nulls", table, column),
                             f"SELECT 1 FROM {self._quote_table(table)} WHERE {self._quote(column)} IS NULL LIMIT 1")
 
-    def has_duplicates(self, table: str, columns: Sequence[str]) -> bool | None:
-        """Two rows with the same non-NULL values in `columns` (NULLs never collide in a unique index)."""
+    def has_duplicates(self, table: str, columns: Sequence[str], where: str | None = None) -> bool | None:
+        """Two rows with the same non-NULL values in `columns` (NULLs never collide in a unique index), among
+        the rows `where` selects (a partial index's predicate, as the engine spells it)."""
         cols = ", ".join(self._quote(c) for c in columns)
-        not_null = " AND ".join(f"{self._quote(c)} IS NOT NULL" for c in columns)
-        sql = (f"SELECT 1 FROM {self._quote_table(table)} WHERE {not_null} GROUP BY {cols} "
+        conditions = [f"{self._quote(c)} IS NOT NULL" for c in columns] + ([f"({where})"] if where else [])
+        sql = (f"SELECT 1 FROM {self._quote_table(table)} WHERE {' AND '.join(conditions)} GROUP BY {cols} "
                "HAVING COUNT(*) > 1 LIMIT 1")
-        return self._exists(("dups", table, *columns), sql)
+        return self._exists(("dups", table, *columns, where), sql)

@@ -59,7 +59,7 @@ def data_loss(diff: SchemaDiff) -> list[str]:
                 found.append(f'enum "{change.current.name}": drop values {gone}')
         elif isinstance(change, ModifyTable):
             for sub in change.changes:
-                if isinstance(sub, DropColumn):
+                if isinstance(sub, DropColumn) and sub.column.computed is None:  # generated: recomputable
                     found.append(f'table "{change.name}": drop column "{sub.column.name}"')
                 elif isinstance(sub, ModifyColumn) and "type" in sub.changed and narrows(
                     sub.current.type, sub.desired.type

@@ -35,7 +35,7 @@ from atlembic.lint.targets import (
     table_names,
 )
 from atlembic.migrate.directory import MigrationFile
-from atlembic.migrate.executor import StatementError
+from atlembic.migrate.executor import StatementError, execute_as_written
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay import cache as replay_cache
@@ -209,7 +209,7 @@ def file_steps(
         if written is None and run.statements:
             inspect_run()
         try:
-            conn.exec_driver_sql(stmt.text)
+            execute_as_written(conn, stmt.text)
         except Exception as exc:
             raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
         if written is not None:

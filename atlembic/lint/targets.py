@@ -56,9 +56,15 @@ _LOCAL_ACTION = re.compile(
     r"|(?:ALGORITHM|LOCK)\s*=)", _FLAGS)
 
 
+# A SERIAL column makes a sequence beside its table (PostgreSQL): the schema changes outside the table.
+_SERIAL = re.compile(r"\b(?:SMALL|BIG)?SERIAL\b", re.IGNORECASE)
+
+
 def changed_table(text: str) -> str | None:
     """The table (as written) that a whitelisted statement changes, or None when it may change more."""
     text = text.strip().rstrip(";")
+    if _SERIAL.search(text):
+        return None
     if (m := _CREATE_TABLE.match(text)) is not None:
         return None if _CREATE_TABLE_NOT.search(text, m.end()) else m["table"]
     if (m := _CREATE_INDEX.match(text)) is not None:

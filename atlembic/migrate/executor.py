@@ -34,6 +34,12 @@ class StatementError(AtlembicError):
 TX_MODES = ("file", "all", "none")
 
 
+def execute_as_written(conn: Connection, sql: str) -> None:
+    """SQL text run exactly as written, without the DBAPI's %-formatting: PyMySQL formats a statement even
+    when it has no parameters, so `DEFAULT '100% sure'` would reach the server as '100{}ure'."""
+    conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+
+
 def file_tx_mode(file: MigrationFile, global_mode: str = "file") -> str:
     """How `file` runs: ``file`` (its own transaction), ``none``, or ``all`` (inside the caller's).
 
@@ -89,7 +95,7 @@ def run_file(
     """
     if start == 0 and len(statements) > 1 and transactions.batches and _uses_transaction(file, tx_mode):
         try:
-            conn.exec_driver_sql("\n;\n".join(["BEGIN", *(s.text for s in statements)]))
+            execute_as_written(conn, "\n;\n".join(["BEGIN", *(s.text for s in statements)]))
             if after_statement is not None:
                 after_statement(len(statements))
         except Exception:  # roll back, run it again one statement at a time, for a precise report
@@ -102,7 +108,7 @@ def run_file(
         for index in range(start, len(statements)):
             stmt = statements[index]
             try:
-                conn.exec_driver_sql(stmt.text)
+                execute_as_written(conn, stmt.text)
             except Exception as exc:  # the driver's error is the user's error: report it with context
                 raise StatementError(file, stmt, exc) from exc
             if after_statement is not None:

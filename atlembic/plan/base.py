@@ -61,8 +61,7 @@ class Planner:
         if column.computed is not None:
             args.append(sa.Computed(sa.text(column.computed.expression), persisted=column.computed.persisted))
         if column.identity is not None:
-            ident = column.identity
-            args.append(sa.Identity(always=ident.always, start=ident.start, increment=ident.increment))
+            args.append(sa_identity(column.identity, column.type))
         return sa.Column(
             column.name,
             RawType(column.type),
@@ -87,12 +86,14 @@ class Planner:
         items: list[Any] = [self.sa_column(c) for c in table.columns]
         if table.primary_key is not None:
             items.append(sa.PrimaryKeyConstraint(*table.primary_key.columns, name=table.primary_key.name))
-        items += [sa.UniqueConstraint(*u.columns, name=u.name) for u in table.uniques]
+        items += [sa.UniqueConstraint(*u.columns, name=u.name, **self.unique_options(u)) for u in table.uniques]
         items += [sa.CheckConstraint(sa.text(c.expression), name=c.name) for c in table.checks]
         items += [self.sa_foreign_key(fk) for fk in fks]
+        own = name or table.name
         for fk in fks:
-            self._stub(metadata, fk.ref_table, fk.ref_columns)
-        schema, bare = split_name(name or table.name)
+            if fk.ref_table != own:  # a key to its own table refers to the table being defined here
+                self._stub(metadata, fk.ref_table, fk.ref_columns)
+        schema, bare = split_name(own)
         return sa.Table(bare, metadata, *items, schema=schema, comment=table.comment)
 
     def sa_foreign_key(self, fk: model.ForeignKey) -> sa.ForeignKeyConstraint:
@@ -102,6 +103,8 @@ class Planner:
             name=fk.name,
             ondelete=fk.on_delete,
             onupdate=fk.on_update,
+            deferrable=fk.deferrable or None,
+            initially=fk.initially,
         )
 
     @staticmethod
@@ -117,8 +120,8 @@ class Planner:
     def sa_index(self, index: model.Index, table: sa.Table) -> sa.Index:
         parts: list[Any] = []
         for part in index.parts:
-            expr: Any = sa.literal_column(self.quote(part.column)) if part.column else sa.text(part.sql)
-            parts.append(expr.desc() if part.descending else expr)
+            expr: Any = sa.literal_column(self.quote(part.column)) if part.column else self.index_expression(part)
+            parts.append(sa.desc(expr) if part.descending else expr)
         kwargs: dict[str, Any] = {}
         if index.where is not None:
             kwargs[f"{self.dialect_name}_where"] = sa.text(index.where)
@@ -126,7 +129,18 @@ class Planner:
             kwargs[f"{self.dialect_name}_using"] = index.using
         if index.include:
             kwargs[f"{self.dialect_name}_include"] = list(index.include)
+        if index.nulls_not_distinct:
+            kwargs[f"{self.dialect_name}_nulls_not_distinct"] = True
         return sa.Index(index.name, *parts, unique=index.unique, _table=table, **kwargs)
+
+    def unique_options(self, unique: model.UniqueConstraint) -> dict[str, Any]:
+        """Dialect keywords of a UNIQUE constraint (SQLAlchemy's and Alembic's spelling)."""
+        return {f"{self.dialect_name}_nulls_not_distinct": True} if unique.nulls_not_distinct else {}
+
+    def index_expression(self, part: model.IndexPart) -> Any:
+        """An expression key part: parenthesised, as engines that need it for anything but a function call
+        (PostgreSQL) take it."""
+        return sa.text(part.sql)
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -164,6 +178,23 @@ class Planner:
         )
         call(_SchemaQualifiedOperations(Operations(ctx)))
         return [s.strip() for s in buffer.getvalue().split(";\n\n") if s.strip()]
+
+
+# The largest value of each integer type an identity can have: its MAXVALUE when none is given.
+_IDENTITY_MAX = {"SMALLINT": 2**15 - 1, "INTEGER": 2**31 - 1, "BIGINT": 2**63 - 1}
+
+
+def sa_identity(identity: model.Identity, column_type: str) -> sa.Identity:
+    """The identity with the options that differ from the engine's defaults for `column_type` (as the models
+    spell it: an identity of the models' own leaves them out)."""
+    top = _IDENTITY_MAX.get(column_type.upper(), 2**63 - 1)
+    ascending = (identity.increment or 1) > 0
+    start = identity.start if identity.start not in (None, 1 if ascending else -1) else None
+    return sa.Identity(
+        always=identity.always, start=start, increment=identity.increment if identity.increment != 1 else None,
+        minvalue=None if identity.min_value == (1 if ascending else -top - 1) else identity.min_value,
+        maxvalue=None if identity.max_value == (top if ascending else -1) else identity.max_value,
+        cycle=identity.cycle or None, cache=None if identity.cache in (None, 1) else identity.cache)
 
 
 # Which positional argument of an Alembic operation names the table (it gets a `schema=` kwarg).

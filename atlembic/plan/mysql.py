@@ -342,9 +342,16 @@ class MySQLPlanner(Planner):
                 elif c.kind != "foreignkey":  # FK renames are handled as drop + add by the FK phases
                     raise AtlembicError(f'table "{desired.name}": MySQL cannot rename {c.kind} constraint "{c.old}"')
         modified = {c.current.name for c in change.changes if isinstance(c, ModifyColumn)}
+        replaced = {c.current.name for c in change.changes if isinstance(c, ModifyColumn) and _storage_changes(c)}
+        added = replaced | {c.column.name for c in change.changes if isinstance(c, AddColumn)}
         for c in change.changes:
             if isinstance(c, AddColumn):
-                columns.append(f"ADD COLUMN {self.column_spec(c.column)}")
+                columns.append(self._add_column(desired, c.column, added))
+            elif isinstance(c, ModifyColumn) and c.current.name in replaced:
+                # MariaDB cannot MODIFY a column into a stored or virtual one (error 1907); a generated
+                # column's values come from its expression, so dropping and adding it loses nothing.
+                columns.append(f"DROP COLUMN {self.quote(c.current.name)}")
+                columns.append(self._add_column(desired, c.desired, added))
             elif isinstance(c, ModifyColumn):
                 columns.append(f"MODIFY COLUMN {self.column_spec(c.desired)}")
             elif isinstance(c, DropColumn):
@@ -371,6 +378,16 @@ class MySQLPlanner(Planner):
         # Options first: a MODIFY without a character set takes the table's (new) default.
         return [*drops, *option_clauses, *columns, *adds]
 
+    def _add_column(self, desired: model.Table, column: model.Column, added: set[str]) -> str:
+        """ADD COLUMN, placed where the models have it: nothing when it goes last (after every column the
+        table keeps), else `AFTER` its predecessor (or `FIRST`), so the columns come in the models' order, as
+        create_all makes them. Columns added earlier in the same ALTER TABLE already exist for `AFTER`."""
+        names = list(desired.column_names)
+        pos = names.index(column.name)
+        where = "" if all(n in added for n in names[pos + 1:]) else \
+            f" AFTER {self.quote(names[pos - 1])}" if pos else " FIRST"
+        return f"ADD COLUMN {self.column_spec(column)}{where}"
+
     def _option_clauses(self, current: model.Table, desired: model.Table) -> list[str]:
         if current.options == desired.options:
             return []
@@ -391,6 +408,13 @@ def _prefix_of(columns: tuple[str, ...], index: model.Index) -> bool:
     if index.using in ("FULLTEXT", "SPATIAL") or len(index.parts) < len(columns):
         return False
     return all(p.column == col and p.length is None for p, col in zip(index.parts, columns, strict=False))
+
+
+def _storage_changes(change: ModifyColumn) -> bool:
+    """Whether a column becomes generated, or changes between VIRTUAL and STORED (not back to a plain column:
+    that one keeps the values it has)."""
+    cur, des = change.current.computed, change.desired.computed
+    return des is not None and (cur is None or cur.persisted != des.persisted)
 
 
 def _is_character(type_: str) -> bool:

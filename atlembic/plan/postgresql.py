@@ -43,11 +43,14 @@ from atlembic.diff import (
     RenameTable,
     SchemaDiff,
 )
-from atlembic.plan.base import PlannedStatement, Planner, RawType, dependency_order
+from atlembic.plan.base import PlannedStatement, Planner, RawType, dependency_order, sa_identity
 from atlembic.schema import model
 from atlembic.schema.model import split_name
 
 _SERIAL_TYPES = {"INTEGER": "SERIAL", "BIGINT": "BIGSERIAL", "SMALLINT": "SMALLSERIAL"}
+# A sequence's data types, SQLAlchemy's spelling of each (CREATE SEQUENCE ... AS) and their value ranges.
+_SEQUENCE_TYPES: dict[str, tuple[type[sa.types.TypeEngine], int]] = {
+    "smallint": (sa.SmallInteger, 2**15 - 1), "integer": (sa.Integer, 2**31 - 1), "bigint": (sa.BigInteger, 2**63 - 1)}
 _NEXTVAL = re.compile(r"^nextval\('(?:\"?[\w.]+\"?\.)?\"?(\w+)\"?'::regclass\)$")
 
 
@@ -55,6 +58,8 @@ class PostgresPlanner(Planner):
     dialect_name = "postgresql"
 
     standalone_sequences: frozenset[str] = frozenset()
+    # Sequences a SERIAL column made and draws from: they come and go with their column.
+    implicit_sequences: frozenset[str] = frozenset()
 
     def sa_column(self, column: model.Column) -> sa.Column:
         # A column whose default draws from an implicit sequence (not one the schema declares on its
@@ -67,7 +72,10 @@ class PostgresPlanner(Planner):
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
         self.directives = []
-        self.standalone_sequences = frozenset(s.name for s in (*diff.current.sequences, *diff.desired.sequences))
+        self.implicit_sequences = _implicit_sequences(diff.current) | _implicit_sequences(diff.desired)
+        self.standalone_sequences = frozenset(s.name for s in (*diff.current.sequences, *diff.desired.sequences)
+                                              if s.name not in self.implicit_sequences)
+        self.replaced_serials: set[str] = set()
         out: list[PlannedStatement] = []
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
         modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
@@ -82,6 +90,8 @@ class PostgresPlanner(Planner):
                 out.append(self._create_enum(change.enum))
             elif isinstance(change, ModifyEnum):
                 out += self._modify_enum(change, diff)
+            elif isinstance(change, AddSequence) and change.sequence.name in self.implicit_sequences:
+                continue  # made by the SERIAL column that draws from it (or renamed with it)
             elif isinstance(change, AddSequence | ModifySequence):
                 out.append(self._sequence(change))
         # Foreign keys first out, last in: nothing they reference may be missing at either end.
@@ -107,7 +117,7 @@ class PostgresPlanner(Planner):
         for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
         for change in diff.changes:
-            if isinstance(change, DropSequence):
+            if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
                                             self.compile(DropSequence_(sa.Sequence(change.sequence.name)))))
             elif isinstance(change, DropSchema):
@@ -178,13 +188,57 @@ class PostgresPlanner(Planner):
     def _sequence(self, change: AddSequence | ModifySequence) -> PlannedStatement:
         if isinstance(change, AddSequence):
             seq = change.sequence
-            return PlannedStatement(f'Create sequence "{seq.name}"', self.compile(CreateSequence(
-                sa.Sequence(seq.name, start=seq.start, increment=seq.increment))))
+            data_type, top = _SEQUENCE_TYPES.get(seq.data_type or "bigint", (sa.BigInteger, 2**63 - 1))
+            ascending = (seq.increment or 1) > 0
+            # Options at PostgreSQL's defaults are left out, as create_all leaves them out.
+            return PlannedStatement(f'Create sequence "{seq.name}"', self.compile(CreateSequence(sa.Sequence(
+                seq.name, start=seq.start, increment=seq.increment,
+                data_type=None if seq.data_type in (None, "bigint") else data_type(),
+                minvalue=None if seq.min_value == (1 if ascending else -top - 1) else seq.min_value,
+                maxvalue=None if seq.max_value == (top if ascending else -1) else seq.max_value,
+                cycle=seq.cycle or None, cache=None if seq.cache in (None, 1) else seq.cache))))
         cur, des = change.current, change.desired
-        parts = [f"INCREMENT BY {des.increment}" if des.increment != cur.increment else "",
-                 f"START WITH {des.start}" if des.start != cur.start else ""]
+        parts = []
+        if des.data_type != cur.data_type and des.data_type:
+            parts.append(f"AS {des.data_type}")
+        if des.increment != cur.increment:
+            parts.append(f"INCREMENT BY {des.increment}")
+        for keyword, attr in (("MINVALUE", "min_value"), ("MAXVALUE", "max_value")):
+            if getattr(des, attr) != _bound_after_as(cur, des, attr):
+                parts.append(f"{keyword} {getattr(des, attr)}")
+        if des.start != cur.start:
+            parts.append(f"START WITH {des.start}")
+        if des.cache != cur.cache:
+            parts.append(f"CACHE {des.cache}")
+        if des.cycle != cur.cycle:
+            parts.append("CYCLE" if des.cycle else "NO CYCLE")
+        if des.owned_by != cur.owned_by:
+            parts.append(f"OWNED BY {self._owner(des.owned_by)}")
         return PlannedStatement(f'Modify sequence "{cur.name}"',
-                                f"ALTER SEQUENCE {self.quote(cur.name)} {' '.join(p for p in parts if p)}")
+                                f"ALTER SEQUENCE {self.quote(cur.name)} {' '.join(parts)}")
+
+    def _owner(self, owned_by: str | None) -> str:
+        if owned_by is None:
+            return "NONE"
+        table, _, column = owned_by.rpartition(".")
+        return f"{self.quote_table(table)}.{self.quote(column)}"
+
+    def _goes_with_its_column(self, seq: model.Sequence, diff: SchemaDiff) -> bool:
+        """Whether a SERIAL's sequence needs no DROP SEQUENCE of its own: its table or column goes (and takes
+        it along), the column moves to another implicit sequence (a rename), or it was dropped where its
+        column became an identity."""
+        if seq.name in self.replaced_serials:
+            return True
+        if seq.name not in self.implicit_sequences or seq.owner is None:
+            return False
+        table, column = seq.owner
+        renamed = {c.old: c.new for c in diff.changes if isinstance(c, RenameTable)}
+        desired = diff.desired.table(renamed.get(table, table))
+        kept = desired.column(column) if desired is not None else None
+        if kept is None:
+            return True
+        uses = _NEXTVAL.match(kept.default or "")
+        return bool(uses and uses.group(1) != seq.name and uses.group(1) in self.implicit_sequences)
 
     # -- tables ----------------------------------------------------------------------------------
 
@@ -250,7 +304,8 @@ class PostgresPlanner(Planner):
                     pk.name or f"{name}_pkey", name, list(pk.columns)))
             elif isinstance(c, AddUnique):
                 emit(f'Add unique constraint to table: "{name}"',
-                     lambda op, u=c.unique: op.create_unique_constraint(u.name, name, list(u.columns)))
+                     lambda op, u=c.unique: op.create_unique_constraint(u.name, name, list(u.columns),
+                                                                        **self.unique_options(u)))
             elif isinstance(c, AddCheck):
                 emit(f'Add check constraint to table: "{name}"',
                      lambda op, k=c.check: op.create_check_constraint(k.name, name, sa.text(k.expression)))
@@ -277,13 +332,28 @@ class PostgresPlanner(Planner):
         if implicit is not None:
             return [PlannedStatement(comment, implicit)]
         base: dict[str, Any] = {"existing_type": RawType(cur.type), "existing_nullable": cur.nullable}
-        calls: list[dict[str, Any]] = []
-        if cur.identity != des.identity:  # ADD / SET / DROP IDENTITY keep the column and its rows
+        calls: list[dict[str, Any] | str] = []
+        # ADD / SET / DROP IDENTITY keep the column and its rows. An identity's bounds at its type's limits follow
+        # a type change by themselves: not a change of the identity.
+        if _identity_key(cur.identity, cur.type) != _identity_key(des.identity, des.type):
+            serial = _NEXTVAL.match(cur.default or "")
             if des.identity is not None and cur.default is not None:
                 calls.append({"server_default": None, "existing_server_default": sa.text(cur.default)})
+                if serial and serial.group(1) in self.implicit_sequences:
+                    # SERIAL -> IDENTITY (PostgreSQL's recipe): the old sequence goes before the identity makes
+                    # its own under the same name, and the identity continues after the existing values.
+                    self.replaced_serials.add(serial.group(1))
+                    calls.append(f"DROP SEQUENCE {self._qualify(table, serial.group(1))}")
                 cur = replace(cur, default=None)
-            calls.append({"server_default": _identity(des.identity),
-                          "existing_server_default": _identity(cur.identity)})
+            calls.append({"server_default": _identity(des.identity, des.type),
+                          "existing_server_default": _identity(cur.identity, cur.type)})
+            if des.identity is not None and cur.identity is None and (des.identity.increment or 1) > 0:
+                calls.append(self._continue_identity(table, des))
+        if cur.type != des.type and cur.default is not None and cur.default != des.default:
+            # The default changes type with its column ('a'::character varying -> 'a'::mood), and PostgreSQL
+            # refuses to cast most defaults along ("cannot be cast automatically"): drop it first, set it after.
+            calls.append({"server_default": None, "existing_server_default": sa.text(cur.default)})
+            cur = replace(cur, default=None)
         kwargs: dict[str, Any] = {}
         if cur.type != des.type:
             kwargs["type_"] = RawType(des.type)
@@ -297,7 +367,19 @@ class PostgresPlanner(Planner):
         if kwargs:
             calls.append(kwargs)
         return [PlannedStatement(comment, sql) for call in calls
-                for sql in self.alembic(lambda op, c=call: op.alter_column(table, cur.name, **base, **c))]
+                for sql in ([call] if isinstance(call, str) else
+                            self.alembic(lambda op, c=call: op.alter_column(table, cur.name, **base, **c)))]
+
+    def _continue_identity(self, table: str, column: model.Column) -> str:
+        """An identity added to a column that has values: its next value comes after the largest one at or
+        above its start (an empty table, or values below the start, leave it at the start)."""
+        assert column.identity is not None
+        col = self.quote(column.name)
+        start = column.identity.start or 1
+        where = f" WHERE {col} >= {start}" if start != 1 else ""
+        literal = _literal(self.quote_table(table))
+        return f"SELECT setval(pg_get_serial_sequence({literal}, {_literal(column.name)}), MAX({col})) " \
+               f"FROM {self.quote_table(table)}{where}"
 
     def _qualify(self, table: str, name: str) -> str:
         """An index or sequence lives in its table's schema."""
@@ -319,7 +401,8 @@ class PostgresPlanner(Planner):
     def _add_fk(self, table: str, fk: model.ForeignKey) -> PlannedStatement:
         def call(op: Operations) -> None:
             op.create_foreign_key(fk.name, table, fk.ref_table, list(fk.columns), list(fk.ref_columns),
-                                  ondelete=fk.on_delete, onupdate=fk.on_update)
+                                  ondelete=fk.on_delete, onupdate=fk.on_update, deferrable=fk.deferrable or None,
+                                  initially=fk.initially)
         return PlannedStatement(f'Add foreign key to table: "{table}"', self.alembic(call)[0])
 
     def _drop_fk(self, table: str, fk: model.ForeignKey) -> PlannedStatement:
@@ -346,10 +429,35 @@ def _used_in(schema: model.Schema, literal: str) -> bool:
     return any(literal in text for text in texts)
 
 
-def _identity(identity: model.Identity | None) -> sa.Identity | None:
-    if identity is None:
-        return None
-    return sa.Identity(always=identity.always, start=identity.start, increment=identity.increment)
+def _identity(identity: model.Identity | None, column_type: str) -> sa.Identity | None:
+    return sa_identity(identity, column_type) if identity is not None else None
+
+
+def _identity_key(identity: model.Identity | None, column_type: str) -> tuple[Any, ...] | None:
+    ident = _identity(identity, column_type)
+    return None if ident is None else (
+        ident.always, ident.start, ident.increment, ident.minvalue, ident.maxvalue, ident.cycle, ident.cache)
+
+
+def _implicit_sequences(schema: model.Schema) -> frozenset[str]:
+    """Sequences owned by the column whose default draws from them: what SERIAL makes."""
+    found = set()
+    for seq in schema.sequences:
+        table = schema.table(seq.owner[0]) if seq.owner else None
+        column = table.column(seq.owner[1]) if table is not None and seq.owner else None
+        uses = _NEXTVAL.match(column.default or "") if column is not None else None
+        if uses and uses.group(1) == seq.name:
+            found.add(seq.name)
+    return frozenset(found)
+
+
+def _bound_after_as(cur: model.Sequence, des: model.Sequence, attr: str) -> int | None:
+    """MINVALUE / MAXVALUE after `ALTER SEQUENCE ... AS`: a bound at the old type's limit moves to the new one's."""
+    value = getattr(cur, attr)
+    if des.data_type == cur.data_type or cur.data_type not in _SEQUENCE_TYPES or des.data_type not in _SEQUENCE_TYPES:
+        return value
+    old, new = _SEQUENCE_TYPES[cur.data_type][1], _SEQUENCE_TYPES[des.data_type][1]
+    return {old: new, -old - 1: -new - 1}.get(value, value) if value is not None else None
 
 
 def _literal(value: str) -> str:

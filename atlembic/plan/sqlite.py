@@ -8,6 +8,9 @@ foreign-key enforcement off around it; we follow the same sequence so Atlas user
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import sqlalchemy as sa
 
 from atlembic.diff import (
     AddColumn,
@@ -62,6 +65,11 @@ class SqlitePlanner(Planner):
             out.append(PlannedStatement("Enable back the enforcement of foreign-keys constraints",
                                         "PRAGMA foreign_keys = on"))
         return out
+
+    def index_expression(self, part: model.IndexPart) -> Any:
+        # As create_all writes it, `(lower(email))`: SQLite keeps the statement's text, and an index whose
+        # text differs from the models' is the same index spelled another way in sqlite_master.
+        return sa.text(part.expression or "")
 
     @staticmethod
     def _addable(column: model.Column) -> bool:

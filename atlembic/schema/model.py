@@ -18,6 +18,11 @@ class Identity:
     always: bool = False
     start: int | None = None
     increment: int | None = None
+    # The options of its sequence, as the engine reports them (its defaults included: both sides have them).
+    min_value: int | None = None
+    max_value: int | None = None
+    cycle: bool = False
+    cache: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Index:
     where: str | None = None
     using: str | None = None
     include: tuple[str, ...] = ()
+    nulls_not_distinct: bool = False  # PostgreSQL 15: NULLs collide in the unique index
     engine_named: bool = _engine_named()  # an index the engine made for a constraint (MySQL)
 
 
@@ -82,6 +88,7 @@ class Index:
 class UniqueConstraint:
     columns: tuple[str, ...]
     name: str | None = None
+    nulls_not_distinct: bool = False
     engine_named: bool = _engine_named()
 
 
@@ -93,6 +100,8 @@ class ForeignKey:
     name: str | None = None
     on_delete: str | None = None
     on_update: str | None = None
+    deferrable: bool = False
+    initially: str | None = None  # "DEFERRED"; None: IMMEDIATE, the default
     engine_named: bool = _engine_named()
 
 
@@ -145,11 +154,26 @@ class Enum:
 
 @dataclass(frozen=True)
 class Sequence:
-    """A standalone sequence (not the implicit one behind a SERIAL or IDENTITY column)."""
+    """A sequence: standalone, or the one a SERIAL column made (owned by that column, which draws its
+    default from it). An IDENTITY column's sequence is part of its `Identity`."""
 
     name: str
     start: int | None = None
     increment: int | None = None
+    data_type: str | None = None  # "bigint", "integer", "smallint"
+    min_value: int | None = None
+    max_value: int | None = None
+    cycle: bool = False
+    cache: int | None = None
+    owned_by: str | None = None  # "table.column" whose drop drops the sequence (OWNED BY)
+
+    @property
+    def owner(self) -> tuple[str, str] | None:
+        """(table, column) of `owned_by`; the table may be schema-qualified."""
+        if self.owned_by is None:
+            return None
+        table, _, column = self.owned_by.rpartition(".")
+        return table, column
 
 
 @dataclass(frozen=True)

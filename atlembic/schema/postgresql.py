@@ -2,19 +2,65 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Enum, Index, IndexPart, Sequence
+from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence
 from atlembic.schema.reflector import Reflector, _by_table
+from atlembic.schema.sqltext import split_top_level
 
 if TYPE_CHECKING:  # not imported at run time: sa.inspect() of a PostgreSQL connection gives one
     from sqlalchemy.dialects.postgresql.base import PGInspector
 
 
+# A string literal cast to VARCHAR and then to TEXT: `('a'::character varying)::text`, parenthesised or not.
+_VARCHAR_LITERAL_AS_TEXT = re.compile(
+    r"\(('(?:[^']|'')*')::character varying\)::text|('(?:[^']|'')*')::character varying::text")
+# An array of literals cast as a whole: `(ARRAY['a'::character varying])::text[]`, parenthesised or not.
+_CAST_ARRAY = re.compile(r"\(ARRAY\[([^\[\]]*)\]\)::([\w ]+)\[\]|ARRAY\[([^\[\]]*)\]::([\w ]+)\[\]")
+
+
+def canonical_check(expression: str) -> str:
+    """One spelling for what PostgreSQL re-spells each time it parses its own output.
+
+    `CHECK (status IN ('a', 'b'))` on a VARCHAR column is stored as `(ARRAY['a'::character varying, ...])::text[]`;
+    that text, executed again, is stored as `ARRAY[('a'::character varying)::text, ...]` (a non-native enum's
+    CHECK, copied by a plan, would never compare equal to the models'). Both are `ARRAY['a'::text, ...]`, which
+    PostgreSQL keeps as it is: the cast moves into the elements, and a literal cast to VARCHAR then TEXT is the
+    literal as TEXT."""
+    def elements(match: re.Match[str]) -> str:
+        items, type_ = (match.group(1), match.group(2)) if match.group(1) is not None else match.group(3, 4)
+        return "ARRAY[" + ", ".join(f"{item}::{type_}" for item in split_top_level(items)) + "]"
+
+    expression = _CAST_ARRAY.sub(elements, expression)
+    return _VARCHAR_LITERAL_AS_TEXT.sub(lambda m: f"{m.group(1) or m.group(2)}::text", expression)
+
+
+_SEQUENCES_SQL = """
+SELECT c.relname, s.seqstart, s.seqincrement, format_type(s.seqtypid, NULL), s.seqmin, s.seqmax, s.seqcycle,
+       s.seqcache, (SELECT CASE WHEN tn.nspname = current_schema() THEN '' ELSE tn.nspname || '.' END
+                           || t.relname || '.' || a.attname
+                    FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                    JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
+                      AND d.refclassid = 'pg_class'::regclass)
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')
+ORDER BY c.relname
+"""
+
+
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
+
+    def check(self, info: dict[str, Any]) -> Check:
+        return Check(canonical_check(info["sqltext"]), info.get("name"))
 
     def unmanaged_objects(self) -> list[str]:
         triggers = self.conn.exec_driver_sql(
@@ -63,6 +109,7 @@ class PostgresReflector(Reflector):
             where=options.get("postgresql_where"),
             using=None if using in (None, "btree") else using,
             include=tuple(options.get("postgresql_include") or ()),
+            nulls_not_distinct=bool(options.get("postgresql_nulls_not_distinct")),
         )
 
     def table_comments(self, names: list[str], schema: str | None = None) -> dict[str, str | None]:
@@ -77,14 +124,7 @@ class PostgresReflector(Reflector):
         )
 
     def sequences(self) -> tuple[Sequence, ...]:
-        # Sequences owned by a SERIAL ('a') or IDENTITY ('i') column are part of that column.
-        rows = self.conn.execute(sa.text(
-            "SELECT c.relname, s.seqstart, s.seqincrement FROM pg_sequence s"
-            " JOIN pg_class c ON c.oid = s.seqrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND NOT EXISTS ("
-            "   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid"
-            "   AND d.deptype IN ('a', 'i'))"
-            " ORDER BY c.relname"
-        )).all()
-        return tuple(Sequence(name, start, increment) for name, start, increment in rows)
+        # An IDENTITY column's sequence ('i') is part of that column; a SERIAL's is owned ('a') by its column.
+        rows = self.conn.execute(sa.text(_SEQUENCES_SQL)).all()
+        return tuple(Sequence(name, start, increment, data_type, min_value, max_value, cycle, cache, owned_by)
+                     for name, start, increment, data_type, min_value, max_value, cycle, cache, owned_by in rows)

@@ -91,8 +91,7 @@ class Reflector:
                 indexes=tuple(sorted(indexes.get(name, ()), key=lambda i: i.name)),
                 uniques=tuple(sorted((self.unique(u) for u in uniques.get(name, ())), key=_sort_key)),
                 foreign_keys=tuple(sorted((self.foreign_key(f) for f in fks.get(name, ())), key=_sort_key)),
-                checks=tuple(sorted((Check(c["sqltext"], c.get("name")) for c in checks.get(name, ())),
-                                    key=_sort_key)),
+                checks=tuple(sorted((self.check(c) for c in checks.get(name, ())), key=_sort_key)),
                 comment=comments.get(name),
             )
             for name in names
@@ -131,7 +130,9 @@ class Reflector:
             nullable=bool(info["nullable"]),
             default=info.get("default"),
             comment=info.get("comment"),
-            identity=Identity(bool(identity.get("always")), identity.get("start"), identity.get("increment"))
+            identity=Identity(bool(identity.get("always")), identity.get("start"), identity.get("increment"),
+                              identity.get("minvalue"), identity.get("maxvalue"), bool(identity.get("cycle")),
+                              identity.get("cache"))
             if identity
             else None,
             computed=Computed(computed["sqltext"], computed.get("persisted")) if computed else None,
@@ -143,7 +144,12 @@ class Reflector:
         return PrimaryKey(tuple(info["constrained_columns"]), info.get("name"))
 
     def unique(self, info: dict[str, Any]) -> UniqueConstraint:
-        return UniqueConstraint(tuple(info["column_names"]), info.get("name"))
+        options = info.get("dialect_options") or {}
+        return UniqueConstraint(tuple(info["column_names"]), info.get("name"),
+                                bool(options.get("postgresql_nulls_not_distinct")))
+
+    def check(self, info: dict[str, Any]) -> Check:
+        return Check(info["sqltext"], info.get("name"))
 
     def foreign_key(self, info: dict[str, Any]) -> ForeignKey:
         options = info.get("options") or {}
@@ -155,6 +161,8 @@ class Reflector:
             name=info.get("name"),
             on_delete=_action(options.get("ondelete")),
             on_update=_action(options.get("onupdate")),
+            deferrable=bool(options.get("deferrable")),
+            initially=_initially(options.get("initially")),
         )
 
     def indexes(self, names: list[str]) -> dict[str, list[Index]]:
@@ -173,6 +181,13 @@ class Reflector:
 def _action(value: str | None) -> str | None:
     """NO ACTION is what an absent action means; spell both the same way so they compare equal."""
     if value is None or value.upper() == "NO ACTION":
+        return None
+    return value.upper()
+
+
+def _initially(value: str | None) -> str | None:
+    """INITIALLY IMMEDIATE is what an absent INITIALLY means."""
+    if value is None or value.upper() == "IMMEDIATE":
         return None
     return value.upper()
 

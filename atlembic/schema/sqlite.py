@@ -6,36 +6,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from atlembic.schema.model import Index, IndexPart, Schema
 from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
+from atlembic.schema.sqltext import split_top_level, unwrap, walk
 
 _ON_TABLE = re.compile(r"\bON\s+(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|\S+?)\s*\(", re.IGNORECASE | re.DOTALL)
 _SORT_SUFFIX = re.compile(r"\s+(ASC|DESC)\s*$", re.IGNORECASE)
-
-
-def _walk(text: str) -> Iterator[tuple[int, str, int]]:
-    """Yield (index, char, depth) for characters outside quotes; depth counts open parentheses."""
-    depth, quote = 0, ""
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"`":
-            quote = ch
-            continue
-        depth += (ch == "(") - (ch == ")")
-        yield i, ch, depth
-
-
-def split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses and quotes (index key lists, expression lists)."""
-    cuts = [i for i, ch, depth in _walk(text) if ch == sep and depth == 0]
-    bounds = zip([-1, *cuts], [*cuts, len(text)], strict=True)
-    return [text[a + 1 : b].strip() for a, b in bounds]
 
 
 def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
@@ -44,7 +23,7 @@ def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
     if match is None:
         return [], None
     start = match.end()  # just after the "(" that opens the key list
-    close = next((start + i for i, ch, depth in _walk(sql[start:]) if ch == ")" and depth < 0), len(sql))
+    close = next((start + i for i, ch, depth in walk(sql[start:]) if ch == ")" and depth < 0), len(sql))
     rest = sql[close + 1 :].strip()
     where = re.sub(r"^WHERE\s+", "", rest, flags=re.IGNORECASE).strip() if rest else None
     return split_top_level(sql[start:close]), " ".join(where.split()) if where else None
@@ -99,9 +78,7 @@ class SqliteReflector(Reflector):
                 _seq, cid, column, desc = row[0], row[1], row[2], row[3]
                 if cid == -2:  # an expression: SQLite keeps only the statement text
                     text = key_texts[pos] if pos < len(key_texts) else ""
-                    text = _SORT_SUFFIX.sub("", text)
-                    if text.startswith("(") and text.endswith(")"):
-                        text = text[1:-1]
+                    text = unwrap(_SORT_SUFFIX.sub("", text))
                     parts.append(IndexPart(expression=" ".join(text.split()), descending=bool(desc)))
                 else:
                     parts.append(IndexPart(column=column, descending=bool(desc)))

@@ -136,6 +136,8 @@ class Case:
     rows: dict[str, list[dict]] = field(default_factory=lambda: {"users": USERS})
     sql: tuple[str, ...] = ()  # substrings the planned migration must contain
     dialects: tuple[str, ...] = ALL_DIALECTS
+    # A -> B loses nothing: it is applied through the lint gate (no --allow-destructive), which must let it pass.
+    gated: bool = False
 
 
 def build_cases() -> list[Case]:
@@ -247,6 +249,143 @@ def build_cases() -> list[Case]:
         Case("table-comment", users(), commented_users, sql=("people",), dialects=("postgresql", "mysql")),
         Case("column-comment", users(), users(sa.Column("age", sa.Integer, comment="years")),
              sql=("years",), dialects=("postgresql", "mysql")),
+        *coverage2_cases(),
+    ]
+
+
+# ----------------------------------------------------------------- issue 14: harder changes real models make
+
+
+def categories(*extra: sa.SchemaItem, ondelete: str | None = None, name_length: int = 30) -> Model:
+    """`users` and a table whose foreign key refers to itself (a tree)."""
+    def build(md: sa.MetaData) -> None:
+        users()(md)
+        sa.Table(
+            "categories", md,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("parent_id", sa.Integer, sa.ForeignKey("categories.id", name="fk_parent", ondelete=ondelete)),
+            sa.Column("name", sa.String(name_length), nullable=False),
+            *extra,
+        )
+    return build
+
+
+def _status(*values: str, **kw: object) -> sa.Column:
+    """A non-native enum: VARCHAR plus a CHECK listing the values."""
+    return sa.Column("status", sa.Enum(*values, native_enum=False, create_constraint=True, name="ck_status"),
+                     **kw)  # type: ignore[arg-type]
+
+
+def _identity_users(type_: type[sa.types.TypeEngine], identity: bool) -> Model:
+    def build(md: sa.MetaData) -> None:
+        ident = (sa.Identity(),) if identity else ()
+        sa.Table("users", md, sa.Column("id", type_, *ident, primary_key=True),
+                 sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
+    return build
+
+
+def _users_with_middle_column(md: sa.MetaData) -> None:
+    """`users` with a new column between two it has: MySQL can place it there, as create_all does."""
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("name", sa.String(30), nullable=False), sa.Column("email", sa.String(50)),
+             sa.Column("score", sa.Integer, nullable=True))
+
+
+def _posts_fk(**options: object) -> Model:
+    def build(md: sa.MetaData) -> None:
+        users()(md)
+        sa.Table("posts", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", **options),
+                           nullable=False),
+                 sa.Column("title", sa.String(50), nullable=False))
+    return build
+
+
+def _ticket_sequence(**options: object) -> Model:
+    def build(md: sa.MetaData) -> None:
+        seq = sa.Sequence("ticket_seq", start=100, increment=5, metadata=md, **options)  # type: ignore[arg-type]
+        users(sa.Column("ticket", sa.Integer, seq, server_default=seq.next_value()))(md)
+    return build
+
+
+def _plain_id_users(md: sa.MetaData) -> None:
+    sa.Table("users", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+             sa.Column("name", sa.String(30), nullable=False), sa.Column("score", sa.Integer, nullable=True))
+
+
+CATEGORIES = [{"id": 1, "parent_id": None, "name": "root"}, {"id": 2, "parent_id": 1, "name": "leaf"}]
+MOODS = [{"id": 1, "name": "ann", "score": 3, "mood": "happy"}, {"id": 2, "name": "bob", "score": 5, "mood": "sad"}]
+
+
+def coverage2_cases() -> list[Case]:
+    with_categories = {"users": USERS, "categories": CATEGORIES}
+    return [
+        # A foreign key to its own table: the planner used to define the table twice in one MetaData.
+        Case("add-table-with-self-fk", users(), categories(), sql=("categories",)),
+        Case("self-fk-table-column-change", categories(), categories(name_length=60), rows=with_categories),
+        Case("self-fk-on-delete-change", categories(), categories(ondelete="CASCADE"), rows=with_categories,
+             sql=("CASCADE",)),
+        Case("self-fk-table-add-not-null-column", categories(),
+             categories(sa.Column("depth", sa.Integer, nullable=False, server_default="0")), rows=with_categories),
+        # Non-native enums: a VARCHAR and a CHECK the engine re-spells on every inspection (PostgreSQL).
+        Case("non-native-enum-added", users(), users(_status("new", "done", nullable=False, server_default="new")),
+             sql=("status",)),
+        Case("non-native-enum-values-change", users(_status("new", "done")),
+             users(_status("new", "done", "archived")), sql=("archived",)),
+        # Widening a serial key that foreign keys point at.
+        Case("serial-pk-to-bigint-with-fk", with_posts(), _posts_with_bigint_ids,
+             rows={"users": USERS, "posts": POSTS}, sql=("BIGINT",)),
+        Case("identity-pk-to-bigint", _identity_users(sa.Integer, True), _identity_users(sa.BigInteger, True),
+             sql=("BIGINT",), dialects=("postgresql",)),
+        Case("serial-to-identity", _identity_users(sa.Integer, False), _identity_users(sa.Integer, True),
+             sql=("IDENTITY",), dialects=("postgresql",)),
+        # A server default that cannot be cast along with its column.
+        Case("varchar-to-native-enum-with-default",
+             users(sa.Column("mood", sa.String(10), nullable=False, server_default="happy")),
+             users(sa.Column("mood", sa.Enum("happy", "sad", name="mood"), nullable=False, server_default="happy")),
+             rows={"users": MOODS}),
+        Case("string-default-with-percent", users(), users(name_default="100% sure"), sql=("100%",)),
+        Case("generated-virtual-to-stored",
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=False))),
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))),
+             dialects=("sqlite", "mysql")),  # PostgreSQL 15 has stored generated columns only
+        Case("add-column-between-others", users(), _users_with_middle_column,
+             sql=("AFTER",), dialects=("mysql",)),
+        # Attributes the schema model carries: a change to any of them is planned, not "in sync".
+        Case("fk-deferrable-initially-deferred", with_posts(), _posts_fk(deferrable=True, initially="DEFERRED"),
+             rows={"users": USERS, "posts": POSTS}, sql=("DEFERRABLE INITIALLY DEFERRED",),
+             dialects=("sqlite", "postgresql")),  # MySQL checks every foreign key at once
+        Case("fk-deferrable-dropped", _posts_fk(deferrable=True), with_posts(), rows={"users": USERS, "posts": POSTS},
+             dialects=("sqlite", "postgresql")),
+        Case("unique-nulls-not-distinct", users(sa.UniqueConstraint("name", name="uq_users_name")),
+             users(sa.UniqueConstraint("name", name="uq_users_name", postgresql_nulls_not_distinct=True)),
+             sql=("NULLS NOT DISTINCT",), dialects=("postgresql",)),
+        Case("index-nulls-not-distinct", users(sa.Index("ix_score", "score", unique=True)),
+             users(sa.Index("ix_score", "score", unique=True, postgresql_nulls_not_distinct=True)),
+             sql=("NULLS NOT DISTINCT",), dialects=("postgresql",)),
+        Case("sequence-options-change", _ticket_sequence(), _ticket_sequence(
+            data_type=sa.Integer(), minvalue=50, maxvalue=100000, cycle=True, cache=10),
+             sql=("ALTER SEQUENCE ticket_seq AS integer",), dialects=("postgresql",)),
+        Case("sequence-added-with-options", users(), _ticket_sequence(data_type=sa.SmallInteger(), maxvalue=3000),
+             sql=("AS SMALLINT",), dialects=("postgresql",)),
+        Case("identity-bounds-cycle-cache", users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10))),
+             users(sa.Column("seq", sa.BigInteger, sa.Identity(start=10, maxvalue=100000, cycle=True, cache=5))),
+             sql=("CYCLE",), dialects=("postgresql",)),
+        Case("serial-to-plain-integer", _identity_users(sa.Integer, False), _plain_id_users,
+             sql=("DROP SEQUENCE users_id_seq",), dialects=("postgresql",)),
+        # The lint gate must let these through: nothing is lost, no row breaks the new index.
+        Case("drop-stored-generated-column-gated",
+             users(sa.Column("double", sa.Integer, sa.Computed("score * 2", persisted=True))), users(), gated=True),
+        Case("partial-unique-index-excluding-duplicates", users(sa.Index("ix_name", "name")),
+             users(sa.Index("ix_name", "name", unique=True, sqlite_where=sa.text("score > 0"),
+                            postgresql_where=sa.text("score > 0"))),
+             rows={"users": [*USERS, {"id": 3, "name": "ann", "score": 0}]}, gated=True,
+             dialects=("sqlite", "postgresql")),  # MariaDB has no partial indexes
+        Case("add-column-between-others", users(), _users_with_middle_column, dialects=("sqlite", "postgresql")),
+        Case("expression-index-on-text", users(), users(sa.Index("ix_lower_name", sa.text("lower(name)"))),
+             dialects=("sqlite", "postgresql")),
+        Case("expression-index-func", users(), users(sa.Index("ix_upper_name", sa.func.upper(sa.column("name")))),
+             dialects=("sqlite", "postgresql")),
     ]
 
 

@@ -66,8 +66,11 @@ def run_round_trip(
     model_a: Model,
     model_b: Model,
     rows: dict[str, list[dict]],
+    *,
+    allow_destructive: bool = True,
 ) -> tuple[str, dict[str, list[dict]]]:
-    """Return the planned A -> B migration text and the rows read back after it."""
+    """Return the planned A -> B migration text and the rows read back after it. `allow_destructive=False`:
+    A -> B is applied through the lint gate, which must not refuse it."""
     directory = MigrationDir(tmp / "migrations")
     settings = load_settings(None, url=target_url, directory=directory.path)
     md_a, md_b = metadata_of(model_a), metadata_of(model_b)
@@ -80,7 +83,7 @@ def run_round_trip(
                 conn.execute(md_a.tables[table].insert(), values)
         text = plan_and_write(dev, directory, md_b, "b")
         assert text is not None, "A -> B planned nothing"
-        commands.upgrade(settings, allow_destructive=True)  # drops are part of some cases; lint tests the gate
+        commands.upgrade(settings, allow_destructive=allow_destructive)  # drops are part of some cases
         assert plan_and_write(dev, directory, md_b, "c") is None, "planning B again is not in sync"
         remaining = diff_schemas(reflect(target_url), fresh_schema(dev, md_b))
         assert not remaining, remaining.describe()
