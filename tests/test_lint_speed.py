@@ -60,7 +60,7 @@ CASES = {
         ("ALTER TABLE billing.inv ADD COLUMN total NUMERIC(10, 2) DEFAULT 0", True),
         ("ALTER TABLE public.p ADD COLUMN spelled_out INT", False),  # the default schema spelled out
         *COMMON[:6],
-        ("ALTER TABLE p ADD COLUMN s SERIAL, ADD COLUMN m mood", False),  # SERIAL makes a sequence too
+        ("ALTER TABLE p ADD COLUMN s SERIAL, ADD COLUMN m mood", True),  # and its sequence, reflected beside
         ("CREATE TABLE e (id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, m mood DEFAULT 'ok')", True),
         ("ALTER TABLE p ALTER COLUMN name SET NOT NULL, ALTER COLUMN name SET DEFAULT 'n'", True),
         ("ALTER TABLE ONLY p ALTER COLUMN name DROP DEFAULT", True),
@@ -176,7 +176,8 @@ def _created_file(tables: int, dialect: str) -> str:
     out = []
     for i in range(tables):
         ref = f", prev_id INT REFERENCES n{i - 1} (id)" if i else ""
-        out += [f"CREATE TABLE n{i} (id INT PRIMARY KEY, name VARCHAR(20){ref})",
+        key = "SERIAL" if dialect == "postgresql" else "INT"  # a sequence beside the table
+        out += [f"CREATE TABLE n{i} (id {key} PRIMARY KEY, name VARCHAR(20){ref})",
                 f"CREATE INDEX n{i}_name ON n{i} (name)",
                 f"CREATE UNIQUE INDEX n{i}_name_id ON n{i} (name, id)",
                 f"ALTER TABLE n{i} ADD COLUMN extra INT"]

@@ -18,12 +18,12 @@ from atlembic.engines.mysql import MARIADB, MYSQL
 from atlembic.engines.postgresql import POSTGRESQL
 from atlembic.engines.sqlite import SQLITE
 from atlembic.errors import AtlembicError, mask_url
-from atlembic.schema.model import Schema, Table
+from atlembic.schema.model import Schema, Sequence, Table
 from atlembic.schema.reflector import REVISIONS_TABLE
 
 __all__ = ["ENGINES", "Engine", "engine_for", "find_engine", "normalize_dialect", "open_dev_database",
-           "embedded_identity", "assert_clean", "find_leftover", "inspect_schema", "inspect_tables",
-           "unmanaged_objects"]
+           "embedded_identity", "assert_clean", "find_leftover", "inspect_schema", "inspect_sequences",
+           "inspect_tables", "unmanaged_objects"]
 
 ENGINES: tuple[Engine, ...] = (SQLITE, POSTGRESQL, MYSQL, MARIADB)
 _BY_NAME = {name: engine for engine in ENGINES for name in (engine.name, *engine.aliases)}
@@ -127,6 +127,11 @@ def inspect_schema(conn: Connection, exclude: Iterable[str] = (REVISIONS_TABLE,)
 def unmanaged_objects(conn: Connection) -> list[str]:
     """Views, triggers, functions... of the connection's default schema: objects atlembic does not manage."""
     return engine_for(conn, _NO_INSPECTION).unmanaged_objects(conn)
+
+
+def inspect_sequences(conn: Connection) -> tuple[Sequence, ...]:
+    """The standalone and SERIAL sequences, as `inspect_schema` reports them (engines without any: none)."""
+    return engine_for(conn, _NO_INSPECTION).inspect_sequences(conn)
 
 
 def inspect_tables(

@@ -24,7 +24,7 @@ from atlembic.migrate.revisions import RevisionsLayout
 from atlembic.migrate.transactions import Transactions
 from atlembic.plan.base import Planner
 from atlembic.schema.inspect import quiet
-from atlembic.schema.model import Schema, Table
+from atlembic.schema.model import Schema, Sequence, Table
 from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
 
 __all__ = ["Engine"]
@@ -110,6 +110,10 @@ class Engine:
                        exclude: Iterable[str] = (REVISIONS_TABLE,)) -> dict[str, Table]:
         with quiet():
             return {t.name: t for t in self.reflector(conn).inspect_tables(names, exclude)}
+
+    def inspect_sequences(self, conn: Connection) -> tuple[Sequence, ...]:
+        with quiet():
+            return self.reflector(conn).sequences()
 
     def unmanaged_objects(self, conn: Connection) -> list[str]:
         return self.reflector(conn).unmanaged_objects()

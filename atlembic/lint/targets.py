@@ -27,7 +27,7 @@ from dataclasses import replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from atlembic.engines import inspect_schema, inspect_tables
+from atlembic.engines import inspect_schema, inspect_sequences, inspect_tables
 from atlembic.lint.model import IDENT, QUALIFIED, hooks_for, unquote
 from atlembic.schema.model import Schema, Table, split_name
 from atlembic.schema.sqlite import split_top_level
@@ -56,15 +56,9 @@ _LOCAL_ACTION = re.compile(
     r"|(?:ALGORITHM|LOCK)\s*=)", _FLAGS)
 
 
-# A SERIAL column makes a sequence beside its table (PostgreSQL): the schema changes outside the table.
-_SERIAL = re.compile(r"\b(?:SMALL|BIG)?SERIAL\b", re.IGNORECASE)
-
-
 def changed_table(text: str) -> str | None:
     """The table (as written) that a whitelisted statement changes, or None when it may change more."""
     text = text.strip().rstrip(";")
-    if _SERIAL.search(text):
-        return None
     if (m := _CREATE_TABLE.match(text)) is not None:
         return None if _CREATE_TABLE_NOT.search(text, m.end()) else m["table"]
     if (m := _CREATE_INDEX.match(text)) is not None:
@@ -189,9 +183,11 @@ def inspect_created(
 
 
 def _with_tables(conn: Connection, before: Schema, names: set[str]) -> tuple[Schema, set[str] | None]:
-    """`before` with the tables `names` reflected again."""
+    """`before` with the tables `names` reflected again, and its sequences (one query: a SERIAL column makes
+    a sequence beside its table)."""
     found = inspect_tables(conn, names)
     if not names <= found.keys():
         return inspect_schema(conn), None  # a table vanished: not the local change this form promises
     kept = [t for t in before.tables if t.name not in names]
-    return replace(before, tables=tuple(sorted([*kept, *found.values()], key=_order))), names
+    tables = tuple(sorted([*kept, *found.values()], key=_order))
+    return replace(before, tables=tables, sequences=inspect_sequences(conn)), names
