@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from atlembic.config import Settings
 from atlembic.engines import find_engine
-from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.errors import AtlembicError, mask_url, no_config_file, one_line
 from atlembic.migrate.transactions import autocommit
 
 __all__ = ["connect_target", "target_engine"]
@@ -26,7 +26,9 @@ _CONNECT_TIMEOUT = 10  # seconds, for drivers that accept connect_timeout and wh
 def target_engine(settings: Settings, url: str | None = None) -> Engine:
     url = url or settings.url
     if not url:
-        raise AtlembicError("no target database: set sqlalchemy.url in alembic.ini or pass --url")
+        if settings.config_file is None:
+            raise AtlembicError(f"{no_config_file(settings.here)} (or --url to name the target database)")
+        raise AtlembicError(f"no target database: set sqlalchemy.url in {settings.config_file} or pass --url")
     try:
         parsed = make_url(url)
         connect_args: dict[str, object] = {}
