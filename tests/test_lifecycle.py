@@ -34,6 +34,19 @@ FILES = {
 }
 
 
+def run_main(*args: str, code: int = 0) -> str:
+    """``atlembic ARGS`` in-process: its stdout, after checking its exit code."""
+    out = io.StringIO()
+    rc = 0
+    with mock.patch.object(sys, "argv", ["atlembic", *args]), contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    assert rc == code, f"atlembic {' '.join(args)} -> {rc}:\n{out.getvalue()}"
+    return out.getvalue()
+
+
 class Project:
     def __init__(self, root: Path, url: str, dev_url: str | None, dialect: str) -> None:
         self.root, self.url, self.dialect = root, url, dialect
@@ -56,16 +69,7 @@ class Project:
 
     def run(self, *args: str, code: int = 0) -> str:
         """The CLI in-process: argv in, stdout and the exit code out."""
-        out = io.StringIO()
-        argv = ["atlembic", "-c", str(self.ini), *args]
-        rc = 0
-        with mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out):
-            try:
-                main()
-            except SystemExit as exc:
-                rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        assert rc == code, f"atlembic {' '.join(args)} -> {rc}:\n{out.getvalue()}"
-        return out.getvalue()
+        return run_main("-c", str(self.ini), *args, code=code)
 
     def engine(self) -> sa.Engine:
         return sa.create_engine(self.url, poolclass=sa.pool.NullPool)
