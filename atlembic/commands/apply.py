@@ -30,7 +30,7 @@ from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, f
 from atlembic.migrate.history import BASE, History
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
-from atlembic.migrate.pending import changed_after_apply, edited_after_apply, pending_files
+from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
 from atlembic.target import connect_target
@@ -100,9 +100,9 @@ def upgrade(
         store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
-        edited = edited_after_apply(files, revisions)
-        if edited is not None:
-            raise AtlembicError(changed_after_apply(edited) + "; nothing was applied")
+        changed = history_changed(files, revisions)
+        if changed is not None:
+            raise AtlembicError(f"{changed}; nothing was applied")
         dirty = None if revisions else _dirty_table(conn)
         pending = pending_files(files, revisions, dirty, baseline=baseline, allow_dirty=allow_dirty)
         chosen = _select(files, pending, target, current_version)

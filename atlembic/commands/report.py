@@ -15,7 +15,7 @@ from atlembic.errors import AtlembicError, mask_url, plural
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import file_tx_mode
 from atlembic.migrate.history import History
-from atlembic.migrate.pending import changed_after_apply, edited_after_apply, pending_files
+from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TYPE_BASELINE, TYPE_RESOLVED, Revision, RevisionStore
 from atlembic.migrate.sumfile import ChecksumError
 from atlembic.target import connect_target
@@ -116,9 +116,9 @@ def status(settings: Settings) -> StatusReport:
                    None)
     if missing is not None:
         problems.append(f"migration file of applied version {missing} is missing from the directory")
-    edited = edited_after_apply(files, revisions)
-    if edited is not None:
-        problems.append(changed_after_apply(edited))
+    changed = history_changed(files, revisions)
+    if changed is not None:
+        problems.append(changed)
     report.current = "No migration applied yet" if len(report.pending) == len(files) or not revisions \
         else revisions[-1].version
     report.status = "ERROR" if problems else "PENDING" if report.pending else "OK"

@@ -60,8 +60,9 @@ def pending_files(
     return [f for f in files if f.version > last.version and not f.is_checkpoint]
 
 
-def edited_after_apply(files: Sequence[MigrationFile], revisions: Sequence[Revision]) -> MigrationFile | None:
-    """The first applied file whose content changed after it was applied (then re-hashed), or None.
+def history_changed(files: Sequence[MigrationFile], revisions: Sequence[Revision]) -> str | None:
+    """The problem with the first applied file whose content changed after it was applied (and was then
+    re-hashed), as `status` reports it and `upgrade` refuses it; None when every applied file is as it ran.
 
     A revision stores its file's atlas.sum row, a running hash over the names and bytes of every file up
     to it, so a file merged in between applied ones later (a branch, atlas.sum regenerated) changes the row
@@ -87,11 +88,6 @@ def edited_after_apply(files: Sequence[MigrationFile], revisions: Sequence[Revis
         if rev.type == TYPE_BASELINE or not rev.hash or file is None or not rev.done:
             continue
         if rev.hash not in (current.get(file.name), before_inserts.get(file.name)):
-            return file
+            return (f"history changed: {file.name} was changed after it was applied (its hash no longer matches "
+                    "the revisions table; restore the file, or revert the change in a new migration)")
     return None
-
-
-def changed_after_apply(file: MigrationFile) -> str:
-    """The problem `edited_after_apply` found, as `status` reports it and `upgrade` refuses it."""
-    return (f"history changed: {file.name} was changed after it was applied (its hash no longer matches the "
-            "revisions table; restore the file, or revert the change in a new migration)")
