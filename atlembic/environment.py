@@ -18,6 +18,7 @@ import logging
 import logging.config
 import os
 import sys
+import sysconfig
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -41,7 +42,7 @@ from atlembic.config import (
     quiet_alembic,
     settle_sys_path,
 )
-from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.errors import AtlembicError, mask_url, no_config_file, one_line
 from atlembic.provider import merge_metadata
 from atlembic.schema.model import Schema, Table, split_name
 
@@ -74,6 +75,8 @@ def load_target_metadata(settings: Settings) -> MetaData:
 
 def capture_environment(settings: Settings, *, require_metadata: bool = True) -> CapturedEnvironment:
     """Run env.py as Alembic's offline mode would and record its ``context.configure()`` calls."""
+    if settings.script_location is None and settings.config_file is None:
+        raise AtlembicError(no_config_file(settings.here))
     env_py, cfg = project_alembic_config(
         settings,
         "no model metadata configured in {where}: set [atlembic] metadata = package.module:attr, "
@@ -150,7 +153,7 @@ def capture_environment(settings: Settings, *, require_metadata: bool = True) ->
                 script.run_env()
         except (Exception, SystemExit) as exc:
             guard.raise_refused()
-            raise AtlembicError(f"{env_py}: {one_line(exc, with_type=True)}") from exc
+            raise AtlembicError(failure_line(exc, str(env_py))) from exc
         guard.raise_refused()
 
     metadata = _metadata_from(captured, env_py) if require_metadata or any(
@@ -189,11 +192,44 @@ def import_metadata(settings: Settings, ref: str, where: str) -> MetaData:
             for part in attr_path.split("."):
                 obj = getattr(obj, part)
         except Exception as exc:
-            raise AtlembicError(f"{where}: {one_line(exc, with_type=True)}") from exc
+            raise AtlembicError(failure_line(exc, where)) from exc
     if not isinstance(obj, MetaData) and isinstance(getattr(obj, "metadata", None), MetaData):
         # Accept a declarative Base (or registry) too: "models:Base" is the obvious thing to write.
         obj = obj.metadata
     return merge_metadata(_as_metadata_list(obj, where), where)
+
+
+# Where installed code lives (the standard library, site-packages): an error's own line is the last line of
+# the project's code it passed through, not one of these.
+_INSTALLED = tuple({os.path.realpath(p) + os.sep for key, p in sysconfig.get_paths().items()
+                    if key in ("stdlib", "platstdlib", "purelib", "platlib")})
+_OWN_PACKAGE = os.path.dirname(os.path.realpath(__file__)) + os.sep
+
+
+def _project_line(exc: BaseException) -> tuple[str, int] | None:
+    """(file, line) of the project's code where `exc` arose: a SyntaxError's own file, else the innermost
+    traceback frame outside installed code and atlembic."""
+    if isinstance(exc, SyntaxError) and exc.filename and not exc.filename.startswith("<"):
+        return exc.filename, exc.lineno or 0
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        path = os.path.realpath(tb.tb_frame.f_code.co_filename)
+        if not tb.tb_frame.f_code.co_filename.startswith("<") and not path.startswith((*_INSTALLED, _OWN_PACKAGE)):
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def failure_line(exc: BaseException, loading: str) -> str:
+    """The one line for an error of the project's code while `loading` ran (env.py, a metadata reference):
+    named by the project file and line it came from (a models module env.py imports, say) when that is
+    not `loading` itself, with the error's own text."""
+    where = _project_line(exc)
+    error = one_line(exc, with_type=True)
+    if where is None or os.path.realpath(where[0]) == os.path.realpath(loading):
+        return f"{loading}: {error}"
+    return f"{where[0]}:{where[1]}: {error} (loading the models from {loading})"
 
 
 def _as_metadata_list(value: Any, where: str) -> list[MetaData]:

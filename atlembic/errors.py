@@ -1,5 +1,6 @@
-"""The one exception type users see, and the two helpers every message about a database goes through:
-a driver's error on one line, and a URL with its passwords masked."""
+"""The one exception type users see, the two helpers every message about a database goes through (a
+driver's error on one line, a URL with its passwords masked), and the wording messages share (counts, a
+missing alembic.ini)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,15 @@ def one_line(exc: BaseException, url: str | URL | None = None, *, with_type: boo
     if not text:
         return name
     return f"{name}: {text}" if with_type else text
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`count` and the noun in the number it takes: ``1 statement``, ``2 statements``, ``0 files``;
+    `nouns` for a plural that is not the noun plus ``s``. Every count a message shows goes through it."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def no_config_file(directory: object) -> str:
+    """What to do when no alembic.ini was found in `directory` (and none named): the start of a message."""
+    return (f"no alembic.ini in {directory}: run `atlembic init DIR` to create a project there, or pass "
+            "-c path/to/alembic.ini")

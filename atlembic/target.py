@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from atlembic.config import Settings
 from atlembic.engines import find_engine
-from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.errors import AtlembicError, mask_url, no_config_file, one_line
 from atlembic.migrate.transactions import autocommit
 
 __all__ = ["connect_target", "target_engine"]
@@ -40,7 +40,9 @@ def connect_timeout(settings: Settings) -> int:
 def target_engine(settings: Settings, url: str | None = None) -> Engine:
     url = url or settings.url
     if not url:
-        raise AtlembicError("no target database: set sqlalchemy.url in alembic.ini or pass --url")
+        if settings.config_file is None:
+            raise AtlembicError(f"{no_config_file(settings.here)} (or --url to name the target database)")
+        raise AtlembicError(f"no target database: set sqlalchemy.url in {settings.config_file} or pass --url")
     seconds = connect_timeout(settings)
     try:
         parsed = make_url(url)

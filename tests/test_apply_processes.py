@@ -84,7 +84,7 @@ def test_killed_in_the_middle_of_a_file_resumes(pg_server, tmp_path: Path) -> No
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert project.revisions()[-1][:4] == (V2, 2, 1, 3)  # the row knows: 1 of 3 statements applied
-    assert f"Current Version: {V2} (1 statements applied)" in cli(project, "status")
+    assert f"Current Version: {V2} (1 statement applied)" in cli(project, "status")
     out = cli(project, "upgrade", "head")  # waits for the dead session's lock, then resumes
     assert "resuming at statement 2 of 3" in out
     assert project.execute("SELECT step FROM log ORDER BY step") == [("a",), ("b",), ("c",)]

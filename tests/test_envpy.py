@@ -309,7 +309,7 @@ context.script.version_locations = [os.path.join(os.path.dirname(__file__), "ver
 """
     root = make_project(tmp_path / "proj", standard_env(prologue), versions="versions/sqlite")
     out = ok(run(root, "convert"))
-    assert "1 revision(s) run to head aaa111" in out
+    assert "1 revision run to head aaa111" in out
     [baseline] = sorted((root / "migrations").glob("*.sql"))
     assert "CREATE TABLE account" in baseline.read_text()
 
@@ -357,7 +357,7 @@ else:
 """
     root = make_project(tmp_path / "proj", env_py)
     out = ok(run(root, "convert"))
-    assert "1 revision(s) run to head aaa111" in out and "dev database" in out
+    assert "1 revision run to head aaa111" in out and "dev database" in out
     assert "No new upgrade operations detected" in ok(run(root, "check"))
 
 
@@ -435,12 +435,12 @@ def test_revisions_that_need_autocommit_convert_on_postgresql(tmp_path: Path, pg
                         models=MODELS + 'sa.Index("ix_account_name", account.c.name)\n')
     dev = ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)]
     out = ok(run(root, *dev, "convert"))
-    assert "2 revision(s) run to head bbb222" in out
+    assert "2 revisions run to head bbb222" in out
     [baseline] = sorted((root / "migrations").glob("*.sql"))
     assert "CREATE INDEX ix_account_name ON account" in baseline.read_text()
     ok(run(root, *dev, "check"))
     out = ok(run(root, *dev, "--dir", str(tmp_path / "history"), "convert", "--history"))
-    assert "2 revision(s) run to head bbb222" in out
+    assert "2 revisions run to head bbb222" in out
 
 
 FILTERED_MODELS = """\
@@ -632,7 +632,7 @@ sa.Table("item", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Col
 
 def _dml_order(root: Path, tmp_path: Path, dev: list[str]) -> None:
     out = ok(run(root, *dev, "convert", "--history"))
-    assert "2 revision(s) run to head bbb222" in out
+    assert "2 revisions run to head bbb222" in out
     text = sorted((root / "migrations").glob("*.sql"))[-1].read_text()
     body = text.split("\n\n", 1)[1]
     # The column changes: ALTERs on PostgreSQL, a table rebuild on SQLite.

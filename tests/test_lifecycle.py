@@ -34,6 +34,19 @@ FILES = {
 }
 
 
+def run_main(*args: str, code: int = 0) -> str:
+    """``atlembic ARGS`` in-process: its stdout, after checking its exit code."""
+    out = io.StringIO()
+    rc = 0
+    with mock.patch.object(sys, "argv", ["atlembic", *args]), contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    assert rc == code, f"atlembic {' '.join(args)} -> {rc}:\n{out.getvalue()}"
+    return out.getvalue()
+
+
 class Project:
     def __init__(self, root: Path, url: str, dev_url: str | None, dialect: str) -> None:
         self.root, self.url, self.dialect = root, url, dialect
@@ -56,16 +69,7 @@ class Project:
 
     def run(self, *args: str, code: int = 0) -> str:
         """The CLI in-process: argv in, stdout and the exit code out."""
-        out = io.StringIO()
-        argv = ["atlembic", "-c", str(self.ini), *args]
-        rc = 0
-        with mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out):
-            try:
-                main()
-            except SystemExit as exc:
-                rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        assert rc == code, f"atlembic {' '.join(args)} -> {rc}:\n{out.getvalue()}"
-        return out.getvalue()
+        return run_main("-c", str(self.ini), *args, code=code)
 
     def engine(self) -> sa.Engine:
         return sa.create_engine(self.url, poolclass=sa.pool.NullPool)
@@ -164,8 +168,8 @@ def test_history_heads_show_current(project: Project) -> None:
 def test_upgrade_targets_and_plain_progress(project: Project) -> None:
     project.write(FILES)
     out = project.run("upgrade", "202401020")
-    assert out.splitlines()[0].startswith(f"Running upgrade  -> {V1}, create_users ...  done (1 statements, ")
-    assert out.splitlines()[1].startswith(f"Running upgrade {V1} -> {V2}, add_email ...  done (1 statements, ")
+    assert out.splitlines()[0].startswith(f"Running upgrade  -> {V1}, create_users ...  done (1 statement, ")
+    assert out.splitlines()[1].startswith(f"Running upgrade {V1} -> {V2}, add_email ...  done (1 statement, ")
     assert [r[:4] for r in project.revisions()] == [(V1, 2, 1, 1), (V2, 2, 1, 1)]
     assert "not a valid upgrade target" in project.run("upgrade", V1, code=255)
     assert "Multiple revisions start with '2024'" in project.run("upgrade", "2024", code=255)
@@ -205,7 +209,7 @@ def test_tx_modes_and_directives(project: Project) -> None:
     assert project.revisions()[-1][:4] == (V3, 2, 1, 2)
     assert "posts" in project.tables()
     status = project.run("status")
-    assert f"Current Version: {V3} (1 statements applied)" in status and "(1 statements left)" in status
+    assert f"Current Version: {V3} (1 statement applied)" in status and "(1 statement left)" in status
     assert "Last migration attempt had errors:" in status and "-- SQL:   INSERT INTO nowhere" in status
     # the fix: the run resumes at the failed statement (statement 1 is not run twice)
     project.write({broken: "CREATE TABLE posts (id INTEGER);\nCREATE INDEX posts_id ON posts (id);\n"})

@@ -157,7 +157,7 @@ def test_upgrade_gate(project: Project) -> None:  # noqa: F811
     """upgrade lints the pending files: destructive ones are refused before anything runs."""
     project.write({**BASE, DROPS: DROPS_SQL})
     out = project.run("upgrade", "head", code=255)
-    assert "upgrade refused: the pending migrations have 1 erroring lint finding(s):" in out
+    assert "upgrade refused: the pending migrations have 1 erroring lint finding:" in out
     assert f'{DROPS}:2: DS102: Dropping table "posts"' in out and "--allow-destructive" in out
     assert project.revisions() == [] and not {"users", "posts"} & project.tables()  # not even the first file
     project.run("upgrade", V1)  # nothing destructive pending up to V1

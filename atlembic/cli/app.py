@@ -24,7 +24,10 @@ APP_HELP = (
     "atlembic: Alembic's commands, Atlas's planning. Migrations are planned from your SQLAlchemy models "
     "against the migration directory replayed on a throwaway dev database."
 )
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=APP_HELP, pretty_exceptions_enable=False)
+# Plain click help, as Alembic's argparse help: Rich markup would eat the brackets of "[start]:[end]" and
+# label every flag <bool>. -h is help too, on every command (click passes help_option_names down).
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=APP_HELP, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
 
 @dataclass
 class Globals:
@@ -54,15 +57,25 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: Annotated[str | None, typer.Option("-c", "--config", help="alembic.ini to use")] = None,
-    url: Annotated[str | None, typer.Option("--url", help="target database URL (sqlalchemy.url)")] = None,
-    dev_url: Annotated[str | None, typer.Option("--dev-url", help="dev database URL")] = None,
-    directory: Annotated[str | None, typer.Option("--dir", help="migration directory")] = None,
-    name: Annotated[str, typer.Option("-n", "--name", help="ini section")] = "alembic",
-    x: Annotated[list[str] | None, typer.Option("-x", help="key=value passed to env.py")] = None,
+    config: Annotated[str | None, typer.Option(
+        "-c", "--config", metavar="FILE", help="alembic.ini to use (default: $ATLEMBIC_CONFIG, else ./alembic.ini)")]
+    = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL", help="target database URL (instead of sqlalchemy.url)")] = None,
+    dev_url: Annotated[str | None, typer.Option(
+        "--dev-url", metavar="URL", help="dev database server to plan on (default: an embedded one atlembic "
+                                         "starts and removes)")] = None,
+    directory: Annotated[str | None, typer.Option(
+        "--dir", metavar="DIR", help="migration directory (default: [atlembic] migrations_dir, else migrations/ "
+                                     "next to alembic.ini)")] = None,
+    name: Annotated[str, typer.Option("-n", "--name", metavar="SECTION", help="alembic.ini section to read")]
+    = "alembic",
+    x: Annotated[list[str] | None, typer.Option(
+        "-x", metavar="KEY=VALUE", help="argument for env.py (context.get_x_argument()); repeatable")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="print nothing on success")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not use the replay cache (read or write)")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print atlembic's version and exit")] = False,
 ) -> None:
     """atlembic: Alembic's commands, Atlas's planning."""
     ctx.obj = Globals(config, url, dev_url, directory, name, list(x or []), quiet)

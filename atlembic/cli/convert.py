@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from atlembic.cli.app import app, globals_of, timings_line
+from atlembic.errors import plural
 
 
 @app.command()
@@ -15,14 +16,16 @@ def convert(
     history: Annotated[bool, typer.Option("--history", help="one file per Alembic revision instead of a baseline")]
     = False,
     start_metadata: Annotated[str | None, typer.Option(
-        "--start-metadata", help="module:attr of a MetaData whose create_all builds the schema the first "
-                                 "revision expects")] = None,
-    start_sql: Annotated[str | None, typer.Option("--start-sql", help="SQL file that builds that starting schema")]
-    = None,
-    head: Annotated[str | None, typer.Option("--head", help="the Alembic revision to convert up to (with several "
-                                                           "heads); 'heads' for all")] = None,
-    data: Annotated[str, typer.Option("--data", help="with --history: 'run' keeps the DML a revision ran where it "
-                                                     "ran it, 'review' keeps it as -- REVIEW comments only")] = "run",
+        "--start-metadata", metavar="MODULE:ATTR",
+        help="module:attr of a MetaData whose create_all builds the schema the first revision expects")] = None,
+    start_sql: Annotated[str | None, typer.Option(
+        "--start-sql", metavar="FILE", help="SQL file that builds that starting schema")] = None,
+    head: Annotated[str | None, typer.Option(
+        "--head", metavar="REVISION",
+        help="the Alembic revision to convert up to (with several heads); 'heads' for all")] = None,
+    data: Annotated[str, typer.Option(
+        "--data", metavar="MODE", help="with --history: 'run' keeps the DML a revision ran where it ran it, 'review' "
+                                       "keeps it as -- REVIEW comments only")] = "run",
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
 ) -> None:
     """Turn the Alembic history (script_location) into an Atlas baseline file plus atlas.sum."""
@@ -34,7 +37,7 @@ def convert(
     result = convert_history(g.settings(), history=history, start_metadata=start_metadata, start_sql=start_sql,
                              head=head, data=data)
     g.say(f"Dev database: {result.dev_description}")
-    g.say(f"Alembic history: {result.script_location}, {len(result.revisions)} revision(s) run to head "
+    g.say(f"Alembic history: {result.script_location}, {plural(len(result.revisions), 'revision')} run to head "
           f"{' '.join(result.heads)}")
     for line in result.aimed:
         g.say(f"  {line}")
@@ -51,7 +54,7 @@ def convert(
     for line in result.respelled:
         g.say(f"Accepted: {line}")
     for file in result.files:
-        g.say(f"Generating {file.path} ({file.statements} statement(s)) ...  done")
+        g.say(f"Generating {file.path} ({plural(file.statements, 'statement')}) ...  done")
     g.say("Verified: the files rebuild the Alembic head schema on a clean dev database.")
     if not history:
         g.say(f"Hand over databases already at Alembic head {' '.join(result.heads)} with: "

@@ -14,12 +14,15 @@ from atlembic.errors import AtlembicError
 @app.command()
 def lint(
     ctx: typer.Context,
-    latest: Annotated[int | None, typer.Option("--latest", help="analyze the last N migration files")] = None,
+    latest: Annotated[int | None, typer.Option(
+        "--latest", metavar="N", help="analyze the last N migration files")] = None,
     from_version: Annotated[str | None, typer.Option(
-        "--from", help="analyze the files after VERSION (e.g. the version production is at)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, json or github (annotations)")] = "text",
+        "--from", metavar="VERSION", help="analyze the files after VERSION (e.g. the version production is at)")]
+    = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", metavar="FORMAT", help="text, json or github (annotations)")] = "text",
     url: Annotated[str | None, typer.Option(
-        "--url", help="target database for data-dependent checks (read-only queries)")] = None,
+        "--url", metavar="URL", help="target database for data-dependent checks (read-only queries)")] = None,
 ) -> None:
     """Analyze migration files for destructive, data-dependent, incompatible and locking changes.
 

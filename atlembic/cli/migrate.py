@@ -15,16 +15,17 @@ from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.progress import reporter_for
 from atlembic.commands.apply import DowngradeOutcome
 from atlembic.commands.report import revision_json
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, plural
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import History
 from atlembic.migrate.lock import DEFAULT_TIMEOUT
 from atlembic.migrate.revisions import Revision
 from atlembic.scaffold import init_project
 
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json (for tools)")]
-VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="verbose blocks")]
-LockTimeoutOpt = Annotated[str, typer.Option("--lock-timeout", help="wait this long for the target's lock (10s)")]
+FormatOpt = Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, or json (for tools)")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="a block per revision: path, parent, message")]
+LockTimeoutOpt = Annotated[str, typer.Option(
+    "--lock-timeout", metavar="DURATION", help="how long to wait for the target's migration lock (10s, 500ms, 1m)")]
 AllowDriftOpt = Annotated[bool, typer.Option(
     "--allow-drift", help="hand over an Alembic database whose schema differs from the converted baseline")]
 DropAlembicVersionOpt = Annotated[bool, typer.Option(
@@ -52,7 +53,7 @@ def parse_duration(text: str) -> float:
 @app.command()
 def init(
     ctx: typer.Context,
-    directory: Annotated[str, typer.Argument(help="script directory to create (env.py)")],
+    directory: Annotated[str, typer.Argument(metavar="DIR", help="script directory to create (env.py)")],
 ) -> None:
     """Create a new project: DIR/env.py, alembic.ini, models.py and the migrations directory."""
     g = globals_of(ctx)
@@ -81,13 +82,18 @@ _RELATIVE_ARGS = {"ignore_unknown_options": True}
 @app.command(context_settings=_RELATIVE_ARGS)
 def upgrade(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="head, +N, a version or unique prefix ([start:]end with --sql)")]
-    = "head",
+    revision: Annotated[str, typer.Argument(
+        metavar="REVISION", help="head, +N, a version or unique prefix ([start:]end with --sql)")] = "head",
     sql: Annotated[bool, typer.Option("--sql", help="print the SQL instead of running it (offline)")] = False,
-    tx_mode: Annotated[str, typer.Option("--tx-mode", help="file (default), all or none")] = "file",
+    tx_mode: Annotated[str, typer.Option(
+        "--tx-mode", metavar="MODE", help="a transaction per file, one for all files, or none: file, all or none")]
+    = "file",
     lock_timeout: LockTimeoutOpt = "10s",
-    baseline: Annotated[str | None, typer.Option("--baseline", help="version the target already has")] = None,
-    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="apply to a non-empty database")] = False,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", metavar="VERSION", help="record the target, which has no revisions yet, as already at VERSION")]
+    = None,
+    allow_dirty: Annotated[bool, typer.Option(
+        "--allow-dirty", help="apply to a database that has tables but no revisions")] = False,
     allow_drift: AllowDriftOpt = False,
     drop_alembic_version: DropAlembicVersionOpt = False,
     allow_destructive: Annotated[bool, typer.Option(
@@ -121,7 +127,7 @@ def upgrade(
 @app.command(context_settings=_RELATIVE_ARGS)
 def downgrade(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="-N, a version or unique prefix, or base")],
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="-N, a version or unique prefix, or base")],
     sql: Annotated[bool, typer.Option("--sql", help="print the planned SQL instead of running it")] = False,
     allow_destructive: Annotated[
         bool, typer.Option("--allow-destructive", help="apply even when the plan drops data")] = False,
@@ -152,10 +158,11 @@ def downgrade(
     g.say(f"Running downgrade {result.current or ''} -> {result.target or ''} ...  done")
 
 
-@app.command()
+@app.command(context_settings=_RELATIVE_ARGS)
 def stamp(
     ctx: typer.Context,
-    revision: Annotated[str, typer.Argument(help="a version, head or base")],
+    revision: Annotated[str, typer.Argument(
+        metavar="REVISION", help="a version or unique prefix, -N or +N from the current one, head or base")],
     lock_timeout: LockTimeoutOpt = "10s",
     allow_drift: AllowDriftOpt = False,
     drop_alembic_version: DropAlembicVersionOpt = False,
@@ -180,7 +187,7 @@ def _partial_note(rev: Revision) -> str:
     if rev.done:
         return ""
     error = " ".join((rev.error or "").split())
-    return f" (partial: {rev.applied}/{rev.total} statements{', error: ' + error if error else ''})"
+    return f" (partial: {rev.applied}/{plural(rev.total, 'statement')}{', error: ' + error if error else ''})"
 
 
 @app.command()
@@ -204,6 +211,7 @@ def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "t
     if verbose:
         g.say(f"Current revision(s) for {result.url}:")
     if last is None:
+        _say_unconverted(g)
         return
     if entry is None:
         g.say(f"{last.version} (no migration file has this version){_partial_note(last)}")
@@ -211,6 +219,13 @@ def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "t
         g.say(result.history.verbose(entry) + _partial_note(last))
     else:
         g.say(result.history.short(entry, parents=False, doc=False) + _partial_note(last))
+
+
+def _say_unconverted(g: Globals) -> None:
+    """history, heads and current have nothing to show on a project not converted yet: say what to run."""
+    hint = commands.unconverted_history(g.settings())
+    if hint is not None:
+        g.say(hint)
 
 
 def _current_if_needed(g: Globals, needed: bool) -> tuple[str | None, bool]:
@@ -222,9 +237,12 @@ def _current_if_needed(g: Globals, needed: bool) -> tuple[str | None, bool]:
 @app.command()
 def history(
     ctx: typer.Context,
-    rev_range: Annotated[str | None, typer.Option("-r", "--rev-range", help="[start]:[end]")] = None,
+    rev_range: Annotated[str | None, typer.Option(
+        "-r", "--rev-range", metavar="RANGE", help="only the revisions of [start]:[end] (e.g. base:head, -3:, "
+                                                   "current:)")] = None,
     verbose: VerboseOpt = False,
-    indicate_current: Annotated[bool, typer.Option("-i", "--indicate-current", help="mark the current")] = False,
+    indicate_current: Annotated[bool, typer.Option(
+        "-i", "--indicate-current", help="mark the target database's current revision")] = False,
     fmt: FormatOpt = "text",
 ) -> None:
     """List migration files as revisions, newest first."""
@@ -242,6 +260,8 @@ def history(
             g.say(hist.verbose(entry, current_version if indicate_current else None))
         else:
             g.say(hist.short(entry, current_version if indicate_current else None))
+    if not hist.entries:
+        _say_unconverted(g)
 
 
 @app.command()
@@ -255,12 +275,14 @@ def heads(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "tex
         return
     for entry in found:
         g.say(hist.verbose(entry) if verbose else hist.short(entry, parents=False, doc=False))
+    if not found:
+        _say_unconverted(g)
 
 
 @app.command(context_settings=_RELATIVE_ARGS)
 def show(
     ctx: typer.Context,
-    rev: Annotated[str, typer.Argument(help="a version or unique prefix, head, or current")],
+    rev: Annotated[str, typer.Argument(metavar="REVISION", help="a version or unique prefix, head, or current")],
     fmt: FormatOpt = "text",
 ) -> None:
     """Show one revision (migration file) in detail."""
@@ -293,9 +315,9 @@ def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     lines = [f"Migration Status: {report.status}"]
     partial = report.total > 0
     lines.append(f"  -- Current Version: {report.current}"
-                 + (f" ({report.count} statements applied)" if partial else ""))
+                 + (f" ({plural(report.count, 'statement')} applied)" if partial else ""))
     lines.append(f"  -- Next Version:    {report.next}"
-                 + (f" ({report.total - report.count} statements left)" if partial else ""))
+                 + (f" ({plural(report.total - report.count, 'statement')} left)" if partial else ""))
     lines.append(f"  -- Executed Files:  {len(report.applied)}" + (" (last one partially)" if partial else ""))
     lines.append(f"  -- Pending Files:   {len(report.pending)}")
     if partial:
@@ -313,7 +335,7 @@ def validate(ctx: typer.Context) -> None:
     g.say(f"Dev database: {result.dev_description}")
     for line in result.replays:
         g.say(f"Replayed {line} ...  done")
-    g.say(f"The migration directory is valid ({result.files} files)")
+    g.say(f"The migration directory is valid ({plural(result.files, 'file')})")
 
 
 def drift_check(g: Globals, url: str | None, fmt: str) -> None:

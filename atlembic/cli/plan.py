@@ -21,9 +21,13 @@ IN_SYNC = "The migration directory is synced with the desired state, no changes 
 @app.command()
 def revision(
     ctx: typer.Context,
-    message: Annotated[str | None, typer.Option("-m", "--message")] = None,
-    autogenerate: Annotated[bool, typer.Option("--autogenerate", help="plan from the models")] = False,
-    rev_id: Annotated[str | None, typer.Option("--rev-id", help="version to use instead of the time")] = None,
+    message: Annotated[str | None, typer.Option(
+        "-m", "--message", metavar="MESSAGE", help="what the migration does: the file's name after its version")]
+    = None,
+    autogenerate: Annotated[bool, typer.Option(
+        "--autogenerate", help="plan the file from the models (else it is empty)")] = False,
+    rev_id: Annotated[str | None, typer.Option(
+        "--rev-id", metavar="VERSION", help="version to use instead of the current UTC time")] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="print stage timings")] = False,
 ) -> None:
     """Write the next migration file (planned with --autogenerate, else empty)."""
@@ -63,9 +67,10 @@ def _ask_on_terminal() -> Callable[[str], bool] | None:
 @app.command()
 def check(
     ctx: typer.Context,
-    url: Annotated[str | None, typer.Option("--url", help="check this live database for drift instead")] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL", help="check this live database for drift instead")] = None,
     drift: Annotated[bool, typer.Option("--drift", help="check the configured target for drift")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, or json (for tools)")] = "text",
 ) -> None:
     """Exit 0 when the models and the migration directory agree; else list the changes and fail.
 
@@ -97,8 +102,9 @@ def hash_(ctx: typer.Context) -> None:
 
 @app.command()
 def provider(
-    path: Annotated[Path, typer.Option("--path", help="directory (or file) holding the models")],
-    dialect: Annotated[str, typer.Option("--dialect", help="sqlite, postgresql or mysql")] = "sqlite",
+    path: Annotated[Path, typer.Option("--path", metavar="PATH", help="directory (or file) holding the models")],
+    dialect: Annotated[str, typer.Option(
+        "--dialect", metavar="DIALECT", help="whose DDL to print: sqlite, postgresql or mysql")] = "sqlite",
 ) -> None:
     """Print the models' DDL (drop-in for atlas-provider-sqlalchemy in an atlas.hcl external_schema)."""
     typer.echo(commands.provider(path, dialect), nl=False)

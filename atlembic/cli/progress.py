@@ -10,6 +10,7 @@ import sys
 import time
 from typing import IO, Any
 
+from atlembic.errors import plural
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, StatementError
 
@@ -35,7 +36,7 @@ class PlainReporter(ApplyReporter):
                     f"{file.description}{resume} ...")
 
     def file_done(self, applied: AppliedFile) -> None:
-        self._write(f"  done ({applied.statements} statements, {_ms(applied.elapsed_ns)})\n")
+        self._write(f"  done ({plural(applied.statements, 'statement')}, {_ms(applied.elapsed_ns)})\n")
 
     def file_failed(self, file: MigrationFile, error: StatementError) -> None:
         self._write("  FAILED\n")

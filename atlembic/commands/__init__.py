@@ -5,9 +5,9 @@ only by the command that runs it."""
 
 from atlembic.commands.apply import downgrade, stamp, upgrade, upgrade_sql
 from atlembic.commands.plan import PlanOutcome, check, hash_directory, plan, provider, revision
-from atlembic.commands.report import current, drift, status, validate
+from atlembic.commands.report import current, drift, status, unconverted_history, validate
 
 __all__ = [
     "PlanOutcome", "check", "current", "downgrade", "drift", "hash_directory", "plan", "provider",
-    "revision", "stamp", "status", "upgrade", "upgrade_sql", "validate",
+    "revision", "stamp", "status", "unconverted_history", "upgrade", "upgrade_sql", "validate",
 ]

@@ -30,7 +30,7 @@ from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, e
 from atlembic.migrate.history import BASE, History
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
-from atlembic.migrate.pending import pending_files
+from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
 from atlembic.target import connect_target
@@ -100,6 +100,9 @@ def upgrade(
         store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
+        changed = history_changed(files, revisions)
+        if changed is not None:
+            raise AtlembicError(f"{changed}; nothing was applied")
         dirty = None if revisions else _dirty_table(conn)
         pending = pending_files(files, revisions, dirty, baseline=baseline, allow_dirty=allow_dirty)
         chosen = _select(files, pending, target, current_version)
@@ -270,7 +273,7 @@ def downgrade(
             return outcome  # nothing recorded: nothing of the directory's to revert (tables left alone)
         outcome.reverted = [r for r in revisions if target_version is None or r.version > target_version]
         dialect = conn.dialect.name
-        with open_dev_database(dialect, settings.dev_url) as dev:
+        with open_dev_database(conn, settings.dev_url) as dev:
             outcome.dev_description = dev.description
             desired = autogenerate.replay_schema(dev, files_to_reach(files, position))
             # include_object's compare_to for a table of the target: the directory's, at the target's version.

@@ -11,12 +11,12 @@ from atlembic.convert.handover import version_tables
 from atlembic.diff import diff_schemas
 from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import load_schema_filter
-from atlembic.errors import AtlembicError, mask_url
+from atlembic.errors import AtlembicError, mask_url, plural
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.executor import file_tx_mode
 from atlembic.migrate.history import History
-from atlembic.migrate.pending import pending_files
-from atlembic.migrate.revisions import TYPE_RESOLVED, Revision, RevisionStore
+from atlembic.migrate.pending import history_changed, pending_files
+from atlembic.migrate.revisions import TYPE_BASELINE, TYPE_RESOLVED, Revision, RevisionStore
 from atlembic.migrate.sumfile import ChecksumError
 from atlembic.target import connect_target
 
@@ -43,6 +43,20 @@ def current(settings: Settings, *, check_sum: bool = True) -> CurrentOutcome:
     with connect_target(settings) as conn:
         revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
     return CurrentOutcome(mask_url(settings.url or ""), revisions, history)
+
+
+def unconverted_history(settings: Settings) -> str | None:
+    """What to say when the migration directory has no files but the project has an Alembic history (revision
+    files under script_location, wherever its env.py puts their folders): `atlembic convert` has not run."""
+    if MigrationDir(settings.migrations_dir).files() or settings.script_location is None:
+        return None
+    revisions = [p for p in settings.script_location.rglob("*.py")
+                 if p.name != "env.py" and "down_revision" in p.read_text(errors="replace")]
+    if not revisions:
+        return None
+    return (f"No migration files in {settings.migrations_dir}, but {settings.script_location} holds an Alembic "
+            f"history ({plural(len(revisions), 'revision file')}): run `atlembic convert` to turn it into "
+            "migration files")
 
 
 @dataclass
@@ -88,7 +102,6 @@ def status(settings: Settings) -> StatusReport:
     except ChecksumError as exc:
         problems.append(f"atlas.sum: {exc}")
     files = directory.files()
-    sums = dict(directory.compute_sum().rows)
     with connect_target(settings) as conn:
         revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
         dialect = conn.dialect.name
@@ -99,22 +112,16 @@ def status(settings: Settings) -> StatusReport:
         problems.append(str(exc))
         report.pending = []
     by_version = {f.version: f for f in files}
-    for rev in revisions:
-        file = by_version.get(rev.version)
-        if rev.type == 1 or not rev.hash:
-            continue
-        if file is None:
-            problems.append(f"migration file of applied version {rev.version} is missing from the directory")
-            break
-        if sums.get(file.name) != rev.hash:
-            problems.append(
-                f"{file.name} was changed after it was applied (its hash no longer matches the revisions "
-                "table; restore the file, or revert the change in a new migration)"
-            )
-            break
+    missing = next((r.version for r in revisions if r.type != TYPE_BASELINE and r.hash and r.version not in by_version),
+                   None)
+    if missing is not None:
+        problems.append(f"migration file of applied version {missing} is missing from the directory")
+    changed = history_changed(files, revisions)
+    if changed is not None:
+        problems.append(changed)
     report.current = "No migration applied yet" if len(report.pending) == len(files) or not revisions \
         else revisions[-1].version
-    report.status = "PENDING" if report.pending else "OK"
+    report.status = "ERROR" if problems else "PENDING" if report.pending else "OK"
     report.next = report.pending[0].version if report.pending else "Already at latest version"
     last = revisions[-1] if revisions else None
     if last is not None and not (last.type & TYPE_RESOLVED) and last.applied < last.total:
@@ -150,7 +157,7 @@ def validate(settings: Settings) -> ValidateOutcome:
     with open_dev_database(dialect, settings.dev_url) as dev:
         for label, sequence in replays:
             autogenerate.replay_schema(dev, sequence)
-            done.append(f"{label}: {len(sequence)} files")
+            done.append(f"{label}: {plural(len(sequence), 'file')}")
         return ValidateOutcome(len(files), done, dev.description)
 
 
@@ -176,13 +183,13 @@ def drift(settings: Settings, url: str | None = None) -> DriftOutcome:
         if last is not None and not last.done:
             raise AtlembicError(
                 f"{mask_url(url or '')} has a partially applied migration ({last.version}: {last.applied} of "
-                f"{last.total} statements); finish it with upgrade before checking for drift"
+                f"{plural(last.total, 'statement')}); finish it with upgrade before checking for drift"
             )
         version = last.version if last else None
         position = history.position_of(version)
         live = inspect_schema(conn)
-        dialect = conn.dialect.name
-    with open_dev_database(dialect, settings.dev_url) as dev:
+        target = engine_for(conn).name  # MariaDB behind a mysql:// URL is MariaDB
+    with open_dev_database(target, settings.dev_url) as dev:
         expected = autogenerate.replay_schema(dev, files_to_reach(files, position))
         description = dev.description
     live, expected = schema_filter.compare(live, expected, models=False)

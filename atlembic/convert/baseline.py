@@ -30,7 +30,7 @@ from atlembic.devdb import DevDatabase
 from atlembic.diff import diff_schemas
 from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import import_metadata
-from atlembic.errors import AtlembicError, one_line
+from atlembic.errors import AtlembicError, one_line, plural
 from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write, render_migration
 from atlembic.migrate.executor import StatementError, execute_as_written, run_file
 from atlembic.migrate.lexer import split_statements
@@ -94,7 +94,7 @@ def convert(
     existing = directory.files()
     if existing:
         raise AtlembicError(
-            f"migration directory {directory.path} already holds {len(existing)} file(s); convert writes the "
+            f"migration directory {directory.path} already holds {plural(len(existing), 'file')}; convert writes the "
             "first files of a new directory (pass --dir to choose another one)"
         )
     with timings.stage("load history"):
@@ -233,7 +233,8 @@ def _baseline_file(history: AlembicHistory, run: HistoryRun, dialect: str, versi
     location = history.script_location
     lines = [
         f"Baseline converted from the Alembic history in {location.name}/ by atlembic convert:",
-        f"the schema at Alembic head {' '.join(heads)} ({len(run.revisions)} revisions), without {run.version_table}.",
+        f"the schema at Alembic head {' '.join(heads)} ({plural(len(run.revisions), 'revision')}), "
+        f"without {run.version_table}.",
         f"{HEAD_MARKER} {' '.join(heads)}",
         f"{VERSION_TABLE_MARKER} {run.version_table}",
     ]

@@ -144,7 +144,7 @@ def check_handover(
 def _drift(conn: Connection, settings: Settings, files: Sequence[MigrationFile], position: int,
            version_table: str) -> list[str]:
     live = without_tables(inspect_schema(conn, exclude=(REVISIONS_TABLE, version_table)), [version_table])
-    with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
+    with open_dev_database(conn, settings.dev_url) as dev:
         expected = replay_schema(dev, files_to_reach(files, position))
         if not diff_schemas(expected, live):
             return []

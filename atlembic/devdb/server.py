@@ -47,7 +47,7 @@ from atlembic.devdb.process import (
     unregister,
     wait_exit,
 )
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, plural
 
 __all__ = ["EphemeralServer", "EphemeralServerDevDatabase", "scratch_database_name"]
 
@@ -588,7 +588,8 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
     @property
     def description(self) -> str:  # type: ignore[override]
         if self.kept_files:
-            return f"{self.server.description}, started on the data dir of an earlier run ({self.kept_files} files)"
+            kept = plural(self.kept_files, "file")
+            return f"{self.server.description}, started on the data dir of an earlier run ({kept})"
         return self.server.description
 
     @contextmanager

@@ -69,18 +69,20 @@ _NO_DEV = "no dev database support for dialect {name!r} (supported: {supported})
 
 
 def open_dev_database(
-    target_dialect: str, dev_url: str | None = None, *, states: DirectoryStates | None = None
+    target: str | Connection, dev_url: str | None = None, *, states: DirectoryStates | None = None
 ) -> DevDatabase:
-    """The dev database for ``target_dialect``: the embedded default, or the server behind ``dev_url``.
+    """The dev database for ``target`` (its dialect name, or a connection to it): the embedded default, or
+    the server behind ``dev_url``.
 
     Never silently substitutes another engine: a ``dev_url`` of a different dialect is an error.
     ``states``: the embedded server may start from a data dir kept by an earlier run that holds the
     longest of them, and keeps its own states at close (ignored for a ``dev_url``: not our server).
     """
-    engine = engine_for(target_dialect, _NO_DEV)
+    engine = engine_for(target, _NO_DEV)
     if dev_url is None:
-        # The target's own name (mysql vs mariadb) lets the engine warn when the dev database differs.
-        return engine.open_dev_database(target_dialect, states=states)
+        # The target's own engine (MySQL or MariaDB: a connection asks the server, a name says what it
+        # says) lets the engine warn when the dev database is of another flavor.
+        return engine.open_dev_database(engine.name, states=states)
     try:
         url = sa.make_url(dev_url)
     except ArgumentError as exc:
@@ -91,7 +93,7 @@ def open_dev_database(
             f"--dev-url {mask_url(url)} is a {url_dialect} database but the target is {engine.family}; "
             f"the dev database must use the same engine as the target"
         )
-    return engine.open_dev_database(target_dialect, url)
+    return engine.open_dev_database(engine.name, url)
 
 
 def embedded_identity(target_dialect: str) -> str | None:

@@ -22,7 +22,7 @@ from atlembic.config import Settings
 from atlembic.devdb import DevDatabase
 from atlembic.diff import SchemaDiff
 from atlembic.engines import normalize_dialect, open_dev_database
-from atlembic.errors import AtlembicError, mask_url
+from atlembic.errors import AtlembicError, mask_url, plural
 from atlembic.lint import mysql, postgresql, sqlite  # noqa: F401  (register the dialect analyzers and hooks)
 from atlembic.lint.analyzers import ANALYZERS
 from atlembic.lint.data import TargetData, make_read_only
@@ -126,7 +126,7 @@ def upgrade_gate(
     skip = "pass --allow-destructive to skip this check" if config.error <= destructive and not allow_destructive \
         else "the check runs because of [atlembic] lint_error"
     try:
-        with open_dev_database(conn.dialect.name, settings.dev_url) as dev:
+        with open_dev_database(conn, settings.dev_url) as dev:
             result = lint_files(dev, base, chosen, config, data)
     except AtlembicError as exc:
         raise AtlembicError(f"upgrade refused: the pending migrations could not be linted: {exc}. Nothing was "
@@ -137,8 +137,9 @@ def upgrade_gate(
         hint = ("pass --allow-destructive to apply them anyway, or mark a reviewed statement with "
                 "`-- atlas:nolint <code>`") if any(f.analyzer == "destructive" for f in result.errors) else \
             "mark a reviewed statement with `-- atlas:nolint <code>`, or change [atlembic] lint_error"
-        raise AtlembicError(f"upgrade refused: the pending migrations have {len(result.errors)} erroring lint "
-                            f"finding(s):\n{lines}\nNothing was applied; {hint}")
+        found = plural(len(result.errors), "erroring lint finding")
+        raise AtlembicError(f"upgrade refused: the pending migrations have {found}:\n{lines}\n"
+                            f"Nothing was applied; {hint}")
     return result
 
 

@@ -29,6 +29,7 @@ from atlembic.diff import (
     RenameColumn,
     RenameTable,
 )
+from atlembic.errors import plural
 from atlembic.lint.model import Diagnostic, FileContext, Step, hooks_for, ident_eq
 from atlembic.schema.model import Column, ForeignKey, Index, Table, UniqueConstraint
 
@@ -82,7 +83,7 @@ class Destructive(Analyzer):
                 if isinstance(change, DropSchema) and change.name in ctx.start.schemas:
                     n = sum(1 for t in step.before.tables if t.schema == change.name)
                     text = (f'Dropping schema "{change.name}"' if n == 0 else
-                            f'Dropping non-empty schema "{change.name}" with {n} table{"s" if n > 1 else ""}')
+                            f'Dropping non-empty schema "{change.name}" with {plural(n, "table")}')
                     yield Diagnostic(step, "DS101", text)
                 elif isinstance(change, DropTable):
                     table = change.table
@@ -97,8 +98,8 @@ class Destructive(Analyzer):
                         and ctx.column_existed(change.name, sub.column.name) is not None
                     ]
                     if names:
-                        plural = "s" if len(names) > 1 else ""
-                        yield Diagnostic(step, "DS103", f"Dropping non-virtual column{plural} {_quoted(names)}")
+                        suffix = "s" if len(names) > 1 else ""
+                        yield Diagnostic(step, "DS103", f"Dropping non-virtual column{suffix} {_quoted(names)}")
 
 
 def _virtual(column: Column) -> bool:

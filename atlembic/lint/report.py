@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from atlembic.errors import plural
 from atlembic.lint.runner import LintResult
 
 __all__ = ["FORMATS", "render", "summary"]
@@ -13,13 +14,12 @@ FORMATS = ("text", "json", "github")
 
 def summary(result: LintResult) -> str:
     n = len(result.files)
-    files = f"{n} file{'s' if n != 1 else ''}"
+    files = plural(n, "file")
     if result.files:
         span = result.files[0] if n == 1 else f"{result.files[0]} .. {result.files[-1]}"
         files += f" ({span})"
     errors, warnings = len(result.errors), len(result.warnings)
-    counts = (f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
-              if result.findings else "no findings")
+    counts = f"{plural(errors, 'error')}, {plural(warnings, 'warning')}" if result.findings else "no findings"
     text = f"Analyzed {files} on {result.dev_description}: {counts}"
     if result.skipped:
         text += f"; skipped {len(result.skipped)} (nolint or checkpoint): {', '.join(result.skipped)}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Connection, Engine
 
-from atlembic.errors import AtlembicError, one_line
+from atlembic.errors import AtlembicError, one_line, plural
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.driver import Driver
 from atlembic.migrate.lexer import Statement, statement_hashes
@@ -263,8 +263,8 @@ def apply_files(
             store.write(failed)
             raise StatementError(
                 file, exc.statement, exc.cause,
-                state=f'revisions table: version {file.version} applied {done} of {len(statements)} '
-                      f"statements, error recorded",
+                state=f"revisions table: version {file.version} applied {done} of "
+                      f"{plural(len(statements), 'statement')}, error recorded",
             ) from exc.cause
         if progress.complete:
             elapsed = progress.rev.execution_time

@@ -1,4 +1,5 @@
-"""Which files of the directory still have to run on a target, given its revisions (Atlas's rules)."""
+"""Which files of the directory still have to run on a target, given its revisions (Atlas's rules), and
+whether an applied file changed since."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Sequence
 
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
-from atlembic.migrate.revisions import Revision
+from atlembic.migrate.revisions import TYPE_BASELINE, Revision
+from atlembic.migrate.sumfile import compute_sum
 
 
 def pending_files(
@@ -56,3 +58,36 @@ def pending_files(
                 f"applied one ({last.version}); rename it to a newer version"
             )
     return [f for f in files if f.version > last.version and not f.is_checkpoint]
+
+
+def history_changed(files: Sequence[MigrationFile], revisions: Sequence[Revision]) -> str | None:
+    """The problem with the first applied file whose content changed after it was applied (and was then
+    re-hashed), as `status` reports it and `upgrade` refuses it; None when every applied file is as it ran.
+
+    A revision stores its file's atlas.sum row, a running hash over the names and bytes of every file up
+    to it, so a file merged in between applied ones later (a branch, atlas.sum regenerated) changes the row
+    of every file after it although none of them changed. A row is therefore compared with the running
+    hash over the directory as it is and over the directory without the files that no revision records
+    and that sort between the recorded ones (the ones inserted since): only a file that is really edited
+    (or an edited file before it) matches neither. A file merged in before the first recorded one is
+    taken for an edit of the first: nothing tells it from a file that was there before a baseline.
+    """
+    recorded = {r.version for r in revisions}
+    if not recorded:
+        return None
+    first, last = min(recorded), max(recorded)
+    inserted = {f.name for f in files if f.version not in recorded and first < f.version < last}
+    current = dict(compute_sum([(f.name, f.content) for f in files]).rows)
+    before_inserts = dict(compute_sum([(f.name, f.content) for f in files if f.name not in inserted]).rows) \
+        if inserted else current
+    by_version = {f.version: f for f in files}
+    for rev in revisions:
+        file = by_version.get(rev.version)
+        # A partially applied file may be fixed after the statement that failed (the executor compares the
+        # statements that did run).
+        if rev.type == TYPE_BASELINE or not rev.hash or file is None or not rev.done:
+            continue
+        if rev.hash not in (current.get(file.name), before_inserts.get(file.name)):
+            return (f"history changed: {file.name} was changed after it was applied (its hash no longer matches "
+                    "the revisions table; restore the file, or revert the change in a new migration)")
+    return None

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from sqlalchemy.engine import Connection
 
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, plural
 
 
 class Transactions:
@@ -76,7 +76,7 @@ class SqliteTransactions(Transactions):
             table, rowid, parent, _ = sorted(new)[0]
             raise AtlembicError(
                 f'foreign key mismatch: row {rowid} of "{table}" references a missing row of "{parent}" '
-                f"({len(new)} violation(s))"
+                f"({plural(len(new), 'violation')})"
             )
 
 
