@@ -18,7 +18,7 @@ from atlembic.engines import find_engine
 from atlembic.errors import AtlembicError, mask_url, no_config_file, one_line
 from atlembic.migrate.transactions import autocommit
 
-__all__ = ["connect_target", "target_engine"]
+__all__ = ["connect_target", "connect_timeout", "target_engine", "target_url"]
 
 _CONNECT_TIMEOUT = 10  # seconds to open a connection, when neither [atlembic] connect_timeout nor the URL sets it
 
@@ -37,12 +37,18 @@ def connect_timeout(settings: Settings) -> int:
     return seconds
 
 
-def target_engine(settings: Settings, url: str | None = None) -> Engine:
+def target_url(settings: Settings, url: str | None = None) -> str:
+    """The target's URL (`url`, else sqlalchemy.url), refused in one line when there is none."""
     url = url or settings.url
     if not url:
         if settings.config_file is None:
             raise AtlembicError(f"{no_config_file(settings.here)} (or --url to name the target database)")
         raise AtlembicError(f"no target database: set sqlalchemy.url in {settings.config_file} or pass --url")
+    return url
+
+
+def target_engine(settings: Settings, url: str | None = None) -> Engine:
+    url = target_url(settings, url)
     seconds = connect_timeout(settings)
     try:
         parsed = make_url(url)

@@ -516,3 +516,23 @@ def test_the_connect_timeout_does_not_bound_statements(mysql_server, tmp_path: P
                                           "connect_timeout = 1\n")
     with connect_target(load_settings(str(tmp_path / "alembic.ini"))) as conn:
         assert conn.exec_driver_sql("SELECT SLEEP(2)").scalar() == 0
+
+
+def test_a_missing_migration_directory_is_refused_before_the_target_is_touched(project: Project) -> None:
+    out = project.run("upgrade", "head", code=255).strip()
+    assert out.startswith(f"FAILED: migration directory {project.migrations} does not exist"), out
+    assert len(out.splitlines()) == 1 and project.revisions() == [] and not project.tables(), out
+
+
+@pytest.mark.parametrize("args", [("upgrade", "head"), ("revision", "-m", "x"), ("revision", "--autogenerate"),
+                                  ("status",), ("hash",), ("history",), ("current",), ("lint",)])
+def test_a_migration_directory_that_is_a_file_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    project = Project(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", None, "sqlite")
+    (tmp_path / "models.py").write_text("import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+                                        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n")
+    with project.ini.open("a") as ini:
+        ini.write("metadata = models:metadata\n")
+    project.migrations.write_text("not a directory\n")
+    out = project.run(*args, code=255).strip()
+    assert out == f"FAILED: migration directory {project.migrations} is not a directory", out
+    assert project.migrations.read_text() == "not a directory\n"

@@ -33,7 +33,7 @@ from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
 from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
-from atlembic.target import connect_target
+from atlembic.target import connect_target, target_url
 
 __all__ = ["downgrade", "stamp", "upgrade", "upgrade_sql"]
 
@@ -93,7 +93,8 @@ def upgrade(
     The pending files go through the lint gate first: erroring findings (destructive by default) refuse
     the upgrade before anything runs, unless `allow_destructive` (see atlembic.lint.upgrade_gate).
     """
-    directory = MigrationDir.checked(settings.migrations_dir)
+    target_url(settings)  # no target named: say so before anything about the directory
+    directory = MigrationDir.existing(settings.migrations_dir)
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     with connect_target(settings) as conn, _apply_lock(conn, lock_timeout):
@@ -166,7 +167,7 @@ def upgrade_sql(settings: Settings, target: str = "head", *, tx_mode: str = "fil
 
     Never connects. As in Alembic, the starting point is ``base`` unless given as ``start:end``.
     """
-    directory = MigrationDir.checked(settings.migrations_dir)
+    directory = MigrationDir.existing(settings.migrations_dir)
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     history = History(files)
@@ -378,7 +379,7 @@ def stamp(
     Rows above the target are deleted; the files up to it without a row get a "resolved" (type 4) row;
     a failed or partial row at the target is marked resolved and complete.
     """
-    directory = MigrationDir.checked(settings.migrations_dir)
+    directory = MigrationDir.existing(settings.migrations_dir)
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     history = History(files)

@@ -104,10 +104,13 @@ def files_to_reach(files: Sequence[MigrationFile], position: int) -> list[Migrat
 
 
 class MigrationDir:
-    """A migration directory; a directory that does not exist yet reads as empty."""
+    """A migration directory; a directory that does not exist yet reads as empty (`revision` creates it), a
+    path that is something else is refused."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise AtlembicError(f"migration directory {self.path} is not a directory")
 
     @classmethod
     def checked(cls, path: Path) -> MigrationDir:
@@ -115,6 +118,15 @@ class MigrationDir:
         directory = cls(path)
         directory.check_sum()
         return directory
+
+    @classmethod
+    def existing(cls, path: Path) -> MigrationDir:
+        """`checked`, and refused when it does not exist: what applies files must have them (Atlas: "no such
+        file or directory")."""
+        if not Path(path).exists():
+            raise AtlembicError(f"migration directory {path} does not exist (write one with `atlembic revision` "
+                                "or `atlembic convert`, or point [atlembic] migrations_dir / --dir at it)")
+        return cls.checked(path)
 
     @property
     def sum_path(self) -> Path:
