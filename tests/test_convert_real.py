@@ -15,7 +15,8 @@ On SQLite and PostgreSQL, and MariaDB where the project supports MySQL. For each
 heads` a database (A) and hand it over (`upgrade head --baseline`, which checks its alembic_version and
 schema); apply the baseline to a clean database (B); A and B must reflect equal, table by table, column by
 column, every constraint and index; then `atlembic check` against the project's models reports the
-differences Alembic's own `compare_metadata` reports, or fewer, each explained below. Alembic, the models and atlembic each run in their own process.
+differences Alembic's own `compare_metadata` reports, or fewer, each explained below. Alembic, the models
+and atlembic each run in their own process.
 """
 
 from __future__ import annotations

@@ -214,11 +214,10 @@ def apply_files(
     every file and its rows alike, and nothing is recorded.
     """
     applied: list[AppliedFile] = []
-    # Every file split before the first one runs: one that cannot be read (a NUL byte) stops the run untouched.
-    split = [(file, file.statements(driver.scan_options)) for file in files]
-    for file, statements in split:
+    for file in files:
         if on_file is not None:
             on_file(file)
+        statements = file.statements(driver.scan_options)
         texts = [s.text for s in statements]
         running = statement_hashes(texts)
         rev = existing.get(file.version) or Revision(

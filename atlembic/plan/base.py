@@ -91,7 +91,8 @@ class Planner:
         items += [sa.CheckConstraint(sa.text(c.expression), name=c.name) for c in table.checks]
         items += [self.sa_foreign_key(fk) for fk in fks]
         for fk in fks:
-            self._stub(metadata, fk.ref_table, fk.ref_columns)
+            if fk.ref_table != (name or table.name):  # a self-reference: this table has the columns
+                self._stub(metadata, fk.ref_table, fk.ref_columns)
         schema, bare = split_name(name or table.name)
         return sa.Table(bare, metadata, *items, schema=schema, comment=table.comment)
 
