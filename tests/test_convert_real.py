@@ -125,8 +125,10 @@ PROJECTS = {
     "dstack": Spec("dstack", "dstack._internal.server:migrations", "dstack._internal.server.models:BaseModel.metadata",
                    ("40f19bea9d2a",), ini=lambda: "recursive_version_locations = true\n",
                    env=lambda url: {"DSTACK_DATABASE_URL": _async_driver(url)}),
-    "autocommit": Spec("sqlalchemy", str(FIXTURES / "autocommit" / "alembic"), "autocommit_models:metadata",
-                       ("bbb222",), path=(FIXTURES / "autocommit",)),
+    # The revisions of tests/fixtures/convert/autocommit run by the sample project's env.py (Alembic's template).
+    "autocommit": Spec("sqlalchemy", str(FIXTURES / "project" / "alembic"), "models:Base.metadata", ("bbb222",),
+                       ini=lambda: f"version_locations = {FIXTURES / 'autocommit' / 'versions'}\n",
+                       path=(FIXTURES / "autocommit",)),
 }
 
 # What `atlembic check` reports after the conversion, per project and dialect, and why it differs from
