@@ -46,8 +46,9 @@ from atlembic.errors import AtlembicError, mask_url, no_config_file, one_line
 from atlembic.provider import merge_metadata
 from atlembic.schema.model import Schema, Table, split_name
 
-__all__ = ["CapturedEnvironment", "ConnectGuard", "SchemaFilter", "capture_environment", "entered",
-           "import_metadata", "isolated_run", "load_schema_filter", "load_target_metadata"]
+__all__ = ["OWN_THREAD_PREFIX", "REDIRECTED_FROM", "CapturedEnvironment", "ConnectGuard", "SchemaFilter",
+           "capture_environment", "entered", "import_metadata", "isolated_run", "load_schema_filter",
+           "load_target_metadata"]
 
 
 @dataclass
@@ -367,25 +368,39 @@ def _url_dialect_loads(url: Any) -> bool:
 # read a target from elsewhere: a libpq service, a DSN, a MySQL option file).
 _TARGET_KEYS = ("host", "hostaddr", "port", "dbname", "database", "db", "user", "username", "unix_socket",
                 "service", "dsn", "conninfo", "read_default_file", "read_default_group", "named_pipe")
+# What a redirect drops with them: the old target's credentials and SQLite's URI flag (the new target brings
+# its own).
+_SECRET_KEYS = ("password", "passwd", "uri")
+
+
+# atlembic's own worker threads carry this name prefix (the replay next to env.py in commands/plan.py, the
+# lock's heartbeat): the guard leaves them alone, and checks every other thread.
+OWN_THREAD_PREFIX = "atlembic-"
+# The key, in a redirected DBAPI connection's pool record (``Connection.info``), of the URL it was aimed at.
+REDIRECTED_FROM = "atlembic_redirected_from"
 
 
 @dataclass
 class ConnectGuard:
-    """While active, every SQLAlchemy engine of this thread may connect only to the `allowed` URLs (and to a
-    private in-memory SQLite database); anything else is refused before the driver is called.
+    """While active, every SQLAlchemy engine may connect only to the `allowed` URLs (and to a private
+    in-memory SQLite database); anything else is redirected to `redirect` when that is a database of the same
+    engine, and refused otherwise, before the driver is called.
 
     The check is SQLAlchemy's ``do_connect`` event on every dialect (``event.listen(Engine, ...)`` is
     class-level), so it holds whatever factory built the engine (``create_engine`` under any name,
     ``sqlmodel.create_engine``, an app's own wrapper, the async engines): it sees the connect arguments
     the dialect is about to hand its driver, and compares them with those the same dialect makes of each
-    allowed URL. Threads other than the one that entered the guard are not checked (atlembic's own replay
-    runs next to env.py on a server's dev database). Not covered: engines built with ``creator=`` or a
-    ``pool=`` of their own, and a project's ``do_connect`` listener that rewrites the arguments after ours.
+    allowed URL. A redirect rewrites only the arguments that choose the server, database and account (an
+    app's timeouts and server settings stay). Every thread is checked (env.py may run its migrations in a
+    worker thread of its own) except atlembic's own, named ``OWN_THREAD_PREFIX...`` (the replay that runs
+    next to env.py on a server's dev database). Not covered: engines built with ``creator=`` or a ``pool=``
+    of their own, and a project's ``do_connect`` listener that rewrites the arguments after ours.
     """
 
     allowed: tuple[URL, ...] = ()
+    redirect: URL | None = None
     refused: list[str] = field(default_factory=list)
-    thread: int = field(default_factory=threading.get_ident)
+    redirected: list[str] = field(default_factory=list)  # the masked URLs engines were redirected from
 
     def __enter__(self) -> ConnectGuard:
         event.listen(Engine, "do_connect", self._do_connect)
@@ -400,13 +415,24 @@ class ConnectGuard:
             raise AtlembicError(self.refused[0])
 
     def _do_connect(self, dialect: Dialect, record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        if threading.get_ident() != self.thread or _private_sqlite(dialect, cargs, cparams):
+        if threading.current_thread().name.startswith(OWN_THREAD_PREFIX) or _private_sqlite(dialect, cargs, cparams):
             return
         if any(_same_target(dialect, cargs, cparams, url) for url in self.allowed):
             return
-        line = (f"env.py tried to connect to {mask_url(_attempted_url(dialect, cargs, cparams))}, not the dev "
-                "database; refused before connecting (atlembic runs env.py against the dev database only: build "
-                "the engine from sqlalchemy.url or config.attributes['connection'])")
+        attempted = mask_url(_attempted_url(dialect, cargs, cparams))
+        target = _connect_args(dialect, self.redirect) if self.redirect is not None else None
+        if target is not None:
+            if attempted not in self.redirected:
+                self.redirected.append(attempted)
+            record.info[REDIRECTED_FROM] = attempted  # Connection.info: the caller sees where it was aimed
+            for key in (*_TARGET_KEYS, *_SECRET_KEYS):
+                cparams.pop(key, None)
+            cargs[:] = target[0]
+            cparams.update(target[1])
+            return
+        line = (f"env.py tried to connect to {attempted}, not the dev database; refused before connecting "
+                "(atlembic runs env.py against the dev database only: build the engine from sqlalchemy.url "
+                "or config.attributes['connection'])")
         self.refused.append(line)
         raise AtlembicError(line)
 
@@ -433,14 +459,20 @@ def _identity(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any]) -> tu
     return (dialect.name, tuple(str(a) for a in cargs), named)
 
 
-def _same_target(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any], url: URL) -> bool:
+def _connect_args(dialect: Dialect, url: URL) -> tuple[list[Any], dict[str, Any]] | None:
+    """What `dialect` (its own driver) hands the driver to reach `url`; None when `url` is another engine's."""
     if url.get_backend_name() != dialect.name:
-        return False
+        return None
     try:
-        dev_cargs, dev_cparams = dialect.create_connect_args(url.set(drivername=f"{dialect.name}+{dialect.driver}"))
+        cargs, cparams = dialect.create_connect_args(url.set(drivername=f"{dialect.name}+{dialect.driver}"))
     except Exception:
-        return False
-    return _identity(dialect, cargs, cparams) == _identity(dialect, list(dev_cargs), dict(dev_cparams))
+        return None
+    return list(cargs), dict(cparams)
+
+
+def _same_target(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any], url: URL) -> bool:
+    target = _connect_args(dialect, url)
+    return target is not None and _identity(dialect, cargs, cparams) == _identity(dialect, *target)
 
 
 def _attempted_url(dialect: Dialect, cargs: list[Any], cparams: dict[str, Any]) -> URL:

@@ -228,7 +228,7 @@ def test_wrapped_engines_never_reach_another_server(tmp_path: Path, listener: Li
     assert listener.accepted == []
     if factory == "engine_attribute":  # sa.engine.create_engine is one of the factories convert redirects
         assert "redirected it to the dev database" in ok(proc)
-    else:
+    else:  # another engine than the dev database's (SQLite here): nowhere to redirect it, refused
         out = failed(proc)
         assert f"env.py tried to connect to {driver}://app:***@127.0.0.1:{listener.port}/production" in out
         assert "s3cret" not in out and "not the dev database" in out
@@ -241,16 +241,68 @@ def test_wrapped_engines_never_reach_another_server(tmp_path: Path, listener: Li
 
 @pytest.mark.parametrize("factory", ["create_engine", "async"])
 def test_wrapped_engine_never_opens_another_sqlite_file(tmp_path: Path, factory: str) -> None:
+    """convert: an engine of the dev database's kind, built by a wrapper for another database, is redirected to
+    the dev database when it connects (the project's history runs there); offline (check): refused."""
     require_module("aiosqlite", "the async SQLite driver of the wrapped-engine test")
     root = wrapped_project(tmp_path)
     elsewhere = tmp_path / "production.db"
     driver = "sqlite+aiosqlite" if factory == "async" else "sqlite"
     env = {"APP_DATABASE_URL": f"{driver}:///{elsewhere}", "APP_FACTORY": factory}
-    out = failed(run(root, "convert", env=env))
+    out = ok(run(root, "convert", env=env))
+    assert f"an engine of its own (to {driver}:///{elsewhere}); redirected to the dev database" in out, out
+    assert "CREATE TABLE account" in next((root / "migrations").glob("*.sql")).read_text()
+    assert not elsewhere.exists()
+    out = failed(run(root, "check", env={**env, "APP_CONNECT_OFFLINE": "1"}))
     assert f"env.py tried to connect to {driver}:///{elsewhere}" in out
     assert not elsewhere.exists()
-    failed(run(root, "check", env={**env, "APP_CONNECT_OFFLINE": "1"}))
-    assert not elsewhere.exists()
+
+
+# env.py that runs its migrations in a worker thread of its own (as apps that migrate from async startup code
+# do), on an engine its own factory builds for the database its settings name.
+THREADED_ENV = """\
+import threading
+
+import appdb
+from alembic import context
+from models import metadata
+import os
+
+
+def migrate(failures):
+    try:
+        engine = appdb.create_engine(os.environ["APP_DATABASE_URL"])
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+    except BaseException as exc:
+        failures.append(exc)
+
+
+if context.is_offline_mode():
+    context.configure(url="sqlite://", target_metadata=metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    failures = []
+    worker = threading.Thread(target=migrate, args=(failures,), name="app-migrations")
+    worker.start()
+    worker.join()
+    if failures:
+        raise failures[0]
+"""
+
+
+def test_engine_in_a_worker_thread_is_guarded_too(tmp_path: Path, listener: Listener) -> None:
+    root = make_project(tmp_path / "proj", THREADED_ENV)
+    write(root / "appdb.py", APPDB)
+    elsewhere = tmp_path / "production.db"
+    out = ok(run(root, "convert", env={"APP_DATABASE_URL": f"sqlite:///{elsewhere}"}))
+    assert "redirected to the dev database" in out and not elsewhere.exists(), out
+    url = f"postgresql+psycopg://app:s3cret@127.0.0.1:{listener.port}/production"
+    out = failed(run(root, "--dir", str(tmp_path / "other"), "convert", env={"APP_DATABASE_URL": url}))
+    assert f"env.py tried to connect to postgresql+psycopg://app:***@127.0.0.1:{listener.port}/production" in out
+    assert listener.accepted == []
 
 
 def test_wrapped_engine_for_the_dev_database_is_allowed(tmp_path: Path) -> None:
@@ -663,3 +715,25 @@ def test_history_keeps_each_revisions_order_on_postgresql(tmp_path: Path, pg_ser
     root = make_project(tmp_path / "proj", standard_env(), models=CACHED_MODELS, revisions=CACHED_REVISIONS,
                         url=fresh_pg_url(pg_server).replace("%", "%%"))
     _dml_order(root, tmp_path, ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)])
+
+
+SELF_REFERENCING = """\
+    op.create_table("node", sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("parent_id", sa.Integer, sa.ForeignKey("node.id")))"""
+NODE_MODELS = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table("node", metadata, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("parent_id", sa.Integer, sa.ForeignKey("node.id")))
+"""
+
+
+def test_self_referencing_table_converts(tmp_path: Path) -> None:
+    """A table whose foreign key references itself (a tree: openstack-placement's resource_providers)."""
+    root = make_project(tmp_path / "proj", standard_env(), models=NODE_MODELS,
+                        revisions=(("aaa111", None, SELF_REFERENCING),))
+    ok(run(root, "convert"))
+    [baseline] = sorted((root / "migrations").glob("*.sql"))
+    assert "REFERENCES node (id)" in baseline.read_text()
+    ok(run(root, "check"))

@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
 from atlembic.engines import find_engine, inspect_schema, unmanaged_objects
-from atlembic.environment import ConnectGuard, SchemaFilter, entered, isolated_run
+from atlembic.environment import REDIRECTED_FROM, ConnectGuard, SchemaFilter, entered, isolated_run
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.schema.model import Schema
 from atlembic.schema.reflector import REVISIONS_TABLE
@@ -290,7 +290,7 @@ def run_history(
                                  destination_rev=early[0] if len(early) == 1 else (history.head or "heads"))
         _intercept_configure(env, state, offered, per_revision, infos)
         statements = _StatementLog(state, per_revision)
-        guard = ConnectGuard((dev_url,))
+        guard = ConnectGuard((dev_url,), redirect=dev_url)
         try:
             with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, \
                     entered(env):
@@ -415,6 +415,11 @@ def _check_connection(conn: Any, offered: Connection, state: _RunState) -> None:
     if conn is offered:
         state.note('env.py used the dev connection offered in config.attributes["connection"]')
         return
+    aimed_at = _redirected_from(conn)
+    if aimed_at is not None:
+        state.note(f"env.py connected through an engine of its own (to {aimed_at}); redirected to the dev "
+                   "database when it connected")
+        return
     url = conn.engine.url
     if _db_key(url) != _db_key(state.dev_url):
         raise AtlembicError(
@@ -427,6 +432,14 @@ def _check_connection(conn: Any, offered: Connection, state: _RunState) -> None:
         state.note("env.py connected through config.attributes['connection'].engine (the dev database)")
     else:
         state.note("env.py connected through sqlalchemy.url (set to the dev database)")
+
+
+def _redirected_from(conn: Any) -> str | None:
+    """Where the ConnectGuard found `conn`'s DBAPI connection aimed before it redirected it (None: not redirected)."""
+    try:
+        return conn.info.get(REDIRECTED_FROM)
+    except Exception:  # a closed or invalidated connection has no pool record to ask
+        return None
 
 
 class _StatementLog:
