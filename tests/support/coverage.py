@@ -216,6 +216,9 @@ def render(results: list[dict[str, Any]], dialects: list[str], versions: dict[st
 # -------------------------------------------------------------------------------------------------- main
 
 
+KEPT_MARKER = "<!-- kept by python -m tests.support.coverage: written by hand below -->"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dialects", default=",".join(DIALECTS), help="comma-separated (default: all)")
@@ -244,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"atlembic: {r['atlembic'].kind:7} alembic: {r['alembic'].kind}", file=sys.stderr)
     seconds = time.perf_counter() - start
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results, dialects, versions, skipped, seconds))
+    # What follows the marker is written by hand (the real projects' figures, tests/test_convert_real.py): kept.
+    previous = args.output.read_text() if args.output.exists() else ""
+    kept = previous[previous.index(KEPT_MARKER):] if KEPT_MARKER in previous else ""
+    args.output.write_text(render(results, dialects, versions, skipped, seconds) + ("\n" + kept if kept else ""))
     for d in dialects:
         rows = [r for r in results if r["dialect"] == d]
         print(f"{d}: atlembic correct {sum(r['atlembic'].kind == 'correct' for r in rows)}/{len(rows)}, "
