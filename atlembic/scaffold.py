@@ -102,12 +102,19 @@ if config.config_file_name is not None:
 target_metadata = Base.metadata
 
 
+def include_name(name: str, type_: str, parent_names: dict) -> bool:
+    """atlembic's revisions table (Atlas's atlas_schema_revisions) is not in the models: keep Alembic's
+    autogenerate and `alembic check` from proposing to drop it."""
+    return not (type_ == "table" and name == "atlas_schema_revisions")
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -118,7 +125,7 @@ def run_migrations_online() -> None:
         config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
     )
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -117,3 +117,14 @@ def test_password_never_printed(project: Path) -> None:
     proc = atlembic(project, "--url", "postgresql+psycopg://app:s3cret@127.0.0.1:1/app", "current", check=False)
     assert proc.returncode != 0
     assert "s3cret" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow  # atlembic and Alembic, each in its own process
+def test_alembic_check_stays_clean_beside_atlembic(project: Path) -> None:
+    """Alembic keeps working side by side: after `atlembic upgrade head`, Alembic's own `alembic check` on
+    the same database finds nothing to do (the sample env.py leaves atlembic's revisions table out)."""
+    atlembic(project, "revision", "--autogenerate", "-m", "init")
+    atlembic(project, "upgrade", "head")
+    proc = subprocess.run([sys.executable, "-m", "alembic", "check"], cwd=project, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(project)})
+    assert proc.returncode == 0 and "No new upgrade operations detected" in proc.stdout + proc.stderr, proc.stderr

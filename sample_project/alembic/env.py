@@ -20,6 +20,11 @@ from models import Base
 
 target_metadata = Base.metadata
 
+def include_name(name, type_, parent_names):
+    """atlembic's revisions table (Atlas's atlas_schema_revisions) is not in the models: keep Alembic's
+    autogenerate and `alembic check` from proposing to drop it."""
+    return not (type_ == "table" and name == "atlas_schema_revisions")
+
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
 # my_important_option = config.get_main_option("my_important_option")
@@ -44,6 +49,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        include_name=include_name,
     )
 
     with context.begin_transaction():
@@ -64,7 +70,9 @@ def run_migrations_online() -> None:
     )
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, include_name=include_name
+        )
 
         with context.begin_transaction():
             context.run_migrations()
