@@ -269,8 +269,14 @@ class SchemaDiff:
         return bool(self.changes)
 
     def describe(self) -> list[str]:
-        """One human-readable line per change, for `check` output and verification errors."""
-        return [line for change in self.changes for line in describe_change(change)]
+        """One human-readable line per change, for `check` output and verification errors. The sequence of a
+        SERIAL column of a table added or dropped here goes with its table's line (CREATE/DROP TABLE makes or
+        removes it)."""
+        whole = {c.table.name for c in self.changes if isinstance(c, AddTable | DropTable)}
+        return [line for change in self.changes
+                if not (isinstance(change, AddSequence | DropSequence) and change.sequence.owned_by
+                        and change.sequence.owned_by.rpartition(".")[0] in whole)
+                for line in describe_change(change)]
 
 
 def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = None) -> SchemaDiff:

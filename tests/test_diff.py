@@ -91,3 +91,19 @@ def test_a_type_the_dialect_cannot_express_names_table_and_column() -> None:
     sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("span", postgresql.INT4RANGE))
     with pytest.raises(AtlembicError, match=r"models: sqlite cannot express \(in table 't', column 'span'\)"):
         engine_for("sqlite").metadata_ddl(md)
+
+
+def test_a_serial_sequence_goes_with_its_table_line() -> None:
+    """`check` says "add table t", not also "add sequence t_id_seq": CREATE TABLE makes a SERIAL's sequence.
+    A standalone sequence, or one of a table that stays, keeps its own line."""
+    from atlembic.diff import diff_schemas
+    from atlembic.schema.model import Sequence
+
+    table = Table("t", (Column("id", "INTEGER", nullable=False, default="nextval('t_id_seq'::regclass)"),),
+                  primary_key=PrimaryKey(("id",)))
+    desired = Schema(tables=(table,), sequences=(Sequence("t_id_seq", owned_by="t.id"), Sequence("free_seq"),
+                                                 Sequence("kept_seq", owned_by="kept.id")))
+    assert diff_schemas(Schema(), desired).describe() == [
+        'add sequence "free_seq"', 'add sequence "kept_seq"', 'add table "t"']
+    assert diff_schemas(desired, Schema()).describe() == [
+        'drop sequence "free_seq"', 'drop sequence "kept_seq"', 'drop table "t"']

@@ -160,9 +160,11 @@ class Planner:
         return f"{self.quote(schema)}.{self.quote(bare)}" if schema else self.quote(bare)
 
     def create_index(self, table: model.Table, index: model.Index) -> str:
-        # The index names its columns as literal text (sa_index): the table needs nothing but its name.
+        # The index names its key columns as literal text (sa_index): the table needs its name, and the
+        # columns an INCLUDE list names (the dialect looks those up on the table).
         schema, bare = split_name(table.name)
-        sa_table = sa.Table(bare, sa.MetaData(), schema=schema)
+        sa_table = sa.Table(bare, sa.MetaData(), *(sa.Column(c, RawType("INTEGER")) for c in index.include),
+                            schema=schema)
         return self.compile(CreateIndex(self.sa_index(index, sa_table)))
 
     def drop_index(self, table: model.Table, index: model.Index) -> str:
