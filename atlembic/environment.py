@@ -41,7 +41,7 @@ from atlembic.config import (
     quiet_alembic,
     settle_sys_path,
 )
-from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.errors import AtlembicError, mask_url, missing_async_support, one_line
 from atlembic.provider import merge_metadata
 from atlembic.schema.model import Schema, Table, split_name
 
@@ -150,7 +150,8 @@ def capture_environment(settings: Settings, *, require_metadata: bool = True) ->
                 script.run_env()
         except (Exception, SystemExit) as exc:
             guard.raise_refused()
-            raise AtlembicError(f"{env_py}: {one_line(exc, with_type=True)}") from exc
+            raise missing_async_support(env_py, exc) or AtlembicError(
+                f"{env_py}: {one_line(exc, with_type=True)}") from exc
         guard.raise_refused()
 
     metadata = _metadata_from(captured, env_py) if require_metadata or any(
