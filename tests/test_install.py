@@ -17,7 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from atlembic.engines.postgresql import POSTGRESQL
+from atlembic.engines.sqlite import SQLITE
+from atlembic.errors import AtlembicError
 from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.support.pg_fixture import pg_bindir_or_skip, require_module
 from tests.test_cli import REPO
@@ -120,13 +124,11 @@ DIALECTS = {
     "postgresql": ("psycopg,psycopg2", f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app", "postgresql"),
     "mysql": ("pymysql,MySQLdb", f"mysql+pymysql://app:{PASSWORD}@127.0.0.1:1/app", "mysql"),
 }
-COMMANDS = {
+COMMANDS = {  # the commands that plan on a dev database, and one that connects to the target (as all others do)
     "revision": ("revision", "--autogenerate", "-m", "x"),
     "check": ("check",),
     "convert": ("convert",),
     "upgrade": ("upgrade", "head"),
-    "drift": ("check", "--drift"),
-    "current": ("current",),
 }
 
 
@@ -141,7 +143,7 @@ def converted_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def converted(converted_once: Path, tmp_path: Path) -> Path:
-    """The project with its history converted (on SQLite) so that upgrade/current have a directory."""
+    """The project with its history converted (on SQLite), so that upgrade has a directory."""
     dest = tmp_path / "proj"
     shutil.copytree(converted_once, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
@@ -150,7 +152,7 @@ def converted(converted_once: Path, tmp_path: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize(("dialect", "command"), [("postgresql", command) for command in sorted(COMMANDS)]
                          # The check is the engine's, the same code on MySQL: one command that plans, one that connects.
-                         + [("mysql", "check"), ("mysql", "current")])
+                         + [("mysql", "check"), ("mysql", "upgrade")])
 def test_missing_driver_is_one_line_before_any_server(converted: Path, tmp_path: Path, dialect: str,
                                                       command: str) -> None:
     modules, url, extra = DIALECTS[dialect]
@@ -175,6 +177,21 @@ def test_missing_driver_of_dev_url(converted: Path, tmp_path: Path, dialect: str
     line = one_failed_line(run_without(modules, converted, "--url", url, "--dev-url", dev_url, "check", log=log))
     assert f"driver for {dev_url.replace(PASSWORD, '***')} " in line and f"atlembic[{extra}]" in line, line
     assert started(log) == []
+
+
+def test_require_driver_names_the_url_and_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process, what the CLI tests above see: the engine's check, for a target URL and for the dev database."""
+    require_module("psycopg", "the postgresql extra")
+    url = make_url(f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app")
+    POSTGRESQL.require_driver(url)  # installed: nothing to say
+    SQLITE.require_driver()
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(AtlembicError) as target:
+        POSTGRESQL.require_driver(url)
+    assert str(target.value).startswith("no PostgreSQL driver for postgresql+psycopg://app:***@127.0.0.1:1/app (")
+    assert str(target.value).endswith('): pip install "atlembic[postgresql]"') and PASSWORD not in str(target.value)
+    with pytest.raises(AtlembicError, match=r"^no PostgreSQL driver for the dev database \(postgresql\+psycopg://\)"):
+        POSTGRESQL.require_driver()
 
 
 @pytest.mark.slow
