@@ -86,7 +86,7 @@ def async_project(project: Path) -> Path:
     return project
 
 
-# -- greenlet (all but the last test: CLI subprocesses end to end, slow) ------------------------------------
+# -- greenlet (the CLI tests here are subprocesses end to end: slow) ----------------------------------------
 
 
 @pytest.mark.slow
