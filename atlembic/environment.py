@@ -42,7 +42,7 @@ from atlembic.config import (
     quiet_alembic,
     settle_sys_path,
 )
-from atlembic.errors import AtlembicError, mask_url, no_config_file, one_line
+from atlembic.errors import AtlembicError, mask_url, missing_async_support, no_config_file, one_line
 from atlembic.provider import merge_metadata
 from atlembic.schema.model import Schema, Table, split_name
 
@@ -154,7 +154,7 @@ def capture_environment(settings: Settings, *, require_metadata: bool = True) ->
                 script.run_env()
         except (Exception, SystemExit) as exc:
             guard.raise_refused()
-            raise AtlembicError(failure_line(exc, str(env_py))) from exc
+            raise missing_async_support(env_py, exc) or AtlembicError(failure_line(exc, str(env_py))) from exc
         guard.raise_refused()
 
     metadata = _metadata_from(captured, env_py) if require_metadata or any(

@@ -1,10 +1,14 @@
 """The one exception type users see, the two helpers every message about a database goes through (a
-driver's error on one line, a URL with its passwords masked), and the wording messages share (counts, a
-missing alembic.ini)."""
+driver's error on one line, a URL with its passwords masked), the wording messages share (counts, a
+missing alembic.ini), and the one line for an env.py that needs SQLAlchemy's asyncio support where
+greenlet is not installed."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import traceback
 
 from sqlalchemy.engine import URL, make_url
 
@@ -76,3 +80,24 @@ def no_config_file(directory: object) -> str:
     """What to do when no alembic.ini was found in `directory` (and none named): the start of a message."""
     return (f"no alembic.ini in {directory}: run `atlembic init DIR` to create a project there, or pass "
             "-c path/to/alembic.ini")
+
+
+_ASYNCIO_SOURCE = os.path.join("sqlalchemy", "ext", "asyncio", "")  # in a traceback frame's file name
+
+
+def missing_async_support(env_py: object, exc: BaseException) -> AtlembicError | None:
+    """The error for an env.py that failed because SQLAlchemy's asyncio support has no greenlet, which
+    SQLAlchemy 2.1 no longer installs; None for any other failure (or when greenlet is there)."""
+    if importlib.util.find_spec("greenlet") is not None:
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        # 2.1 refuses to import sqlalchemy.ext.asyncio and names greenlet; 2.0 fails inside it.
+        if "greenlet" in str(cause) or any(_ASYNCIO_SOURCE in frame.filename
+                                           for frame in traceback.extract_tb(cause.__traceback__)):
+            return AtlembicError(f'{env_py} builds an async engine, which needs greenlet (not installed here): '
+                                 'pip install "atlembic[async]"')
+        cause = cause.__cause__ or cause.__context__
+    return None

@@ -53,11 +53,15 @@ def target_engine(settings: Settings, url: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
         found = find_engine(parsed)
+        if found is not None:
+            found.require_driver(parsed)
         connect_args = found.connect_args(parsed, seconds) if found is not None else {}
         engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
         if found is not None and connect_args:
             sa.event.listen(engine, "connect", lambda dbapi_connection, _record: found.connected(dbapi_connection))
         return engine
+    except AtlembicError:
+        raise
     except Exception as exc:
         raise AtlembicError(f"cannot use database URL {mask_url(url)}: {one_line(exc, url)}") from exc
 
@@ -72,8 +76,6 @@ def connect_target(settings: Settings, url: str | None = None) -> Iterator[Conne
             raw = engine.connect()
         except sa.exc.DBAPIError as exc:
             raise AtlembicError(f"cannot connect to {mask_url(url or '')}: {one_line(exc, url)}") from None
-        except ImportError as exc:
-            raise AtlembicError(f"cannot connect to {mask_url(url or '')}: driver missing: {exc}") from None
         with raw:
             yield autocommit(raw)
     finally:

@@ -21,6 +21,7 @@ import ast
 import asyncio  # noqa: F401  (imported before env.py so that its asyncio.run finds a clean module)
 import contextlib
 import functools
+import importlib.util
 import os
 import re
 import traceback
@@ -36,7 +37,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from atlembic.config import Settings, ini_escape, project_alembic_config, project_on_sys_path, quiet_alembic
 from atlembic.engines import find_engine, inspect_schema, unmanaged_objects
 from atlembic.environment import REDIRECTED_FROM, ConnectGuard, SchemaFilter, entered, isolated_run
-from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.errors import AtlembicError, mask_url, missing_async_support, one_line
 from atlembic.schema.model import Schema
 from atlembic.schema.reflector import REVISIONS_TABLE
 
@@ -507,14 +508,6 @@ def _async_url(url: URL) -> URL:
 @contextlib.contextmanager
 def _redirect_engines(state: _RunState) -> Iterator[None]:
     import sqlalchemy.engine as sa_engine
-    import sqlalchemy.ext.asyncio as sa_asyncio
-
-    real: dict[str, Callable[..., Any]] = {
-        "create_engine": sa.create_engine,
-        "engine_from_config": sa.engine_from_config,
-        "create_async_engine": sa_asyncio.create_async_engine,
-        "async_engine_from_config": sa_asyncio.async_engine_from_config,
-    }
 
     def aim(url: Any, how: str, make_async: bool) -> URL:
         if url is None:  # e.g. an unset environment variable: any URL would be redirected, so this one is too
@@ -529,28 +522,39 @@ def _redirect_engines(state: _RunState) -> Iterator[None]:
             parsed = state.dev_url
         return _async_url(parsed) if make_async else parsed
 
-    def create_engine(url: Any, **kw: Any) -> Any:
-        return real["create_engine"](aim(url, "create_engine", False), **kw)
+    def from_url(real: Callable[..., Any], how: str, make_async: bool) -> Callable[..., Any]:
+        def create(url: Any, **kw: Any) -> Any:
+            return real(aim(url, how, make_async), **kw)
 
-    def create_async_engine(url: Any, **kw: Any) -> Any:
-        return real["create_async_engine"](aim(url, "create_async_engine", True), **kw)
+        return create
 
-    def _from_config(name: str, make_async: bool) -> Callable[..., Any]:
-        def from_config(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **kw: Any) -> Any:
+    def from_config(real: Callable[..., Any], how: str, make_async: bool) -> Callable[..., Any]:
+        def create(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **kw: Any) -> Any:
             options = dict(configuration)
-            options[f"{prefix}url"] = aim(options.get(f"{prefix}url"), name, make_async)
-            return real[name](options, prefix, **kw)
+            options[f"{prefix}url"] = aim(options.get(f"{prefix}url"), how, make_async)
+            return real(options, prefix, **kw)
 
-        return from_config
+        return create
 
+    create_engine = from_url(sa.create_engine, "create_engine", False)
+    engine_from_config = from_config(sa.engine_from_config, "engine_from_config", False)
     patches = [
         (sa, "create_engine", create_engine),
         (sa_engine, "create_engine", create_engine),
-        (sa, "engine_from_config", _from_config("engine_from_config", False)),
-        (sa_engine, "engine_from_config", _from_config("engine_from_config", False)),
-        (sa_asyncio, "create_async_engine", create_async_engine),
-        (sa_asyncio, "async_engine_from_config", _from_config("async_engine_from_config", True)),
+        (sa, "engine_from_config", engine_from_config),
+        (sa_engine, "engine_from_config", engine_from_config),
     ]
+    # Without greenlet (SQLAlchemy 2.1 no longer installs it) no async engine can run, and 2.1's asyncio module
+    # fails its first import only: importing it here would hide that from env.py (missing_async_support).
+    if importlib.util.find_spec("greenlet") is not None:
+        import sqlalchemy.ext.asyncio as sa_asyncio
+
+        patches += [
+            (sa_asyncio, "create_async_engine",
+             from_url(sa_asyncio.create_async_engine, "create_async_engine", True)),
+            (sa_asyncio, "async_engine_from_config",
+             from_config(sa_asyncio.async_engine_from_config, "async_engine_from_config", True)),
+        ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     try:
         for module, name, replacement in patches:
@@ -573,7 +577,8 @@ def _run_error(history: AlembicHistory, state: _RunState, exc: BaseException) ->
         where = f"{info.path}:{line}" if line else str(info.path)
         return AtlembicError(f"Alembic revision {info.revision} failed on the dev database ({where}): "
                              f"{one_line(cause, with_type=True)}")
-    return AtlembicError(f"{history.env_py}: {one_line(exc, with_type=True)}")
+    return missing_async_support(history.env_py, exc) or AtlembicError(
+        f"{history.env_py}: {one_line(exc, with_type=True)}")
 
 
 def _line_in(exc: BaseException, path: Path) -> int | None:

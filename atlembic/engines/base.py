@@ -13,11 +13,12 @@ from collections.abc import Collection, Iterable
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.engine.mock import MockConnection
 
 from atlembic import provider
 from atlembic.devdb.base import DevDatabase, DevDialect, DirectoryStates, StateIO
+from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.lexer import ScanOptions
 from atlembic.migrate.lock import Lock
 from atlembic.migrate.revisions import RevisionsLayout
@@ -34,6 +35,7 @@ class Engine:
     """One engine; MariaDB is a variant (subclass) of MySQL that differs only where it says so."""
 
     name: ClassVar[str]  # SQLAlchemy's dialect name: sqlite, postgresql, mysql, mariadb
+    title: ClassVar[str]  # the engine as messages name it: SQLite, PostgreSQL, MySQL, MariaDB
     # The engine whose dev databases, cache keys and lint rules this one shares (MariaDB: mysql).
     family: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()  # other spellings users write (postgres, pg, sqlite3)
@@ -43,6 +45,10 @@ class Engine:
     mock_url: ClassVar[str]
     # Whether `schema=` names a schema inside the database (on MySQL it would be another database).
     named_schemas: ClassVar[bool] = False
+    # The driver atlembic's dev databases connect with (SQLAlchemy's name), and atlembic's pip extra that
+    # installs it (None: Python brings it). Checked before a command starts a server or connects.
+    driver: ClassVar[str]
+    extra: ClassVar[str | None] = None
     async_drivers: ClassVar[tuple[str, ...]] = ()  # what create_async_engine may use, in order of preference
     # The statement that makes a session refuse writes (lint's connection to a target).
     read_only_statement: ClassVar[str | None] = None
@@ -76,11 +82,29 @@ class Engine:
         """This engine's part of devdb (imported on first use: the servers' machinery is not cheap)."""
         raise NotImplementedError
 
+    def require_driver(self, url: URL | None = None) -> None:
+        """Import the driver `url` connects with (default: the dev databases' driver); when it is missing, one
+        line naming the URL and what to install, before a server is started or a connection opened."""
+        ours = make_url(f"{self.name}+{self.driver}://")
+        what = mask_url(url) if url is not None else f"the dev database ({ours})"
+        url = url if url is not None else ours
+        try:
+            url.get_dialect().import_dbapi()
+        except ImportError as exc:
+            missing = f"no {self.title} driver for {what} ({one_line(exc)})"
+            if self.extra is None:
+                raise AtlembicError(missing) from None
+            install = f'pip install "atlembic[{self.extra}]"'
+            if url.get_driver_name() != self.driver:  # the extra brings atlembic's driver, not this URL's
+                install = f"install it, or {install} and use {self.name}+{self.driver}://"
+            raise AtlembicError(f"{missing}: {install}") from None
+
     def open_dev_database(self, target_dialect: str, url: URL | None = None, *,
                           states: DirectoryStates | None = None) -> DevDatabase:
         """The embedded default dev database, or dev databases behind a --dev-url of this engine.
         ``target_dialect``: the target's own name (mysql vs mariadb), which lets the engine warn when its
         dev database is of another flavor."""
+        self.require_driver(url)
         if url is None:
             return self.dev_dialect().open_embedded(target_dialect, states=states)
         return self.dev_dialect().open_url(url)

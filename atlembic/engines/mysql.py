@@ -21,6 +21,9 @@ __all__ = ["MARIADB", "MYSQL", "MariaDB", "MySQL"]
 
 class MySQL(Engine):
     name = family = "mysql"
+    title = "MySQL"
+    driver = "pymysql"
+    extra = "mysql"
     reflector = MySQLReflector
     planner_class = MySQLPlanner
     mock_url = "mysql+pymysql://"
@@ -53,6 +56,7 @@ class MySQL(Engine):
 
 class MariaDB(MySQL):
     name = "mariadb"
+    title = "MariaDB"
 
 
 MYSQL = MySQL()

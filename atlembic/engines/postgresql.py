@@ -16,6 +16,9 @@ __all__ = ["POSTGRESQL", "PostgreSQL"]
 
 class PostgreSQL(Engine):
     name = family = "postgresql"
+    title = "PostgreSQL"
+    driver = "psycopg"
+    extra = "postgresql"
     aliases = ("postgres", "pg")
     reflector = PostgresReflector
     planner_class = PostgresPlanner

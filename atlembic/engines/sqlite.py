@@ -22,6 +22,8 @@ __all__ = ["SQLITE", "SQLite"]
 
 class SQLite(Engine):
     name = family = "sqlite"
+    title = "SQLite"
+    driver = "pysqlite"
     aliases = ("sqlite3",)
     reflector = SqliteReflector
     planner_class = SqlitePlanner
