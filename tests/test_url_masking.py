@@ -47,16 +47,21 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+# "{port}": a closed loopback port, chosen when the test runs (the test ids stay the same in every pytest
+# process, as pytest-xdist's workers require).
+URLS = [
+    f"postgresql+psycopg://app:{SECRET}@127.0.0.1:{{port}}/app",
+    f"postgresql+psycopg://app@127.0.0.1:{{port}}/app?password={SECRET}",
+    f"mysql+pymysql://app@127.0.0.1:{{port}}/app?password={SECRET}&charset=utf8mb4",
+]
+
+
 def _urls() -> list[str]:
     port = _closed_port()
-    return [
-        f"postgresql+psycopg://app:{SECRET}@127.0.0.1:{port}/app",
-        f"postgresql+psycopg://app@127.0.0.1:{port}/app?password={SECRET}",
-        f"mysql+pymysql://app@127.0.0.1:{port}/app?password={SECRET}&charset=utf8mb4",
-    ]
+    return [url.format(port=port) for url in URLS]
 
 
-@pytest.mark.parametrize("url", _urls())
+@pytest.mark.parametrize("url", URLS)
 @pytest.mark.parametrize("command", [
     ["--url", "{url}", "upgrade", "head"],
     ["--url", "{url}", "current"],
@@ -67,6 +72,7 @@ def _urls() -> list[str]:
 ])
 def test_no_password_in_any_failure(tmp_path: Path, url: str, command: list[str]) -> None:
     project = _project(tmp_path)
+    url = url.format(port=_closed_port())
     proc = _run(project, *[part.format(url=url) for part in command])
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
