@@ -78,3 +78,17 @@ def replayed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(executor, "run_replay", spy)
     return ran
+
+
+# The longest files first: pytest-xdist (`--dist loadfile`, .ci/run) hands files to its workers in collection
+# order, so the property tests and the real projects' converts overlap everything else instead of running last.
+_LONGEST_FIRST = ("tests/test_properties.py", "tests/test_convert_real.py", "tests/test_cluster_state.py",
+                  "tests/test_models_cache.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return _LONGEST_FIRST.index(path) if path in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its place
