@@ -58,9 +58,9 @@ _LOCAL_ACTION = re.compile(
 
 def changed_table(text: str) -> str | None:
     """The table (as written) that a whitelisted statement changes, or None when it may change more."""
+    if _CREATE_TABLE.match(text.strip()) is not None:
+        return creates_table(text)
     text = text.strip().rstrip(";")
-    if (m := _CREATE_TABLE.match(text)) is not None:
-        return None if _CREATE_TABLE_NOT.search(text, m.end()) else m["table"]
     if (m := _CREATE_INDEX.match(text)) is not None:
         return m["table"]
     if (m := _ALTER_TABLE.match(text)) is not None:
