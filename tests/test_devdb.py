@@ -242,8 +242,7 @@ def test_ephemeral_server_lifecycle(server_engine: ServerEngine) -> None:
                 conn.execute(text("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))"))
                 conn.execute(text("INSERT INTO t (id, v) VALUES (1, 'x')"))
             assert _table_names(db) == ["t"]
-        with dev.clean_database() as db:
-            assert db.url.database != first_db
+        with dev.clean_database() as db:  # the dropped database's name (and Engine) may come back: empty
             assert _table_names(db) == []
         with create_engine(server.url()).connect() as conn:
             names = conn.execute(text(server_engine.databases_sql)).scalars().all()
@@ -268,6 +267,21 @@ def test_scratch_database_dropped_when_the_block_fails(pg_server: EphemeralPostg
     assert exists is None
     dev.close()
     assert pg_server.running, "a server passed in is not ours to stop"
+
+
+def test_scratch_names_come_back_with_their_engine(pg_server: EphemeralPostgres) -> None:  # noqa: F811
+    """A dropped scratch database's name is handed out again with its Engine (and that Engine's compiled
+    reflection queries); the database behind it is new and empty, and two at once never share a name."""
+    for dev in (EphemeralPostgresDevDatabase(pg_server),
+                open_dev_database("postgresql", pg_server.url().render_as_string(hide_password=False))):
+        try:
+            with dev.clean_database() as first, first.begin() as conn:
+                conn.execute(text("CREATE TABLE t (id int)"))
+            with dev.clean_database() as again, dev.clean_database() as other:
+                assert again is first and _table_names(again) == []
+                assert other is not first and other.url.database != first.url.database
+        finally:
+            dev.close()
 
 
 def test_ephemeral_refuses_unclean_database(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ from atlembic.devdb.process import (
 )
 from atlembic.errors import AtlembicError, plural
 
-__all__ = ["EphemeralServer", "EphemeralServerDevDatabase", "scratch_database_name"]
+__all__ = ["EphemeralServer", "EphemeralServerDevDatabase", "ScratchDatabases", "scratch_database_name"]
 
 _OWNER_FILE = "atlembic-owner.pid"
 _TEMPLATE_MARKER = "complete.json"
@@ -65,6 +65,65 @@ def embedded_server_identity(product: str, version: str) -> str:
 
 def scratch_database_name() -> str:
     return f"atlembic_dev_{secrets.token_hex(6)}"
+
+
+class ScratchDatabases:
+    """The scratch database names of one dev database object, each with its Engine, handed out again once
+    that database is dropped.
+
+    An Engine has its own dialect and compiled-statement cache, so an inspection through a new one compiles
+    every SQLAlchemy reflection query again (on PostgreSQL that costs more than running them). Planning makes
+    several scratch databases per run: a name used again brings its Engine back with a warm cache. Names stay
+    unique to this object (a random prefix), so other runs on the same server never meet them."""
+
+    def __init__(self) -> None:
+        self._prefix = scratch_database_name()
+        self._made = 0
+        self._free: list[str] = []
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def take(self) -> str:
+        """A name no database of the server has now (one dropped earlier, or a new one)."""
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            self._made += 1
+            return f"{self._prefix}{self._made:x}"  # hex like the prefix: one name pattern for scratch databases
+
+    def engine(self, name: str, url: URL) -> Engine:
+        """The Engine of database `name` at `url` (made once per name)."""
+        with self._lock:
+            engine = self._engines.get(name)
+            if engine is None:
+                engine = self._engines[name] = create_engine(url)
+            return engine
+
+    def disconnect(self, name: str) -> None:
+        """Close the connections to database `name` (before it is dropped or renamed); its Engine stays."""
+        with self._lock:
+            engine = self._engines.get(name)
+        if engine is not None:
+            engine.dispose()  # dispose only closes the pool: the Engine and its caches stay usable
+
+    def release(self, name: str) -> None:
+        """No database is called `name` any more (dropped, or renamed): a name of ours may be taken again."""
+        with self._lock:
+            if name.startswith(self._prefix):
+                self._free.append(name)
+            else:
+                self._engines.pop(name, None)
+
+    def retire(self, name: str) -> None:
+        """Database `name` stays (kept as a state under that name): never hand the name out again."""
+        with self._lock:
+            self._engines.pop(name, None)
+
+    def close(self) -> None:
+        with self._lock:
+            engines, self._engines, self._free = list(self._engines.values()), {}, []
+        for engine in engines:
+            engine.dispose()
 
 
 _STATE_PREFIX = "atlembic_state_"
@@ -569,6 +628,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         self._owns_server = server is None
         self._states: dict[str, str] = {}  # in-run states: key -> database kept (dropped with the server)
         self._keep: dict[str, str] = {}  # scratch database -> the key it is kept under when discarded
+        self._scratch = ScratchDatabases()
         self.server: _S = server if server is not None else self.server_class()
         self.kept_files = 0  # files covered by the state a kept data dir brought (0: none)
         self._directory = states
@@ -623,7 +683,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         return self._database(self._states.pop(key), created=False)
 
     def _scratch_database(self, template: str | None = None) -> AbstractContextManager[Engine]:
-        name = scratch_database_name()
+        name = self._scratch.take()
         self.server.create_database(name, template=template)
         return self._database(name, created=template is None)
 
@@ -631,35 +691,40 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
     def _database(self, name: str, *, created: bool) -> Iterator[Engine]:
         """An engine on database `name` of the server (`created`: empty, just made), dropped at the end
         unless it was left unchanged and asked to be kept as a state (`keep_state`)."""
-        engine: Engine | None = None
         unchanged = False
         try:
-            engine = create_engine(self.server.url(name))
+            engine = self._scratch.engine(name, self.server.url(name))
             if created:
                 self.server.sql.assert_clean(engine)
             yield engine
             unchanged = True
         finally:
-            if engine is not None:
-                engine.dispose()
+            self._scratch.disconnect(name)
             key = self._keep.pop(name, None)
-            if not (unchanged and key is not None and self._kept_as_state(name, key)):
+            state = self._kept_as_state(name, key) if unchanged and key is not None else None
+            if state is None:
                 self.server.drop_database(name)
+            if state == name:
+                self._scratch.retire(name)
+            else:
+                self._scratch.release(name)
 
-    def _kept_as_state(self, name: str, key: str) -> bool:
+    def _kept_as_state(self, name: str, key: str) -> str | None:
+        """Keep database `name` as state `key`; the database that now holds it (None: not kept)."""
         if key in self._states or not self.server.running:
-            return False
+            return None
         state = name
         if self.server.copies_databases:  # renamed: no longer a scratch database anyone would copy from
             state = f"{_STATE_PREFIX}{secrets.token_hex(6)}"
             try:
                 self.server.rename_database(name, state)
             except Exception:  # still in use by some session: drop it as usual, nothing depends on keeping it
-                return False
+                return None
         self._states[key] = state
-        return True
+        return state
 
     def close(self) -> None:
+        self._scratch.close()
         if self._owns_server:
             if self._store is not None:
                 # Keeping is an optimization: whatever fails, the server is stopped and deleted as usual.

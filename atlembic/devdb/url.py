@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from atlembic.devdb.base import DevDatabase, DevDialect
-from atlembic.devdb.server import scratch_database_name
+from atlembic.devdb.server import ScratchDatabases
 from atlembic.errors import AtlembicError, mask_url, one_line
 
 __all__ = ["ServerUrlDevDatabase", "UrlDevDatabase", "used_in_place"]
@@ -41,6 +41,7 @@ class UrlDevDatabase(DevDatabase):
         self.dialect = dialect
         self.dialect_name = dialect.name
         self._admin: Engine | None = None
+        self._scratch = ScratchDatabases()
         self._setup()
 
     @abc.abstractmethod
@@ -69,6 +70,7 @@ class UrlDevDatabase(DevDatabase):
             yield engine
 
     def close(self) -> None:
+        self._scratch.close()
         admin, self._admin = self._admin, None
         if admin is not None:
             admin.dispose()
@@ -100,7 +102,7 @@ class ServerUrlDevDatabase(UrlDevDatabase):
         sql = self.dialect
         assert self._admin is not None
         if self.mode == "scratch":
-            name = scratch_database_name()
+            name = self._scratch.take()
             try:
                 with self._admin.connect() as conn:
                     sql.create_database(conn, name)
@@ -112,14 +114,15 @@ class ServerUrlDevDatabase(UrlDevDatabase):
                     ) from None
                 self.mode = "in-place"
             else:
-                engine = create_engine(self.url.set(database=name))
+                engine = self._scratch.engine(name, self.url.set(database=name))
                 try:
                     sql.assert_clean(engine)  # template1 may have been filled by someone
                     yield engine
                 finally:
-                    engine.dispose()
+                    self._scratch.disconnect(name)
                     with self._admin.connect() as conn:
                         sql.drop_database(conn, name)
+                    self._scratch.release(name)
                 return
 
         with used_in_place(sql, create_engine(self.url), self._empty_in_place) as used:
