@@ -25,6 +25,7 @@ from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.revisions import RevisionStore
 from tests.support.cases import Case, build_cases, mysql_only_cases, with_posts
+from tests.support.golden import compare_golden
 from tests.support.mysql_fixture import fresh_mysql_url
 from tests.support.pg_fixture import server_unavailable
 from tests.support.roundtrip import fresh_schema, metadata_of, reflect, run_round_trip
@@ -56,6 +57,7 @@ def _params() -> list:  # type: ignore[type-arg]
 def test_round_trip_mysql(case: Case, mysql_env, tmp_path: Path) -> None:
     dev, url = mysql_env()
     text, survived = run_round_trip(dev, url, tmp_path, case.a, case.b, case.rows)
+    compare_golden("mysql", case.id, text)
     for fragment in case.sql:
         wanted = _FRAGMENTS.get(fragment, fragment)
         assert wanted in text, f"{wanted!r} not in planned migration:\n{text}"

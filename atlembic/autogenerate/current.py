@@ -27,6 +27,8 @@ def replay_schema(
     Through the replay cache: an unchanged directory's schema is read from it without a dev database,
     and a replay starts from the longest cached prefix of `files` (see atlembic.replay.cache).
     """
+    if not files:
+        return Schema()  # what a clean dev database reads back as (each is checked empty): no need to make one
     timings = timings or Timings()
     identity = replay_cache.dev_identity(dev)
     cached = replay_cache.load_schema(files, dev.dialect_name, identity)
