@@ -9,6 +9,7 @@ that planning B again is in sync and that the rows survived; then it reads the v
 from __future__ import annotations
 
 from collections.abc import Callable
+import shutil
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,121 @@ def test_include_object_and_include_name_see_views_and_triggers() -> None:
     assert {type(c).__name__ + ":" + getattr(c, "view", getattr(c, "trigger", None)).name for c in changes} == {
         "AddView:new", "DropView:gone", "DropTrigger:tr"}
     assert ("gone", "materialized_view", True) in seen and ("tr", "trigger", True) in seen
+
+
+# -- through the CLI --------------------------------------------------------------------------------------------
+
+MODELS = '''"""Models with a view and a trigger from DDL events."""
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column({name_type})
+    price: Mapped[int]
+    label: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+for sql in {statements!r}:
+    sa.event.listen(Base.metadata, "after_create", sa.DDL(sql))
+'''
+
+
+def write_models(project: Path, name_type: str, *statements: str) -> None:
+    (project / "models.py").write_text(MODELS.format(name_type=name_type, statements=list(statements)))
+
+
+@pytest.mark.parametrize("env", ENGINES, indirect=True)
+def test_views_and_triggers_through_the_cli(env, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """revision, upgrade, a changed view over a retyped column (a rebuild on SQLite, with a trigger), check, check
+    --drift, then the view removed: the upgrade is refused until --allow-destructive."""
+    from tests.test_cli import SAMPLE, atlembic
+
+    engine = dialect(env)
+    project = tmp_path / "project"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))
+    args = ["--url", env[1]]
+    if engine != "sqlite":
+        server = request.getfixturevalue("pg_server" if engine == "postgresql" else "mysql_server")
+        dev_url = server.url("postgres") if engine == "postgresql" else server.url()
+        args += ["--dev-url", dev_url.render_as_string(hide_password=False)]
+    trigger = [TRIGGERS[engine].format(fn="upper")] if engine in TRIGGERS else []
+    write_models(project, "sa.String(20)", "CREATE VIEW cheap AS SELECT id, name FROM item WHERE price < 100", *trigger)
+    atlembic(project, *args, "revision", "--autogenerate", "-m", "init")
+    atlembic(project, *args, "upgrade", "head")
+    query(env[1], "INSERT INTO item (id, name, price) VALUES (1, 'a', 3), (2, 'bb', 30), (3, 'ccc', 300)")
+
+    write_models(project, "sa.Text()", "CREATE VIEW cheap AS SELECT id, name FROM item WHERE price < 10", *trigger)
+    atlembic(project, *args, "revision", "--autogenerate", "-m", "change")
+    atlembic(project, *args, "upgrade", "head")
+    atlembic(project, *args, "check")
+    atlembic(project, *args, "check", "--drift")
+    assert query(env[1], "SELECT id, name FROM cheap") == [(1, "a")]
+    if trigger:
+        assert inserted_label(env[1]) == [("ZZ",)]
+
+    write_models(project, "sa.Text()", *trigger)
+    atlembic(project, *args, "revision", "--autogenerate", "-m", "no view")
+    refused = atlembic(project, *args, "upgrade", "head", check=False)
+    assert refused.returncode != 0 and 'DS104: Dropping view "cheap"' in refused.stdout + refused.stderr
+    atlembic(project, *args, "upgrade", "head", "--allow-destructive")
+    atlembic(project, *args, "check")
+    assert reflect(env[1]).views == ()
+
+
+HISTORY_VIEW = '''"""a view and a trigger made by op.execute
+
+Revision ID: fff666
+Revises: eee555
+"""
+from alembic import op
+
+revision = "fff666"
+down_revision = "eee555"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute({view!r})
+    op.execute({trigger!r})
+
+
+def downgrade() -> None:
+    pass
+'''
+CONVERT_VIEW = "CREATE VIEW active_users AS SELECT id, name FROM user_account WHERE status = 'active'"
+CONVERT_TRIGGER = ("CREATE TRIGGER tag_created AFTER INSERT ON tag BEGIN "
+                   "UPDATE tag SET created = 'now' WHERE id = NEW.id; END")
+
+
+def test_convert_keeps_the_views_and_triggers_a_history_made(tmp_path: Path) -> None:
+    """They become part of the baseline (and of the rebuilt schema convert verifies) instead of "not converted";
+    models that declare them by DDL events are then in sync with the converted directory."""
+    from tests.test_cli import atlembic
+    from tests.test_convert import FIXTURE
+
+    project = tmp_path / "proj"
+    shutil.copytree(FIXTURE / "project", project, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))
+    (project / "alembic" / "versions" / "fff666_view.py").write_text(
+        HISTORY_VIEW.format(view=CONVERT_VIEW, trigger=CONVERT_TRIGGER))
+    out = atlembic(project, "convert").stdout
+    assert "Not converted" not in out, out
+    [baseline] = sorted((project / "migrations").glob("*.sql"))
+    text = baseline.read_text()
+    assert CONVERT_VIEW in text and CONVERT_TRIGGER in text
+    assert text.index("CREATE TABLE user_account") < text.index("CREATE VIEW")
+    with (project / "models.py").open("a") as models:
+        models.write(f"\n\nsa.event.listen(Base.metadata, 'after_create', sa.DDL({CONVERT_VIEW!r}))\n"
+                     f"sa.event.listen(Tag.__table__, 'after_create', sa.DDL({CONVERT_TRIGGER!r}))\n")
+    assert "synced" in atlembic(project, "revision", "--autogenerate", "-m", "next").stdout
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    atlembic(project, "--url", url, "upgrade", "head")
+    query(url, "INSERT INTO tag (id, label) VALUES (1, 'x')")
+    assert query(url, "SELECT created FROM tag") == [("now",)]
