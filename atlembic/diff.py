@@ -592,10 +592,10 @@ def describe_change(change: Change) -> list[str]:
                                if getattr(cur, f.name) != getattr(des, f.name))
             return [f'change sequence "{cur.name}": {detail}']
         case AddView(view) | DropView(view):
-            return [f'{_verb(change)} {_view_kind(view)} "{view.name}"']
+            return [f'{_verb(change)} {view.kind} "{view.name}"']
         case ModifyView(cur, des):
             definitions = f"{_one_line(cur.definition)} -> {_one_line(des.definition)}"
-            return [f'change {_view_kind(des)} "{cur.name}": {definitions}']
+            return [f'change {des.kind} "{cur.name}": {definitions}']
         case AddTrigger(trigger) | DropTrigger(trigger):
             return [f'{_verb(change)} trigger "{trigger.name}" on "{trigger.table}"']
         case ModifyTrigger(cur, des):
@@ -633,10 +633,6 @@ def describe_table_change(change: TableChange) -> str:
         case RenameIndex(cur, des):
             return f'rename index "{cur.name}" to "{des.name}"'
     raise TypeError(change)  # pragma: no cover
-
-
-def _view_kind(view: View) -> str:
-    return "materialized view" if view.materialized else "view"
 
 
 def _one_line(sql: str) -> str:

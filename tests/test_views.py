@@ -8,8 +8,8 @@ that planning B again is in sync and that the rows survived; then it reads the v
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest

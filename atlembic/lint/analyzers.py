@@ -106,8 +106,7 @@ class Destructive(Analyzer):
                         yield Diagnostic(step, "DS103", f"Dropping non-virtual column{suffix} {_quoted(names)}")
                 elif isinstance(change, DropView) and ctx.start.view(change.view.name) is not None \
                         and not _made_again(ctx, step, change.view.name):
-                    kind = "materialized view" if change.view.materialized else "view"
-                    yield Diagnostic(step, "DS104", f'Dropping {kind} "{change.view.name}"')
+                    yield Diagnostic(step, "DS104", f'Dropping {change.view.kind} "{change.view.name}"')
 
 
 def _made_again(ctx: FileContext, step: Step, view: str) -> bool:

@@ -55,7 +55,7 @@ def data_loss(diff: SchemaDiff) -> list[str]:
         if isinstance(change, DropTable):
             found.append(f'drop table "{change.table.name}"')
         elif isinstance(change, DropView):
-            found.append(f'drop {"materialized view" if change.view.materialized else "view"} "{change.view.name}"')
+            found.append(f'drop {change.view.kind} "{change.view.name}"')
         elif isinstance(change, ModifyEnum):
             gone = [v for v in change.current.values if v not in change.desired.values]
             if gone:

@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -27,6 +27,8 @@ from atlembic.diff import (
 )
 from atlembic.schema import model
 from atlembic.schema.model import split_name
+
+_Named = TypeVar("_Named", model.Table, model.View)
 
 
 @dataclass(frozen=True)
@@ -113,16 +115,16 @@ class Planner:
                           if _bare(t.table) in read or _mentions(t.definition, read)}
         before = [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
                   for t in current.triggers if t.name in gone_triggers]
-        before += [PlannedStatement(f'Drop "{v.name}" {_kind(v)}', self.drop_view(v))
+        before += [PlannedStatement(f'Drop "{v.name}" {v.kind}', self.drop_view(v))
                    for v in reversed(view_order(current.views)) if v.name in gone_views]
         added = {c.view.name for c in diff.changes if isinstance(c, AddView)}
         replaced = {c.desired.name for c in diff.changes if isinstance(c, ModifyView)} - gone_views
         after = []
         for view in view_order(desired.views):
             if view.name in replaced:
-                after.append(PlannedStatement(f'Replace "{view.name}" {_kind(view)}', self.replace_view(view)))
+                after.append(PlannedStatement(f'Replace "{view.name}" {view.kind}', self.replace_view(view)))
             elif view.name in added or view.name in gone_views:
-                after.append(PlannedStatement(f'Create "{view.name}" {_kind(view)}', self.create_view(view)))
+                after.append(PlannedStatement(f'Create "{view.name}" {view.kind}', self.create_view(view)))
         made = {c.trigger.name for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
         after += [PlannedStatement(f'Create trigger "{t.name}" on "{t.table}"', t.definition)
                   for t in desired.triggers if t.name in made]
@@ -323,50 +325,36 @@ def _mentions(sql: str, names: Collection[str]) -> bool:
     return not _words(sql).isdisjoint(names)
 
 
-def _kind(view: model.View) -> str:
-    return "materialized view" if view.materialized else "view"
-
-
 def view_order(views: Iterable[model.View]) -> list[model.View]:
     """Views read by others before them (a view reads the views its definition names); a cycle keeps its order."""
     views = list(views)
     words = {v.name: _words(v.definition) - {_bare(v.name)} for v in views}
-    done: list[model.View] = []
-    seen: set[str] = set()
-
-    def visit(view: model.View, path: set[str]) -> None:
-        if view.name in seen:
-            return
-        path = path | {view.name}
-        for other in views:
-            if other.name not in path and _bare(other.name) in words[view.name]:
-                visit(other, path)
-        seen.add(view.name)
-        done.append(view)
-
-    for view in views:
-        visit(view, set())
-    return done
+    return _read_first(views, lambda view: [o for o in views if _bare(o.name) in words[view.name]])
 
 
 def dependency_order(tables: list[model.Table]) -> list[model.Table]:
     """Referenced tables before referencing ones; members of a cycle keep their given order."""
     by_name = {t.name: t for t in tables}
-    done: list[model.Table] = []
+    return _read_first(tables, lambda table: [by_name[fk.ref_table] for fk in table.foreign_keys
+                                              if fk.ref_table in by_name])
+
+
+def _read_first(items: list[_Named], reads: Callable[[_Named], list[_Named]]) -> list[_Named]:
+    """`items` with what each `reads` before it (depth first, in the given order); a cycle keeps its order."""
+    done: list[_Named] = []
     seen: set[str] = set()
 
-    def visit(table: model.Table, path: set[str]) -> None:
-        if table.name in seen:
+    def visit(item: _Named, path: set[str]) -> None:
+        if item.name in seen:
             return
-        path = path | {table.name}
-        for fk in table.foreign_keys:
-            ref = by_name.get(fk.ref_table)
-            if ref is not None and ref.name not in path:
-                visit(ref, path)
-        if table.name not in seen:
-            seen.add(table.name)
-            done.append(table)
+        path = path | {item.name}
+        for other in reads(item):
+            if other.name not in path:
+                visit(other, path)
+        if item.name not in seen:
+            seen.add(item.name)
+            done.append(item)
 
-    for table in tables:
-        visit(table, set())
+    for item in items:
+        visit(item, set())
     return done

@@ -189,6 +189,11 @@ class View:
     materialized: bool = False
     columns: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def kind(self) -> str:
+        """What messages call it: "view" or "materialized view"."""
+        return "materialized view" if self.materialized else "view"
+
 
 @dataclass(frozen=True)
 class Trigger:
