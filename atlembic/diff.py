@@ -22,7 +22,9 @@ from atlembic.schema.model import (
     Schema,
     Sequence,
     Table,
+    Trigger,
     UniqueConstraint,
+    View,
 )
 
 
@@ -216,10 +218,45 @@ class ModifySequence:
     desired: Sequence
 
 
+@dataclass(frozen=True)
+class AddView:
+    view: View
+
+
+@dataclass(frozen=True)
+class DropView:
+    view: View
+
+
+@dataclass(frozen=True)
+class ModifyView:
+    current: View
+    desired: View
+
+
+@dataclass(frozen=True)
+class AddTrigger:
+    trigger: Trigger
+
+
+@dataclass(frozen=True)
+class DropTrigger:
+    trigger: Trigger
+
+
+@dataclass(frozen=True)
+class ModifyTrigger:
+    current: Trigger
+    desired: Trigger
+
+
 Change = (
     AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
-    | ModifyEnum | AddSequence | DropSequence | ModifySequence
+    | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
+    | AddTrigger | DropTrigger | ModifyTrigger
 )
+# The changes of objects defined by a statement over tables (views, triggers): planned around the tables' changes.
+DependentChange = AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger
 
 
 @dataclass(frozen=True)
@@ -308,12 +345,14 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     wanted = {t.name for t in desired.tables}
     changes.extend(DropTable(t) for t in renamed.tables if t.name not in wanted)
     changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
+    changes.extend(_diff_named(current.views, desired.views, AddView, DropView, ModifyView))
+    changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
 
 
 def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type) -> Iterable[Any]:
-    """Add / modify / drop for objects identified by name alone (enums, sequences)."""
+    """Add / modify / drop for objects identified by name alone (enums, sequences, views, triggers)."""
     cur = {o.name: o for o in current}
     for obj in desired:
         if obj.name not in cur:
@@ -552,6 +591,15 @@ def describe_change(change: Change) -> list[str]:
             detail = ", ".join(f"{f.name} {getattr(cur, f.name)!r} -> {getattr(des, f.name)!r}" for f in fields(cur)
                                if getattr(cur, f.name) != getattr(des, f.name))
             return [f'change sequence "{cur.name}": {detail}']
+        case AddView(view) | DropView(view):
+            return [f'{_verb(change)} {view.kind} "{view.name}"']
+        case ModifyView(cur, des):
+            definitions = f"{_one_line(cur.definition)} -> {_one_line(des.definition)}"
+            return [f'change {des.kind} "{cur.name}": {definitions}']
+        case AddTrigger(trigger) | DropTrigger(trigger):
+            return [f'{_verb(change)} trigger "{trigger.name}" on "{trigger.table}"']
+        case ModifyTrigger(cur, des):
+            return [f'change trigger "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
     raise TypeError(change)  # pragma: no cover - the match above is exhaustive
 
 
@@ -585,6 +633,10 @@ def describe_table_change(change: TableChange) -> str:
         case RenameIndex(cur, des):
             return f'rename index "{cur.name}" to "{des.name}"'
     raise TypeError(change)  # pragma: no cover
+
+
+def _one_line(sql: str) -> str:
+    return " ".join(sql.split())
 
 
 def _verb(change: Any) -> str:

@@ -44,7 +44,7 @@ from atlembic.config import (
 )
 from atlembic.errors import AtlembicError, mask_url, missing_async_support, no_config_file, one_line
 from atlembic.provider import merge_metadata
-from atlembic.schema.model import Schema, Table, split_name
+from atlembic.schema.model import Schema, Table, Trigger, View, split_name
 
 __all__ = ["OWN_THREAD_PREFIX", "REDIRECTED_FROM", "CapturedEnvironment", "ConnectGuard", "SchemaFilter",
            "capture_environment", "entered", "import_metadata", "isolated_run", "load_schema_filter",
@@ -595,7 +595,10 @@ class SchemaFilter:
                 if judge.table(cur, True, counterpart, models=False):
                     cur_tables.append(cur)
         keep = [s for s in {*current.schemas, *desired.schemas} if judge.schema(s)]
-        return (_replace_schema(current, cur_tables, keep), _replace_schema(desired, des_tables, keep))
+        cur_views, des_views = judge.dependents(current.views, desired.views)
+        cur_triggers, des_triggers = judge.dependents(current.triggers, desired.triggers)
+        return (replace(_replace_schema(current, cur_tables, keep), views=cur_views, triggers=cur_triggers),
+                replace(_replace_schema(desired, des_tables, keep), views=des_views, triggers=des_triggers))
 
     def converted(self, schema: Schema) -> tuple[Schema, list[str]]:
         """`schema` (made by an Alembic history) without what the filters exclude, and what that was (as
@@ -616,7 +619,11 @@ class SchemaFilter:
                 left_out.append(f'table "{table.name}"')
         keep = [s for s in schema.schemas if judge.schema(s)]
         left_out += [f'schema "{s}"' for s in schema.schemas if s not in keep]
-        return _replace_schema(schema, kept, keep), left_out
+        views, triggers = judge.dependents(schema.views, ())[0], judge.dependents(schema.triggers, ())[0]
+        everything: tuple[View | Trigger, ...] = (*schema.views, *schema.triggers)
+        left_out += [f'{_object_type(o).replace("_", " ")} "{o.name}"' for o in everything
+                     if o not in (*views, *triggers)]
+        return replace(_replace_schema(schema, kept, keep), views=views, triggers=triggers), left_out
 
 
 def _calls_metadata(calls: Sequence[dict[str, Any]]) -> MetaData | None:
@@ -633,6 +640,13 @@ def _calls_metadata(calls: Sequence[dict[str, Any]]) -> MetaData | None:
         return merge_metadata(found, "target_metadata")
     except AtlembicError:
         return None
+
+
+def _object_type(obj: View | Trigger) -> str:
+    """The ``type_`` filters are called with for a view or trigger (alembic_utils' entity types)."""
+    if isinstance(obj, Trigger):
+        return "trigger"
+    return "materialized_view" if obj.materialized else "view"
 
 
 def _replace_schema(schema: Schema, tables: list[Table], schemas: list[str]) -> Schema:
@@ -680,6 +694,37 @@ class _Judge:
         if compare_to is None and other is not None:
             compare_to = self.sa_table(other, from_models=False)
         return self.object(obj, split_name(table.name)[1], "table", reflected, compare_to)
+
+    def dependents(self, current: Sequence[Any], desired: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The views (or triggers) of both sides the filters keep, judged as alembic_utils hands its entities to
+        them: type_ "view", "materialized_view" or "trigger"; the model value is the object (it has ``name``, and a
+        trigger's ``table``). One the models have but a filter excludes is compared as equal (left as it is)."""
+        if not (self.rules.object_filters or self.rules.name_filters or self.rules.filters_schemas):
+            return tuple(current), tuple(desired)
+        cur = {o.name: o for o in current}
+        des = {o.name: o for o in desired}
+        kept_cur, kept_des = [], []
+        for name in dict.fromkeys([*cur, *des]):
+            c, d = cur.get(name), des.get(name)
+            either: View | Trigger = d if d is not None else cur[name]
+            schema, bare = split_name(name)
+            type_ = _object_type(either)
+            parents: dict[str, Any] = {"schema_name": schema}
+            if isinstance(either, Trigger):
+                parents["table_name"] = split_name(either.table)[1]
+            if not self.schema(schema) or not self.name(bare, type_, parents):
+                continue
+            if d is not None:
+                if self.object(d, bare, type_, False, c):
+                    kept_des.append(d)
+                    if c is not None:
+                        kept_cur.append(c)
+                elif c is not None:  # compared as equal: neither changed nor dropped
+                    kept_cur.append(c)
+                    kept_des.append(c)
+            elif self.object(c, bare, type_, True, None):
+                kept_cur.append(c)
+        return tuple(kept_cur), tuple(kept_des)
 
     # -- inside a table both sides have ------------------------------------------------------------
 

@@ -52,10 +52,16 @@ def metadata_ddl(metadata: sa.MetaData, dialect_name: str,
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Cannot correctly sort tables", sa.exc.SAWarning)
         tables = metadata.sorted_tables
+    # The DDL events create_all fires, in its order (the models' CREATE VIEW / TRIGGER statements come this way).
+    metadata.dispatch.before_create(metadata, engine, tables=tables, checkfirst=False, _ddl_runner=None)
     for table in tables:
+        table_events: dict[str, Any] = {"checkfirst": False, "_ddl_runner": None, "_is_metadata_operation": True}
+        table.dispatch.before_create(table, engine, **table_events)
         executor(CreateTable(table))
         for index in sorted(table.indexes, key=lambda i: i.name or ""):
             executor(CreateIndex(index))
+        table.dispatch.after_create(table, engine, **table_events)
+    metadata.dispatch.after_create(metadata, engine, tables=tables, checkfirst=False, _ddl_runner=None)
     return statements
 
 

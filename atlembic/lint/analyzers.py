@@ -20,10 +20,12 @@ from atlembic.diff import (
     AddIndex,
     AddTable,
     AddUnique,
+    AddView,
     DropColumn,
     DropForeignKey,
     DropSchema,
     DropTable,
+    DropView,
     ModifyColumn,
     ModifyTable,
     RenameColumn,
@@ -73,7 +75,9 @@ class Destructive(Analyzer):
     """Source: Atlas ``sql/sqlcheck/destructive/destructive.go``."""
 
     name = "destructive"
-    codes = {"DS101": "schema dropped", "DS102": "table dropped", "DS103": "non-virtual column dropped"}
+    # DS104 is atlembic's (Atlas's OSS analyzers do not manage views).
+    codes = {"DS101": "schema dropped", "DS102": "table dropped", "DS103": "non-virtual column dropped",
+             "DS104": "view dropped"}
     error_by_default = True
 
     def run(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -100,6 +104,15 @@ class Destructive(Analyzer):
                     if names:
                         suffix = "s" if len(names) > 1 else ""
                         yield Diagnostic(step, "DS103", f"Dropping non-virtual column{suffix} {_quoted(names)}")
+                elif isinstance(change, DropView) and ctx.start.view(change.view.name) is not None \
+                        and not _made_again(ctx, step, change.view.name):
+                    yield Diagnostic(step, "DS104", f'Dropping {change.view.kind} "{change.view.name}"')
+
+
+def _made_again(ctx: FileContext, step: Step, view: str) -> bool:
+    """Whether a later statement of the file creates the view again: a dependent dropped around a change of what
+    it reads (a column type, a SQLite rebuild) and re-created is no drop."""
+    return any(isinstance(c, AddView) and c.view.name == view for later in ctx.later_steps(step) for c in later.changes)
 
 
 def _virtual(column: Column) -> bool:

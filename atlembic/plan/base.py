@@ -4,9 +4,10 @@ SQLAlchemy's DDL compiler and Alembic's operations render the SQL, and the state
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -14,9 +15,20 @@ from alembic.operations import Operations
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
-from atlembic.diff import SchemaDiff
+from atlembic.diff import (
+    AddTrigger,
+    AddView,
+    DropTrigger,
+    DropView,
+    ModifyTrigger,
+    ModifyView,
+    RenameTable,
+    SchemaDiff,
+)
 from atlembic.schema import model
 from atlembic.schema.model import split_name
+
+_Named = TypeVar("_Named", model.Table, model.View)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,70 @@ class Planner:
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
         raise NotImplementedError
+
+    # -- views and triggers: dropped before the tables' changes, created after them ----------------
+
+    def tables_under_dependents(self, diff: SchemaDiff) -> set[str]:
+        """The tables whose changes here the engine refuses (or breaks) while a view or trigger over them
+        exists: those are dropped before and created again after (none by default)."""
+        return set()
+
+    def replaceable(self, current: model.View, desired: model.View) -> bool:
+        """Whether CREATE OR REPLACE VIEW turns `current` into `desired` (no by default: drop and create)."""
+        return False
+
+    def create_view(self, view: model.View) -> str:
+        return view.definition
+
+    def replace_view(self, view: model.View) -> str:
+        return re.sub(r"^CREATE\b", "CREATE OR REPLACE", view.definition, count=1, flags=re.IGNORECASE)
+
+    def drop_view(self, view: model.View) -> str:
+        return f"DROP {'MATERIALIZED ' if view.materialized else ''}VIEW {self.quote_table(view.name)}"
+
+    def drop_trigger(self, trigger: model.Trigger) -> str:
+        return f"DROP TRIGGER {self.quote_table(trigger.name)}"
+
+    def dependents(self, diff: SchemaDiff) -> tuple[list[PlannedStatement], list[PlannedStatement]]:
+        """(before, after) the tables' statements: the views and triggers that go (removed from the models,
+        changed beyond CREATE OR REPLACE, or over a table changed in a way the engine refuses under them, and
+        what reads those, transitively) dropped first, dependents before what they read; then the desired ones
+        created, read before readers, and the views CREATE OR REPLACE can change replaced. Re-creating
+        dependents around a change is no drop of the models' objects: only DropView / DropTrigger are."""
+        current, desired = diff.current, diff.desired
+        gone_views = {c.view.name for c in diff.changes if isinstance(c, DropView)}
+        gone_views |= {c.current.name for c in diff.changes
+                       if isinstance(c, ModifyView) and not self.replaceable(c.current, c.desired)}
+        gone_triggers = {c.trigger.name for c in diff.changes if isinstance(c, DropTrigger)}
+        gone_triggers |= {c.current.name for c in diff.changes if isinstance(c, ModifyTrigger)}
+        under = self.tables_under_dependents(diff)
+        # Views still name a table renamed here by its old name.
+        under |= {c.old for c in diff.changes if isinstance(c, RenameTable) and c.new in under}
+        read = {_bare(name) for name in under | gone_views}
+        while True:  # what reads something that goes, goes too
+            more = {v.name for v in current.views if v.name not in gone_views and _mentions(v.definition, read)}
+            gone_views |= more
+            read |= {_bare(name) for name in more}
+            if not more:
+                break
+        gone_triggers |= {t.name for t in current.triggers
+                          if _bare(t.table) in read or _mentions(t.definition, read)}
+        before = [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
+                  for t in current.triggers if t.name in gone_triggers]
+        before += [PlannedStatement(f'Drop "{v.name}" {v.kind}', self.drop_view(v))
+                   for v in reversed(view_order(current.views)) if v.name in gone_views]
+        added = {c.view.name for c in diff.changes if isinstance(c, AddView)}
+        replaced = {c.desired.name for c in diff.changes if isinstance(c, ModifyView)} - gone_views
+        after = []
+        for view in view_order(desired.views):
+            if view.name in replaced:
+                after.append(PlannedStatement(f'Replace "{view.name}" {view.kind}', self.replace_view(view)))
+            elif view.name in added or view.name in gone_views:
+                after.append(PlannedStatement(f'Create "{view.name}" {view.kind}', self.create_view(view)))
+        made = {c.trigger.name for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
+        after += [PlannedStatement(f'Create trigger "{t.name}" on "{t.table}"', t.definition)
+                  for t in desired.triggers if t.name in made]
+        return before, after
 
     # -- model -> SQLAlchemy -------------------------------------------------------------------
 
@@ -232,24 +308,53 @@ class _SchemaQualifiedOperations:
         return qualified
 
 
+# An identifier as SQL text writes it: bare, or quoted with "", `` or [].
+_IDENTIFIER = re.compile(r'[A-Za-z_][\w$]*|"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]')
+
+
+def _bare(name: str) -> str:
+    return split_name(name)[1].lower()
+
+
+def _words(sql: str) -> set[str]:
+    """The identifiers `sql` names, unquoted and lower-cased (string literals count too: a doubt is a yes)."""
+    return {w[1:-1].lower() if w[0] in '"`[' else w.lower() for w in _IDENTIFIER.findall(sql)}
+
+
+def _mentions(sql: str, names: Collection[str]) -> bool:
+    return not _words(sql).isdisjoint(names)
+
+
+def view_order(views: Iterable[model.View]) -> list[model.View]:
+    """Views read by others before them (a view reads the views its definition names); a cycle keeps its order."""
+    views = list(views)
+    words = {v.name: _words(v.definition) - {_bare(v.name)} for v in views}
+    return _read_first(views, lambda view: [o for o in views if _bare(o.name) in words[view.name]])
+
+
 def dependency_order(tables: list[model.Table]) -> list[model.Table]:
     """Referenced tables before referencing ones; members of a cycle keep their given order."""
     by_name = {t.name: t for t in tables}
-    done: list[model.Table] = []
+    return _read_first(tables, lambda table: [by_name[fk.ref_table] for fk in table.foreign_keys
+                                              if fk.ref_table in by_name])
+
+
+def _read_first(items: list[_Named], reads: Callable[[_Named], list[_Named]]) -> list[_Named]:
+    """`items` with what each `reads` before it (depth first, in the given order); a cycle keeps its order."""
+    done: list[_Named] = []
     seen: set[str] = set()
 
-    def visit(table: model.Table, path: set[str]) -> None:
-        if table.name in seen:
+    def visit(item: _Named, path: set[str]) -> None:
+        if item.name in seen:
             return
-        path = path | {table.name}
-        for fk in table.foreign_keys:
-            ref = by_name.get(fk.ref_table)
-            if ref is not None and ref.name not in path:
-                visit(ref, path)
-        if table.name not in seen:
-            seen.add(table.name)
-            done.append(table)
+        path = path | {item.name}
+        for other in reads(item):
+            if other.name not in path:
+                visit(other, path)
+        if item.name not in seen:
+            seen.add(item.name)
+            done.append(item)
 
-    for table in tables:
-        visit(table, set())
+    for item in items:
+        visit(item, set())
     return done

@@ -37,6 +37,7 @@ from atlembic.diff import (
     AddUnique,
     ChangePrimaryKey,
     ChangeTableComment,
+    DependentChange,
     DropCheck,
     DropColumn,
     DropEnum,
@@ -151,6 +152,9 @@ class MySQLPlanner(Planner):
     def drop_table(self, name: str) -> str:
         return f"DROP TABLE {self.quote(name)}"
 
+    def replaceable(self, current: model.View, desired: model.View) -> bool:
+        return True
+
     def alter(self, table: str, clauses: list[str]) -> str:
         return f"ALTER TABLE {self.quote(table)} " + ", ".join(clauses)
 
@@ -161,12 +165,15 @@ class MySQLPlanner(Planner):
         for change in diff.changes:
             if isinstance(change, AddEnum | DropEnum | ModifyEnum | AddSequence | DropSequence | ModifySequence):
                 raise AtlembicError(f"{type(change).__name__}: MySQL has no standalone enum types or sequences here")
-            if not isinstance(change, AddTable | DropTable | ModifyTable | RenameTable):
+            if not isinstance(change, AddTable | DropTable | ModifyTable | RenameTable | DependentChange):
                 # e.g. named schemas (schema= on models): on MySQL a schema is another database.
                 raise AtlembicError(f"MySQL planning does not support {type(change).__name__} yet: {change}")
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
         modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
+        # 0. Views and triggers that go (MySQL keeps a view over a changed table: it is replaced at the end).
+        before, after = self.dependents(diff)
+        out += before
 
         # 1. Renames: each its own statement, so the ALTERs below see the new names.
         for change in diff.changes:
@@ -234,7 +241,8 @@ class MySQLPlanner(Planner):
         # 6. Dropped tables, referencing before referenced.
         for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
-        return out
+        # 7. Views and triggers created or replaced, after every table they read.
+        return out + after
 
     # -- pieces --------------------------------------------------------------------------------------
 

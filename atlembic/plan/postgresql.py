@@ -76,12 +76,14 @@ class PostgresPlanner(Planner):
         self.standalone_sequences = frozenset(s.name for s in (*diff.current.sequences, *diff.desired.sequences)
                                               if s.name not in self.implicit_sequences)
         self.replaced_serials: set[str] = set()
+        before, after = self.dependents(diff)
         out: list[PlannedStatement] = []
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
         modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
         out += [PlannedStatement(f'Add schema "{c.name}"', f"CREATE SCHEMA {self.quote(c.name)}")
                 for c in diff.changes if isinstance(c, AddSchema)]
+        out += before
         for change in diff.changes:
             if isinstance(change, RenameTable):
                 out += [PlannedStatement(f'Rename table "{change.old}" to "{change.new}"', sql)
@@ -116,6 +118,7 @@ class PostgresPlanner(Planner):
                     if isinstance(c, AddForeignKey)]
         for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
+        out += after
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
@@ -126,6 +129,21 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'Drop enum type "{change.enum.name}"',
                                             f"DROP TYPE {self.quote(change.enum.name)}"))
         return out
+
+    def tables_under_dependents(self, diff: SchemaDiff) -> set[str]:
+        # PostgreSQL refuses to retype or drop a column a view or a trigger's WHEN uses, or a table one reads.
+        return {c.table.name for c in diff.changes if isinstance(c, DropTable)} | {
+            c.current.name for c in diff.changes if isinstance(c, ModifyTable) and any(
+                isinstance(s, DropColumn) or (isinstance(s, ModifyColumn) and s.current.type != s.desired.type)
+                for s in c.changes)}
+
+    def replaceable(self, current: model.View, desired: model.View) -> bool:
+        # CREATE OR REPLACE VIEW keeps the columns a view has (names and types, in order) and may add more after.
+        return not (current.materialized or desired.materialized) \
+            and desired.columns[:len(current.columns)] == current.columns
+
+    def drop_trigger(self, trigger: model.Trigger) -> str:
+        return f"DROP TRIGGER {self.quote(trigger.name)} ON {self.quote_table(trigger.table)}"
 
     # -- enums -----------------------------------------------------------------------------------
 

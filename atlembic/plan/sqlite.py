@@ -16,6 +16,7 @@ from atlembic.diff import (
     AddColumn,
     AddIndex,
     AddTable,
+    DependentChange,
     DropIndex,
     DropTable,
     ModifyTable,
@@ -35,11 +36,12 @@ class SqlitePlanner(Planner):
     dialect_name = "sqlite"
 
     def plan(self, diff: SchemaDiff) -> list[PlannedStatement]:
-        out: list[PlannedStatement] = []
+        before, after = self.dependents(diff)
+        out: list[PlannedStatement] = list(before)
         fk_off = False
         # New tables first, referenced before referencing, so later rebuilds can point at them.
         added = dependency_order([c.table for c in diff.changes if isinstance(c, AddTable)])
-        rest = [c for c in diff.changes if not isinstance(c, AddTable)]
+        rest = [c for c in diff.changes if not isinstance(c, AddTable | DependentChange)]
         for change in [AddTable(t) for t in added] + rest:
             match change:
                 case RenameTable(old, new):
@@ -59,12 +61,19 @@ class SqlitePlanner(Planner):
                     out += self._renames(change) + self._rebuild(change)
                 case _:  # pragma: no cover - enums and sequences do not exist on SQLite
                     raise TypeError(change)
+        out += after
         if fk_off:
             out.insert(0, PlannedStatement("Disable the enforcement of foreign-keys constraints",
                                            "PRAGMA foreign_keys = off"))
             out.append(PlannedStatement("Enable back the enforcement of foreign-keys constraints",
                                         "PRAGMA foreign_keys = on"))
         return out
+
+    def tables_under_dependents(self, diff: SchemaDiff) -> set[str]:
+        # A rebuild drops its table (taking the table's triggers along) and renames another into its place, and
+        # SQLite's RENAME checks every view and trigger: none may read a table that is not there.
+        return {c.table.name for c in diff.changes if isinstance(c, DropTable)} | {
+            c.current.name for c in diff.changes if isinstance(c, ModifyTable) and not self._alterable(c)}
 
     def index_expression(self, part: model.IndexPart) -> Any:
         # As create_all writes it, `(lower(email))`: SQLite keeps the statement's text, and an index whose

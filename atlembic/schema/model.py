@@ -177,11 +177,42 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class View:
+    """A view or a materialized view. `definition` is the statement that creates it as the engine spells it back
+    (SQLite: its `sqlite_master` text; PostgreSQL: built around `pg_get_viewdef`; MySQL: `SHOW CREATE VIEW`
+    without the DEFINER and the default options), so two views compare equal when the engine made the same of
+    them. `columns`: its output columns as (name, type) where the engine says what replacing it may change
+    (PostgreSQL: CREATE OR REPLACE VIEW may only add columns at the end); empty elsewhere."""
+
+    name: str
+    definition: str
+    materialized: bool = False
+    columns: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """What messages call it: "view" or "materialized view"."""
+        return "materialized view" if self.materialized else "view"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger on a table (or a view): `definition` is its CREATE TRIGGER statement as the engine spells it back
+    (SQLite: `sqlite_master`; PostgreSQL: `pg_get_triggerdef`; MySQL: built from information_schema.TRIGGERS)."""
+
+    name: str
+    table: str
+    definition: str
+
+
+@dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...] = ()
     enums: tuple[Enum, ...] = field(default=())
     sequences: tuple[Sequence, ...] = ()
     schemas: tuple[str, ...] = ()  # named schemas besides the default one (PostgreSQL)
+    views: tuple[View, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -189,6 +220,9 @@ class Schema:
     def enum(self, name: str) -> Enum | None:
         return next((e for e in self.enums if e.name == name), None)
 
+    def view(self, name: str) -> View | None:
+        return next((v for v in self.views if v.name == name), None)
+
     @property
     def is_empty(self) -> bool:
-        return not (self.tables or self.enums or self.sequences or self.schemas)
+        return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers)

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Column, Identity, Index, IndexPart, Table, UniqueConstraint
+from atlembic.schema.model import Column, Identity, Index, IndexPart, Table, Trigger, UniqueConstraint, View
 from atlembic.schema.reflector import Reflector
 
 _TABLES_SQL = """
@@ -41,6 +41,8 @@ FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()
 """
 
 _DEFAULT_INDEX_TYPE = "BTREE"
+# What SHOW CREATE VIEW adds before VIEW to a plain CREATE VIEW: the creating account and the default options.
+_VIEW_DEFAULTS = re.compile(r"ALGORITHM=UNDEFINED |DEFINER=\S+ |SQL SECURITY DEFINER ")
 _ON_UPDATE = re.compile(r"on update (.+)$", re.IGNORECASE)
 
 
@@ -48,13 +50,35 @@ class MySQLReflector(Reflector):
     dialect_name = "mysql"
 
     def unmanaged_objects(self) -> list[str]:
-        triggers = self.conn.exec_driver_sql("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
-                                             "WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1")
         routines = self.conn.exec_driver_sql("SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME FROM "
                                              "information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() "
                                              "ORDER BY 2")
-        return (super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in triggers]
-                + [f'{r[0]} "{r[1]}"' for r in routines])
+        return [f'{r[0]} "{r[1]}"' for r in routines]
+
+    def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
+        names = self.conn.exec_driver_sql("SELECT TABLE_NAME FROM information_schema.VIEWS "
+                                          "WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1").scalars().all()
+        quote = self.conn.dialect.identifier_preparer.quote
+        out = []
+        for name in names:
+            # SHOW CREATE VIEW leaves out the current database's name (information_schema.VIEWS spells it everywhere);
+            # the DEFINER is the dev server's account, and the defaults are what a plain CREATE VIEW gives anyway.
+            created = self.conn.exec_driver_sql(f"SHOW CREATE VIEW {quote(name)}").first()
+            assert created is not None
+            head, _, rest = created[1].partition(" VIEW ")
+            out.append(View(name, f"{_VIEW_DEFAULTS.sub('', head + ' ')}VIEW {rest}"))
+        return tuple(out)
+
+    def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
+        # In the order the server fires them (ACTION_ORDER), so creating them in this order keeps it.
+        rows = self.conn.exec_driver_sql(
+            "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT "
+            "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
+            "ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER").all()
+        quote = self.conn.dialect.identifier_preparer.quote
+        return tuple(Trigger(name, table, f"CREATE TRIGGER {quote(name)} {timing} {event} ON {quote(table)} "
+                                          f"FOR EACH ROW {statement}")
+                     for name, table, timing, event, statement in rows)
 
     def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
         self._table_info = self._read_tables()

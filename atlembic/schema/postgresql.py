@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence
+from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence, View, split_name
 from atlembic.schema.reflector import Reflector, _by_table
 from atlembic.schema.sqltext import split_top_level
 
@@ -56,11 +56,41 @@ ORDER BY c.relname
 """
 
 
+# Views and materialized views of the default schema and the named ones, but not an extension's own.
+_VIEWS_SQL = """
+SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname, c.relkind = 'm',
+       pg_get_viewdef(c.oid, true), c.reloptions, c.relispopulated,
+       ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum),
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1
+"""
+
+
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
 
     def check(self, info: dict[str, Any]) -> Check:
         return Check(canonical_check(info["sqltext"]), info.get("name"))
+
+    def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
+        rows = self.conn.execute(sa.text(_VIEWS_SQL), {"schemas": list(schemas)}).all()
+        quote = self.conn.dialect.identifier_preparer.quote
+        out = []
+        for name, materialized, query, options, populated, column_names, column_types in rows:
+            schema, bare = split_name(name)
+            spelled = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
+            with_options = f" WITH ({', '.join(options)})" if options else ""
+            kind = "MATERIALIZED VIEW" if materialized else "VIEW"
+            data = ("\nWITH DATA" if populated else "\nWITH NO DATA") if materialized else ""
+            definition = f"CREATE {kind} {spelled}{with_options} AS\n{query.strip().rstrip(';')}{data}"
+            out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True))))
+        return tuple(out)
 
     def unmanaged_objects(self) -> list[str]:
         triggers = self.conn.exec_driver_sql(
@@ -70,7 +100,7 @@ class PostgresReflector(Reflector):
         functions = self.conn.exec_driver_sql(
             "SELECT p.proname FROM pg_proc p LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' "
             "WHERE p.pronamespace = 'public'::regnamespace AND d.objid IS NULL ORDER BY 1")
-        return (super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in triggers]
+        return ([f'trigger "{r[0]}"' for r in triggers]
                 + [f'function "{r[0]}"' for r in functions])
 
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:

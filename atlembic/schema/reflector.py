@@ -4,7 +4,6 @@ dialect's subclass (schema/<dialect>.py) adjusts where its engine reports differ
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection, Iterable
 from typing import Any, ClassVar
 
@@ -24,7 +23,9 @@ from atlembic.schema.model import (
     Schema,
     Sequence,
     Table,
+    Trigger,
     UniqueConstraint,
+    View,
     split_name,
 )
 
@@ -50,7 +51,8 @@ class Reflector:
         skip = set(exclude)
         named = self.schema_names(skip)
         tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
-        return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named)
+        return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named,
+                      views=self.views(named), triggers=self.triggers(named))
 
     def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
         """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
@@ -102,12 +104,9 @@ class Reflector:
         return names
 
     def unmanaged_objects(self) -> list[str]:
-        """Objects the schema model does not hold, as `kind "name"` (views here; dialects add what their
-        engine has): what a conversion says it left out."""
-        found = [f'view "{v}"' for v in sorted(self.inspector.get_view_names())]
-        with contextlib.suppress(NotImplementedError):
-            found += [f'materialized view "{v}"' for v in sorted(self.inspector.get_materialized_view_names())]
-        return found
+        """Objects the schema model does not hold, as `kind "name"` (none here; dialects add what their engine
+        has): what a conversion says it left out."""
+        return []
 
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
         """Named schemas besides the default one (engines without them: none)."""
@@ -175,6 +174,14 @@ class Reflector:
         return ()
 
     def sequences(self) -> tuple[Sequence, ...]:
+        return ()
+
+    def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
+        """The views of the default schema and of `schemas` (named `schema.view` there), sorted by name."""
+        return ()
+
+    def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
+        """The triggers on the tables and views of the default schema and of `schemas`, sorted by name."""
         return ()
 
 

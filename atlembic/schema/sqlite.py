@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from atlembic.schema.model import Index, IndexPart, Schema
+from atlembic.schema.model import Index, IndexPart, Schema, Trigger, View
 from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
 from atlembic.schema.sqltext import split_top_level, unwrap, walk
 
@@ -49,9 +49,15 @@ class SqliteReflector(Reflector):
                 self._seen.popitem(last=False)
         return schema
 
-    def unmanaged_objects(self) -> list[str]:
-        rows = self.conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-        return super().unmanaged_objects() + [f'trigger "{r[0]}"' for r in rows]
+    def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
+        # SQLite keeps the statement's text and nothing else: that text is the view.
+        rows = self.conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name")
+        return tuple(View(name, sql) for name, sql in rows)
+
+    def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
+        rows = self.conn.exec_driver_sql(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        return tuple(Trigger(name, table, sql) for name, table, sql in rows)
 
     def may_have_uniques(self, names: list[str], **where: Any) -> list[str]:
         # A UNIQUE constraint always has an automatic index (sql IS NULL); SQLAlchemy's reflection of them
