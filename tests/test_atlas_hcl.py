@@ -217,12 +217,12 @@ def test_config_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_env("file://atlas.hcl", "x").name == "x"
 
 
-def test_revisions_schema_must_be_where_the_url_connects(tmp_path: Path) -> None:
+def test_revisions_schema_must_be_where_atlembic_keeps_the_table(tmp_path: Path) -> None:
     config = write(tmp_path, '''
         env "ok" {
           url = "postgres://u@localhost/db?search_path=app"
           migration {
-            revisions_schema = "app"
+            revisions_schema = "atlas_schema_revisions"
           }
         }
         env "other" {
@@ -233,7 +233,9 @@ def test_revisions_schema_must_be_where_the_url_connects(tmp_path: Path) -> None
         }
     ''')
     assert load_env(config, "ok").settings.dialect == "postgresql"
-    assert "keeps atlas_schema_revisions in the schema the URL connects to ('public')" in failure(config, "other")
+    assert failure(config, "other") == ('atlas.hcl: migration: revisions_schema = \'atlas\': atlembic keeps '
+                                        "atlas_schema_revisions in 'atlas_schema_revisions' for this URL; leave "
+                                        "revisions_schema out")
 
 
 # -- the format template --------------------------------------------------------------------------------

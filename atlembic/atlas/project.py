@@ -27,6 +27,7 @@ from atlembic.atlas.urls import dev_target, target_url
 from atlembic.config import SchemaSource, Settings
 from atlembic.engines import engine_for
 from atlembic.errors import AtlembicError
+from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 
 __all__ = ["AtlasEnv", "config_path", "indent_of", "load_env"]
 
@@ -246,19 +247,18 @@ def indent_of(template: str, where: str) -> str:
     return str(evaluate(quoted, Scope(), where))
 
 
-def _schema_of(url: str | None) -> str | None:
-    """The schema a target URL connects to, where atlas_schema_revisions lives: PostgreSQL's first
-    search_path schema (else public), MySQL's database, SQLite's main."""
+def _revisions_schema(url: str | None) -> str | None:
+    """Where atlembic keeps atlas_schema_revisions for a target URL (migrate/revisions.py, Atlas's places for
+    a URL not bound to a schema): PostgreSQL's schema atlas_schema_revisions whatever the search_path, MySQL's
+    URL database (else a database of that name), SQLite's main."""
     if url is None:
         return None
     parsed = make_url(url)
     family = engine_for(parsed).family
     if family == "postgresql":
-        options = str(parsed.query.get("options", ""))
-        m = re.search(r"-csearch_path=([^,\s]+)", options)
-        return m[1].strip('"') if m else "public"
+        return REVISIONS_TABLE
     if family == "mysql":
-        return parsed.database
+        return parsed.database or REVISIONS_TABLE
     return "main"
 
 
@@ -304,11 +304,10 @@ def load_env(
         script_location=None, engine_name=engine_name,
     )
     revisions_schema = text(migration, "revisions_schema")
-    connected = _schema_of(settings.url)
-    if revisions_schema is not None and connected is not None and revisions_schema != connected:
+    kept_in = _revisions_schema(settings.url)
+    if revisions_schema is not None and kept_in is not None and revisions_schema != kept_in:
         raise AtlembicError(f"{project.where(migration, 'revisions_schema')} = {revisions_schema!r}: atlembic keeps "
-                            f"atlas_schema_revisions in the schema the URL connects to ({connected!r}); set "
-                            f"search_path={revisions_schema} in the URL, or leave revisions_schema out")
+                            f"atlas_schema_revisions in {kept_in!r} for this URL; leave revisions_schema out")
     excluded = [*(project.value(block, "exclude") or []), *(project.value(migration, "exclude") or [])]
     if excluded:
         raise AtlembicError(f"{project.where(block, 'exclude')}: exclude is not supported yet; filter the "

@@ -23,17 +23,24 @@ __all__ = ["DevTarget", "dev_target", "target_url"]
 # Query parameters of Go's MySQL driver (Atlas's) that change nothing for a migration tool's connection.
 _GO_MYSQL_ONLY = frozenset({"parseTime", "loc", "multiStatements", "interpolateParams", "timeout", "readTimeout",
                             "writeTimeout", "allowNativePasswords", "collation", "columnsWithAlias"})
+# What PyMySQL takes as it is (the rest of a MySQL URL's query is Go's driver's).
+_MYSQL_KEPT = frozenset({"charset", "unix_socket", "ssl_disabled", "database"})
 # Query parameters of Atlas's SQLite driver that do not change what a file is: foreign keys are on in every
 # connection atlembic makes to SQLite, and the shared cache only matters to Go's pool.
 _SQLITE_IGNORED = frozenset({"_fk", "_foreign_keys", "cache", "_pragma"})
 
 
 def _atlas_engine(scheme: str) -> Engine | None:
-    """The engine an Atlas URL scheme names (postgres, postgresql, mysql, maria, mariadb, sqlite), None for
-    a SQLAlchemy URL (a driver after ``+``) or another scheme."""
-    if "+" in scheme:
+    """The engine an Atlas URL scheme names (postgres, postgresql, mysql, maria, mariadb, sqlite, and
+    ``+unix`` for a socket), None for a SQLAlchemy URL (a driver after ``+``) or another scheme."""
+    name, _, transport = scheme.partition("+")
+    if transport not in ("", "unix"):
         return None
-    return find_engine(scheme)
+    return find_engine(name)
+
+
+def _user(text: str | None) -> str | None:
+    return urllib.parse.unquote(text) if text is not None else None
 
 
 def _query(parts: urllib.parse.SplitResult) -> dict[str, str]:
@@ -81,12 +88,18 @@ def target_url(raw: str, here: Path) -> str:
         for key in sorted(query):
             if key in _GO_MYSQL_ONLY:
                 del query[key]
-            elif key != "charset":
+            elif key not in _MYSQL_KEPT:
                 raise AtlembicError(f"{mask_url(raw)}: query parameter {key!r} is not supported for {engine.title}")
+    if scheme.endswith("+unix"):  # mysql+unix://user:pass@/path/to/mysql.sock?database=db
+        database = query.pop("database", None)
+        return URL.create(f"{engine.name}+{engine.driver}", username=_user(parts.username),
+                          password=_user(parts.password), host="localhost", database=database,
+                          query={**query, "unix_socket": urllib.parse.unquote(parts.path)},
+                          ).render_as_string(hide_password=False)
     url = URL.create(
         f"{engine.name}+{engine.driver}",
-        username=urllib.parse.unquote(parts.username) if parts.username else None,
-        password=urllib.parse.unquote(parts.password) if parts.password is not None else None,
+        username=_user(parts.username),
+        password=_user(parts.password),
         host=parts.hostname or None,
         port=port,
         database=urllib.parse.unquote(parts.path.lstrip("/")) or None,
