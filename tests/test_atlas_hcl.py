@@ -17,6 +17,7 @@ from atlembic.atlas.hcl import Scope, evaluate
 from atlembic.atlas.project import indent_of
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import render_migration
+from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
 
 MODELS = '''
@@ -383,9 +384,11 @@ def test_external_schema_runs_the_program_in_the_project_dir(tmp_path: Path, mon
 # -- through the CLI, on SQLite (PostgreSQL and MariaDB: tests/test_atlas_urls.py) ----------------------------
 
 
-def sqlalchemy_guide_project(tmp_path: Path, dialect: str, dev: str, url: str, *, script: bool = False) -> Path:
+def sqlalchemy_guide_project(tmp_path: Path, dialect: str, dev: str, url: str, *, script: bool = False,
+                             provider: str = "atlembic") -> Path:
     """A project as Atlas's SQLAlchemy guide lays it out: models/, atlas.hcl with an external_schema
-    (standalone mode: the provider command; script mode: a load_models.py printing the DDL)."""
+    (standalone mode: the `provider` command, atlembic's or the upstream atlas-provider-sqlalchemy; script
+    mode: a load_models.py printing the DDL)."""
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)
     (project / "models" / "models.py").write_text(MODELS)
@@ -398,6 +401,9 @@ def sqlalchemy_guide_project(tmp_path: Path, dialect: str, dev: str, url: str, *
             print(provider(Path("models"), "{dialect}"), end="")
         '''))
         program = f'"{sys.executable}", "load_models.py"'
+    elif provider == "upstream":
+        command = Path(sys.executable).parent / "atlas-provider-sqlalchemy"
+        program = f'"{command}", "--path", "./models", "--dialect", "{dialect}"'
     else:
         program = f'"atlembic", "provider", "--path", "./models", "--dialect", "{dialect}"'
     (project / "atlas.hcl").write_text(textwrap.dedent(f'''
@@ -440,10 +446,13 @@ def guide_walkthrough(project: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", [False, True], ids=["standalone", "script"])
-def test_guide_walkthrough_sqlite(tmp_path: Path, script: bool) -> None:
+@pytest.mark.parametrize(("script", "provider"), [(False, "atlembic"), (True, "atlembic"), (False, "upstream")],
+                         ids=["standalone", "script", "upstream-provider"])
+def test_guide_walkthrough_sqlite(tmp_path: Path, script: bool, provider: str) -> None:
+    if provider == "upstream":
+        require_module("atlas_provider_sqlalchemy", "the upstream provider is a test dependency")
     project = sqlalchemy_guide_project(tmp_path, "sqlite", "sqlite://dev?mode=memory", "sqlite://app.db",
-                                       script=script)
+                                       script=script, provider=provider)
     [written] = guide_walkthrough(project)
     assert written.read_text() == (
         '-- Create "users" table\nCREATE TABLE users (\n  id INTEGER NOT NULL,\n  name VARCHAR(30) NOT NULL,\n'

@@ -319,14 +319,19 @@ class _Parser:
             value = _index(value, key)
         return value
 
-    def call(self, name: str) -> Any:
-        self.expect("(")
-        args = []
-        while not self.at(")"):
-            args.append(self.expression())
-            if not self.at(")"):
+    def items(self, closing: str) -> list[Any]:
+        """Comma-separated expressions up to `closing` (a trailing comma allowed), after the opening one."""
+        values = []
+        while not self.at(closing):
+            values.append(self.expression())
+            if not self.at(closing):
                 self.expect(",")
         self.take()
+        return values
+
+    def call(self, name: str) -> Any:
+        self.expect("(")
+        args = self.items(")")
         function = FUNCTIONS.get(name)
         if function is None:
             raise ExprError(f"function {name}() is not supported")
@@ -354,13 +359,7 @@ class _Parser:
         if word == "[":
             if self.peek() == ("name", "for"):
                 raise ExprError("for expressions are not supported")
-            items = []
-            while not self.at("]"):
-                items.append(self.expression())
-                if not self.at("]"):
-                    self.expect(",")
-            self.take()
-            return items
+            return self.items("]")
         if word == "{":
             obj = {}
             while not self.at("}"):
