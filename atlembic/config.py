@@ -17,14 +17,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from atlembic.errors import AtlembicError, mask_url, one_line
 
-__all__ = ["Settings", "load_settings", "project_alembic_config"]
+__all__ = ["SchemaSource", "Settings", "load_settings", "project_alembic_config"]
 
 CONFIG_ENV_VAR = "ATLEMBIC_CONFIG"
 ATLEMBIC_SECTION = "atlembic"
@@ -37,6 +37,15 @@ _PLACEHOLDER_BACKEND = "driver"
 
 # ----------------------------------------------------------------------------------------------------
 # Settings
+
+
+class SchemaSource(Protocol):
+    """The desired schema as SQL DDL from somewhere other than the models (an atlas.hcl ``src``: a program's
+    output, SQL files): run on a clean dev database and inspected, as the models' DDL is."""
+
+    def sql(self, dialect: str) -> str:
+        """The DDL text (statements with their `;`) for the engine `dialect`."""
+        ...
 
 
 @dataclass
@@ -55,17 +64,23 @@ class Settings:
     options: dict[str, str] = field(default_factory=dict)
     # pyproject.toml whose [tool.alembic] Alembic would also consult (Alembic looks in the CWD).
     toml_file: Path | None = None
+    # atlas.hcl (atlembic.atlas): the desired schema when it is not the models', the engine a dev URL names
+    # when no URL is a SQLAlchemy one (``docker://postgres/15/dev``: the embedded dev database), and the
+    # indentation of CREATE TABLE bodies its format template asks for (None: as SQLAlchemy writes them).
+    schema_source: SchemaSource | None = None
+    engine_name: str | None = None
+    indent: str | None = None
 
     @property
     def dialect(self) -> str:
-        """SQLAlchemy backend name of ``url``; else of ``dev_url``; else ``"sqlite"``."""
+        """SQLAlchemy backend name of ``url``; else of ``dev_url``; else ``engine_name``; else ``"sqlite"``."""
         for candidate in (self.url, self.dev_url):
             if candidate is None:
                 continue
             name = _backend_name(candidate)
             if name is not None:
                 return name
-        return "sqlite"
+        return self.engine_name or "sqlite"
 
     def redacted_url(self) -> str | None:
         """``url`` with its password masked, for messages and logs."""

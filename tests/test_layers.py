@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("atlembic.commands",),
     ("atlembic.convert",),
     ("atlembic.autogenerate", "atlembic.lint"),
-    ("atlembic.replay", "atlembic.target", "atlembic.scaffold"),
+    ("atlembic.replay", "atlembic.target", "atlembic.scaffold", "atlembic.atlas"),
     ("atlembic.engines",),
     ("atlembic.plan",),
     ("atlembic.environment",),

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from atlembic.config import SchemaSource
 from atlembic.devdb import DevDatabase
 from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError
 from atlembic.migrate.executor import execute_as_written
+from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
 from atlembic.provider import mark_engine_named
 from atlembic.replay import cache as replay_cache
@@ -29,6 +31,22 @@ def desired_schema_keyed(
     timings = timings or Timings()
     with timings.stage("provider"):
         statements = engine_for(dev.dialect_name).metadata_ddl(metadata)
+    return _desired_from(dev, statements, timings, metadata)
+
+
+def desired_schema_from_sql(dev: DevDatabase, source: SchemaSource, timings: Timings | None = None) -> Schema:
+    """The schema `source`'s DDL makes on a clean dev database (an atlas.hcl ``src``: a program's output, SQL
+    files), split into statements as Atlas splits a file; its comments (``-- atlas:pos``) go with them."""
+    timings = timings or Timings()
+    with timings.stage("provider"):
+        text = source.sql(dev.dialect_name)
+    statements = [s.text for s in split_statements(text, dev.dialect_name)]
+    return _desired_from(dev, statements, timings, None)[0]
+
+
+def _desired_from(
+    dev: DevDatabase, statements: list[str], timings: Timings, metadata: sa.MetaData | None
+) -> tuple[Schema, str | None]:
     key = replay_cache.desired_key(statements, dev.dialect_name, replay_cache.dev_identity(dev))
     cached = replay_cache.load_desired(key)
     if cached is not None:
@@ -39,7 +57,9 @@ def desired_schema_keyed(
             if not (engine_for(conn).transactions.batches and _load_batch(conn, statements)):
                 _load_each(conn, statements)
         with timings.stage("inspect"):
-            desired = mark_engine_named(inspect_schema(conn), metadata)
+            desired = inspect_schema(conn)
+            if metadata is not None:
+                desired = mark_engine_named(desired, metadata)
     replay_cache.save_desired(key, desired, len(statements))
     return desired, key
 

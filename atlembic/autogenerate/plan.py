@@ -20,8 +20,9 @@ class Plan:
     statements: list[PlannedStatement]
     directives: list[str] = field(default_factory=list)  # file header, e.g. "atlas:txmode none"
 
-    def render(self) -> str:
-        return render_migration([(s.comment, s.sql) for s in self.statements], self.directives)
+    def render(self, indent: str | None = None) -> str:
+        """The migration file's text; `indent`: see `render_migration`."""
+        return render_migration([(s.comment, s.sql) for s in self.statements], self.directives, indent)
 
 
 def plan_changes(

@@ -35,13 +35,18 @@ __all__ = ["ModelsSnapshot", "desired_side", "lookup", "recording", "save"]
 
 def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tuple[Schema, Renames, SchemaFilter]:
     """The models' schema as the dev database makes it, the renames the models declare and env.py's
-    filters: from the last load's snapshot when nothing it read changed (no import, no DDL, no dev
-    database), else by loading the models (recorded for the next run, unless env.py's filters are
-    callables: include_object / include_name judge objects no snapshot can hold)."""
+    filters (an atlas.hcl ``src`` instead of the models: its DDL's schema, no renames, no filters): from the
+    last load's snapshot when nothing it read changed (no import, no DDL, no dev database), else by loading
+    the models (recorded for the next run, unless env.py's filters are callables: include_object /
+    include_name judge objects no snapshot can hold)."""
     from atlembic import autogenerate
     from atlembic.environment import SchemaFilter, capture_environment, load_target_metadata
     from atlembic.provider import rename_hints
 
+    if settings.schema_source is not None:  # an atlas.hcl src: DDL from a program or files, no models to load
+        from atlembic.diff import Renames
+
+        return autogenerate.desired_schema_from_sql(dev, settings.schema_source, timings), Renames(), SchemaFilter()
     identity = replay_cache.dev_identity(dev)
     with timings.stage("models snapshot"):
         snapshot = lookup(settings, dev.dialect_name, identity)

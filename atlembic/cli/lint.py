@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from atlembic.cli.app import app, globals_of
+from atlembic.cli.app import Globals, app, globals_of
+from atlembic.config import Settings
 from atlembic.errors import AtlembicError
 
 
@@ -29,13 +30,18 @@ def lint(
     Each file is analyzed against the dev database's state right before it. Exits 1 when a finding of
     an erroring analyzer ([atlembic] lint_error, default: destructive) is present.
     """
+    g = globals_of(ctx)
+    run_lint(g, g.settings(), fmt, latest=latest, from_version=from_version, url=url or g.url)
+
+
+def run_lint(g: Globals, settings: Settings, fmt: str, *, latest: int | None = None, from_version: str | None = None,
+             url: str | None = None) -> None:
+    """Lint the chosen files and print the findings (exit 1 when an erroring analyzer found something)."""
     from atlembic import lint as lint_module
 
-    g = globals_of(ctx)
     if fmt not in lint_module.FORMATS:
         raise AtlembicError(f'unknown --format "{fmt}" (expected "text", "json" or "github")')
-    settings = g.settings()
-    result = lint_module.lint_directory(settings, latest=latest, from_version=from_version, url=url or g.url)
+    result = lint_module.lint_directory(settings, latest=latest, from_version=from_version, url=url)
     lines = lint_module.render(result, fmt).splitlines()
     if g.quiet and fmt != "json":
         lines = lines[: len(result.findings)]  # -q: the findings only, no summary

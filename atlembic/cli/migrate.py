@@ -14,7 +14,7 @@ from atlembic import commands
 from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.progress import reporter_for
 from atlembic.commands.apply import DowngradeOutcome
-from atlembic.commands.report import revision_json
+from atlembic.commands.report import StatusReport, revision_json
 from atlembic.errors import AtlembicError, plural
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import History
@@ -306,7 +306,11 @@ def show(
 def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
     """Atlas's migration status of the target: current, next, executed and pending files."""
     g = globals_of(ctx)
-    report = commands.status(g.settings())
+    show_status(g, commands.status(g.settings()), fmt)
+
+
+def show_status(g: Globals, report: StatusReport, fmt: str) -> None:
+    """Atlas's status report on the terminal (text), or as json; exit 255 when there are problems."""
     if _json_wanted(fmt):
         _emit_json(report.as_json())
         if report.problems:
@@ -356,4 +360,4 @@ def drift_check(g: Globals, url: str | None, fmt: str) -> None:
     g.say(f"No drift detected: {result.url} matches the migration directory at {at}.")
 
 
-__all__ = ["DEFAULT_TIMEOUT", "drift_check", "parse_duration"]
+__all__ = ["DEFAULT_TIMEOUT", "drift_check", "parse_duration", "show_status"]

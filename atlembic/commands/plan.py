@@ -132,7 +132,7 @@ def revision(
         outcome = _plan_on(settings, files, dev, timings, confirm_rename=confirm_rename)
         if outcome.plan.statements:
             with timings.stage("write"):
-                outcome.path = directory.write_migration(name, outcome.plan.render())
+                outcome.path = directory.write_migration(name, outcome.plan.render(settings.indent))
             # Imported here: only a written revision is linted, and `check` should not load the analyzers.
             from atlembic.lint import lint_directory
 

@@ -21,7 +21,7 @@ from atlembic.errors import AtlembicError, mask_url
 from atlembic.schema.model import Schema, Sequence, Table
 from atlembic.schema.reflector import REVISIONS_TABLE
 
-__all__ = ["ENGINES", "Engine", "engine_for", "find_engine", "normalize_dialect", "open_dev_database",
+__all__ = ["ENGINES", "Engine", "docker_engine", "engine_for", "find_engine", "normalize_dialect", "open_dev_database",
            "embedded_identity", "assert_clean", "find_leftover", "inspect_schema", "inspect_sequences",
            "inspect_tables", "unmanaged_objects"]
 
@@ -54,6 +54,11 @@ def engine_for(which: Which, missing: str = "dialect {name!r} is not supported (
         supported = ", ".join(sorted({e.family for e in ENGINES}))
         raise AtlembicError(missing.format(name=_name(which), supported=supported))
     return engine
+
+
+def docker_engine(image: str) -> Engine | None:
+    """The engine whose embedded dev database stands in for Atlas's ``docker://IMAGE/...`` dev URLs."""
+    return next((engine for engine in ENGINES if image in engine.docker_images), None)
 
 
 def normalize_dialect(name: str) -> str:

@@ -39,6 +39,8 @@ class Engine:
     # The engine whose dev databases, cache keys and lint rules this one shares (MariaDB: mysql).
     family: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()  # other spellings users write (postgres, pg, sqlite3)
+    # The images of Atlas's ``docker://IMAGE/TAG/DB`` dev URLs that mean this engine's embedded dev database.
+    docker_images: ClassVar[tuple[str, ...]] = ()
     reflector: ClassVar[type[Reflector]]
     planner_class: ClassVar[type[Planner]]
     # A driver whose SQLAlchemy dialect imports without its DBAPI: SQL for the engine without a server.
@@ -112,6 +114,10 @@ class Engine:
     def embedded_identity(self, target_dialect: str) -> str:
         """The `cache_identity` of the embedded dev database, without starting it (AtlembicError: none here)."""
         return self.dev_dialect().embedded_identity(target_dialect)
+
+    def local_server(self) -> str:
+        """The embedded dev database's engine and version, e.g. ``PostgreSQL 15.18`` (AtlembicError: none here)."""
+        return self.dev_dialect().embedded_identity(None).removeprefix("embedded ")
 
     def state_io(self) -> StateIO:
         return self.dev_dialect().state_io()

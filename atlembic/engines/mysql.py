@@ -3,7 +3,7 @@ connection to a MariaDB server): the same dev databases, reflector, planner and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.engine import URL
 
@@ -24,6 +24,7 @@ class MySQL(Engine):
     title = "MySQL"
     driver = "pymysql"
     extra = "mysql"
+    docker_images: ClassVar[tuple[str, ...]] = ("mysql",)
     reflector = MySQLReflector
     planner_class = MySQLPlanner
     mock_url = "mysql+pymysql://"
@@ -57,6 +58,8 @@ class MySQL(Engine):
 class MariaDB(MySQL):
     name = "mariadb"
     title = "MariaDB"
+    aliases = ("maria",)
+    docker_images = ("mariadb", "maria")
 
 
 MYSQL = MySQL()

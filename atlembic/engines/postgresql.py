@@ -20,6 +20,7 @@ class PostgreSQL(Engine):
     driver = "psycopg"
     extra = "postgresql"
     aliases = ("postgres", "pg")
+    docker_images = ("postgres",)
     reflector = PostgresReflector
     planner_class = PostgresPlanner
     mock_url = "postgresql+psycopg://"

@@ -220,23 +220,47 @@ class MigrationDir:
         return path
 
 
-def render_migration(changes: Sequence[tuple[str, str]], directives: Sequence[str] = ()) -> str:
+def render_migration(
+    changes: Sequence[tuple[str, str]], directives: Sequence[str] = (), indent: str | None = None
+) -> str:
     """Format planned changes like Atlas's default formatter.
 
     ``changes`` are ``(comment, sql)``; each becomes ``-- <Comment>`` (first letter upper-cased, line
     left out when the comment is empty) and ``<sql>;``. ``directives`` such as ``"txmode none"`` (an
     ``atlas:`` prefix is accepted too) become a ``-- atlas:...`` header followed by a blank line.
+    ``indent``: the body of a CREATE TABLE, one element a line, indented with it (an atlas.hcl format
+    template's ``{{ sql . "  " }}``; ``""`` is Atlas's one-line form); None keeps the planner's lines.
+    No line ends in white space (SQLAlchemy ends each element line with ``, ``): a pre-commit hook that
+    strips it would otherwise edit the file and break atlas.sum.
     """
     parts = [f"-- atlas:{d.removeprefix('atlas:')}\n" for d in directives]
     if parts:
         parts.append("\n")
     for comment, sql in changes:
         if comment:
-            parts.append(f"-- {comment[0].upper()}{comment[1:]}\n")
-        stmt = sql.rstrip()
+            parts.append(f"-- {comment[0].upper()}{comment[1:]}".rstrip() + "\n")
+        stmt = _element_lines(sql.rstrip(), indent)
         parts.append(stmt if stmt.endswith(";") else stmt + ";")
         parts.append("\n")
     return "".join(parts)
+
+
+# A statement whose parenthesized body has one element a line, each indented by one tab (SQLAlchemy's DDL
+# compiler) or two spaces (the MySQL planner), the closing parenthesis starting the last line.
+_ELEMENT_BODY = re.compile(r"(?P<head>[^\n]*\()\n(?P<body>(?:(?:\t|  )\S[^\n]*\n)+)(?P<tail>\)[^\n]*)")
+
+
+def _element_lines(sql: str, indent: str | None) -> str:
+    m = _ELEMENT_BODY.fullmatch(sql)
+    if m is None:
+        return sql
+    items = [line.strip() for line in m["body"].splitlines()]
+    if indent is None:
+        lines = [line.rstrip() for line in m["body"].splitlines()]
+        return f"{m['head']}\n" + "".join(f"{line}\n" for line in lines) + m["tail"]
+    if indent == "":
+        return f"{m['head']}{' '.join(items)}{m['tail']}"
+    return f"{m['head']}\n" + "".join(f"{indent}{item}\n" for item in items) + m["tail"]
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -1,0 +1,340 @@
+"""An atlas.hcl project: its ``env`` blocks to `Settings` (the same that alembic.ini gives), so that every
+command runs unchanged on an Atlas project.
+
+Read as Atlas reads it: ``--config file://path`` (default ``./atlas.hcl``); ``variable`` blocks take
+``--var name=value`` (repeated for a list) or their ``default``; ``locals`` blocks; ``data`` sources
+(``external_schema``, ``composite_schema``, ``external``) run only when the selected env references them;
+``atlas.env`` is the selected env's name, and an unnamed ``env { name = atlas.env }`` block matches any.
+What atlembic reads of an env: ``src``, ``url``, ``dev``, ``exclude``, ``migration { dir, format,
+revisions_schema, baseline, lock_timeout, exclude }``, ``format { migrate { diff } }`` and
+``lint { latest }``; everything else Atlas accepts is left alone (README "Coming from Atlas").
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from atlembic.atlas.hcl import Block, ExprError, HclError, Scope, evaluate, parse_file
+from atlembic.atlas.sources import CompositeSource, FileSource, ListSource, ProgramSource, run_program
+from atlembic.atlas.urls import dev_target, target_url
+from atlembic.config import SchemaSource, Settings
+from atlembic.engines import engine_for
+from atlembic.errors import AtlembicError
+from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
+
+__all__ = ["AtlasEnv", "config_path", "indent_of", "load_env"]
+
+DEFAULT_CONFIG = "atlas.hcl"
+
+
+@dataclass
+class AtlasEnv:
+    """One env of an atlas.hcl: the `Settings` every command takes, and the defaults of the ``migrate`` verbs'
+    own flags that the env sets."""
+
+    name: str
+    settings: Settings
+    baseline: str | None = None
+    lock_timeout: str | None = None
+    lint_latest: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def config_path(config: str | None) -> Path:
+    """The file ``--config`` names (Atlas's ``file://path``), else ./atlas.hcl."""
+    if config is None:
+        path = Path.cwd() / DEFAULT_CONFIG
+    else:
+        scheme, sep, rest = config.partition("://")
+        if not sep:
+            raise AtlembicError(f"missing scheme for config file. Did you mean file://{config}?")
+        if scheme != "file":
+            raise AtlembicError(f'unsupported config file driver "{scheme}"')
+        path = Path(urllib.parse.unquote(rest.split("?", 1)[0])).expanduser()
+        path = path if path.is_absolute() else Path.cwd() / path
+    if not path.is_file():
+        raise AtlembicError(f"config file {path} does not exist")
+    return path.absolute()
+
+
+def _parse_vars(pairs: Sequence[str]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise AtlembicError(f"--var {pair!r}: expected NAME=VALUE")
+        values.setdefault(name, []).append(value)
+    return values
+
+
+class _Project(Scope):
+    """The file's top-level blocks as the scope every attribute is evaluated in (memoized, lazily)."""
+
+    def __init__(self, path: Path, root: Block, env_name: str, variables: dict[str, list[str]]) -> None:
+        self.path = path
+        self.root = root
+        self.env_name = env_name
+        self.variables = variables
+        self.sources: dict[str, SchemaSource] = {}
+        self._done: dict[tuple[str, ...], Any] = {}
+        self._busy: set[tuple[str, ...]] = set()
+
+    def where(self, block: Block, attribute: str) -> str:
+        address = f"{block.address}: " if block.type else ""
+        return f"{self.path.name}: {address}{attribute}"
+
+    def value(self, block: Block, attribute: str, default: Any = None) -> Any:
+        if attribute not in block.attributes:
+            return default
+        return evaluate(block.attributes[attribute], self, self.where(block, attribute))
+
+    def resolve(self, root: str, path: list[Any]) -> Any:
+        if root not in ("atlas", "var", "local", "data") or not path:
+            raise LookupError(root)  # a bare word: its own text (format = atlas)
+        if root == "atlas":
+            return _follow({"env": self.env_name}, path, root)
+        key: tuple[str, ...]
+        if root == "data":
+            if len(path) < 2:
+                raise ExprError(f"data.{'.'.join(map(str, path))}: expected data.TYPE.NAME")
+            key = ("data", str(path[0]), str(path[1]))
+            rest = path[2:]
+        else:
+            key, rest = (root, str(path[0])), path[1:]
+        return _follow(self._memo(key), rest, ".".join(key))
+
+    def _memo(self, key: tuple[str, ...]) -> Any:
+        if key in self._done:
+            return self._done[key]
+        if key in self._busy:
+            raise ExprError(f"{'.'.join(key)} refers to itself")
+        self._busy.add(key)
+        try:
+            if key[0] == "data":
+                value = self._data(key[1], key[2])
+            else:
+                value = (self._variable if key[0] == "var" else self._local)(key[1])
+            self._done[key] = value
+        finally:
+            self._busy.discard(key)
+        return value
+
+    def _variable(self, name: str) -> Any:
+        blocks = [b for b in self.root.blocks("variable") if b.labels == (name,)]
+        if not blocks:
+            raise ExprError(f'variable "{name}" is not declared')
+        block = blocks[-1]
+        kind = str(block.attributes.get("type", "string")).removeprefix("${").removesuffix("}").replace(" ", "")
+        given = self.variables.get(name)
+        if given is None:
+            if "default" not in block.attributes:
+                raise ExprError(f'variable "{name}" has no default: pass --var {name}=VALUE')
+            return self.value(block, "default")
+        if kind.startswith(("list(", "set(")):
+            return [_typed(kind[kind.index("(") + 1:-1], v, name) for v in given]
+        return _typed(kind, given[-1], name)
+
+    def _local(self, name: str) -> Any:
+        for block in reversed(self.root.blocks("locals")):
+            if name in block.attributes:
+                return self.value(block, name)
+        raise ExprError(f'local "{name}" is not defined')
+
+    def _data(self, kind: str, name: str) -> Any:
+        blocks = [b for b in self.root.blocks("data") if b.labels == (kind, name)]
+        if not blocks:
+            raise ExprError(f'data "{kind}" "{name}" is not defined')
+        block = blocks[-1]
+        where = f"{self.path.name}: {block.address}"
+        if kind == "external_schema":
+            url = f"mem://external_schema/{name}"
+            self.sources[url] = ProgramSource(self._program(block), self._workdir(block), where)
+            return {"url": url}
+        if kind == "external":
+            return run_program(self._program(block), self._workdir(block), where)
+        if kind == "composite_schema":
+            url = f"mem://composite_schema/{name}"
+            parts = tuple((part.labels[0] if part.labels else "", self.source(self.value(part, "url"), where))
+                          for part in block.blocks("schema"))
+            if not parts or any(not schema for schema, _ in parts):
+                raise ExprError(f"{block.address}: expected schema \"NAME\" {{ url = ... }} blocks")
+            self.sources[url] = CompositeSource(parts, where)
+            return {"url": url}
+        raise ExprError(f'data "{kind}" is not supported by atlembic (external_schema, composite_schema and '
+                        "external are)")
+
+    def _program(self, block: Block) -> tuple[str, ...]:
+        program = self.value(block, "program")
+        if not isinstance(program, list) or not all(isinstance(a, (str, int, float)) for a in program):
+            raise HclError(f"{self.where(block, 'program')}: expected a list of strings")
+        return tuple(str(a) for a in program)
+
+    def _workdir(self, block: Block) -> Path:
+        workdir = self.value(block, "working_dir")
+        return (self.path.parent / str(workdir)) if workdir else self.path.parent
+
+    def source(self, value: Any, where: str, base: Path | None = None) -> SchemaSource:
+        """A ``src`` value (one URL or path, or a list of them) as the schema source it names; relative paths
+        are taken from `base` (default: atlas.hcl's directory)."""
+        base = base or self.path.parent
+        if isinstance(value, list):
+            parts = tuple(self.source(v, where, base) for v in value)
+            return parts[0] if len(parts) == 1 else ListSource(parts)
+        if not isinstance(value, str) or not value:
+            raise HclError(f"{where}: expected a URL or a path, or a list of them")
+        if value in self.sources:
+            return self.sources[value]
+        scheme, sep, rest = value.partition("://")
+        if sep and scheme != "file":
+            raise HclError(f"{where}: {value!r}: schema sources of this kind are not supported (file://, "
+                           "data.external_schema and data.composite_schema are)")
+        path = Path(urllib.parse.unquote(rest if sep else value)).expanduser()
+        return FileSource(path if path.is_absolute() else base / path, f"{where}: {value}")
+
+
+def _follow(value: Any, path: list[Any], name: str) -> Any:
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            raise ExprError(f"{name} has no attribute {part!r}") from None
+        name = f"{name}.{part}"
+    return value
+
+
+def _typed(kind: str, text: str, name: str) -> Any:
+    if kind == "number":
+        try:
+            return float(text) if re.search(r"[.eE]", text) else int(text)
+        except ValueError:
+            raise ExprError(f'--var {name}={text}: variable "{name}" is a number') from None
+    if kind == "bool":
+        if text not in ("true", "false"):
+            raise ExprError(f'--var {name}={text}: variable "{name}" is a bool (true or false)')
+        return text == "true"
+    return text
+
+
+def _select_env(project: _Project, name: str) -> Block:
+    found = [b for b in project.root.blocks("env") if b.labels == (name,)]
+    if not found:  # an unnamed env { name = ... } matches what its name evaluates to, as Atlas's partial parse
+        found = [b for b in project.root.blocks("env") if not b.labels and project.value(b, "name") == name]
+    if not found:
+        raise AtlembicError(f'{project.path}: env "{name}" not defined in config file')
+    if len(found) > 1:
+        raise AtlembicError(f'{project.path}: env "{name}" is defined {len(found)} times (atlembic runs one env '
+                            "at a time)")
+    return found[0]
+
+
+def indent_of(template: str, where: str) -> str:
+    """The indentation a ``format { migrate { diff = ... } }`` template asks for: Atlas accepts exactly
+    ``{{ sql . "INDENT" }}`` (or ``$`` for ``.``, the indentation left out for none) for the statements."""
+    m = re.fullmatch(r'\s*\{\{-?\s*sql\s+[.$]\s*(?:("(?:[^"\\]|\\.)*"|`[^`]*`)\s*)?-?\}\}\s*', template)
+    if m is None:
+        raise AtlembicError(f"{where}: only a template that indents the statements is supported "
+                            f'({{{{ sql . "  " }}}}), got {template!r}')
+    quoted = m[1] or '""'
+    if quoted.startswith("`"):
+        return quoted[1:-1]
+    return str(evaluate(quoted, Scope(), where))
+
+
+def _revisions_schema(url: str | None) -> str | None:
+    """Where atlembic keeps atlas_schema_revisions for a target URL (migrate/revisions.py, Atlas's places for
+    a URL not bound to a schema): PostgreSQL's schema atlas_schema_revisions whatever the search_path, MySQL's
+    URL database (else a database of that name), SQLite's main."""
+    if url is None:
+        return None
+    parsed = make_url(url)
+    family = engine_for(parsed).family
+    if family == "postgresql":
+        return REVISIONS_TABLE
+    if family == "mysql":
+        return parsed.database or REVISIONS_TABLE
+    return "main"
+
+
+def load_env(
+    config: str | None, env: str | None, var_args: Sequence[str] = (), *, url: str | None = None,
+    dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
+) -> AtlasEnv:
+    """The env `env` of the atlas.hcl `config` names (``file://...``, default ./atlas.hcl), with the
+    ``migrate`` verbs' flags (`url`, `dev_url`, `directory`, `to`: Atlas URLs) taking precedence over it.
+    Without `env`, the flags alone (as Atlas without ``--env``), relative to the working directory."""
+    if env is None:
+        path = config_path(config) if config is not None else Path.cwd() / DEFAULT_CONFIG
+        project = _Project(path, parse_file(path) if config is not None else Block("", ()), "",
+                           _parse_vars(var_args))
+        block = Block("env", ())
+    else:
+        path = config_path(config)
+        project = _Project(path, parse_file(path), env, _parse_vars(var_args))
+        block = _select_env(project, env)
+    here = path.parent
+    migration = block.block("migration") or Block("migration", ())
+
+    def text(owner: Block, attribute: str) -> str | None:
+        value = project.value(owner, attribute)
+        if value is not None and not isinstance(value, (str, int, float)):
+            raise HclError(f"{project.where(owner, attribute)}: expected a string")
+        return None if value is None or value == "" else str(value)
+
+    target = url or text(block, "url")
+    settings_url = target_url(target, here if url is None else Path.cwd()) if target else None
+    dev_raw = dev_url or text(block, "dev")
+    dev = dev_target(dev_raw, here if dev_url is None else Path.cwd()) if dev_raw else None
+    warnings = [dev.warning] if dev is not None and dev.warning else []
+
+    dir_raw = directory or text(migration, "dir") or "file://migrations"
+    migrations_dir = _directory(dir_raw, Path.cwd() if directory else here,
+                                text(migration, "format"), project.where(migration, "dir"))
+
+    engine_name = dev.engine if dev is not None else None
+    settings = Settings(
+        config_file=None, here=here, ini_section="alembic", url=settings_url,
+        dev_url=dev.url if dev is not None else None, migrations_dir=migrations_dir, metadata_ref=None,
+        script_location=None, engine_name=engine_name,
+    )
+    revisions_schema = text(migration, "revisions_schema")
+    kept_in = _revisions_schema(settings.url)
+    if revisions_schema is not None and kept_in is not None and revisions_schema != kept_in:
+        raise AtlembicError(f"{project.where(migration, 'revisions_schema')} = {revisions_schema!r}: atlembic keeps "
+                            f"atlas_schema_revisions in {kept_in!r} for this URL; leave revisions_schema out")
+    excluded = [*(project.value(block, "exclude") or []), *(project.value(migration, "exclude") or [])]
+    if excluded:
+        raise AtlembicError(f"{project.where(block, 'exclude')}: exclude is not supported yet; filter the "
+                            "objects in the program that prints the schema")
+    if to:
+        settings.schema_source = project.source(list(to), "--to", Path.cwd())
+    elif "src" in block.attributes:
+        settings.schema_source = project.source(project.value(block, "src"), project.where(block, "src"))
+    migrate_format = (block.block("format") or Block("format", ())).block("migrate")
+    if migrate_format is not None and "diff" in migrate_format.attributes:
+        settings.indent = indent_of(str(project.value(migrate_format, "diff")),
+                                    project.where(migrate_format, "diff"))
+    lint = block.block("lint") or project.root.block("lint")
+    latest = project.value(lint, "latest") if lint is not None else None
+    return AtlasEnv(env or "", settings, baseline=text(migration, "baseline"),
+                    lock_timeout=text(migration, "lock_timeout"),
+                    lint_latest=int(latest) if latest is not None else None, warnings=warnings)
+
+
+def _directory(raw: str, base: Path, dir_format: str | None, where: str) -> Path:
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme != "file":
+        raise AtlembicError(f"{where}: {raw!r}: expected a file:// URL of the migration directory")
+    location, _, query = rest.partition("?")
+    dir_format = dict(urllib.parse.parse_qsl(query)).get("format", dir_format)
+    if dir_format not in (None, "atlas"):
+        raise AtlembicError(f"{where}: migration directory format {dir_format!r} is not supported (atlembic "
+                            "writes Atlas's format)")
+    path = Path(urllib.parse.unquote(location)).expanduser()
+    return (path if path.is_absolute() else base / path).absolute()
