@@ -33,6 +33,7 @@ from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
 from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
+from atlembic.replay.settle import statement_took_effect
 from atlembic.target import connect_target, target_url
 
 __all__ = ["downgrade", "stamp", "upgrade", "upgrade_sql"]
@@ -128,13 +129,18 @@ def upgrade(
                 drop_version_table(conn, handover)
         existing = {r.version: r for r in revisions}
         driver = engine_for(conn)
+
+        def settle(file: MigrationFile, index: int) -> bool:
+            with open_dev_database(conn, settings.dev_url) as dev:
+                return statement_took_effect(dev, conn, files, file, index)
+
         if tx_mode == "all" and chosen:
             with driver.transactions(conn).transaction():
                 applied = apply_files(conn, store, chosen, driver, hashes, existing, tx_mode="all",
-                                      reporter=reporter)
+                                      reporter=reporter, settle=settle)
         else:
             applied = apply_files(conn, store, chosen, driver, hashes, existing, tx_mode=tx_mode,
-                                  reporter=reporter)
+                                  reporter=reporter, settle=settle)
         return UpgradeOutcome(mask_url(settings.url or ""), applied, chosen, current_version, handover)
 
 

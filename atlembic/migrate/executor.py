@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -14,8 +15,14 @@ from atlembic.errors import AtlembicError, one_line, plural
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.driver import Driver
 from atlembic.migrate.lexer import Statement, statement_hashes
-from atlembic.migrate.revisions import Revision, RevisionStore, finished
-from atlembic.migrate.transactions import Transactions, autocommit
+from atlembic.migrate.revisions import INTERRUPTED, Revision, RevisionStore, finished
+from atlembic.migrate.transactions import (
+    RERUNNABLE_STATEMENTS,
+    SESSION_STATEMENTS,
+    Transactions,
+    autocommit,
+    first_keyword,
+)
 
 
 class StatementError(AtlembicError):
@@ -24,10 +31,7 @@ class StatementError(AtlembicError):
     def __init__(self, file: MigrationFile, stmt: Statement, cause: BaseException, state: str = "") -> None:
         self.file, self.statement, self.cause = file, stmt, cause
         reason = one_line(cause, first_line=True)
-        text = " ".join(stmt.text.split())
-        if len(text) > 200:
-            text = text[:197] + "..."
-        message = f'{file.name}:{stmt.line}: executing statement "{text}": {reason}'
+        message = f'{file.name}:{stmt.line}: executing statement "{_short(stmt.text)}": {reason}'
         super().__init__(message + (f"; {state}" if state else ""))
 
 
@@ -77,15 +81,18 @@ def run_file(
     transactions: type[Transactions],
     start: int = 0,
     after_statement: Callable[[int], None] | None = None,
+    before_statement: Callable[[int], None] | None = None,
     tx_mode: str = "file",
     row_checks: bool = True,
 ) -> None:
     """Execute `statements[start:]` of `file`, in one transaction (the engine's `transactions`) unless the
-    file opts out.
+    file opts out or the engine's DDL commits on its own.
 
     `after_statement(n)` runs after statement n succeeded, inside the same transaction, so the
-    progress it records commits or rolls back with the statement itself. `row_checks=False` tells
-    the transaction that no table holds rows (SQLite then skips its foreign key checks).
+    progress it records commits or rolls back with the statement itself. Outside a file transaction each
+    statement commits with its record where the engine can run it in a transaction of its own; otherwise
+    `before_statement(i)` records first that statements[i] may take effect (`Transactions.run_statement`).
+    `row_checks=False` tells the transaction that no table holds rows (SQLite then skips its foreign key checks).
 
     Where the transactions `batches` (PostgreSQL), a whole file in its own transaction: the statements go to
     the server as one batch (one round trip instead of one per statement, and `after_statement` once, for
@@ -93,7 +100,9 @@ def run_file(
     back and the file runs again statement by statement, which stops at the failing statement and reports
     it.
     """
-    if start == 0 and len(statements) > 1 and transactions.batches and _uses_transaction(file, tx_mode):
+    mode = file_tx_mode(file, tx_mode)
+    in_transaction = transactions.transactional_ddl and mode != "none"  # "all": inside the caller's
+    if start == 0 and len(statements) > 1 and transactions.batches and mode == "file":
         try:
             execute_as_written(conn, "\n;\n".join(["BEGIN", *(s.text for s in statements)]))
             if after_statement is not None:
@@ -103,24 +112,41 @@ def run_file(
         else:
             conn.exec_driver_sql("COMMIT")
             return
+    strategy = transactions(conn)
+    strategy.row_checks = row_checks
+
+    def execute(stmt: Statement) -> None:
+        try:
+            execute_as_written(conn, stmt.text)
+        except Exception as exc:  # the driver's error is the user's error: report it with context
+            raise StatementError(file, stmt, exc) from exc
 
     def run() -> None:
         for index in range(start, len(statements)):
             stmt = statements[index]
-            try:
-                execute_as_written(conn, stmt.text)
-            except Exception as exc:  # the driver's error is the user's error: report it with context
-                raise StatementError(file, stmt, exc) from exc
-            if after_statement is not None:
+            if after_statement is None:  # a replay: nothing to record
+                execute(stmt)
+            elif in_transaction:
+                execute(stmt)
                 after_statement(index + 1)
+            else:
+                intent = partial(before_statement, index) if before_statement is not None else _nothing
+                strategy.run_statement(partial(execute, stmt), stmt.text, partial(after_statement, index + 1), intent)
 
-    if _uses_transaction(file, tx_mode):
-        strategy = transactions(conn)
-        strategy.row_checks = row_checks
+    if not in_transaction and start:
+        # A resumed file: what the statements before `start` set for their session, the rest ran under.
+        for stmt in statements[:start]:
+            if first_keyword(stmt.text) in SESSION_STATEMENTS:
+                execute(stmt)
+    if in_transaction and mode == "file":
         with strategy.transaction():
             run()
     else:
         run()
+
+
+def _nothing() -> None:
+    pass
 
 
 # Statements after which every table is still empty, if it was before: CREATE TABLE with a column list
@@ -176,6 +202,7 @@ class _Progress:
     reporter: ApplyReporter | None = None
     file: MigrationFile | None = None
     began: int = 0  # time.monotonic_ns() when the file started
+    texts: Sequence[str] = ()  # the statements
     complete: bool = False  # the finished row is written
 
     def record(self, done: int) -> None:
@@ -189,6 +216,31 @@ class _Progress:
         self.store.write(self.rev)
         if self.reporter is not None and self.file is not None:
             self.reporter.statement_done(self.file, done)
+
+    def intend(self, index: int) -> None:
+        """Statement `index` (0-based) may take effect from now on, unrecorded if the run dies: say so in the
+        row (an error Atlas and `status` show), so the next run asks whether it did (`apply_files`' `settle`)."""
+        self.store.write(replace(self.rev, applied=index, partial_hashes=self.hashes[:index] or None,
+                                 error=INTERRUPTED, error_stmt=self.texts[index]))
+
+
+def _settled(file: MigrationFile, statements: Sequence[Statement], index: int, announced: str,
+             settle: Callable[[MigrationFile, int], bool] | None) -> int:
+    """Where a file resumes whose statement `index` was announced and never recorded (the run died)."""
+    stmt = statements[index]
+    where = f'{file.name}:{stmt.line}: the last run stopped while statement {index + 1} ("{_short(stmt.text)}") ran'
+    if announced != stmt.text:
+        raise AtlembicError(f"{where}, and the file was changed there since; nothing was applied")
+    if first_keyword(stmt.text) in RERUNNABLE_STATEMENTS:
+        return index
+    if settle is None:
+        raise AtlembicError(f"{where}: check whether it took effect; nothing was applied")
+    return index + 1 if settle(file, index) else index
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 @dataclass
@@ -209,12 +261,19 @@ def apply_files(
     *,
     tx_mode: str = "file",
     reporter: ApplyReporter | None = None,
+    settle: Callable[[MigrationFile, int], bool] | None = None,
 ) -> list[AppliedFile]:
     """Apply pending files in order, recording each in the revisions table (Atlas's algorithm).
 
     The row is written before the first statement (the file has started), updated after each
     statement, and finished with the last one. When a statement fails, the row left behind holds the error,
     the failing statement and how many statements were applied, and nothing after it runs.
+
+    A statement that runs outside any transaction with its record (MySQL's DDL, CREATE INDEX CONCURRENTLY)
+    is announced in the row first. When a run died there, the next one asks `settle(file, i)` whether
+    statement i took effect (True: recorded as applied, not run again) before going on; without `settle`, or
+    when it cannot tell, the run stops naming the statement. Statements that do the same when run twice
+    (SELECT, SET ...) simply run again.
 
     ``tx_mode="all"``: the caller holds one transaction around everything, so a failure rolls back
     every file and its rows alike, and nothing is recorded.
@@ -227,7 +286,8 @@ def apply_files(
             on_file(file)
         texts = [s.text for s in statements]
         running = statement_hashes(texts)
-        rev = existing.get(file.version) or Revision(
+        previous = existing.get(file.version)
+        rev = previous or Revision(
             version=file.version, description=file.description, total=len(statements), hash=hashes[file.name]
         )
         rev = replace(rev, total=len(statements), hash=hashes[file.name], error="", error_stmt="")
@@ -236,14 +296,18 @@ def apply_files(
         if start and stored[:start] != running[:start]:
             changed = next((i + 1 for i in range(start) if stored[i : i + 1] != running[i : i + 1]), start)
             raise AtlembicError(f'history changed: statement {changed} from file "{file.name}" changed')
+        if previous is not None and previous.error == INTERRUPTED and start < len(statements):
+            start = _settled(file, statements, start, previous.error_stmt or "", settle)
+            rev = replace(rev, applied=start, partial_hashes=running[:start] or None)
         store.write(rev, new=file.version not in existing and tx_mode != "all")
         began = time.monotonic_ns()
-        progress = _Progress(store, rev, running, reporter, file, began)
+        progress = _Progress(store, rev, running, reporter, file, began, texts)
         if reporter is not None:
             reporter.file_started(file, start, len(statements))
         try:
             run_file(conn, file, statements, transactions=driver.transactions, start=start,
-                     after_statement=progress.record, tx_mode=tx_mode)
+                     after_statement=progress.record,
+                     before_statement=progress.intend, tx_mode=tx_mode)
         except StatementError as exc:
             if reporter is not None:
                 reporter.file_failed(file, exc)

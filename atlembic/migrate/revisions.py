@@ -22,6 +22,10 @@ TABLE = "atlas_schema_revisions"
 CLOUD_IDENTIFIER = ".atlas_cloud_identifier"
 OPERATOR_VERSION = f"atlembic v{__version__}"
 
+# The error of a row whose statement (`error_stmt`) runs outside any transaction with its record: written before
+# it runs, replaced by the progress after. Left behind by a run that died there; the next run decides.
+INTERRUPTED = "atlembic: the run stopped while this statement ran; it may or may not have taken effect"
+
 # Revision.type bit flags (sql/migrate/migrate.go).
 TYPE_BASELINE, TYPE_EXECUTE, TYPE_RESOLVED = 1, 2, 4
 

@@ -8,7 +8,8 @@ foreign keys are checked before COMMIT, the way Atlas's SQLite driver does it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -45,9 +46,72 @@ class Transactions:
     def before_commit(self) -> None:
         """Last checks inside the transaction; raise to roll it back."""
 
+    # -- a statement outside a file transaction (txmode none, or an engine without transactional DDL) -------
+
+    def run_statement(self, execute: Callable[[], None], sql: str, record: Callable[[], None],
+                      intent: Callable[[], None]) -> None:
+        """Run one statement and `record` it, so that a crash between the two (kill -9) cannot make a
+        resumed run execute it twice: both commit together in a transaction of their own where the engine
+        can run the statement in one; otherwise `intent` is recorded first (the statement may take effect
+        from now on), and the next run decides from the schema whether it did."""
+        if not self.runs_in_transaction(sql):
+            intent()
+            execute()
+            record()
+            return
+        self.conn.exec_driver_sql("BEGIN")
+        try:
+            execute()
+        except Exception as exc:
+            self.conn.exec_driver_sql("ROLLBACK")
+            if not self.refused_in_transaction(exc):
+                raise
+            intent()  # the engine runs it only outside a transaction block (CREATE INDEX CONCURRENTLY)
+            execute()
+            record()
+            return
+        try:
+            record()
+        except BaseException:
+            self.conn.exec_driver_sql("ROLLBACK")
+            raise
+        self.conn.exec_driver_sql("COMMIT")
+
+    def runs_in_transaction(self, sql: str) -> bool:
+        """Whether `sql` is worth trying inside a transaction with its record (default: every statement)."""
+        return True
+
+    def refused_in_transaction(self, exc: Exception) -> bool:
+        """Whether the failure says the statement cannot run inside a transaction block."""
+        return False
+
+
+# Statements that set what the rest of their session runs under, and do the same when run again: a resumed
+# file runs those before its resume point once more (a new session has none of them).
+SESSION_STATEMENTS = frozenset({"SET", "PRAGMA", "USE"})
+# Statements whose effect is the same when run twice: after a crash they run again, whatever the last run did.
+RERUNNABLE_STATEMENTS = SESSION_STATEMENTS | {"SELECT", "DO", "SHOW", "EXPLAIN", "ANALYZE", "VACUUM", "CHECKPOINT"}
+
+
+def first_keyword(sql: str) -> str:
+    """The statement's first word, upper-cased, after comments and blanks ("" when there is none)."""
+    match = _FIRST_WORD.match(sql)
+    return match.group(1).upper() if match else ""
+
+
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\#[^\n]*(?:\n|$))*(\w+)", re.DOTALL)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    cause = getattr(exc, "cause", exc)  # a StatementError carries the driver's error
+    return getattr(getattr(cause, "orig", cause), "sqlstate", None)
+
 
 class PostgresTransactions(Transactions):
     batches = True
+
+    def refused_in_transaction(self, exc: Exception) -> bool:
+        return _sqlstate(exc) == "25001"  # active_sql_transaction: "cannot run inside a transaction block"
 
 
 class SqliteTransactions(Transactions):
@@ -68,6 +132,10 @@ class SqliteTransactions(Transactions):
     def _violations(self) -> set[tuple]:
         return {tuple(r) for r in self.conn.exec_driver_sql("PRAGMA foreign_key_check").all()}
 
+    def runs_in_transaction(self, sql: str) -> bool:
+        # PRAGMA foreign_keys is silently ignored inside a transaction, VACUUM refused: run them as written.
+        return first_keyword(sql) not in {"PRAGMA", "VACUUM"}
+
     def before_commit(self) -> None:
         if not self._enforced:
             return
@@ -83,11 +151,11 @@ class SqliteTransactions(Transactions):
 class MySQLTransactions(Transactions):
     """No transactional DDL: every DDL statement commits, and any open transaction with it.
 
-    So no BEGIN at all: each statement, and each progress row written after it (applied,
-    partial_hashes), commits on its own in driver autocommit. A failure then leaves the revisions row
-    saying exactly how many statements ran, and the next run resumes at the failed one. A BEGIN would
-    only make it worse: the progress rows written after the last implicit commit would be rolled back
-    while the DDL before them stays.
+    So no file transaction: each statement commits on its own, DML together with the progress row written
+    after it (applied, partial_hashes), DDL after its intent is recorded (`run_statement`). A failure then
+    leaves the revisions row saying exactly how many statements ran, and the next run resumes at the failed
+    one. A BEGIN around the file would only make it worse: the progress rows written after the last implicit
+    commit would be rolled back while the DDL before them stays.
     """
 
     transactional_ddl = False
@@ -95,6 +163,10 @@ class MySQLTransactions(Transactions):
     @contextmanager
     def transaction(self) -> Iterator[None]:
         yield
+
+    def runs_in_transaction(self, sql: str) -> bool:
+        # DML commits with its record on InnoDB; any DDL commits on its own, before and after.
+        return first_keyword(sql) in {"INSERT", "UPDATE", "DELETE", "REPLACE"}
 
 
 def autocommit(conn: Connection) -> Connection:
