@@ -261,3 +261,35 @@ def test_kill_at_random_points_applies_each_statement_once(target: Target) -> No
         assert "note" in [c["name"] for c in sa.inspect(engine).get_columns("ran")]
     finally:
         engine.dispose()
+
+
+SESSION = {  # a session setting, and a statement that depends on it
+    "sqlite": ("PRAGMA foreign_keys = off", "INSERT INTO child (parent) VALUES (42)"),
+    "postgresql": ("SET atlembic_test.step = '42'", "INSERT INTO child (parent) VALUES "
+                                                    "(current_setting('atlembic_test.step')::int)"),
+    "mysql": ("SET @step = 42", "INSERT INTO child (parent) VALUES (@step)"),
+}
+
+
+def test_a_resumed_file_runs_its_session_statements_again(target: Target) -> None:
+    """A file that failed after a `SET` (or SQLite's PRAGMA foreign_keys) resumes in a new session: the setting
+    must be made again before the statements after it, or they run under other rules."""
+    setting, dependent = SESSION[target.dialect]
+    fk = "REFERENCES parent (id)" if target.dialect == "sqlite" else ""
+    target.write(f"{V1}_tables.sql", f"CREATE TABLE parent (id INT PRIMARY KEY);\n"
+                                     f"CREATE TABLE child (parent INT NOT NULL {fk});\n")
+    target.upgrade()
+    txmode = "-- atlas:txmode none\n\n" if target.dialect != "mysql" else ""
+    target.write(f"{V2}_fill.sql", f"{txmode}{setting};\nINSERT INTO missing VALUES (1);\n{dependent};\n")
+    proc = target.spawn("upgrade", "head")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 255 and "missing" in out
+    target.query("SELECT 1")  # the target is reachable
+    engine = target.engine()
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE missing (id INT)")  # fixed by hand; the file resumes at statement 2
+    finally:
+        engine.dispose()
+    assert "resuming at statement 2 of 3" in target.upgrade()
+    assert target.query("SELECT parent FROM child") == [(42,)]
