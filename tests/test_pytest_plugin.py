@@ -366,6 +366,29 @@ def test_server_broken_project(request: pytest.FixtureRequest, tmp_path: Path, s
     assert "('ann', 'ANN')" in run.reports["test_data_migration_fills_upper_name"]
 
 
+@pytest.mark.parametrize(("server", "driver"), SERVERS)
+def test_server_file_that_does_not_apply(request: pytest.FixtureRequest, tmp_path: Path, server: str,
+                                         driver: str) -> None:
+    """A last file the server rejects: every test that runs it fails on it, the others pass."""
+    from tests.support.pg_fixture import fresh_database_url
+
+    broken = "20240103000000_broken.sql"
+    files = {**GOOD_FILES,
+             broken: "-- Add a column to a table nobody made\nALTER TABLE missing ADD COLUMN x INTEGER;\n"}
+    project = write_project(tmp_path / "broken", closed_port_url(driver), files)
+    run = run_pytest(project, "--atlembic", "--atlembic-url", fresh_database_url(request.getfixturevalue(server)))
+    assert run.named("passed") == {"test_single_head", "test_data_migration_fills_upper_name"}, \
+        run.proc.stdout + run.proc.stderr
+    statement = f'{broken}:2: executing statement "ALTER TABLE missing ADD COLUMN x INTEGER;": '
+    assert run.report("test_upgrade").startswith(f"FAILED: {statement}")
+    assert run.report("test_up_down_consistency").startswith(f"FAILED: applying 20240103000000: {statement}")
+    assert statement in run.report("test_model_definitions_match_ddl")
+    assert statement in run.report("test_lint")
+    # the runner's error, raised from the test's own line: atlembic's frames are hidden
+    runner_failure = run.reports["test_each_test_gets_a_clean_database"]
+    assert f"MigrationFailed: {statement}" in runner_failure and "atlembic/commands" not in runner_failure
+
+
 @pytest.mark.postgresql
 def test_postgresql_project_on_the_embedded_server(tmp_path: Path) -> None:
     """Without --atlembic-url, the plugin starts the embedded PostgreSQL dev server itself."""
