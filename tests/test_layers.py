@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "atlembic"
 # subpackage or module listed here); the entries of one layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
     ("atlembic.__main__",),
-    ("atlembic.cli",),
+    ("atlembic.cli", "atlembic.pytest_plugin"),
     ("atlembic.commands",),
     ("atlembic.convert",),
     ("atlembic.autogenerate", "atlembic.lint"),

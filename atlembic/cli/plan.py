@@ -87,9 +87,9 @@ def check(
         if result.plan.statements:
             raise typer.Exit(255)
         return
-    if result.plan.statements:
-        lines = "; ".join(result.plan.diff.describe())
-        raise AtlembicError(f"New upgrade operations detected: {lines}")
+    detected = result.changes_detected()
+    if detected is not None:
+        raise AtlembicError(detected)
     g.say("No new upgrade operations detected.")
 
 

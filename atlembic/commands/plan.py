@@ -37,6 +37,12 @@ class PlanOutcome:
     lint: Any = None  # atlembic.lint.LintResult of the written file (revision --autogenerate)
     lint_failed: str | None = None
 
+    def changes_detected(self) -> str | None:
+        """What `check` fails with when the models and the directory differ (None: they agree)."""
+        if not self.plan.statements:
+            return None
+        return f"New upgrade operations detected: {'; '.join(self.plan.diff.describe())}"
+
 
 def plan(
     settings: Settings, *, verify: bool = True, confirm_rename: Callable[[str], bool] | None = None
