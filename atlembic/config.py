@@ -91,7 +91,7 @@ def _backend_name(url: str) -> str | None:
     """Backend name of ``url``; None for Alembic's ``driver://`` placeholder."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise AtlembicError(f"invalid database URL {mask_url(url)!r}: {exc}") from exc
     name = parsed.get_backend_name()
     if name == _PLACEHOLDER_BACKEND:

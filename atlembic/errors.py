@@ -26,16 +26,21 @@ def mask_url(url: str | URL) -> str:
     try:
         parsed = make_url(url)
     except Exception:
-        # Not parseable by SQLAlchemy: mask anything shaped like "user:secret@" or "password=secret".
-        masked = re.sub(r":[^:/@\s]+@", ":***@", str(url))
-        keys = "|".join(sorted(_SECRET_QUERY_KEYS))
-        return re.sub(rf"(?i)\b({keys})=[^&\s]*", r"\1=***", masked)
+        return mask_secrets(str(url))  # not parseable by SQLAlchemy
     if parsed.query:
         masked_query = {
             key: ("***" if key.lower() in _SECRET_QUERY_KEYS else value) for key, value in parsed.query.items()
         }
         parsed = parsed.set(query=masked_query)
     return parsed.render_as_string(hide_password=True)
+
+
+def mask_secrets(text: str) -> str:
+    """Any text (an unexpected error's message) with everything shaped like a URL's "user:secret@" or a
+    "password=secret" query value masked."""
+    masked = re.sub(r":[^:/@\s]+@", ":***@", text)
+    keys = "|".join(sorted(_SECRET_QUERY_KEYS))
+    return re.sub(rf"(?i)\b({keys})=[^&\s]*", r"\1=***", masked)
 
 
 def _secrets_of(url: str | URL) -> list[str]:

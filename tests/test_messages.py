@@ -287,3 +287,69 @@ def test_mysql_8_warning_only_where_it_applies(tmp_path: Path, mysql_server: Any
     if mysql_server.flavor == "MariaDB":
         assert MYSQL_8.lower() in as_mysql.stderr.lower(), as_mysql.stderr
     assert MYSQL_8.lower() not in as_mariadb.stderr.lower(), as_mariadb.stderr
+
+
+# -- the OS's errors and atlembic's own bugs: one line, never a traceback (issue 19) ---------------------------
+
+
+def test_a_file_that_cannot_be_written_is_one_line_and_nothing_is_left(sqlite_project: Project) -> None:
+    """A full disk, as a file size limit makes it (RLIMIT_FSIZE: EFBIG where a full disk gives ENOSPC): the
+    line names the file, the directory is as it was (no migration without its atlas.sum, no temp file)."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    from tests.test_cli import REPO
+
+    sqlite_project.write({f"{V1}_big.sql": "CREATE TABLE t (id INT);\n" + "-- padding\n" * 100})
+    before = sorted(p.name for p in sqlite_project.migrations.iterdir())
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    proc = subprocess.run([sys.executable, "-m", "atlembic", "-c", str(sqlite_project.ini), "revision", "-m", "x"],
+                          cwd=sqlite_project.root, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                          text=True, timeout=120, preexec_fn=small_files)
+    assert proc.returncode == 255, proc.stdout + proc.stderr
+    line = failed_line(proc.stdout)
+    assert line.startswith(f"FAILED: cannot write {sqlite_project.migrations}/") and "File too large" in line
+    assert "nothing was written" in line and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in sqlite_project.migrations.iterdir()) == before
+
+
+def test_a_long_message_makes_a_file_name_the_filesystem_takes(sqlite_project: Project) -> None:
+    sqlite_project.write({})
+    out = sqlite_project.run("revision", "-m", "add the " + "very " * 60 + "long table")
+    [made] = [p.name for p in sqlite_project.migrations.glob("*.sql")]
+    assert len(made.encode()) <= 255 - 14 and made.endswith("_very.sql") and made in out
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_a_file(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What no check turned into a FAILED line (a bug): one line naming the error and a file with the traceback
+    for the report; secrets in either are masked."""
+    from atlembic.cli.app import unexpected_error
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    try:
+        {}["postgresql://app:s3cret@db.invalid/app"]
+    except KeyError as exc:
+        line = unexpected_error(exc)
+    assert line.startswith("unexpected KeyError: 'postgresql://app:***@db.invalid/app' (a bug in atlembic")
+    [report] = (tmp_path / "atlembic" / "crashes").iterdir()
+    assert str(report) in line
+    text = report.read_text()
+    assert "Traceback (most recent call last)" in text and "test_messages.py" in text and "s3cret" not in text
+    assert unexpected_error(FileNotFoundError(2, "No such file or directory", "/x/y.sql")) == \
+        "No such file or directory: /x/y.sql"
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://app:s3cret@127.0.0.1:99999/app",
+                                 "mysql+pymysql://app:s3cret@127.0.0.1:abc/app"])
+@pytest.mark.parametrize("command", [["current"], ["revision", "--autogenerate", "-m", "x"]])
+def test_a_bad_port_in_alembic_ini_is_one_line(tmp_path: Path, url: str, command: list[str]) -> None:
+    project = Project(tmp_path, url, None, "postgresql")
+    project.write({})
+    line = failed_line(project.run(*command, code=255))
+    assert ("port" in line or "abc" in line) and "s3cret" not in line and "unexpected" not in line

@@ -9,6 +9,8 @@ import contextlib
 import gc
 import os
 import sys
+import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, NoReturn
@@ -17,7 +19,8 @@ import typer
 
 from atlembic import __version__
 from atlembic.config import Settings, load_settings
-from atlembic.errors import AtlembicError
+from atlembic.devdb.process import cache_root
+from atlembic.errors import AtlembicError, mask_secrets, one_line
 from atlembic.replay import cache as replay_cache
 
 APP_HELP = (
@@ -135,6 +138,25 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def unexpected_error(exc: Exception) -> str:
+    """The one line for an exception nothing turned into an `AtlembicError`. The OS's own errors name their
+    file (a full disk, a read-only directory); anything else is atlembic's bug: its traceback goes to a file
+    whose path the line gives, for the report, never to the terminal."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return mask_secrets(f"{exc.strerror}{where}")
+    line = f"unexpected {type(exc).__name__}: {mask_secrets(one_line(exc))}"
+    try:
+        folder = cache_root() / "crashes"
+        folder.mkdir(parents=True, exist_ok=True)
+        report = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        text = "".join(traceback.format_exception(exc))
+        report.write_text(mask_secrets(f"atlembic {__version__}, {' '.join(sys.argv)}\n\n{text}"))
+    except OSError as saving:
+        return f"{line} (a bug in atlembic; its traceback could not be saved: {saving.strerror})"
+    return f"{line} (a bug in atlembic: please report it with the traceback in {report})"
+
+
 def _run() -> None:
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it
@@ -155,6 +177,7 @@ def _run() -> None:
         if callable(show) and isinstance(exit_code, int):
             show()
             sys.exit(exit_code)
-        raise
+        typer.echo(f"FAILED: {unexpected_error(exc)}")
+        sys.exit(255)
     finally:
         gc.enable()  # for callers that run main() in their own process (tests)

@@ -103,6 +103,11 @@ def files_to_reach(files: Sequence[MigrationFile], position: int) -> list[Migrat
     return chosen[last:]
 
 
+# The longest file name atomic_write can write: NAME_MAX (255 bytes on every filesystem atlembic runs on) less
+# what its temporary file's name adds (".<name>.<8 hex>.tmp").
+_NAME_MAX = 255 - len("..01234567.tmp")
+
+
 class MigrationDir:
     """A migration directory; a directory that does not exist yet reads as empty (`revision` creates it), a
     path that is something else is refused."""
@@ -177,6 +182,9 @@ class MigrationDir:
         if version is None:
             version = self._next_version(now or datetime.now(timezone.utc))
         slug = re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
+        room = _NAME_MAX - len(f"{version}_.sql".encode())
+        if len(slug) > room:  # a long -m: cut at a word, as Alembic cuts at truncate_slug_length
+            slug = slug[: room + 1].rsplit("_", 1)[0] if "_" in slug[: room + 1] else slug[:room]
         return f"{version}_{slug}.sql" if slug else f"{version}.sql"
 
     def _next_version(self, now: datetime) -> str:
@@ -272,14 +280,20 @@ def atomic_write(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 lets the umask decide the mode, as for any newly created file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        # os.open with 0o666 lets the umask decide the mode, as for any newly created file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as exc:  # a read-only or missing directory, a name too long ...
+        raise AtlembicError(f"cannot write {path}: {exc.strerror}; nothing was written") from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a file size limit ...
+        tmp.unlink(missing_ok=True)
+        raise AtlembicError(f"cannot write {path}: {exc.strerror}; nothing was written") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
