@@ -293,3 +293,24 @@ def test_a_resumed_file_runs_its_session_statements_again(target: Target) -> Non
         engine.dispose()
     assert "resuming at statement 2 of 3" in target.upgrade()
     assert target.query("SELECT parent FROM child") == [(42,)]
+
+
+@pytest.mark.postgresql
+def test_an_error_at_commit_is_recorded_like_a_failing_statement(request: pytest.FixtureRequest,
+                                                                 tmp_path: Path) -> None:
+    """A deferred foreign key fails at COMMIT: one line naming the file and COMMIT, the row says 0 of 3 with the
+    error, and `status` shows it (before: a traceback, and a row saying 0 of 3 without an error)."""
+    target = _target("postgresql", request, tmp_path)
+    target.write(f"{V1}_keys.sql", "CREATE TABLE parent (id INT PRIMARY KEY);\n"
+                                   "CREATE TABLE child (p INT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);\n"
+                                   "INSERT INTO child VALUES (1);\n")
+    proc = target.spawn("upgrade", "head")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 255 and "Traceback" not in err, out + err
+    [line] = [ln for ln in out.splitlines() if ln.startswith("FAILED: ")]
+    assert f'{V1}_keys.sql:3: executing statement "COMMIT"' in line and "error recorded" in line
+    applied, total, error, stmt = target.revision(V1)
+    assert (applied, total, stmt) == (0, 3, "COMMIT") and "foreign key" in error.lower()
+    status = target.spawn("status")
+    out, _ = status.communicate(timeout=120)
+    assert "foreign key" in out.lower()

@@ -107,10 +107,10 @@ def run_file(
             execute_as_written(conn, "\n;\n".join(["BEGIN", *(s.text for s in statements)]))
             if after_statement is not None:
                 after_statement(len(statements))
+            conn.exec_driver_sql("COMMIT")
         except Exception:  # roll back, run it again one statement at a time, for a precise report
             conn.exec_driver_sql("ROLLBACK")
         else:
-            conn.exec_driver_sql("COMMIT")
             return
     strategy = transactions(conn)
     strategy.row_checks = row_checks
@@ -139,8 +139,14 @@ def run_file(
             if first_keyword(stmt.text) in SESSION_STATEMENTS:
                 execute(stmt)
     if in_transaction and mode == "file":
-        with strategy.transaction():
-            run()
+        try:
+            with strategy.transaction():
+                run()
+        except StatementError:
+            raise
+        except Exception as exc:  # COMMIT, or the checks before it (a deferred key, SQLite's foreign keys)
+            end = statements[-1].line if statements else 1
+            raise StatementError(file, Statement("COMMIT", len(file.content), end), exc) from exc
     else:
         run()
 
