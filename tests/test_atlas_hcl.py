@@ -17,6 +17,7 @@ from atlembic.atlas.hcl import Scope, evaluate
 from atlembic.atlas.project import indent_of
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import render_migration
+from tests.support.cli import run_cli
 from tests.support.pg_fixture import require_module
 from tests.test_cli import atlembic
 
@@ -429,18 +430,19 @@ def sqlalchemy_guide_project(tmp_path: Path, dialect: str, dev: str, url: str, *
 
 
 def guide_walkthrough(project: Path) -> list[Path]:
-    """diff, diff again (nothing), apply, status, lint: as the guide runs them; returns the written files."""
-    atlembic(project, "migrate", "diff", "--env", "sqlalchemy", "initial")
+    """diff, diff again (nothing), apply, status, lint: as the guide runs them, in this process (the executable
+    itself: test_bad_atlas_hcl_is_one_failed_line_through_the_cli); returns the written files."""
+    run_cli(project, "migrate", "diff", "--env", "sqlalchemy", "initial")
     files = sorted((project / "migrations").glob("*_initial.sql"))
     assert len(files) == 1 and (project / "migrations" / "atlas.sum").is_file()
-    again = atlembic(project, "migrate", "diff", "--env", "sqlalchemy")
+    again = run_cli(project, "migrate", "diff", "--env", "sqlalchemy")
     assert "The migration directory is synced with the desired state" in again.stdout
-    applied = atlembic(project, "migrate", "apply", "--env", "sqlalchemy")
+    applied = run_cli(project, "migrate", "apply", "--env", "sqlalchemy")
     assert f"Migrating to version {files[0].name.split('_')[0]} (1 migration in total):" in applied.stdout
-    status = atlembic(project, "migrate", "status", "--env", "sqlalchemy")
+    status = run_cli(project, "migrate", "status", "--env", "sqlalchemy")
     assert "Migration Status: OK" in status.stdout and "-- Pending Files:   0" in status.stdout
-    atlembic(project, "migrate", "lint", "--env", "sqlalchemy", "--latest", "1")
-    again_apply = atlembic(project, "migrate", "apply", "--env", "sqlalchemy")
+    run_cli(project, "migrate", "lint", "--env", "sqlalchemy", "--latest", "1")
+    again_apply = run_cli(project, "migrate", "apply", "--env", "sqlalchemy")
     assert "No migration files to execute" in again_apply.stdout
     return files
 
@@ -473,6 +475,6 @@ def test_bad_atlas_hcl_is_one_failed_line_through_the_cli(tmp_path: Path) -> Non
     assert proc.stdout.strip().splitlines() == [proc.stdout.strip()]
     assert proc.stdout.startswith(f"FAILED: {tmp_path / 'atlas.hcl'}:3: syntax error: ")
     (tmp_path / "atlas.hcl").write_text('env "x" {\n  dev = "docker://oracle/21/dev"\n}\n')
-    proc = atlembic(tmp_path, "migrate", "lint", "--env", "x", check=False)
+    proc = run_cli(tmp_path, "migrate", "lint", "--env", "x", check=False)
     assert proc.returncode == 255
     assert proc.stdout.startswith('FAILED: docker://oracle/21/dev: unsupported docker image "oracle"'), proc.stdout
