@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 
 from tests.support.roundtrip import Model, run_round_trip
 
-pytestmark = pytest.mark.slow  # hypothesis property runs: 100 drawn round trips per dialect
+pytestmark = pytest.mark.slow  # hypothesis property runs: 60 drawn round trips per dialect (x SCALE)
 
 # -- schema as plain data ---------------------------------------------------------------------------
 
@@ -602,6 +602,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 # Scale the example counts for a longer local or nightly hunt: ATLEMBIC_PROPERTY_SCALE=20 pytest ...
 SCALE = int(os.environ.get("ATLEMBIC_PROPERTY_SCALE", "1"))
+# Drawn round trips per dialect in one run (the CI budget: 15 minutes for everything); scale up for a hunt.
+EXAMPLES = 60
 SETTINGS: dict[str, Any] = dict(
     deadline=None,
     database=None,
@@ -662,7 +664,7 @@ PARENT_REBUILD = Scenario(
 )
 
 
-@settings(max_examples=100 * SCALE, **SETTINGS)
+@settings(max_examples=EXAMPLES * SCALE, **SETTINGS)
 @given(scenario=scenarios().map(_for_sqlite).filter(lambda s: s.a != s.b))
 @example(scenario=PARENT_REBUILD)
 def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
@@ -671,7 +673,7 @@ def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
         check_scenario(scenario, dev, url, Path(tmp))
 
 
-@settings(max_examples=100 * SCALE, **SETTINGS)
+@settings(max_examples=EXAMPLES * SCALE, **SETTINGS)
 @given(scenario=scenarios())
 @example(scenario=PARENT_REBUILD)
 def test_evolution_postgresql(scenario: Scenario, pg_env) -> None:
@@ -718,7 +720,7 @@ INDEX_ONTO_FK_INDEX = Scenario(
 )
 
 
-@settings(max_examples=100 * SCALE, **SETTINGS)
+@settings(max_examples=EXAMPLES * SCALE, **SETTINGS)
 @given(scenario=scenarios().map(_for_mysql).filter(lambda s: s.a != s.b))
 @example(scenario=PARENT_REBUILD)
 @example(scenario=INDEX_ONTO_FK_INDEX)
