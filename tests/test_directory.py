@@ -215,7 +215,7 @@ def test_failed_sum_write_leaves_no_migration_behind(tmp_path: Path, monkeypatch
         real_replace(src, dst)
 
     monkeypatch.setattr(directory.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(AtlembicError, match="atlas.sum: disk full; nothing was written"):
         mdir.write_migration("2_b.sql", "SELECT 2;\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1_a.sql", "atlas.sum"]  # no .sql, no temp files
     assert mdir.sum_path.read_bytes() == old_sum
@@ -224,7 +224,7 @@ def test_failed_sum_write_leaves_no_migration_behind(tmp_path: Path, monkeypatch
 
 def test_sum_path_being_a_directory_aborts_the_write(tmp_path: Path) -> None:
     (tmp_path / "atlas.sum").mkdir()
-    with pytest.raises(OSError):
+    with pytest.raises(AtlembicError, match="Is a directory; nothing was written"):
         MigrationDir(tmp_path).write_migration("1_a.sql", "SELECT 1;\n")
     assert [p.name for p in tmp_path.iterdir()] == ["atlas.sum"]
 
@@ -235,5 +235,5 @@ def test_atomic_write(tmp_path: Path) -> None:
     atomic_write(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(AtlembicError, match="No such file or directory; nothing was written"):
         atomic_write(tmp_path / "missing" / "f.txt", b"x")

@@ -284,7 +284,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         # os.open with 0o666 lets the umask decide the mode, as for any newly created file.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as exc:  # a read-only or missing directory, a name too long ...
-        raise AtlembicError(f"cannot write {path}: {exc.strerror}; nothing was written") from exc
+        raise AtlembicError(f"cannot write {path}: {exc.strerror or exc}; nothing was written") from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -293,7 +293,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:  # a full disk, a file size limit ...
         tmp.unlink(missing_ok=True)
-        raise AtlembicError(f"cannot write {path}: {exc.strerror}; nothing was written") from exc
+        raise AtlembicError(f"cannot write {path}: {exc.strerror or exc}; nothing was written") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
