@@ -54,10 +54,13 @@ class Transactions:
         resumed run execute it twice: both commit together in a transaction of their own where the engine
         can run the statement in one; otherwise `intent` is recorded first (the statement may take effect
         from now on), and the next run decides from the schema whether it did."""
-        if not self.runs_in_transaction(sql):
+        def announced() -> None:
             intent()
             execute()
             record()
+
+        if not self.runs_in_transaction(sql):
+            announced()
             return
         self.conn.exec_driver_sql("BEGIN")
         try:
@@ -66,9 +69,7 @@ class Transactions:
             self.conn.exec_driver_sql("ROLLBACK")
             if not self.refused_in_transaction(exc):
                 raise
-            intent()  # the engine runs it only outside a transaction block (CREATE INDEX CONCURRENTLY)
-            execute()
-            record()
+            announced()  # the engine runs it only outside a transaction block (CREATE INDEX CONCURRENTLY)
             return
         try:
             record()

@@ -48,14 +48,15 @@ def statement_took_effect(
     except SQLAlchemyError as exc:
         raise AtlembicError(f"{where}; finding out on the dev database whether it took effect failed: "
                             f"{one_line(exc, first_line=True)}; nothing was applied") from exc
-    changed = _changed_objects(before, after)
+    old, new = _objects(before), _objects(after)
+    changed = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
     if not changed:
         raise AtlembicError(f"{where}, and the schema cannot tell whether it took effect (it changes no table, "
                             "index, view, type or sequence): check it by hand; nothing was applied")
     now = _objects(inspect_schema(target))
-    if all(now.get(key) == _objects(after).get(key) for key in changed):
+    if all(now.get(key) == new.get(key) for key in changed):
         return True
-    if all(now.get(key) == _objects(before).get(key) for key in changed):
+    if all(now.get(key) == old.get(key) for key in changed):
         return False
     names = ", ".join(sorted(f"{kind.rstrip('s')} {'.'.join(p for p in name if p)}" for kind, name in changed))
     raise AtlembicError(f"{where}, and the target's {names} match neither before nor after it: check them by "
@@ -71,8 +72,3 @@ def _objects(schema: Schema) -> dict[tuple[str, tuple[Any, ...]], Any]:
                 getattr(obj, "schema", None), getattr(obj, "table", None), obj.name)
             out[(f.name, name)] = obj
     return out
-
-
-def _changed_objects(before: Schema, after: Schema) -> set[tuple[str, tuple[Any, ...]]]:
-    old, new = _objects(before), _objects(after)
-    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
