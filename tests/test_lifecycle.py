@@ -536,3 +536,38 @@ def test_a_migration_directory_that_is_a_file_is_one_line(tmp_path: Path, args: 
     out = project.run(*args, code=255).strip()
     assert out == f"FAILED: migration directory {project.migrations} is not a directory", out
     assert project.migrations.read_text() == "not a directory\n"
+
+
+def test_a_full_disk_under_a_sqlite_target_is_one_line_and_rolls_back(tmp_path: Path) -> None:
+    """The database file cannot grow (RLIMIT_FSIZE, as a full disk: SQLite fails the write or the COMMIT): one
+    line naming the file, the file's transaction rolled back, the error recorded where `status` shows it (the
+    driver's message, not SQLAlchemy's wrapper), and once there is room the same `upgrade` applies it once."""
+    import os
+    import resource
+    import subprocess
+
+    from tests.test_cli import REPO
+
+    project = Project(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", None, "sqlite")
+    rows = ", ".join(f"({i}, '{'x' * 200}')" for i in range(1000))
+    project.write({f"{V1}_create_users.sql": FILES[f"{V1}_create_users.sql"],
+                   f"{V2}_fill.sql": f"CREATE TABLE log (id INT);\nINSERT INTO users VALUES {rows};\n"})
+    project.run("upgrade", V1)
+    size = (tmp_path / "app.db").stat().st_size
+
+    def no_room() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 8192, size + 8192))
+
+    proc = subprocess.run([sys.executable, "-m", "atlembic", "-c", str(project.ini), "upgrade", "head"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                          timeout=120, preexec_fn=no_room)
+    failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED:")]
+    assert proc.returncode == 255 and len(failed) == 1, proc.stdout + proc.stderr
+    assert failed[0].startswith(f"FAILED: {V2}_fill.sql:") and "error recorded" in failed[0], failed
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert project.execute("SELECT count(*) FROM users") == [(0,)] and "log" not in project.tables()
+    [(_, _, applied, total, error)] = [r for r in project.revisions() if r[0] == V2]
+    assert (applied, total) == (0, 2) and error and "sqlalche.me" not in error and "[SQL:" not in error, error
+    assert error in project.run("status")
+    project.run("upgrade", "head")
+    assert project.execute("SELECT count(*) FROM users") == [(1000,)] and "log" in project.tables()

@@ -327,7 +327,7 @@ def apply_files(
             done = next((r.applied for r in store.read_all() if r.version == file.version), start)
             failed = replace(
                 rev, applied=done, partial_hashes=running[:done] or None,
-                error=str(exc.cause).strip(), error_stmt=exc.statement.text,
+                error=one_line(exc.cause), error_stmt=exc.statement.text,
                 execution_time=time.monotonic_ns() - began,
             )
             store.write(failed)
