@@ -318,6 +318,33 @@ def test_a_file_that_cannot_be_written_is_one_line_and_nothing_is_left(sqlite_pr
     assert sorted(p.name for p in sqlite_project.migrations.iterdir()) == before
 
 
+@pytest.mark.parametrize("command", [["revision", "-m", "x"], ["hash"]])
+def test_a_read_only_migration_directory_is_one_line(sqlite_project: Project, command: list[str]) -> None:
+    """A directory the user may not write (mode 0555; as root the command runs without capabilities, as
+    any other user would): the line names the file that could not be written, and nothing is."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_cli import REPO
+
+    sqlite_project.write({f"{V1}_a.sql": "CREATE TABLE t (id INT);\n"})
+    before = {p.name: p.read_bytes() for p in sqlite_project.migrations.iterdir()}
+    as_user = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
+    sqlite_project.migrations.chmod(0o555)
+    try:
+        proc = subprocess.run([*as_user, sys.executable, "-m", "atlembic", "-c", str(sqlite_project.ini), *command],
+                              cwd=sqlite_project.root, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        sqlite_project.migrations.chmod(0o755)
+    assert proc.returncode == 255, proc.stdout + proc.stderr
+    line = failed_line(proc.stdout)
+    assert line.startswith(f"FAILED: cannot write {sqlite_project.migrations}/"), line
+    assert line.endswith("Permission denied; nothing was written") and "Traceback" not in proc.stderr, line
+    assert {p.name: p.read_bytes() for p in sqlite_project.migrations.iterdir()} == before
+
+
 def test_a_long_message_makes_a_file_name_the_filesystem_takes(sqlite_project: Project) -> None:
     sqlite_project.write({})
     out = sqlite_project.run("revision", "-m", "add the " + "very " * 60 + "long table")
