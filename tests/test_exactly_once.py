@@ -242,7 +242,7 @@ def test_kill_at_random_points_applies_each_statement_once(target: Target) -> No
         if step % 2 == 0:
             body.append(f"CREATE TABLE made_{step} (id INT)" if step != 4 else "ALTER TABLE ran ADD COLUMN note INT")
     target.write(f"{V1}_mixed.sql", ";\n".join(body) + ";\n")
-    for _ in range(3):
+    for _ in range(3 * int(os.environ.get("ATLEMBIC_PROPERTY_SCALE", "1"))):  # more kills for a hunt
         proc = target.spawn("upgrade", "head")
         _wait(lambda p=proc: bool(target.revision(V1)) or p.poll() is not None, "the upgrade to start the file")
         time.sleep(rng.uniform(0.0, 0.6))
