@@ -33,6 +33,7 @@ from atlembic.devdb.sqlite import SqliteMemoryDevDatabase
 from atlembic.devdb.url import UrlDevDatabase
 from atlembic.engines import open_dev_database
 from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import MigrationDir
 from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.support.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
 
@@ -533,3 +534,42 @@ def test_devdatabase_api_surface() -> None:
     assert issubclass(EphemeralMySQLDevDatabase, DevDatabase)
     assert issubclass(UrlDevDatabase, DevDatabase)
     assert make_url("postgresql://u:p@h/db").render_as_string(hide_password=True) == "postgresql://u:***@h/db"
+
+
+_URL_OF = {"postgresql": "postgresql+psycopg://u:secret@127.0.0.1:1/db",
+           "mariadb": "mysql+pymysql://u:secret@127.0.0.1:1/db"}
+
+
+@pytest.mark.slow  # the CLI in a child process, its dev server started, signalled
+def test_sigterm_to_a_planning_command_stops_its_server_at_once(server_engine: ServerEngine, tmp_path: Path) -> None:
+    """`revision --autogenerate` through the CLI, SIGTERM'd (as `timeout`, systemd and CI runners stop a job)
+    while the replay worker's dev server runs and the models are still loading: the command dies of the signal,
+    its server and temp dir go with it, and no migration file is written. The target URL is a closed port:
+    planning never connects to it."""
+    base, migrations = tmp_path / "temp", tmp_path / "migrations"
+    base.mkdir()
+    migrations.mkdir()
+    url = _URL_OF[server_engine.dialect]
+    (tmp_path / "alembic.ini").write_text(f"[alembic]\nsqlalchemy.url = {url}\n\n[atlembic]\n"
+                                          "migrations_dir = %(here)s/migrations\nmetadata = models:metadata\n")
+    (tmp_path / "models.py").write_text("import time\nimport sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+                                        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+                                        "time.sleep(60)  # still loading when the signal comes\n")
+    (migrations / "20260101000000_a.sql").write_text("CREATE TABLE t (id INT PRIMARY KEY);\n")
+    MigrationDir(migrations).write_sum()
+    temp_env = f"ATLEMBIC_{server_engine.server_class.name.upper()}_TMPDIR"
+    env = {**os.environ, "PYTHONPATH": str(REPO), temp_env: str(base), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "atlembic", "revision", "--autogenerate", "-m", "x"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if not _wait_until(lambda: bool(_processes_mentioning(base)), timeout=60):
+            proc.kill()
+            pytest.fail(f"no dev server started: {proc.communicate()}")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGTERM
+    assert _wait_until(lambda: _processes_mentioning(base) == []), "the dev server outlived the command"
+    assert not [p.name for p in base.iterdir() if p.name.startswith("atlembic-")], list(base.iterdir())
+    assert sorted(p.name for p in migrations.iterdir()) == ["20260101000000_a.sql", "atlas.sum"]
