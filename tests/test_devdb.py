@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -546,8 +548,9 @@ def test_sigterm_to_a_planning_command_stops_its_server_at_once(server_engine: S
     while the replay worker's dev server runs and the models are still loading: the command dies of the signal,
     its server and temp dir go with it, and no migration file is written. The target URL is a closed port:
     planning never connects to it."""
-    base, migrations = tmp_path / "temp", tmp_path / "migrations"
-    base.mkdir()
+    # The servers' temp base as the system's: a root run starts them as another user, who must reach it.
+    base, migrations = Path(tempfile.mkdtemp(prefix="atlembic-sigterm-")), tmp_path / "migrations"
+    base.chmod(0o755)
     migrations.mkdir()
     url = _URL_OF[server_engine.dialect]
     (tmp_path / "alembic.ini").write_text(f"[alembic]\nsqlalchemy.url = {url}\n\n[atlembic]\n"
@@ -567,9 +570,27 @@ def test_sigterm_to_a_planning_command_stops_its_server_at_once(server_engine: S
             pytest.fail(f"no dev server started: {proc.communicate()}")
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGTERM
+        assert _wait_until(lambda: _processes_mentioning(base) == []), "the dev server outlived the command"
+        assert not [p.name for p in base.iterdir() if p.name.startswith("atlembic-")], list(base.iterdir())
     finally:
         proc.kill()
-    assert proc.returncode == -signal.SIGTERM
-    assert _wait_until(lambda: _processes_mentioning(base) == []), "the dev server outlived the command"
-    assert not [p.name for p in base.iterdir() if p.name.startswith("atlembic-")], list(base.iterdir())
+        shutil.rmtree(base, ignore_errors=True)
     assert sorted(p.name for p in migrations.iterdir()) == ["20260101000000_a.sql", "atlas.sum"]
+
+
+def test_a_temp_base_the_server_user_cannot_enter_is_named() -> None:
+    """As root the servers run as another user, who must reach their data dirs: the first directory on the way
+    they may not enter (by its mode bits for them) is what the one-line error names."""
+    other = process.RunAs("someone", uid=os.getuid() + 4242, gid=os.getgid() + 4242)
+    top = Path(tempfile.mkdtemp(prefix="atlembic-blocked-"))  # in the system's temp dir, which others enter
+    try:
+        inner = top / "closed" / "open"
+        inner.mkdir(parents=True)
+        top.chmod(0o755)
+        (top / "closed").chmod(0o700)
+        assert other.blocked_at(inner) == top / "closed"
+        (top / "closed").chmod(0o711)
+        assert other.blocked_at(inner) is None
+    finally:
+        shutil.rmtree(top)

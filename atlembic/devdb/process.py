@@ -74,6 +74,16 @@ class RunAs:
     def chown(self, path: Path) -> None:
         os.chown(path, self.uid, self.gid)
 
+    def blocked_at(self, path: Path) -> Path | None:
+        """The first directory on the way to `path` this user may not enter (no search permission for them by
+        its mode bits), or None: the server this user runs must reach its data dir under `path`."""
+        for directory in (*reversed(path.resolve().parents), path.resolve()):
+            st = directory.stat()
+            bit = 0o100 if st.st_uid == self.uid else 0o010 if st.st_gid == self.gid else 0o001
+            if not st.st_mode & bit:
+                return directory
+        return None
+
     def chown_tree(self, path: Path) -> None:
         for root, dirs, files in os.walk(path):
             for name in (root, *(os.path.join(root, n) for n in (*dirs, *files))):

@@ -289,6 +289,13 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         if self.running:
             return self
         base = str(self.base)
+        run_as = self._run_as
+        blocked = run_as.blocked_at(Path(base)) if run_as is not None else None
+        if run_as is not None and blocked is not None:
+            raise AtlembicError(
+                f"the {self.product} dev server runs as user {run_as.name} (atlembic runs as root), who may "
+                f"not enter {blocked}: set {self._env('TMPDIR')} (or TMPDIR) to a directory others may enter"
+            )
         self._sweep_stale_servers(base)
         self._owner_pid = os.getpid()
         register(self)
