@@ -130,6 +130,13 @@ class ChangeTableOptions:
 
 
 @dataclass(frozen=True)
+class RaiseAutoIncrement:
+    """The table's AUTO_INCREMENT counter raised to the value the models name (MySQL)."""
+
+    value: int
+
+
+@dataclass(frozen=True)
 class ChangeTableComment:
     current: str | None
     desired: str | None
@@ -138,7 +145,7 @@ class ChangeTableComment:
 TableChange = (
     RenameColumn | AddColumn | DropColumn | ModifyColumn | ChangePrimaryKey | AddIndex | DropIndex
     | RenameIndex | AddUnique | DropUnique | AddForeignKey | DropForeignKey | AddCheck | DropCheck
-    | RenameConstraint | ChangeTableComment | ChangeTableOptions
+    | RenameConstraint | ChangeTableComment | ChangeTableOptions | RaiseAutoIncrement
 )
 
 
@@ -337,7 +344,7 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
             changes.append(AddTable(table))
             continue
         moved = [RenameColumn(old, new) for (t, new), old in column_renames.items() if t == table.name]
-        if not moved and existing == table:  # most tables of a big schema: no need to look closer
+        if not moved and existing == table and not _raises_counter(existing, table):  # most tables: equal
             continue
         table_changes = (*moved, *diff_tables(existing, table))
         if table_changes:
@@ -509,7 +516,14 @@ def diff_tables(current: Table, desired: Table) -> tuple[TableChange, ...]:
         changes.append(ChangeTableComment(current.comment, desired.comment))
     if current.options != desired.options:
         changes.append(ChangeTableOptions(current.options, desired.options))
+    if _raises_counter(current, desired):
+        changes.append(RaiseAutoIncrement(desired.auto_increment or 0))
     return tuple(changes)
+
+
+def _raises_counter(current: Table, desired: Table) -> bool:
+    """The models name an AUTO_INCREMENT start above the table's counter (a counter rows moved further is kept)."""
+    return desired.auto_increment is not None and desired.auto_increment > (current.auto_increment or 1)
 
 
 def _diff_objects(
@@ -626,6 +640,8 @@ def describe_table_change(change: TableChange) -> str:
             return f"comment {cur!r} -> {des!r}"
         case ChangeTableOptions(cur, des):
             return f"options {dict(cur)} -> {dict(des)}"
+        case RaiseAutoIncrement(value):
+            return f"AUTO_INCREMENT -> {value}"
         case RenameColumn(old, new):
             return f'rename column "{old}" to "{new}"'
         case RenameConstraint(kind, old, new):

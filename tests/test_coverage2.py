@@ -19,7 +19,7 @@ from atlembic.lint import lint_directory
 from atlembic.migrate.directory import MigrationDir
 from atlembic.schema.postgresql import canonical_check
 from atlembic.schema.sqltext import unwrap
-from tests.support.cases import build_cases, users
+from tests.support.cases import build_cases, mysql_only_cases, users
 from tests.support.roundtrip import metadata_of, plan_and_write, reflect, run_round_trip
 
 
@@ -122,3 +122,29 @@ def test_partial_unique_index_is_checked_under_its_where_sqlite(sqlite_env, tmp_
                                                       "ix_all": sa.text("score >= 0")})
     # Under its WHERE the duplicate 'ann' (score 0) is left out: checked, no finding; over every row it fails.
     assert found == ["ix_all: MF101 fails"]
+
+
+@pytest.mark.mysql
+def test_a_table_auto_increment_start_is_raised_never_lowered(mysql_env, tmp_path: Path) -> None:  # noqa: ANN001
+    """MySQL's AUTO_INCREMENT=N of the models: the next row after the upgrade gets N; a table whose rows
+    moved its counter past N keeps counting from its rows (the plan only ever raises it)."""
+    dev, url = mysql_env()
+    case = next(c for c in mysql_only_cases() if c.id == "table-auto-increment-start")
+    run_round_trip(dev, url, tmp_path, case.a, case.b, case.rows)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO users (name) VALUES ('cy')"))
+            assert conn.execute(sa.text("SELECT max(id) FROM users")).scalar_one() == 1000
+    finally:
+        engine.dispose()
+    dev, url = mysql_env()
+    past = [*case.rows["users"], {"id": 5000, "name": "zed", "score": 1}]
+    run_round_trip(dev, url, tmp_path / "past", case.a, case.b, {"users": past})
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO users (name) VALUES ('cy')"))
+            assert conn.execute(sa.text("SELECT max(id) FROM users")).scalar_one() == 5001
+    finally:
+        engine.dispose()

@@ -50,6 +50,7 @@ from atlembic.diff import (
     ModifyEnum,
     ModifySequence,
     ModifyTable,
+    RaiseAutoIncrement,
     RenameColumn,
     RenameConstraint,
     RenameIndex,
@@ -144,6 +145,8 @@ class MySQLPlanner(Planner):
         items += [self.fk_spec(fk) for fk in foreign_keys]
         body = ",\n  ".join(items)
         options = self.options_spec(table.options)
+        if table.auto_increment is not None:
+            options.append(f"AUTO_INCREMENT={table.auto_increment}")
         if table.comment is not None:
             options.append(f"COMMENT={self.literal(table.comment)}")
         tail = f" {' '.join(options)}" if options else ""
@@ -383,6 +386,8 @@ class MySQLPlanner(Planner):
                 adds.append(f"ADD {self.check_spec(c.check)}")
             elif isinstance(c, ChangeTableComment):
                 adds.append(f"COMMENT {self.literal(c.desired or '')}")
+            elif isinstance(c, RaiseAutoIncrement):
+                adds.append(f"AUTO_INCREMENT={c.value}")
         # Options first: a MODIFY without a character set takes the table's (new) default.
         return [*drops, *option_clauses, *columns, *adds]
 

@@ -130,6 +130,10 @@ class Table:
     comment: str | None = None
     # Engine-specific table options as (name, value) pairs, e.g. MySQL's ("engine", "InnoDB").
     options: tuple[tuple[str, str], ...] = ()
+    # MySQL's next AUTO_INCREMENT value where it is above 1 (CREATE TABLE ... AUTO_INCREMENT=N, or rows). Not
+    # part of what the table is: once it has rows the counter is data, so tables compare equal whatever it
+    # is; the diff only raises it to a value the models name, never lowers it (as Atlas does).
+    auto_increment: int | None = field(default=None, compare=False)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

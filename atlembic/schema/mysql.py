@@ -29,7 +29,7 @@ from atlembic.schema.model import Column, Identity, Index, IndexPart, Table, Tri
 from atlembic.schema.reflector import Reflector
 
 _TABLES_SQL = """
-SELECT t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION, c.CHARACTER_SET_NAME, t.TABLE_COMMENT
+SELECT t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION, c.CHARACTER_SET_NAME, t.TABLE_COMMENT, t.AUTO_INCREMENT
 FROM information_schema.TABLES t
 LEFT JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON c.COLLATION_NAME = t.TABLE_COLLATION
 WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
@@ -85,7 +85,7 @@ class MySQLReflector(Reflector):
         tables = super().tables(schema, skip, only)
         on_update = self._on_update([t.name for t in tables])
         return [
-            replace(t, uniques=(), options=self._options(t.name),
+            replace(t, uniques=(), options=self._options(t.name), auto_increment=self._counter(t.name),
                     columns=tuple(_with_on_update(c, on_update.get((t.name, c.name))) for c in t.columns))
             for t in tables
         ]
@@ -113,15 +113,19 @@ class MySQLReflector(Reflector):
     def _options(self, table: str) -> tuple[tuple[str, str], ...]:
         """Only what differs from the database's defaults: a table that follows them keeps following
         them on the target (CREATE TABLE without options), whatever that server's defaults are."""
-        engine, collation, charset, _comment = self._table_info.get(table, (None, None, None, None))
+        engine, collation, charset = self._table_info.get(table, (None,) * 5)[:3]
         found = (("charset", charset), ("collate", collation), ("engine", engine))
         return tuple(
             (name, value) for name, value in found
             if value and str(value).lower() != str(self._defaults.get(name) or "").lower()
         )
 
+    def _counter(self, table: str) -> int | None:
+        value = self._table_info.get(table, (None,) * 5)[4]
+        return int(value) if value is not None and int(value) > 1 else None
+
     def table_comments(self, names: list[str]) -> dict[str, str | None]:
-        return {name: (self._table_info.get(name, (None,) * 4)[3] or None) for name in names}
+        return {name: (self._table_info.get(name, (None,) * 5)[3] or None) for name in names}
 
     def column(self, info: dict[str, Any]) -> Column:
         column = super().column(info)
