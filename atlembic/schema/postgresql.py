@@ -23,7 +23,8 @@ _CAST_ARRAY = re.compile(r"\(ARRAY\[([^\[\]]*)\]\)::([\w ]+)\[\]|ARRAY\[([^\[\]]
 
 
 def canonical_check(expression: str) -> str:
-    """One spelling for what PostgreSQL re-spells each time it parses its own output.
+    """One spelling for what PostgreSQL re-spells each time it parses its own output (a CHECK's expression, a
+    partial index's WHERE).
 
     `CHECK (status IN ('a', 'b'))` on a VARCHAR column is stored as `(ARRAY['a'::character varying, ...])::text[]`;
     that text, executed again, is stored as `ARRAY[('a'::character varying)::text, ...]` (a non-native enum's
@@ -136,7 +137,7 @@ class PostgresReflector(Reflector):
             name=info["name"],
             parts=tuple(parts),
             unique=bool(info.get("unique")),
-            where=options.get("postgresql_where"),
+            where=canonical_check(where) if (where := options.get("postgresql_where")) else None,
             using=None if using in (None, "btree") else using,
             include=tuple(options.get("postgresql_include") or ()),
             nulls_not_distinct=bool(options.get("postgresql_nulls_not_distinct")),

@@ -381,6 +381,11 @@ def coverage2_cases() -> list[Case]:
                             postgresql_where=sa.text("score > 0"))),
              rows={"users": [*USERS, {"id": 3, "name": "ann", "score": 0}]}, gated=True,
              dialects=("sqlite", "postgresql")),  # MariaDB has no partial indexes
+        # PostgreSQL stores `name NOT IN (...)` on a VARCHAR as an array cast it re-spells when it parses it again.
+        Case("partial-index-not-in-strings", users(),
+             users(sa.Index("ix_active", "score", postgresql_where=sa.text("name NOT IN ('ann', 'bob')"),
+                            sqlite_where=sa.text("name NOT IN ('ann', 'bob')"))),
+             sql=("WHERE",), dialects=("sqlite", "postgresql")),
         Case("add-column-between-others", users(), _users_with_middle_column, dialects=("sqlite", "postgresql")),
         Case("expression-index-on-text", users(), users(sa.Index("ix_lower_name", sa.text("lower(name)"))),
              dialects=("sqlite", "postgresql")),
