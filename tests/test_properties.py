@@ -20,7 +20,10 @@ Invariants the strategies keep so that a *correct* migration can always succeed:
 Besides types, nullability, defaults, keys and indexes, the drawn schemas carry what issue 14 made the model
 hold: foreign keys DEFERRABLE INITIALLY DEFERRED (not on MySQL, which has no deferred checks), descending
 index parts, unique constraints with NULLS NOT DISTINCT (PostgreSQL; the others ignore the keyword), and new
-columns placed between existing ones (MySQL's ADD COLUMN ... AFTER).
+columns placed between existing ones (MySQL's ADD COLUMN ... AFTER); PostgreSQL INCLUDE columns and hash
+indexes; MySQL table charsets; string columns with an explicit collation (SQLite NOCASE, PostgreSQL "C",
+MySQL utf8mb4_bin) set and removed. Drawn strings are lowercase letters, so no collation merges two values
+a unique key keeps apart.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class ColSpec:
     default: Any = None  # a Python literal of the column's type; None: no server default
     length: int = 0  # VARCHAR length (kind "str")
     numeric: tuple[int, int] = (10, 2)  # precision, scale (kind "numeric")
+    collated: bool = False  # kinds "str"/"text": an explicit COLLATE (the dialect's test collation)
 
 
 @dataclass(frozen=True)
@@ -137,16 +141,18 @@ class Scenario:
 # -- spec -> SQLAlchemy -----------------------------------------------------------------------------
 
 
-def sa_type(col: ColSpec, text_type: type[sa.types.TypeEngine] = sa.Text) -> sa.types.TypeEngine:
+def sa_type(col: ColSpec, text_type: type[sa.types.TypeEngine] = sa.Text,
+            collation: str = "") -> sa.types.TypeEngine:
+    collate = collation if col.collated else None
     match col.kind:
         case "int":
             return sa.Integer()
         case "bigint":
             return sa.BigInteger()
         case "str":
-            return sa.String(col.length)
+            return sa.String(col.length, collation=collate)
         case "text":
-            return text_type()
+            return text_type(collation=collate)  # type: ignore[call-arg]
         case "numeric":
             return sa.Numeric(*col.numeric)
         case "bool":
@@ -169,12 +175,13 @@ def server_default(col: ColSpec) -> Any:
     return str(value)  # strings, dates and datetimes: SQLAlchemy renders a quoted literal
 
 
-def model_of(schema: SchemaSpec, text_type: type[sa.types.TypeEngine] = sa.Text) -> Model:
+def model_of(schema: SchemaSpec, text_type: type[sa.types.TypeEngine] = sa.Text, collation: str = "") -> Model:
+    """`collation`: the dialect's name for the COLLATE of `collated` string columns."""
     def build(md: sa.MetaData) -> None:
         for t in schema.tables:
             items: list[Any] = [sa.Column("id", sa.Integer, primary_key=True)]
-            items += [sa.Column(c.name, sa_type(c, text_type), nullable=c.nullable, server_default=server_default(c))
-                      for c in t.columns]
+            items += [sa.Column(c.name, sa_type(c, text_type, collation), nullable=c.nullable,
+                                server_default=server_default(c)) for c in t.columns]
             items += [sa.UniqueConstraint(*u.columns, name=u.name, postgresql_nulls_not_distinct=u.nulls_not_distinct)
                       for u in t.uniques]
             items += [sa.CheckConstraint(f"{k.column} >= 0", name=k.name) for k in t.checks]
@@ -206,6 +213,7 @@ def render(schema: SchemaSpec) -> str:
         for c in t.columns:
             typ = {"str": f"sa.String({c.length})", "numeric": f"sa.Numeric{c.numeric}"}.get(
                 c.kind, "sa." + sa_type(c).__class__.__name__)
+            typ += " (collated)" if c.collated else ""
             default = "" if c.default is None else f", server_default={server_default_code(c.default)}"
             lines.append(f"    sa.Column({c.name!r}, {typ}, nullable={c.nullable}{default}),")
         lines += [f"    sa.UniqueConstraint({', '.join(map(repr, u.columns))}, name={u.name!r}"
@@ -429,6 +437,8 @@ class Evolution:
             out.append("drop_table")
         if tables_:
             out.append("toggle_charset")
+        if any(c.kind in ("str", "text") for t in tables_ for c in t.columns):
+            out.append("toggle_collation")
         out.append("add_table")
         return out
 
@@ -503,6 +513,10 @@ def mutate(draw: st.DrawFn, ev: Evolution) -> tuple[str, SchemaSpec]:
             table = draw(st.sampled_from(cur.tables))
             charset = None if table.charset else "latin1"
             return f"charset {table.name} -> {charset}", ev.with_table(replace(table, charset=charset))
+        case "toggle_collation":
+            table, col = _pick_column(draw, ev, lambda t, c: c.kind in ("str", "text"))
+            return f"collation {table.name}.{col.name} -> {not col.collated}", ev.with_table(
+                _replace_column(table, replace(col, collated=not col.collated)))
         case "change_index":  # same name, new definition: a drop and a create of the same name
             table = draw(st.sampled_from([t for t in cur.tables if t.indexes]))
             old = draw(st.sampled_from(table.indexes))
@@ -639,7 +653,8 @@ def _same(value: Any) -> str:
 
 
 def check_scenario(
-    scenario: Scenario, dev: Any, url: str, tmp: Path, text_type: type[sa.types.TypeEngine] = sa.Text
+    scenario: Scenario, dev: Any, url: str, tmp: Path, collation: str,
+    text_type: type[sa.types.TypeEngine] = sa.Text,
 ) -> None:
     note("mutations: " + "; ".join(scenario.mutations))
     for what in scenario.mutations:
@@ -648,7 +663,7 @@ def check_scenario(
     note("model A:\n" + render(scenario.a))
     note("model B:\n" + render(scenario.b))
     note(f"rows: {scenario.rows!r}")
-    model_a, model_b = model_of(scenario.a, text_type), model_of(scenario.b, text_type)
+    model_a, model_b = model_of(scenario.a, text_type, collation), model_of(scenario.b, text_type, collation)
     text, survived = run_round_trip(dev, url, tmp, model_a, model_b, scenario.rows)
     note("planned A -> B:\n" + text)
     expected_tables = {t for t in scenario.rows if scenario.b.table(t) is not None}
@@ -699,7 +714,7 @@ PARENT_REBUILD = Scenario(
 def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dev, url = sqlite_env(Path(tmp))
-        check_scenario(scenario, dev, url, Path(tmp))
+        check_scenario(scenario, dev, url, Path(tmp), collation="NOCASE")
 
 
 @settings(max_examples=EXAMPLES * SCALE, **SETTINGS)
@@ -708,15 +723,15 @@ def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
 def test_evolution_postgresql(scenario: Scenario, pg_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dev, url = pg_env()
-        check_scenario(scenario, dev, url, Path(tmp))
+        check_scenario(scenario, dev, url, Path(tmp), collation="C")
 
 
 class _MediumText(sa.String):
     """MySQL cannot index or unique a TEXT column without a prefix length, nor give it a default on
     MySQL 8: the generated "text" columns become VARCHAR(255) there (a type change all the same)."""
 
-    def __init__(self) -> None:
-        super().__init__(255)
+    def __init__(self, collation: str | None = None) -> None:
+        super().__init__(255, collation=collation)
 
 
 def _for_mysql(scenario: Scenario) -> Scenario:
@@ -756,4 +771,4 @@ INDEX_ONTO_FK_INDEX = Scenario(
 def test_evolution_mysql(scenario: Scenario, mysql_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dev, url = mysql_env()
-        check_scenario(scenario, dev, url, Path(tmp), text_type=_MediumText)
+        check_scenario(scenario, dev, url, Path(tmp), collation="utf8mb4_bin", text_type=_MediumText)
