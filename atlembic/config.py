@@ -29,6 +29,9 @@ __all__ = ["SchemaSource", "Settings", "load_settings", "project_alembic_config"
 CONFIG_ENV_VAR = "ATLEMBIC_CONFIG"
 ATLEMBIC_SECTION = "atlembic"
 DEFAULT_INI = "alembic.ini"
+# Flask-Migrate's layout (``flask db init``): alembic.ini inside the Alembic script directory, which
+# Flask-Migrate names "migrations" and hands Alembic as script_location itself.
+FLASK_MIGRATE_DIR = "migrations"
 
 # Alembic's generic template ships ``sqlalchemy.url = driver://user:pass@localhost/dbname``; it names
 # no real dialect, so it counts as "no URL configured" when choosing a dialect.
@@ -136,12 +139,17 @@ def load_settings(
     final_url = url if url else ini_url
     final_dev_url = dev_url if dev_url else (options.get("dev_url") or None)
 
+    script_location = _resolve_script_location(alembic_cfg, config_file, here)
     if directory is not None:
         migrations_dir = Path(directory).expanduser().absolute()
     elif options.get("migrations_dir"):
         # Our own key: a relative value is taken relative to the ini file, which is what users expect
         # (Alembic resolves script_location against the CWD, hence its "%(here)s/..." habit).
         migrations_dir = (here / Path(options["migrations_dir"]).expanduser()).absolute()
+    elif script_location == here.absolute() and not (here / "migrations").is_dir():
+        # Flask-Migrate's layout (alembic.ini inside the script directory "migrations"): "migrations" beside
+        # the ini would be that name again, inside it.
+        migrations_dir = here / "atlas"
     else:
         migrations_dir = here / "migrations"
 
@@ -153,7 +161,7 @@ def load_settings(
         dev_url=final_dev_url,
         migrations_dir=migrations_dir,
         metadata_ref=options.get("metadata") or None,
-        script_location=_resolve_script_location(alembic_cfg, config_file, here),
+        script_location=script_location,
         x_args=list(x_args),
         options=options,
         toml_file=toml_file,
@@ -167,7 +175,11 @@ def _discover_config_file(config: str | Path | None) -> Path | None:
         named, origin = Path(os.environ[CONFIG_ENV_VAR]), f"{CONFIG_ENV_VAR} names a config file but"
     else:
         default = Path.cwd() / DEFAULT_INI
-        return default if default.is_file() else None
+        if default.is_file():
+            return default
+        flask_migrate = Path.cwd() / FLASK_MIGRATE_DIR
+        found = flask_migrate / DEFAULT_INI
+        return found if found.is_file() and (flask_migrate / "env.py").is_file() else None
     named = named.expanduser().absolute()
     if not named.is_file():
         raise AtlembicError(f"{origin} {named} does not exist")
@@ -269,6 +281,10 @@ def _resolve_script_location(alembic_cfg: Any, config_file: Path | None, here: P
         raise AtlembicError(f"script_location: {one_line(exc)}") from exc
     raw = _clean(raw) if isinstance(raw, str) else None
     if raw is None:
+        # Flask-Migrate's alembic.ini names no script_location: Flask-Migrate passes the directory holding
+        # the ini (and env.py) itself.
+        if config_file is not None and (config_file.parent / "env.py").is_file():
+            return config_file.parent.absolute()
         return None
     if not os.path.isabs(raw) and ":" in raw:
         # "package:dir" is a package resource in Alembic; importing the package may need the project's

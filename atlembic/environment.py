@@ -43,6 +43,7 @@ from atlembic.config import (
     settle_sys_path,
 )
 from atlembic.errors import AtlembicError, mask_url, missing_async_support, no_config_file, one_line
+from atlembic.flask_app import app_context
 from atlembic.provider import merge_metadata
 from atlembic.schema.model import Schema, Table, Trigger, View, split_name
 
@@ -150,7 +151,7 @@ def capture_environment(settings: Settings, *, require_metadata: bool = True) ->
 
         guard = ConnectGuard()  # offline: env.py connects nowhere
         try:
-            with guard, entered(env):
+            with guard, app_context(env_py, settings.options.get("flask_app")), entered(env):
                 script.run_env()
         except (Exception, SystemExit) as exc:
             guard.raise_refused()

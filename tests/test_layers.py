@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("atlembic.engines",),
     ("atlembic.plan",),
     ("atlembic.environment",),
-    ("atlembic.config", "atlembic.provider"),
+    ("atlembic.config", "atlembic.provider", "atlembic.flask_app"),
     ("atlembic.diff",),
     ("atlembic.schema",),
     ("atlembic.migrate",),

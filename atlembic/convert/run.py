@@ -38,6 +38,7 @@ from atlembic.config import Settings, ini_escape, project_alembic_config, projec
 from atlembic.engines import find_engine, inspect_schema, unmanaged_objects
 from atlembic.environment import REDIRECTED_FROM, ConnectGuard, SchemaFilter, entered, isolated_run
 from atlembic.errors import AtlembicError, mask_url, missing_async_support, one_line
+from atlembic.flask_app import app_context
 from atlembic.schema.model import Schema
 from atlembic.schema.reflector import REVISIONS_TABLE
 
@@ -293,8 +294,8 @@ def run_history(
         statements = _StatementLog(state, per_revision)
         guard = ConnectGuard((dev_url,), redirect=dev_url)
         try:
-            with isolated_run(settings.here, False), guard, _redirect_engines(state), statements, \
-                    entered(env):
+            with isolated_run(settings.here, False), guard, _redirect_engines(state), \
+                    app_context(history.env_py, settings.options.get("flask_app")), statements, entered(env):
                 script.run_env()
             guard.raise_refused()  # also when env.py swallowed the refusal
         except (Exception, SystemExit) as exc:
