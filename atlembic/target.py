@@ -61,6 +61,7 @@ def target_engine(settings: Settings, url: str | None = None) -> Engine:
         found = find_engine(parsed)
         if found is not None:
             found.require_driver(parsed)
+            parsed = found.connect_url(parsed)
         connect_args = found.connect_args(parsed, seconds) if found is not None else {}
         engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool, connect_args=connect_args)
         if found is not None and connect_args:

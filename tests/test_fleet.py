@@ -5,14 +5,22 @@ on its own; a broken one is reported while the others reach the target version."
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from atlembic.engines import engine_for
+from atlembic.errors import mask_url
 from atlembic.migrate.directory import MigrationDir
 from tests.support.cli import run_cli
+from tests.test_cli import REPO
 
 V1, V2, V3 = "20240101000000", "20240102000000", "20240103000000"
 FILES = {
@@ -52,7 +60,8 @@ class Fleet:
         return proc.stdout + proc.stderr
 
     def execute(self, url: str, sql: str) -> list[tuple]:
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        parsed = sa.engine.make_url(url)
+        engine = sa.create_engine(engine_for(parsed).connect_url(parsed), poolclass=sa.pool.NullPool)
         try:
             with engine.begin() as conn:
                 result = conn.execute(sa.text(sql))
@@ -71,6 +80,7 @@ def sqlite_fleet(tmp_path: Path, count: int) -> Fleet:
 
 
 def line_of(out: str, url: str) -> str:
+    url = mask_url(url)
     found = [line for line in out.splitlines() if f" {url} " in f"{line} " and not line.startswith("FAILED:")]
     assert len(found) == 1, (url, out)
     return found[0]
@@ -199,3 +209,160 @@ def test_sql_does_not_go_with_many_targets(tmp_path: Path, args: list[str]) -> N
     assert fleet.url_file.exists()
     out = fleet.cli("--url", fleet.urls[0], "upgrade", *args, code=255)
     assert "--sql prints one script" in out
+
+
+# ----------------------------------------------------------------------------------------------------
+# servers: PostgreSQL schemas and databases on one server, MariaDB databases
+
+
+def with_query(url: str, **query: str) -> str:
+    return sa.engine.make_url(url).update_query_dict(query).render_as_string(hide_password=False)
+
+
+def schema_url(database_url: str, schema: str, index: int) -> str:
+    """Half the tenants in Atlas's spelling, half in libpq's."""
+    query = {"search_path": schema} if index % 2 else {"options": f"-csearch_path={schema}"}
+    return with_query(database_url, **query)
+
+
+def pg_fleet(tmp_path: Path, server: object, schemas: int, databases: int) -> tuple[Fleet, str]:
+    from tests.support.pg_fixture import fresh_pg_url
+
+    shared = fresh_pg_url(server)
+    fleet = Fleet(tmp_path)
+    fleet.urls = [schema_url(shared, f"tenant_{i}", i) for i in range(schemas)]
+    fleet.urls += [fresh_pg_url(server) for _ in range(databases)]
+    return fleet, shared
+
+
+def test_postgres_schema_tenants_and_databases_each_keep_their_revisions(tmp_path: Path, pg_server) -> None:
+    fleet, shared = pg_fleet(tmp_path, pg_server, 20, 6)
+    fleet.execute(shared, "CREATE SCHEMA tenant_0")  # an existing schema, and schemas made by the first upgrade
+    fleet.add(V1)
+    out = fleet.cli("upgrade", "--url-file", str(fleet.url_file), "--parallel", "2")
+    assert out.count(f"<base> -> {V1}") == 26, out
+    for i, url in enumerate(fleet.urls):
+        fleet.execute(url, f"INSERT INTO tenant_item (id, name) VALUES ({i}, 'row {i}')")
+    broken = fleet.urls[5]
+    fleet.execute(shared, "CREATE TABLE tenant_5.tenant_tag (x INTEGER)")
+    fleet.add(V2, V3)
+
+    out = fleet.cli("upgrade", "--url-file", str(fleet.url_file), "--parallel", "2", code=255)
+
+    assert line_of(out, broken).startswith("failed ") and "already exists" in line_of(out, broken)
+    assert "1 of 26 targets failed" in out
+    for i in range(20):  # every tenant's tables and revisions in its own schema, nothing in the shared one
+        schema = f"tenant_{i}"
+        tables = {r[0] for r in fleet.execute(shared, "SELECT table_name FROM information_schema.tables "
+                                                      f"WHERE table_schema = '{schema}'")}
+        assert tables == {"tenant_item", "tenant_tag", "atlas_schema_revisions"}, (schema, tables)
+        revisions = fleet.revisions(shared, f"{schema}.atlas_schema_revisions")
+        if i == 5:
+            assert revisions == [(V1, 1, 1), (V2, 0, 2)]
+            continue
+        assert revisions == [(V1, 1, 1), (V2, 2, 2), (V3, 1, 1)]
+        assert fleet.execute(shared, f"SELECT id, name, note FROM {schema}.tenant_item") == [(i, f"row {i}", None)]
+    assert fleet.execute(shared, "SELECT count(*) FROM information_schema.schemata "
+                                 "WHERE schema_name = 'atlas_schema_revisions'") == [(0,)]
+    assert fleet.execute(shared, "SELECT count(*) FROM information_schema.tables "
+                                 "WHERE table_schema = 'public'") == [(0,)]
+    for url in fleet.urls[20:]:  # a database per tenant: Atlas's schema atlas_schema_revisions, as before
+        assert fleet.revisions(url, "atlas_schema_revisions.atlas_schema_revisions") == [
+            (V1, 1, 1), (V2, 2, 2), (V3, 1, 1)]
+
+    out = fleet.cli("status", "--url-file", str(fleet.url_file))
+    assert "OK: " in line_of(out, fleet.urls[6]) and f"PENDING: {V2}; next {V2}" in line_of(out, broken)
+    fleet.execute(shared, "DROP TABLE tenant_5.tenant_tag")
+    fleet.cli("upgrade", "--url-file", str(fleet.url_file), "--parallel", "2")
+    out = fleet.cli("check", "--drift", "--url-file", str(fleet.url_file), "--parallel", "2")
+    assert out.count(f"no drift at {V3}") == 26
+    assert fleet.execute(shared, "SELECT count(*) FROM tenant_5.tenant_tag") == [(1,)]
+
+
+def test_mariadb_databases_each_keep_their_revisions(tmp_path: Path, mysql_server) -> None:
+    from tests.support.mysql_fixture import fresh_mysql_url
+
+    fleet = Fleet(tmp_path)
+    fleet.urls = [fresh_mysql_url(mysql_server) for _ in range(16)]
+    fleet.add(V1)
+    fleet.cli("upgrade", "--url-file", str(fleet.url_file), "--parallel", "2")
+    for i, url in enumerate(fleet.urls):
+        fleet.execute(url, f"INSERT INTO tenant_item (id, name) VALUES ({i}, 'row {i}')")
+    broken = fleet.urls[3]
+    fleet.execute(broken, "CREATE TABLE tenant_tag (x INTEGER)")
+    fleet.add(V2, V3)
+
+    out = fleet.cli("upgrade", "--url-file", str(fleet.url_file), "--parallel", "2", code=255)
+
+    assert line_of(out, broken).startswith("failed ")
+    assert "1 of 16 targets failed" in out
+    for i, url in enumerate(fleet.urls):
+        if url != broken:
+            assert fleet.revisions(url) == [(V1, 1, 1), (V2, 2, 2), (V3, 1, 1)]
+            assert fleet.execute(url, "SELECT id, name, note FROM tenant_item") == [(i, f"row {i}", None)]
+    fleet.execute(broken, "DROP TABLE tenant_tag")
+    out = fleet.cli("upgrade", "--url-file", str(fleet.url_file))
+    assert fleet.revisions(broken) == [(V1, 1, 1), (V2, 2, 2), (V3, 1, 1)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# processes: two fleet runs at once; a run killed mid-fleet and run again
+
+
+def spawn(fleet: Fleet, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(fleet.root)}
+    return subprocess.Popen([sys.executable, "-m", "atlembic", *args], cwd=fleet.root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow  # CLI processes
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mariadb"])
+def test_two_fleet_runs_at_once_both_succeed(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> None:
+    if engine == "sqlite":
+        fleet = sqlite_fleet(tmp_path, 12)
+    elif engine == "postgresql":
+        fleet = pg_fleet(tmp_path, request.getfixturevalue("pg_server"), 12, 0)[0]
+    else:
+        from tests.support.mysql_fixture import fresh_mysql_url
+
+        server = request.getfixturevalue("mysql_server")
+        fleet = Fleet(tmp_path)
+        fleet.urls = [fresh_mysql_url(server) for _ in range(12)]
+    fleet.add(V1, V2, V3)
+    runs = [spawn(fleet, "upgrade", "--url-file", str(fleet.url_file), "--parallel", "2", "--lock-timeout", "60s")
+            for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outputs
+    for url in fleet.urls:
+        assert fleet.execute(url, "SELECT label FROM tenant_tag") == [("v3",)]  # V3 ran once
+    applied = sum(line.count(f"-> {V3}") for out in outputs for line in out.splitlines() if "<base>" in line)
+    assert applied == 12  # each target migrated by one of the two runs; the other found it at head
+
+
+@pytest.mark.slow  # a CLI process killed
+def test_a_fleet_killed_mid_way_and_run_again_ends_at_head_with_each_file_once(tmp_path: Path, pg_server) -> None:
+    fleet, shared = pg_fleet(tmp_path, pg_server, 16, 0)
+    fleet.add(V1)
+    (fleet.root / "migrations" / f"{V2}_{NAMES[V2]}.sql").write_text(FILES[V2] + "SELECT pg_sleep(0.2);\n")
+    MigrationDir(fleet.root / "migrations").write_sum()
+    fleet.add(V3)
+    proc = spawn(fleet, "upgrade", "--url-file", str(fleet.url_file))
+
+    def done() -> int:
+        return sum(1 for i in range(16) if fleet.execute(
+            shared, f"SELECT to_regclass('tenant_{i}.atlas_schema_revisions') IS NOT NULL")[0][0]
+            and fleet.revisions(shared, f"tenant_{i}.atlas_schema_revisions")[-1:] == [(V3, 1, 1)])
+
+    deadline = time.monotonic() + 120
+    while done() < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 4 <= done() < 16  # killed mid-fleet
+
+    out = fleet.cli("upgrade", "--url-file", str(fleet.url_file))
+
+    assert "16 targets: all ok" in out
+    for i in range(16):
+        assert fleet.revisions(shared, f"tenant_{i}.atlas_schema_revisions") == [(V1, 1, 1), (V2, 3, 3), (V3, 1, 1)]
+        assert fleet.execute(shared, f"SELECT label FROM tenant_{i}.tenant_tag") == [("v3",)]

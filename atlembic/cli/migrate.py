@@ -447,7 +447,9 @@ def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | Non
             if result is None:
                 return f"{_state(run):<7} {run.url}  ({_tail(run)})"
             at = result.version or "<base>"
-            told = f"drift at {at}: {'; '.join(result.changes)}" if result.changes else f"no drift at {at}"
+            shown = "; ".join(result.changes[:3]) + (f"; and {len(result.changes) - 3} more" if
+                                                      len(result.changes) > 3 else "")
+            told = f"drift at {at}: {shown}" if result.changes else f"no drift at {at}"
             return f"{_state(run, bool(result.changes)):<7} {run.url}  {told}  ({_tail(run)})"
 
         _fleet_end(g, runs, want_json, row, lambda result: bool(result.changes))

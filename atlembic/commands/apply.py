@@ -148,8 +148,9 @@ def _offline_store(dialect: str, url: str | None) -> RevisionStore:
     """A revisions table to render SQL for, without a connection (MySQL asks for the URL's database)."""
     target = engine_for(dialect)
     database = sa.engine.make_url(url).database if url else None
-    offline = SimpleNamespace(dialect=target.mock_engine().dialect,
-                              exec_driver_sql=lambda *_: SimpleNamespace(scalar=lambda: database))
+    offline = SimpleNamespace(dialect=target.mock_engine().dialect, engine=SimpleNamespace(
+        url=sa.engine.make_url(url or target.mock_url)), exec_driver_sql=lambda *_: SimpleNamespace(
+        scalar=lambda: database))
     return RevisionStore(cast(Connection, offline), target.revisions)  # a stand-in: the dialect and one scalar query
 
 
