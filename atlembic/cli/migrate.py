@@ -1,5 +1,6 @@
 """CLI commands that work on the target database and the history (registered on `atlembic.cli.app`):
-init, upgrade, downgrade, stamp, current, history, heads, show, status, validate, and check's drift mode.
+init, upgrade, downgrade, stamp, current, history, heads, show, status, validate, rebase, and check's drift
+mode; upgrade, current, status and check --drift on many targets (a fleet).
 Parsing and printing only; the work is in `atlembic.commands`."""
 
 from __future__ import annotations
@@ -429,6 +430,30 @@ def validate(ctx: typer.Context) -> None:
 
 def _drift_json(result: DriftOutcome) -> dict[str, Any]:
     return {"url": result.url, "version": result.version, "drift": bool(result.changes), "changes": result.changes}
+
+
+@app.command(context_settings={"allow_extra_args": True})  # VERSION...: the ones after the first come as ctx.args
+def rebase(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(
+        metavar="VERSION...", help="the version (or a unique prefix) of a migration file to move; several move "
+                                   "in their order")],
+) -> None:
+    """Give migration files merged in below the latest version new versions after it (Atlas's migrate rebase).
+
+    The name part is kept; atlas.sum is rewritten; the directory is replayed on the dev database and compared
+    with the models, and everything is put back if that fails. `upgrade` then applies the files on databases
+    that already ran the others.
+    """
+    g = globals_of(ctx)
+    result = commands.rebase(g.settings(), [version, *ctx.args])
+    if not result.renamed:
+        g.say("Nothing to rebase: those files already sort after every other migration file")
+        return
+    for old, new in result.renamed:
+        g.say(f"Renamed {old} -> {new}")
+    reached = "replays and reaches the models" if result.models_checked else "replays (no models to compare with)"
+    g.say(f"Rewrote atlas.sum; the directory {reached} (dev database: {result.dev_description})")
 
 
 def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | None = None, parallel: int = 1
