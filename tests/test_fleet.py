@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from atlembic.engines import engine_for
 from atlembic.errors import mask_url
 from atlembic.migrate.directory import MigrationDir
+from atlembic.migrate.lock import fnv1_32
 from tests.support.cli import run_cli
 from tests.test_cli import REPO
 
@@ -366,3 +367,34 @@ def test_a_fleet_killed_mid_way_and_run_again_ends_at_head_with_each_file_once(t
     for i in range(16):
         assert fleet.revisions(shared, f"tenant_{i}.atlas_schema_revisions") == [(V1, 1, 1), (V2, 3, 3), (V3, 1, 1)]
         assert fleet.execute(shared, f"SELECT label FROM tenant_{i}.tenant_tag") == [("v3",)]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mariadb"])
+def test_the_lock_is_per_tenant_schema_and_per_database(tmp_path: Path, engine: str,
+                                                         request: pytest.FixtureRequest) -> None:
+    """Another holds one tenant's lock: that tenant waits and times out, its neighbours on the same database
+    (PostgreSQL schemas) or server (MariaDB databases) migrate."""
+    if engine == "postgresql":
+        fleet, shared = pg_fleet(tmp_path, request.getfixturevalue("pg_server"), 3, 0)
+        held = fleet.urls[1]
+        holder_url, take = shared, f"SELECT pg_advisory_lock({fnv1_32(b'atlas_migrate_execute.tenant_1')})"
+    else:
+        from tests.support.mysql_fixture import fresh_mysql_url
+
+        server = request.getfixturevalue("mysql_server")
+        fleet = Fleet(tmp_path)
+        fleet.urls = [fresh_mysql_url(server) for _ in range(3)]
+        held = holder_url = fleet.urls[1]
+        take = f"SELECT GET_LOCK('atlas_migrate_execute.{sa.engine.make_url(held).database}', 0)"
+    fleet.add(V1)
+    holder = sa.create_engine(holder_url, poolclass=sa.pool.NullPool)
+    try:
+        with holder.connect() as conn:
+            conn.exec_driver_sql(take)
+            out = fleet.cli("upgrade", "--url-file", str(fleet.url_file), "--parallel", "3", "--lock-timeout", "1s",
+                            code=255)
+    finally:
+        holder.dispose()
+    assert line_of(out, held).startswith("failed ") and "atlas_migrate_execute." in line_of(out, held)
+    assert [line_of(out, u).startswith("ok ") for u in fleet.urls] == [True, False, True]
+    fleet.cli("upgrade", "--url", held)  # released: it migrates
