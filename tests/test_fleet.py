@@ -398,3 +398,13 @@ def test_the_lock_is_per_tenant_schema_and_per_database(tmp_path: Path, engine: 
     assert line_of(out, held).startswith("failed ") and "atlas_migrate_execute." in line_of(out, held)
     assert [line_of(out, u).startswith("ok ") for u in fleet.urls] == [True, False, True]
     fleet.cli("upgrade", "--url", held)  # released: it migrates
+
+
+def test_a_directory_every_target_would_refuse_is_said_once(tmp_path: Path) -> None:
+    fleet = sqlite_fleet(tmp_path, 4)
+    fleet.add(V1)
+    (fleet.root / "migrations" / f"{V2}_{NAMES[V2]}.sql").write_text(FILES[V2])  # atlas.sum not rewritten
+    for command in (["upgrade"], ["check", "--drift"]):
+        out = fleet.cli(*command, "--url-file", str(fleet.url_file), code=255)
+        assert len(out.splitlines()) == 1 and out.startswith("FAILED: ") and f"{V2}_tags.sql" in out, out
+    assert not any((tmp_path / f"tenant_{i}.db").exists() for i in range(4))

@@ -462,6 +462,7 @@ def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | Non
     of those targets, one line (or json object) each."""
     want_json = _json_wanted(fmt)
     if fleet is not None:
+        MigrationDir.checked(g.settings().migrations_dir)  # a directory every target would refuse: said once
         runs = run_fleet(g.settings(), fleet, commands.drift, parallel=parallel)
 
         def row(run: TargetRun[DriftOutcome]) -> Any:
@@ -563,6 +564,7 @@ class _FleetReporter(ApplyReporter):
 
 def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, parallel: int, canary: int,
                    run: Callable[[Settings, ApplyReporter], UpgradeOutcome]) -> None:
+    MigrationDir.existing(g.settings().migrations_dir)  # a directory every target would refuse: said once
     parents = _parents(g)
     reporters: dict[str, _FleetReporter] = {}
     guard = threading.Lock()
