@@ -159,3 +159,24 @@ def test_bad_versions_and_nothing_to_do(tmp_path: Path) -> None:
     moved = re.findall(r"Renamed (\S+) -> (\S+)", out)
     assert [old for old, _ in moved] == [f"{V1}_account.sql", f"{V2}_branch_note.sql"]
     assert V3 < moved[0][1][:14] < moved[1][1][:14]
+
+
+def test_migrate_rebase_on_an_atlas_hcl_env(tmp_path: Path) -> None:
+    """Atlas's verb on an atlas.hcl project: the desired schema is the env's src, the dev database its dev URL."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "schema.sql").write_text("".join([*MAIN.values(), *BRANCH.values()]))
+    (tmp_path / "atlas.hcl").write_text('env "local" {\n  src = "file://schema.sql"\n'
+                                        '  dev = "sqlite://dev?mode=memory"\n'
+                                        '  migration {\n    dir = "file://migrations"\n  }\n}\n')
+    for name, text in {**MAIN, **BRANCH}.items():
+        (tmp_path / "migrations" / name).write_text(text)
+    MigrationDir(tmp_path / "migrations").write_sum()
+
+    out = run_cli(tmp_path, "migrate", "rebase", V2, "--env", "local").stdout
+
+    [(old, new)] = re.findall(r"Renamed (\S+) -> (\S+)", out)
+    assert old == f"{V2}_branch_note.sql" and new[:14] > V3 and "replays and reaches the models" in out
+    MigrationDir.checked(tmp_path / "migrations")
+    (tmp_path / "schema.sql").write_text(MAIN[f"{V1}_account.sql"])  # the src no longer has those tables
+    out = run_cli(tmp_path, "migrate", "rebase", V1, "--env", "local", check=False).stdout
+    assert out.startswith("FAILED: the rebased directory no longer reaches the models") and "rebase undone" in out

@@ -17,6 +17,7 @@ from atlembic import commands
 from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.progress import reporter_for
 from atlembic.commands.apply import DowngradeOutcome, UpgradeOutcome
+from atlembic.commands.rebase import RebaseOutcome
 from atlembic.commands.report import CurrentOutcome, DriftOutcome, StatusReport, revision_json
 from atlembic.config import Settings
 from atlembic.errors import AtlembicError, plural
@@ -48,6 +49,13 @@ ParallelOpt = Annotated[int, typer.Option(
 CanaryOpt = Annotated[int, typer.Option(
     "--canary", metavar="N", help="with many targets: apply to the first N first, and stop before the others "
                                   "if one of them fails")]
+
+
+RebaseVersionArg = Annotated[str, typer.Argument(
+    metavar="VERSION...", help="the version (or a unique prefix) of a migration file to move; several move in "
+                               "their order")]
+# VERSION...: the versions after the first come as ctx.args (a list argument would be labelled <list[str]>)
+REBASE_CONTEXT = {"allow_extra_args": True}
 
 
 def _json_wanted(fmt: str) -> bool:
@@ -432,12 +440,10 @@ def _drift_json(result: DriftOutcome) -> dict[str, Any]:
     return {"url": result.url, "version": result.version, "drift": bool(result.changes), "changes": result.changes}
 
 
-@app.command(context_settings={"allow_extra_args": True})  # VERSION...: the ones after the first come as ctx.args
+@app.command(context_settings=REBASE_CONTEXT)
 def rebase(
     ctx: typer.Context,
-    version: Annotated[str, typer.Argument(
-        metavar="VERSION...", help="the version (or a unique prefix) of a migration file to move; several move "
-                                   "in their order")],
+    version: RebaseVersionArg,
 ) -> None:
     """Give migration files merged in below the latest version new versions after it (Atlas's migrate rebase).
 
@@ -446,7 +452,11 @@ def rebase(
     that already ran the others.
     """
     g = globals_of(ctx)
-    result = commands.rebase(g.settings(), [version, *ctx.args])
+    show_rebase(g, commands.rebase(g.settings(), [version, *ctx.args]))
+
+
+def show_rebase(g: Globals, result: RebaseOutcome) -> None:
+    """What `rebase` (and `migrate rebase`) renamed, and how the directory was verified."""
     if not result.renamed:
         g.say("Nothing to rebase: those files already sort after every other migration file")
         return
@@ -603,4 +613,4 @@ def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, parallel: int, 
 
 
 __all__ = ["DEFAULT_TIMEOUT", "ParallelOpt", "UrlFileOpt", "drift_check", "fleet_targets", "parse_duration",
-           "show_status"]
+           "show_rebase", "show_status"]
