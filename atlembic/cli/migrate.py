@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -16,13 +15,11 @@ import typer
 from atlembic import commands
 from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.progress import reporter_for
-from atlembic.commands.apply import DowngradeOutcome, UpgradeOutcome
+from atlembic.commands.apply import DowngradeOutcome, TargetUpgrade, UpgradeOutcome
 from atlembic.commands.rebase import RebaseOutcome
 from atlembic.commands.report import CurrentOutcome, DriftOutcome, StatusReport, revision_json
-from atlembic.config import Settings
 from atlembic.errors import AtlembicError, plural
 from atlembic.migrate.directory import MigrationDir
-from atlembic.migrate.executor import AppliedFile, ApplyReporter
 from atlembic.migrate.history import History
 from atlembic.migrate.lock import DEFAULT_TIMEOUT
 from atlembic.migrate.revisions import Revision
@@ -149,19 +146,17 @@ def upgrade(
         return
     if ":" in revision:
         raise AtlembicError("Range revision not allowed")
-    seconds = parse_duration(lock_timeout)
-
-    def run(target: Settings, reporter: ApplyReporter | None) -> UpgradeOutcome:
-        return commands.upgrade(target, revision, baseline=baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                                lock_timeout=seconds, reporter=reporter, allow_drift=allow_drift,
-                                drop_alembic_version=drop_alembic_version, allow_destructive=allow_destructive)
-
+    options: dict[str, Any] = {
+        "baseline": baseline, "allow_dirty": allow_dirty, "tx_mode": tx_mode,
+        "lock_timeout": parse_duration(lock_timeout), "allow_drift": allow_drift,
+        "drop_alembic_version": drop_alembic_version, "allow_destructive": allow_destructive}
     if fleet is not None:
-        _upgrade_fleet(g, fleet, want_json, parallel, canary, run)
+        _upgrade_fleet(g, fleet, want_json, commands.upgrade_many(settings, fleet, revision, parallel=parallel,
+                                                                  canary=canary, **options))
         return
     reporter = reporter_for(_parents(g), quiet=g.quiet)
     try:
-        result = run(settings, reporter)
+        result = commands.upgrade(settings, revision, reporter=reporter, **options)
     finally:
         if reporter is not None:
             reporter.close()
@@ -553,63 +548,16 @@ def _tail(run: TargetRun[Any]) -> str:
     return f"{run.seconds:.2f} s" + (f": {run.error}" if run.error is not None else "")
 
 
-class _FleetReporter(ApplyReporter):
-    """Where one target's upgrade got to, for its line when it fails: the version before its first file, the
-    last file it recorded."""
-
-    def __init__(self, parents: dict[str, str | None]) -> None:
-        self.parents = parents
-        self.started: str | None = None
-        self.began = False
-        self.reached: str | None = None
-
-    def file_started(self, file: Any, start: int, total: int) -> None:
-        if not self.began:
-            self.began, self.started = True, self.parents.get(file.version)
-            self.reached = self.started
-
-    def file_done(self, applied: AppliedFile) -> None:
-        self.reached = applied.file.version
-
-
-def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, parallel: int, canary: int,
-                   run: Callable[[Settings, ApplyReporter], UpgradeOutcome]) -> None:
-    MigrationDir.existing(g.settings().migrations_dir)  # a directory every target would refuse: said once
-    parents = _parents(g)
-    reporters: dict[str, _FleetReporter] = {}
-    guard = threading.Lock()
-
-    def work(settings: Settings) -> UpgradeOutcome:
-        reporter = _FleetReporter(parents)
-        with guard:
-            reporters[settings.url or ""] = reporter
-        return run(settings, reporter)
-
-    runs = run_fleet(g.settings(), urls, work, parallel=parallel, canary=canary)
-
-    def span(url: str, run: TargetRun[UpgradeOutcome]) -> tuple[str | None, str | None, list[str]]:
-        if run.value is not None:
-            applied = [a.file.version for a in run.value.applied]
-            if not applied:
-                return run.value.current, run.value.current, applied
-            return parents.get(applied[0]), applied[-1], applied  # a resumed file starts from its parent
-        reporter = reporters.get(url)
-        if reporter is None or not reporter.began:
-            return None, None, []
-        return reporter.started, reporter.reached, []
-
-    spans = {id(r): span(u, r) for u, r in zip(urls, runs, strict=True)}
-
+def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, targets: list[TargetUpgrade]) -> None:
     def row(run: TargetRun[UpgradeOutcome]) -> Any:
-        before, after, applied = spans[id(run)]
+        one = next(t for t in targets if t.run is run)
         if want_json:
-            return {"url": run.url, "status": _state(run), "from": before, "to": after, "applied": applied,
-                    "seconds": round(run.seconds, 3), "error": run.error}
-        known = run.value is not None or before is not None or after is not None
-        moved = f"{before or '<base>'} -> {after or '<base>'}" if known else "? -> ?"
+            return {"url": run.url, "status": _state(run), "from": one.before, "to": one.after,
+                    "applied": one.applied, "seconds": round(run.seconds, 3), "error": run.error}
+        moved = f"{one.before or '<base>'} -> {one.after or '<base>'}" if one.known else "? -> ?"
         return f"{_state(run):<7} {run.url}  {moved}  ({_tail(run)})"
 
-    _fleet_end(g, runs, want_json, row)
+    _fleet_end(g, [t.run for t in targets], want_json, row)
 
 
 __all__ = ["DEFAULT_TIMEOUT", "ParallelOpt", "UrlFileOpt", "drift_check", "fleet_targets", "parse_duration",
