@@ -224,7 +224,7 @@ def test_revisions_schema_must_be_where_atlembic_keeps_the_table(tmp_path: Path)
         env "ok" {
           url = "postgres://u@localhost/db?search_path=app"
           migration {
-            revisions_schema = "atlas_schema_revisions"
+            revisions_schema = "app"
           }
         }
         env "other" {

@@ -28,6 +28,7 @@ from atlembic.config import SchemaSource, Settings
 from atlembic.engines import engine_for
 from atlembic.errors import AtlembicError
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
+from atlembic.migrate.revisions import postgres_bound_schema
 
 __all__ = ["AtlasEnv", "config_path", "indent_of", "load_env"]
 
@@ -248,15 +249,15 @@ def indent_of(template: str, where: str) -> str:
 
 
 def _revisions_schema(url: str | None) -> str | None:
-    """Where atlembic keeps atlas_schema_revisions for a target URL (migrate/revisions.py, Atlas's places for
-    a URL not bound to a schema): PostgreSQL's schema atlas_schema_revisions whatever the search_path, MySQL's
-    URL database (else a database of that name), SQLite's main."""
+    """Where atlembic keeps atlas_schema_revisions for a target URL (migrate/revisions.py, Atlas's places):
+    PostgreSQL's schema of a schema-bound URL (one schema in its search_path), else the schema
+    atlas_schema_revisions; MySQL's URL database (else a database of that name), SQLite's main."""
     if url is None:
         return None
     parsed = make_url(url)
     family = engine_for(parsed).family
     if family == "postgresql":
-        return REVISIONS_TABLE
+        return postgres_bound_schema(parsed) or REVISIONS_TABLE
     if family == "mysql":
         return parsed.database or REVISIONS_TABLE
     return "main"

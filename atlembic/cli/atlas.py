@@ -1,6 +1,7 @@
 """``atlembic migrate <verb>``: Atlas's verbs with Atlas's flags, for a project set up for Atlas (an atlas.hcl
-``env``, Atlas's URLs): diff, apply, status, lint, hash, validate. Each runs the command the Alembic-style
-verb runs (revision --autogenerate, upgrade, status, lint, hash, validate) on the `Settings` of the env.
+``env``, Atlas's URLs): diff, apply, status, lint, hash, validate, rebase. Each runs the command the
+Alembic-style verb runs (revision --autogenerate, upgrade, status, lint, hash, validate, rebase) on the
+`Settings` of the env.
 Parsing and printing only."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from atlembic import commands
 from atlembic.atlas import AtlasEnv, load_env
 from atlembic.cli.app import app, globals_of
 from atlembic.cli.lint import run_lint
-from atlembic.cli.migrate import parse_duration, show_status
+from atlembic.cli.migrate import REBASE_CONTEXT, RebaseVersionArg, parse_duration, show_rebase, show_status
 from atlembic.cli.plan import IN_SYNC
 from atlembic.errors import AtlembicError, plural
 
@@ -149,3 +150,13 @@ def validate(
 ) -> None:
     """Check atlas.sum and replay every migration file on the dev database."""
     commands.validate(_env(env, config, var, dev_url=dev_url, directory=directory).settings)
+
+
+@migrate_app.command("rebase", context_settings=REBASE_CONTEXT)
+def rebase(
+    ctx: typer.Context, version: RebaseVersionArg, env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None,
+    directory: DirOpt = None, dev_url: DevUrlOpt = None,
+) -> None:
+    """Give migration files merged in below the latest version new versions after it (atlembic rebase)."""
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory)
+    show_rebase(globals_of(ctx), commands.rebase(atlas.settings, [version, *ctx.args]))

@@ -1,26 +1,30 @@
 """CLI commands that work on the target database and the history (registered on `atlembic.cli.app`):
-init, upgrade, downgrade, stamp, current, history, heads, show, status, validate, and check's drift mode.
+init, upgrade, downgrade, stamp, current, history, heads, show, status, validate, rebase, and check's drift
+mode; upgrade, current, status and check --drift on many targets (a fleet).
 Parsing and printing only; the work is in `atlembic.commands`."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from atlembic import commands
 from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.progress import reporter_for
-from atlembic.commands.apply import DowngradeOutcome
-from atlembic.commands.report import StatusReport, revision_json
+from atlembic.commands.apply import DowngradeOutcome, TargetUpgrade, UpgradeOutcome
+from atlembic.commands.rebase import RebaseOutcome
+from atlembic.commands.report import CurrentOutcome, DriftOutcome, StatusReport, revision_json
 from atlembic.errors import AtlembicError, plural
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import History
 from atlembic.migrate.lock import DEFAULT_TIMEOUT
 from atlembic.migrate.revisions import Revision
 from atlembic.scaffold import init_project
+from atlembic.target import TargetRun, run_fleet, target_url, target_urls
 
 FormatOpt = Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, or json (for tools)")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="a block per revision: path, parent, message")]
@@ -30,6 +34,25 @@ AllowDriftOpt = Annotated[bool, typer.Option(
     "--allow-drift", help="hand over an Alembic database whose schema differs from the converted baseline")]
 DropAlembicVersionOpt = Annotated[bool, typer.Option(
     "--drop-alembic-version", help="drop alembic_version once the hand-over is recorded")]
+
+
+UrlsOpt = Annotated[list[str] | None, typer.Option(
+    "--url", metavar="URL", help="target database URL (instead of sqlalchemy.url); repeat it for many targets, "
+                                 "each locked, worked on and recorded on its own")]
+UrlFileOpt = Annotated[str | None, typer.Option(
+    "--url-file", metavar="FILE", help="target database URLs, one a line (# comments, blank lines)")]
+ParallelOpt = Annotated[int, typer.Option(
+    "--parallel", metavar="N", help="with many targets: how many are worked on at once")]
+CanaryOpt = Annotated[int, typer.Option(
+    "--canary", metavar="N", help="with many targets: apply to the first N first, and stop before the others "
+                                  "if one of them fails")]
+
+
+RebaseVersionArg = Annotated[str, typer.Argument(
+    metavar="VERSION...", help="the version (or a unique prefix) of a migration file to move; several move in "
+                               "their order")]
+# VERSION...: the versions after the first come as ctx.args (a list argument would be labelled <list[str]>)
+REBASE_CONTEXT = {"allow_extra_args": True}
 
 
 def _json_wanted(fmt: str) -> bool:
@@ -98,23 +121,42 @@ def upgrade(
     drop_alembic_version: DropAlembicVersionOpt = False,
     allow_destructive: Annotated[bool, typer.Option(
         "--allow-destructive", help="apply even when lint finds destructive changes in the pending files")] = False,
+    urls: UrlsOpt = None,
+    url_file: UrlFileOpt = None,
+    parallel: ParallelOpt = 1,
+    canary: CanaryOpt = 0,
+    fmt: FormatOpt = "text",
 ) -> None:
-    """Apply pending migration files to the target database (after the lint gate: see `atlembic lint`)."""
+    """Apply pending migration files to the target database (after the lint gate: see `atlembic lint`).
+
+    With --url repeated or --url-file: every target on its own (its lock, its revisions), one line each
+    (from -> to, ok or failed, seconds); the exit code is non-zero when any failed, the others still migrate.
+    """
     g = globals_of(ctx)
+    want_json = _json_wanted(fmt)
+    fleet = fleet_targets(g, urls, url_file, json_wanted=want_json and not sql)
     settings = g.settings()
     if sql:
         if baseline or allow_dirty:
             raise AtlembicError("--baseline and --allow-dirty need the database; they do not go with --sql")
+        if fleet is not None or want_json:
+            raise AtlembicError("--sql prints one script and connects to no target: it does not go with "
+                                "--url-file, several --url or --format json")
         typer.echo(commands.upgrade_sql(settings, revision, tx_mode=tx_mode), nl=False)
         return
     if ":" in revision:
         raise AtlembicError("Range revision not allowed")
+    options: dict[str, Any] = {
+        "baseline": baseline, "allow_dirty": allow_dirty, "tx_mode": tx_mode,
+        "lock_timeout": parse_duration(lock_timeout), "allow_drift": allow_drift,
+        "drop_alembic_version": drop_alembic_version, "allow_destructive": allow_destructive}
+    if fleet is not None:
+        _upgrade_fleet(g, fleet, want_json, commands.upgrade_many(settings, fleet, revision, parallel=parallel,
+                                                                  canary=canary, **options))
+        return
     reporter = reporter_for(_parents(g), quiet=g.quiet)
     try:
-        result = commands.upgrade(settings, revision, baseline=baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                                   lock_timeout=parse_duration(lock_timeout), reporter=reporter,
-                                   allow_drift=allow_drift, drop_alembic_version=drop_alembic_version,
-                                   allow_destructive=allow_destructive)
+        result = commands.upgrade(settings, revision, reporter=reporter, **options)
     finally:
         if reporter is not None:
             reporter.close()
@@ -190,23 +232,49 @@ def _partial_note(rev: Revision) -> str:
     return f" (partial: {rev.applied}/{plural(rev.total, 'statement')}{', error: ' + error if error else ''})"
 
 
+def _current_entry(result: CurrentOutcome) -> Any:
+    last = result.last
+    return None if last is None else next((e for e in result.history.entries if e.version == last.version), None)
+
+
+def _current_json(result: CurrentOutcome) -> dict[str, Any]:
+    entry, last = _current_entry(result), result.last
+    return {
+        "url": result.url,
+        "current": result.version,
+        "is_head": bool(entry and entry.is_head),
+        "revision": revision_json(last) if last else None,
+        "file": entry.as_json(result.version) if entry else None,
+    }
+
+
 @app.command()
-def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text") -> None:
-    """Show the target database's current revision."""
+def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text", urls: UrlsOpt = None,
+            url_file: UrlFileOpt = None, parallel: ParallelOpt = 1) -> None:
+    """Show the target database's current revision (of each target, with --url repeated or --url-file)."""
     g = globals_of(ctx)
+    want_json = _json_wanted(fmt)
+    fleet = fleet_targets(g, urls, url_file)
+    if fleet is not None:
+        runs = run_fleet(g.settings(), fleet, commands.current, parallel=parallel)
+
+        def row(run: TargetRun[CurrentOutcome]) -> Any:
+            if want_json:
+                return {**_current_json(run.value), "status": "ok"} if run.value is not None else \
+                    {"url": run.url, "status": "failed", "error": run.error}
+            entry = _current_entry(run.value) if run.value is not None else None
+            at = "" if run.value is None else \
+                f"{run.value.version or '<base>'}{' (head)' if entry is not None and entry.is_head else ''}" + \
+                (_partial_note(run.value.last) if run.value.last is not None else "")
+            return f"{_state(run):<7} {run.url}  {at or '?'}  ({_tail(run)})"
+
+        _fleet_end(g, runs, want_json, row)
+        return
     result = commands.current(g.settings())
     last = result.last
-    entry = None
-    if last is not None:
-        entry = next((e for e in result.history.entries if e.version == last.version), None)
-    if _json_wanted(fmt):
-        _emit_json({
-            "url": result.url,
-            "current": result.version,
-            "is_head": bool(entry and entry.is_head),
-            "revision": revision_json(last) if last else None,
-            "file": entry.as_json(result.version) if entry else None,
-        })
+    entry = _current_entry(result)
+    if want_json:
+        _emit_json(_current_json(result))
         return
     if verbose:
         g.say(f"Current revision(s) for {result.url}:")
@@ -303,10 +371,31 @@ def show(
 
 
 @app.command()
-def status(ctx: typer.Context, fmt: FormatOpt = "text") -> None:
-    """Atlas's migration status of the target: current, next, executed and pending files."""
+def status(ctx: typer.Context, fmt: FormatOpt = "text", urls: UrlsOpt = None, url_file: UrlFileOpt = None,
+           parallel: ParallelOpt = 1) -> None:
+    """Atlas's migration status of the target: current, next, executed and pending files (of each target, with
+    --url repeated or --url-file: one line each; non-zero exit when any has problems)."""
     g = globals_of(ctx)
-    show_status(g, commands.status(g.settings()), fmt)
+    want_json = _json_wanted(fmt)
+    fleet = fleet_targets(g, urls, url_file)
+    if fleet is None:
+        show_status(g, commands.status(g.settings()), fmt)
+        return
+    runs = run_fleet(g.settings(), fleet, commands.status, parallel=parallel)
+
+    def row(run: TargetRun[StatusReport]) -> Any:
+        report = run.value
+        if want_json:
+            return report.as_json() if report is not None else {"URL": run.url, "Status": "FAILED",
+                                                                "Problems": [run.error]}
+        state = _state(run, bool(report and report.problems))
+        if report is None:
+            return f"{state:<7} {run.url}  ({_tail(run)})"
+        told = f"{report.status}: {report.current}; next {report.next}, {plural(len(report.pending), 'pending file')}"
+        problems = "".join(f": {p}" for p in report.problems)
+        return f"{state:<7} {run.url}  {told}  ({_tail(run)}{problems})"
+
+    _fleet_end(g, runs, want_json, row, lambda report: bool(report.problems))
 
 
 def show_status(g: Globals, report: StatusReport, fmt: str) -> None:
@@ -342,13 +431,63 @@ def validate(ctx: typer.Context) -> None:
     g.say(f"The migration directory is valid ({plural(result.files, 'file')})")
 
 
-def drift_check(g: Globals, url: str | None, fmt: str) -> None:
-    """`check --url URL` / `check --drift`: the live database against the directory, read-only."""
+def _drift_json(result: DriftOutcome) -> dict[str, Any]:
+    return {"url": result.url, "version": result.version, "drift": bool(result.changes), "changes": result.changes}
+
+
+@app.command(context_settings=REBASE_CONTEXT)
+def rebase(
+    ctx: typer.Context,
+    version: RebaseVersionArg,
+) -> None:
+    """Give migration files merged in below the latest version new versions after it (Atlas's migrate rebase).
+
+    The name part is kept; atlas.sum is rewritten; the directory is replayed on the dev database and compared
+    with the models, and everything is put back if that fails. `upgrade` then applies the files on databases
+    that already ran the others.
+    """
+    g = globals_of(ctx)
+    show_rebase(g, commands.rebase(g.settings(), [version, *ctx.args]))
+
+
+def show_rebase(g: Globals, result: RebaseOutcome) -> None:
+    """What `rebase` (and `migrate rebase`) renamed, and how the directory was verified."""
+    if not result.renamed:
+        g.say("Nothing to rebase: those files already sort after every other migration file")
+        return
+    for old, new in result.renamed:
+        g.say(f"Renamed {old} -> {new}")
+    reached = "replays and reaches the models" if result.models_checked else "replays (no models to compare with)"
+    g.say(f"Rewrote atlas.sum; the directory {reached} (dev database: {result.dev_description})")
+
+
+def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | None = None, parallel: int = 1
+                ) -> None:
+    """`check --url URL` / `check --drift`: the live database against the directory, read-only; `fleet`: each
+    of those targets, one line (or json object) each."""
     want_json = _json_wanted(fmt)
+    if fleet is not None:
+        MigrationDir.checked(g.settings().migrations_dir)  # a directory every target would refuse: said once
+        runs = run_fleet(g.settings(), fleet, commands.drift, parallel=parallel)
+
+        def row(run: TargetRun[DriftOutcome]) -> Any:
+            result = run.value
+            if want_json:
+                return {**_drift_json(result), "status": _state(run, bool(result.changes))} if result is not None \
+                    else {"url": run.url, "status": "failed", "error": run.error}
+            if result is None:
+                return f"{_state(run):<7} {run.url}  ({_tail(run)})"
+            at = result.version or "<base>"
+            shown = "; ".join(result.changes[:3]) + (f"; and {len(result.changes) - 3} more" if
+                                                      len(result.changes) > 3 else "")
+            told = f"drift at {at}: {shown}" if result.changes else f"no drift at {at}"
+            return f"{_state(run, bool(result.changes)):<7} {run.url}  {told}  ({_tail(run)})"
+
+        _fleet_end(g, runs, want_json, row, lambda result: bool(result.changes))
+        return
     result = commands.drift(g.settings(), url)
     if want_json:
-        _emit_json({"url": result.url, "version": result.version, "drift": bool(result.changes),
-                    "changes": result.changes})
+        _emit_json(_drift_json(result))
         if result.changes:
             raise typer.Exit(255)
         return
@@ -360,4 +499,66 @@ def drift_check(g: Globals, url: str | None, fmt: str) -> None:
     g.say(f"No drift detected: {result.url} matches the migration directory at {at}.")
 
 
-__all__ = ["DEFAULT_TIMEOUT", "drift_check", "parse_duration", "show_status"]
+# ----------------------------------------------------------------------------------------------------
+# many targets: one command on each (atlembic.target.run_fleet), one line (or json object) per target
+
+_T = TypeVar("_T")
+
+
+def fleet_targets(g: Globals, urls: list[str] | None, url_file: str | None, *, json_wanted: bool = False
+                  ) -> list[str] | None:
+    """The targets of a fleet run, or None for the one target of the single-target path (`--url` once sets
+    it). `json_wanted`: a command whose json output exists only per target (upgrade) is a fleet of one."""
+    found = target_urls(urls or [], url_file)
+    if url_file is None and len(found) == 1 and not json_wanted:
+        g.url = found[0]
+        return None
+    if not found:
+        return [target_url(g.settings())] if json_wanted else None
+    return found
+
+
+def _fleet_end(g: Globals, runs: list[TargetRun[_T]], want_json: bool, rows: Callable[[TargetRun[_T]], Any],
+               problem: Callable[[_T], bool] = lambda _: False) -> None:
+    """Print every target (a json list of `rows`, or the text lines `rows` gives) and fail, after all of them,
+    when any target failed, was skipped or has a `problem`."""
+    bad = [r for r in runs if not r.ok or (r.value is not None and problem(r.value))]
+    if want_json:
+        _emit_json([rows(r) for r in runs])
+        if bad:
+            raise typer.Exit(255)
+        return
+    for run in runs:
+        g.say(rows(run))
+    if bad:
+        skipped = sum(r.skipped for r in runs)
+        failed = len(bad) - skipped
+        parts = [f"{failed} of {plural(len(runs), 'target')} failed"] + ([f"{skipped} skipped"] if skipped else [])
+        raise AtlembicError(f"{', '.join(parts)}: {', '.join(r.url for r in bad if not r.skipped)}")
+    g.say(f"{plural(len(runs), 'target')}: all ok")
+
+
+def _state(run: TargetRun[Any], problem: bool = False) -> str:
+    return "skipped" if run.skipped else "failed" if run.error is not None or problem else "ok"
+
+
+def _tail(run: TargetRun[Any]) -> str:
+    if run.skipped:
+        return "not run: a canary target failed"
+    return f"{run.seconds:.2f} s" + (f": {run.error}" if run.error is not None else "")
+
+
+def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, targets: list[TargetUpgrade]) -> None:
+    def row(run: TargetRun[UpgradeOutcome]) -> Any:
+        one = next(t for t in targets if t.run is run)
+        if want_json:
+            return {"url": run.url, "status": _state(run), "from": one.before, "to": one.after,
+                    "applied": one.applied, "seconds": round(run.seconds, 3), "error": run.error}
+        moved = f"{one.before or '<base>'} -> {one.after or '<base>'}" if one.known else "? -> ?"
+        return f"{_state(run):<7} {run.url}  {moved}  ({_tail(run)})"
+
+    _fleet_end(g, [t.run for t in targets], want_json, row)
+
+
+__all__ = ["DEFAULT_TIMEOUT", "ParallelOpt", "UrlFileOpt", "drift_check", "fleet_targets", "parse_duration",
+           "show_rebase", "show_status"]

@@ -12,7 +12,7 @@ import typer
 
 from atlembic import commands
 from atlembic.cli.app import app, globals_of, timings_line
-from atlembic.cli.migrate import drift_check
+from atlembic.cli.migrate import ParallelOpt, UrlFileOpt, drift_check, fleet_targets
 from atlembic.errors import AtlembicError
 
 IN_SYNC = "The migration directory is synced with the desired state, no changes to be made"
@@ -67,18 +67,22 @@ def _ask_on_terminal() -> Callable[[str], bool] | None:
 @app.command()
 def check(
     ctx: typer.Context,
-    url: Annotated[str | None, typer.Option(
-        "--url", metavar="URL", help="check this live database for drift instead")] = None,
+    urls: Annotated[list[str] | None, typer.Option(
+        "--url", metavar="URL", help="check this live database for drift instead; repeat it for many")] = None,
     drift: Annotated[bool, typer.Option("--drift", help="check the configured target for drift")] = False,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, or json (for tools)")] = "text",
+    url_file: UrlFileOpt = None,
+    parallel: ParallelOpt = 1,
 ) -> None:
     """Exit 0 when the models and the migration directory agree; else list the changes and fail.
 
-    With --url/--drift: compare a live database with the directory instead (changes made by hand).
+    With --url/--drift: compare a live database with the directory instead (changes made by hand); with
+    --url repeated or --url-file, each of those databases, one line each.
     """
     g = globals_of(ctx)
-    if url or drift:
-        drift_check(g, url, fmt)
+    if urls or url_file or drift:
+        fleet = fleet_targets(g, urls, url_file)
+        drift_check(g, None, fmt, fleet=fleet, parallel=parallel)
         return
     result = commands.check(g.settings())
     if fmt == "json":

@@ -1,5 +1,5 @@
 """The commands that move a target database along the migration history: upgrade (online and
-``--sql``), downgrade and stamp.
+``--sql``; on many targets, `upgrade_many`), downgrade and stamp.
 
 Underneath is Atlas: the directory of SQL files, the ``atlas_schema_revisions`` table, the
 ``atlas_migrate_execute`` lock, Atlas's pending-file rules and transaction modes. On top is Alembic's
@@ -10,7 +10,8 @@ returns what happened; the CLI prints it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -34,9 +35,9 @@ from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
 from atlembic.replay.settle import statement_took_effect
-from atlembic.target import connect_target, target_url
+from atlembic.target import TargetRun, connect_target, run_fleet, target_url
 
-__all__ = ["downgrade", "stamp", "upgrade", "upgrade_sql"]
+__all__ = ["TargetUpgrade", "downgrade", "stamp", "upgrade", "upgrade_many", "upgrade_sql"]
 
 
 def _dirty_table(conn: Connection) -> str | None:
@@ -144,12 +145,78 @@ def upgrade(
         return UpgradeOutcome(mask_url(settings.url or ""), applied, chosen, current_version, handover)
 
 
+@dataclass
+class TargetUpgrade:
+    """One target of `upgrade_many`: its run, and where it went (`known`: False when it failed before it read
+    its revisions, e.g. it could not connect)."""
+
+    run: TargetRun[UpgradeOutcome]
+    known: bool = False
+    before: str | None = None
+    after: str | None = None
+    applied: list[str] = field(default_factory=list)
+
+
+class _Progress(ApplyReporter):
+    """Where one target's upgrade got to, for a target that fails: the version before its first file, the last
+    file it recorded."""
+
+    def __init__(self, parents: dict[str, str | None]) -> None:
+        self.parents = parents
+        self.began = False
+        self.before: str | None = None
+        self.reached: str | None = None
+
+    def file_started(self, file: MigrationFile, start: int, total: int) -> None:
+        if not self.began:
+            self.began, self.before = True, self.parents.get(file.version)
+            self.reached = self.before
+
+    def file_done(self, applied: AppliedFile) -> None:
+        self.reached = applied.file.version
+
+
+def upgrade_many(
+    settings: Settings, urls: Sequence[str], target: str = "head", *, parallel: int = 1, canary: int = 0,
+    **options: Any,
+) -> list[TargetUpgrade]:
+    """`upgrade` on each of `urls` on its own (atlembic.target.run_fleet: its lock, its revisions; a failure
+    stops no other target), `options` as `upgrade` takes them. A directory every target would refuse is
+    refused once, before any target is opened."""
+    files = MigrationDir.existing(settings.migrations_dir).files()
+    parents = {e.version: e.parent for e in History(files).entries}
+    progress: dict[str, _Progress] = {}
+    guard = threading.Lock()
+
+    def work(one: Settings) -> UpgradeOutcome:
+        reporter = _Progress(parents)
+        with guard:
+            progress[one.url or ""] = reporter
+        return upgrade(one, target, reporter=reporter, **options)
+
+    runs = run_fleet(settings, urls, work, parallel=parallel, canary=canary)
+    out = []
+    for url, run in zip(urls, runs, strict=True):
+        if run.value is not None:
+            applied = [a.file.version for a in run.value.applied]
+            before = parents.get(applied[0]) if applied else run.value.current  # a resumed file: from its parent
+            out.append(TargetUpgrade(run, True, before, applied[-1] if applied else before, applied))
+            continue
+        reporter = progress.get(url)
+        if reporter is None or not reporter.began:
+            out.append(TargetUpgrade(run))
+        else:
+            out.append(TargetUpgrade(run, True, reporter.before, reporter.reached))
+    return out
+
+
 def _offline_store(dialect: str, url: str | None) -> RevisionStore:
     """A revisions table to render SQL for, without a connection (MySQL asks for the URL's database)."""
     target = engine_for(dialect)
     database = sa.engine.make_url(url).database if url else None
-    offline = SimpleNamespace(dialect=target.mock_engine().dialect,
-                              exec_driver_sql=lambda *_: SimpleNamespace(scalar=lambda: database))
+    offline = SimpleNamespace(dialect=target.mock_engine().dialect, engine=SimpleNamespace(
+        url=sa.engine.make_url(url or target.mock_url)), exec_driver_sql=lambda *_: SimpleNamespace(
+        scalar=lambda: database))
     return RevisionStore(cast(Connection, offline), target.revisions)  # a stand-in: the dialect and one scalar query
 
 

@@ -75,6 +75,11 @@ class Engine:
         answers must not hang a command), where the URL does not say itself."""
         return {"connect_timeout": seconds} if self.connect_timeout and "connect_timeout" not in url.query else {}
 
+    def connect_url(self, url: URL) -> URL:
+        """`url` as the driver takes it (a target URL may carry a parameter in the spelling users write, which
+        the driver would refuse)."""
+        return url
+
     def connected(self, dbapi_connection: Any) -> None:
         """Called once a connection made with `connect_args` is open: lift what must not bound its queries."""
 

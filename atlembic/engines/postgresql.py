@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import URL
+
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
 from atlembic.migrate.lexer import POSTGRES_SCAN
@@ -32,6 +34,18 @@ class PostgreSQL(Engine):
     scan_options = POSTGRES_SCAN
     revisions = POSTGRES_LAYOUT
     connect_timeout = True
+
+    def connect_url(self, url: URL) -> URL:
+        """Atlas's ``search_path=tenant_7`` as libpq's ``options=-csearch_path=tenant_7`` (psycopg refuses the
+        former): every unqualified name resolves in that schema, and the target is bound to it (its revisions
+        table and lock: migrate/revisions.py, migrate/lock.py)."""
+        search_path = url.query.get("search_path")
+        if not isinstance(search_path, str):
+            return url
+        option = f"-csearch_path={search_path}"
+        options = url.query.get("options")
+        return url.difference_update_query(["search_path"]).update_query_dict(
+            {"options": f"{options} {option}" if isinstance(options, str) and options else option})
 
     def dev_dialect(self) -> DevDialect:
         # On first use: the cluster machinery (and what it imports) only when a dev database is needed.

@@ -6,8 +6,11 @@ atlembic, with the same primitive per engine so that an Atlas CLI and atlembic e
 
 - PostgreSQL: a session advisory lock whose key is the 32-bit FNV-1 hash of the name (2686470616),
   polled with ``pg_try_advisory_lock`` until the timeout. The server drops it when the session ends,
-  so a killed process never leaves it behind.
-- MySQL/MariaDB: ``GET_LOCK(name, timeout)`` / ``RELEASE_LOCK`` (session-scoped as well).
+  so a killed process never leaves it behind. Advisory locks are per database; a schema-bound target
+  (``search_path=tenant_7``) hashes ``atlas_migrate_execute.tenant_7``: one lock per schema.
+- MySQL/MariaDB: ``GET_LOCK(name, timeout)`` / ``RELEASE_LOCK`` (session-scoped as well), named
+  ``atlas_migrate_execute.<database>``: one lock per database (GET_LOCK names are server-wide, Atlas's one
+  name would make the databases of a server wait for each other).
 - SQLite: a file ``$TMPDIR/atlas_migrate_execute_<adler32 hex of the database path>.lock`` holding
   the expiry in Unix nanoseconds, which is all Atlas looks at. atlembic writes a short expiry and
   refreshes it while it works (a long migration is never mistaken for an abandoned one, and a killed
@@ -22,6 +25,7 @@ Each engine is a `Lock` subclass, which the engine (atlembic.engines) names, as 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 import tempfile
@@ -34,6 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from atlembic.errors import AtlembicError, mask_url
+from atlembic.migrate.revisions import postgres_bound_schema
 
 __all__ = ["APPLY_LOCK", "DEFAULT_TIMEOUT", "Lock", "LockTimeout", "fnv1_32", "target_lock"]
 
@@ -89,6 +94,13 @@ class Lock:
 
 
 class PostgresLock(Lock):
+    """A schema-bound target (migrate/revisions.py: its revisions live in its schema) locks that schema alone:
+    tenants of one database are applied side by side. Advisory locks are per database already."""
+
+    def __init__(self, conn: Connection, name: str = APPLY_LOCK) -> None:
+        schema = postgres_bound_schema(conn.engine.url)
+        super().__init__(conn, name if schema is None else f"{name}.{schema}")
+
     @property
     def key(self) -> int:
         return fnv1_32(self.name.encode())
@@ -104,7 +116,17 @@ class PostgresLock(Lock):
 
 
 class MysqlLock(Lock):
-    """``GET_LOCK`` waits on the server itself; untested until the MariaDB support lands."""
+    """``GET_LOCK`` waits on the server itself. Its names are server-wide: a target (one database) locks its
+    database's name alone, so the databases of one server are applied side by side (at most 64 characters:
+    a long database name is hashed)."""
+
+    def __init__(self, conn: Connection, name: str = APPLY_LOCK) -> None:
+        database = conn.exec_driver_sql("SELECT DATABASE()").scalar()
+        if database:
+            name = f"{name}.{database}"
+            if len(name) > 64:
+                name = f"{APPLY_LOCK}.{hashlib.sha256(str(database).encode()).hexdigest()[:40]}"
+        super().__init__(conn, name)
 
     def describe(self) -> str:
         return f"GET_LOCK('{self.name}')"

@@ -55,7 +55,8 @@ def pending_files(
         if first < f.version < last.version and f.version not in recorded and not f.is_checkpoint:
             raise AtlembicError(
                 f"migration file {f.name} was added out of order: its version is older than the last "
-                f"applied one ({last.version}); rename it to a newer version"
+                f"applied one ({last.version}); run `atlembic rebase {f.version}` to move it after the latest "
+                "version"
             )
     return [f for f in files if f.version > last.version and not f.is_checkpoint]
 

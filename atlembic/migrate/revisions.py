@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 
 from atlembic import __version__
 
@@ -30,12 +31,31 @@ INTERRUPTED = "atlembic: the run stopped while this statement ran; it may or may
 TYPE_BASELINE, TYPE_EXECUTE, TYPE_RESOLVED = 1, 2, 4
 
 # The table on one engine (the engine, atlembic.engines, names its layout): the column types Ent gives it,
-# where it lives (Atlas's default schema).
+# where it lives (Atlas's default schema; a callable: asked of the target's connection).
 RevisionsLayout: TypeAlias = dict[str, Any]
 SQLITE_LAYOUT: RevisionsLayout = {
     "schema": None, "string": sa.Text, "int": sa.Integer, "time": sa.String, "json": sa.JSON}
+
+
+def postgres_bound_schema(url: URL) -> str | None:
+    """The one schema a PostgreSQL URL binds its connection to: Atlas's ``search_path=tenant_7`` query parameter
+    or libpq's ``options=-csearch_path=tenant_7`` (``-c search_path=...`` too); None for a URL that names no
+    search_path, or several schemas."""
+    value = url.query.get("search_path")
+    if value is None:
+        options = url.query.get("options")
+        found = re.search(r"(?:^|\s)-c\s*search_path\s*=\s*(\S+)", options if isinstance(options, str) else "")
+        value = found[1] if found else None
+    if not isinstance(value, str):
+        return None
+    names = [n.strip().strip('"') for n in value.split(",") if n.strip()]
+    return names[0] if len(names) == 1 and names[0] and not names[0].startswith("$") else None
+
+
+# A schema-bound URL keeps the table in its schema, as Atlas does; any other in the schema atlas_schema_revisions.
 POSTGRES_LAYOUT: RevisionsLayout = {
-    "schema": TABLE, "string": sa.String, "int": sa.BigInteger, "time": lambda: sa.TIMESTAMP(timezone=True),
+    "schema": lambda conn: postgres_bound_schema(conn.engine.url) or TABLE, "string": sa.String,
+    "int": sa.BigInteger, "time": lambda: sa.TIMESTAMP(timezone=True),
     "json": postgresql.JSONB}
 # The URL's database, else a database named atlas_schema_revisions; Ent's types and table options.
 # executed_at is nullable as Ent makes it on MariaDB: a NOT NULL TIMESTAMP may get ON UPDATE

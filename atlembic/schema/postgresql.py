@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
+from atlembic.migrate.revisions import postgres_bound_schema
 from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence, View, split_name
 from atlembic.schema.reflector import Reflector, _by_table
 from atlembic.schema.sqltext import split_top_level
@@ -105,6 +106,8 @@ class PostgresReflector(Reflector):
                 + [f'function "{r[0]}"' for r in functions])
 
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
+        if postgres_bound_schema(self.conn.engine.url) is not None:
+            return ()  # a schema-bound target (search_path=tenant_7) is its schema alone, as in Atlas
         default = self.inspector.default_schema_name
         return tuple(sorted(
             s for s in self.inspector.get_schema_names()
