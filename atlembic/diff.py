@@ -7,7 +7,7 @@ a changed column is one `ModifyColumn` carrying both versions.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from collections.abc import Sequence as Sequence_
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -17,6 +17,7 @@ from atlembic.schema.model import (
     Column,
     Enum,
     ForeignKey,
+    Function,
     Index,
     PrimaryKey,
     Schema,
@@ -257,13 +258,32 @@ class ModifyTrigger:
     desired: Trigger
 
 
+@dataclass(frozen=True)
+class AddFunction:
+    function: Function
+
+
+@dataclass(frozen=True)
+class DropFunction:
+    function: Function
+
+
+@dataclass(frozen=True)
+class ModifyFunction:
+    """The same function (name and argument types) with another definition."""
+
+    current: Function
+    desired: Function
+
+
 Change = (
     AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
     | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
-    | AddTrigger | DropTrigger | ModifyTrigger
+    | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction
 )
-# The changes of objects defined by a statement over tables (views, triggers): planned around the tables' changes.
-DependentChange = AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger
+# The changes of objects defined by a statement (views, triggers, functions): planned around the tables' changes.
+DependentChange = (AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger | AddFunction
+                   | DropFunction | ModifyFunction)
 
 
 @dataclass(frozen=True)
@@ -354,20 +374,24 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
     changes.extend(_diff_named(current.views, desired.views, AddView, DropView, ModifyView))
     changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger))
+    changes.extend(_diff_named(current.functions, desired.functions, AddFunction, DropFunction, ModifyFunction,
+                               key=lambda f: f.key))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
 
 
-def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type) -> Iterable[Any]:
-    """Add / modify / drop for objects identified by name alone (enums, sequences, views, triggers)."""
-    cur = {o.name: o for o in current}
+def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type,
+                key: Callable[[Any], Hashable] = lambda o: o.name) -> Iterable[Any]:
+    """Add / modify / drop for objects identified by name alone (enums, sequences, views, triggers), or by `key`
+    (a function's name and argument types)."""
+    cur = {key(o): o for o in current}
     for obj in desired:
-        if obj.name not in cur:
+        if key(obj) not in cur:
             yield add(obj)
-        elif cur[obj.name] != obj:
-            yield modify(cur[obj.name], obj)
-    names = {o.name for o in desired}
-    yield from (drop(o) for o in current if o.name not in names)
+        elif cur[key(obj)] != obj:
+            yield modify(cur[key(obj)], obj)
+    names = {key(o) for o in desired}
+    yield from (drop(o) for o in current if key(o) not in names)
 
 
 def _applicable_renames(
@@ -614,6 +638,10 @@ def describe_change(change: Change) -> list[str]:
             return [f'{_verb(change)} trigger "{trigger.name}" on "{trigger.table}"']
         case ModifyTrigger(cur, des):
             return [f'change trigger "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case AddFunction(function) | DropFunction(function):
+            return [f'{_verb(change)} {function.kind} "{function.key}"']
+        case ModifyFunction(cur, des):
+            return [f'change {des.kind} "{des.key}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
     raise TypeError(change)  # pragma: no cover - the match above is exhaustive
 
 

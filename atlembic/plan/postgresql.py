@@ -145,6 +145,13 @@ class PostgresPlanner(Planner):
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote(trigger.name)} ON {self.quote_table(trigger.table)}"
 
+    def function_replaceable(self, current: model.Function, desired: model.Function) -> bool:
+        # CREATE OR REPLACE keeps a function's signature (the key) and its result type.
+        return current.procedure == desired.procedure and current.returns == desired.returns
+
+    def drop_function(self, function: model.Function) -> str:
+        return f"DROP {function.kind.upper()} {self.quote_table(function.name)}({function.arguments})"
+
     # -- enums -----------------------------------------------------------------------------------
 
     def _create_enum(self, enum: model.Enum) -> PlannedStatement:

@@ -210,6 +210,29 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Function:
+    """A function or procedure (PostgreSQL, MySQL). Overloads share a name: one is identified by its `arguments`
+    (PostgreSQL's `pg_get_function_identity_arguments`; empty on MySQL, which has none). `returns` is its result
+    type (None for a procedure), `definition` its CREATE statement as the engine spells it back (PostgreSQL:
+    `pg_get_functiondef` without the default schema's name; MySQL: `SHOW CREATE FUNCTION` without the DEFINER)."""
+
+    name: str
+    arguments: str
+    returns: str | None
+    definition: str
+    procedure: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "procedure" if self.procedure else "function"
+
+    @property
+    def key(self) -> str:
+        """What tells overloads apart: the name and the argument types."""
+        return f"{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...] = ()
     enums: tuple[Enum, ...] = field(default=())
@@ -217,6 +240,7 @@ class Schema:
     schemas: tuple[str, ...] = ()  # named schemas besides the default one (PostgreSQL)
     views: tuple[View, ...] = ()
     triggers: tuple[Trigger, ...] = ()
+    functions: tuple[Function, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -227,6 +251,10 @@ class Schema:
     def view(self, name: str) -> View | None:
         return next((v for v in self.views if v.name == name), None)
 
+    def function(self, key: str) -> Function | None:
+        return next((f for f in self.functions if f.key == key), None)
+
     @property
     def is_empty(self) -> bool:
-        return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers)
+        return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers
+                    or self.functions)

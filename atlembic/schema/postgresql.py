@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence, View, split_name
+from atlembic.schema.model import Check, Enum, Function, Index, IndexPart, Sequence, Trigger, View, split_name
 from atlembic.schema.reflector import Reflector, _by_table
 from atlembic.schema.sqltext import split_top_level
 
@@ -73,6 +73,34 @@ ORDER BY 1
 """
 
 
+# Functions and procedures (not aggregates or window functions), an extension's own left out. The definition is
+# pg_get_functiondef's, which always names the schema: the default one's name is taken out below.
+_FUNCTIONS_SQL = """
+SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname,
+       pg_get_function_identity_arguments(p.oid), p.prokind = 'p',
+       CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
+       pg_get_functiondef(p.oid), CASE WHEN n.nspname = current_schema() THEN quote_ident(n.nspname) END
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+# Triggers a user made (not those behind foreign keys), spelled by pg_get_triggerdef (pretty: the table and the
+# function are qualified only outside the search path).
+_TRIGGERS_SQL = """
+SELECT t.tgname, CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname,
+       pg_get_triggerdef(t.oid, true)
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
 
@@ -93,16 +121,27 @@ class PostgresReflector(Reflector):
             out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True))))
         return tuple(out)
 
+    def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
+        rows = self.conn.execute(sa.text(_FUNCTIONS_SQL), {"schemas": list(schemas)}).all()
+        out = []
+        for name, arguments, procedure, returns, definition, default_schema in rows:
+            kind = "PROCEDURE" if procedure else "FUNCTION"
+            if default_schema is not None:  # the target's default schema may have another name
+                definition = definition.replace(f"{kind} {default_schema}.", f"{kind} ", 1)
+            out.append(Function(name, arguments, returns, definition.strip(), procedure))
+        return tuple(out)
+
+    def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
+        rows = self.conn.execute(sa.text(_TRIGGERS_SQL), {"schemas": list(schemas)}).all()
+        return tuple(Trigger(name, table, definition) for name, table, definition in rows)
+
     def unmanaged_objects(self) -> list[str]:
-        triggers = self.conn.exec_driver_sql(
-            "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace ORDER BY 1")
-        # Functions that an extension did not bring.
-        functions = self.conn.exec_driver_sql(
+        # Aggregates and window functions that an extension did not bring.
+        rows = self.conn.exec_driver_sql(
             "SELECT p.proname FROM pg_proc p LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' "
-            "WHERE p.pronamespace = 'public'::regnamespace AND d.objid IS NULL ORDER BY 1")
-        return ([f'trigger "{r[0]}"' for r in triggers]
-                + [f'function "{r[0]}"' for r in functions])
+            "WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('a', 'w') AND d.objid IS NULL "
+            "ORDER BY 1")
+        return [f'aggregate "{r[0]}"' for r in rows]
 
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
         default = self.inspector.default_schema_name

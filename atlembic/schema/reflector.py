@@ -17,6 +17,7 @@ from atlembic.schema.model import (
     Computed,
     Enum,
     ForeignKey,
+    Function,
     Identity,
     Index,
     PrimaryKey,
@@ -52,7 +53,7 @@ class Reflector:
         named = self.schema_names(skip)
         tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
         return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named,
-                      views=self.views(named), triggers=self.triggers(named))
+                      views=self.views(named), triggers=self.triggers(named), functions=self.functions(named))
 
     def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
         """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
@@ -182,6 +183,11 @@ class Reflector:
 
     def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
         """The triggers on the tables and views of the default schema and of `schemas`, sorted by name."""
+        return ()
+
+    def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
+        """The functions and procedures of the default schema and of `schemas` (none an extension brought), sorted
+        by name and arguments."""
         return ()
 
 

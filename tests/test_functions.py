@@ -1,0 +1,317 @@
+"""Functions, procedures and PostgreSQL triggers planned like tables, on real PostgreSQL and MariaDB databases.
+
+The models declare them with DDL events, as SQLAlchemy projects do. Round trips (tests/support/roundtrip.py) apply
+model A, insert rows, plan and apply A -> B, and assert the target reflects equal to a fresh build of B, that B is
+then in sync and that the rows survived; then the functions are called and the triggers fired. The CLI scenario
+goes through revision --autogenerate, upgrade and check.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from atlembic import autogenerate
+from atlembic.devdb import DevDatabase
+from atlembic.diff import AddFunction, DropFunction, ModifyFunction, diff_schemas
+from atlembic.errors import AtlembicError
+from atlembic.schema.model import Function, Schema
+from tests.support.cli import run_cli
+from tests.support.roundtrip import Model, reflect, run_round_trip
+
+pytestmark = pytest.mark.slow
+
+ENGINES = [pytest.param("postgresql", marks=pytest.mark.postgresql), "mysql"]
+
+
+@pytest.fixture
+def fresh(request: pytest.FixtureRequest) -> Callable[[], tuple[DevDatabase, str]]:
+    """(dev database, a new target URL) of the engine the test is parametrized with, one target per call."""
+    make: Callable[[], tuple[DevDatabase, str]] = request.getfixturevalue(
+        {"postgresql": "pg_env", "mysql": "mysql_env"}[request.param])
+    return make
+
+
+@pytest.fixture
+def env(fresh: Callable[[], tuple[DevDatabase, str]]) -> tuple[DevDatabase, str]:
+    return fresh()
+
+
+ROWS = {"item": [{"id": 1, "name": "a", "price": 3}, {"id": 2, "name": "bb", "price": 30}]}
+
+
+def items(md: sa.MetaData, name_type: sa.types.TypeEngine | None = None) -> sa.Table:
+    return sa.Table("item", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                    sa.Column("name", name_type if name_type is not None else sa.String(20)),
+                    sa.Column("price", sa.Integer), sa.Column("label", sa.String(40)))
+
+
+def with_ddl(*statements: str, name_type: sa.types.TypeEngine | None = None) -> Model:
+    def model(md: sa.MetaData) -> None:
+        items(md, name_type)
+        for sql in statements:
+            sa.event.listen(md, "after_create", sa.DDL(sql))
+    return model
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.exec_driver_sql(sql)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def round_trip(env: tuple[DevDatabase, str], tmp_path: Path, a: Model, b: Model, *,
+               allow_destructive: bool = False) -> str:
+    text, survived = run_round_trip(env[0], env[1], tmp_path, a, b, ROWS, allow_destructive=allow_destructive)
+    assert survived["item"] == ROWS["item"]
+    return text
+
+
+def dialect(env: tuple[DevDatabase, str]) -> str:
+    return env[0].dialect_name
+
+
+# A function with a body, per engine: {body} is what it returns for x.
+FUNCTIONS = {
+    "postgresql": "CREATE FUNCTION twice(x integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT {body} $$",
+    "mysql": "CREATE FUNCTION twice(x INTEGER) RETURNS INTEGER DETERMINISTIC RETURN {body}",
+}
+
+
+# -- functions ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fresh", ENGINES, indirect=True)
+def test_function_added_changed_and_dropped(fresh, tmp_path: Path) -> None:
+    env = fresh()
+    fn = FUNCTIONS[dialect(env)]
+    text = round_trip(env, tmp_path, with_ddl(), with_ddl(fn.format(body="x * 2")))
+    assert "CREATE" in text and "FUNCTION" in text and "DEFINER" not in text
+    assert query(env[1], "SELECT twice(price) FROM item ORDER BY id") == [(6,), (60,)]
+
+    env = fresh()
+    changed = round_trip(env, tmp_path / "changed", with_ddl(fn.format(body="x * 2")),
+                         with_ddl(fn.format(body="x + x + 1")))
+    if dialect(env) == "postgresql":  # same signature and result type
+        assert "CREATE OR REPLACE FUNCTION" in changed and "DROP FUNCTION" not in changed
+    else:  # MySQL has no CREATE OR REPLACE FUNCTION
+        assert changed.index("DROP FUNCTION") < changed.index("CREATE FUNCTION")
+    assert query(env[1], "SELECT twice(price) FROM item ORDER BY id") == [(7,), (61,)]
+
+    with pytest.raises(AtlembicError, match=r'DS105: Dropping function "twice'):
+        round_trip(fresh(), tmp_path / "dropped", with_ddl(fn.format(body="x * 2")), with_ddl())
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_result_type_change_drops_and_creates_with_its_readers_postgresql(env, tmp_path: Path) -> None:
+    """CREATE OR REPLACE cannot change the result type: the function is dropped and created, and the view that
+    calls it is dropped before and created after; the plain upgrade applies it (no DS105: re-created)."""
+    view = "CREATE VIEW doubled AS SELECT id, twice(price) AS p FROM item"
+    a = with_ddl("CREATE FUNCTION twice(x integer) RETURNS integer LANGUAGE sql AS $$ SELECT x * 2 $$", view)
+    b = with_ddl("CREATE FUNCTION twice(x integer) RETURNS bigint LANGUAGE sql AS $$ SELECT x::bigint * 2 $$", view)
+    text = round_trip(env, tmp_path, a, b)
+    assert text.index("DROP VIEW") < text.index("DROP FUNCTION") < text.index("CREATE OR REPLACE FUNCTION") \
+        < text.index("CREATE VIEW")
+    assert query(env[1], "SELECT p FROM doubled ORDER BY id") == [(6,), (60,)]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_overloads_are_told_apart_by_their_arguments_postgresql(env, tmp_path: Path) -> None:
+    one = "CREATE FUNCTION tag(x integer) RETURNS text LANGUAGE sql AS $$ SELECT 'int' $$"
+    two = "CREATE FUNCTION tag(x text) RETURNS text LANGUAGE sql AS $$ SELECT 'text' $$"
+    text = round_trip(env, tmp_path, with_ddl(one), with_ddl(one, two))
+    assert text.count("CREATE OR REPLACE FUNCTION") == 1 and "tag(x text)" in text
+    assert query(env[1], "SELECT tag(1), tag('a'::text)") == [("int", "text")]
+    [fn, _] = reflect(env[1]).functions
+    assert fn.key == "tag(x integer)" and "public." not in fn.definition
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_function_reading_a_new_table_is_created_after_it_postgresql(env, tmp_path: Path) -> None:
+    """A SQL function's body is checked when it is created: one that reads a table comes after the table."""
+    def model(md: sa.MetaData) -> None:
+        items(md)
+        sa.Table("note", md, sa.Column("id", sa.Integer, primary_key=True))
+        sa.event.listen(md, "after_create", sa.DDL(
+            "CREATE FUNCTION notes() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM note $$"))
+    text = round_trip(env, tmp_path, with_ddl(), model)
+    assert text.index("CREATE TABLE") < text.index("FUNCTION")
+    assert query(env[1], "SELECT notes()") == [(0,)]
+
+
+@pytest.mark.parametrize("fresh", ["mysql"], indirect=True)
+def test_procedure_with_a_compound_body_mysql(env, tmp_path: Path) -> None:
+    proc = ("CREATE PROCEDURE bump(IN step INTEGER) BEGIN UPDATE item SET price = price + step; "
+            "UPDATE item SET label = 'bumped'; END")
+    round_trip(env, tmp_path, with_ddl(), with_ddl(proc))
+    query(env[1], "CALL bump(1)")
+    assert query(env[1], "SELECT price, label FROM item ORDER BY id") == [(4, "bumped"), (31, "bumped")]
+    [routine] = reflect(env[1]).functions
+    assert routine.procedure and routine.definition.startswith("CREATE PROCEDURE") and "DEFINER" not in \
+        routine.definition
+
+
+# -- PostgreSQL triggers --------------------------------------------------------------------------------------
+
+LABEL_FUNCTION = ("CREATE FUNCTION item_label() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                  "BEGIN NEW.label := {fn}(NEW.name); RETURN NEW; END $$")
+LABEL_TRIGGER = "CREATE TRIGGER item_label BEFORE INSERT ON item FOR EACH ROW EXECUTE FUNCTION item_label()"
+
+
+def inserted_label(url: str) -> list[tuple]:
+    query(url, "INSERT INTO item (id, name, price) VALUES (9, 'Zz', 9)")
+    return query(url, "SELECT label FROM item WHERE id = 9")
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_trigger_and_its_function_postgresql(fresh, tmp_path: Path) -> None:
+    """The function a trigger executes is created before it; a changed body is replaced in place."""
+    upper = with_ddl(LABEL_FUNCTION.format(fn="upper"), LABEL_TRIGGER)
+    env = fresh()
+    text = round_trip(env, tmp_path, with_ddl(), upper)
+    assert text.index("FUNCTION") < text.index("CREATE TRIGGER")
+    assert inserted_label(env[1]) == [("ZZ",)]
+
+    env = fresh()
+    changed = round_trip(env, tmp_path / "body", upper, with_ddl(LABEL_FUNCTION.format(fn="lower"), LABEL_TRIGGER))
+    assert "CREATE OR REPLACE FUNCTION" in changed and "TRIGGER" not in changed
+    assert inserted_label(env[1]) == [("zz",)]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_trigger_changed_and_dropped_postgresql(fresh, tmp_path: Path) -> None:
+    """A changed trigger is dropped and created; a dropped trigger goes before the function it executes."""
+    fn = LABEL_FUNCTION.format(fn="upper")
+    update = LABEL_TRIGGER.replace("BEFORE INSERT", "BEFORE INSERT OR UPDATE")
+    env = fresh()
+    text = round_trip(env, tmp_path, with_ddl(fn, LABEL_TRIGGER), with_ddl(fn, update))
+    assert text.index("DROP TRIGGER") < text.index("CREATE TRIGGER")
+    query(env[1], "UPDATE item SET name = 'qq' WHERE id = 1")
+    assert query(env[1], "SELECT label FROM item WHERE id = 1") == [("QQ",)]
+
+    env = fresh()
+    gone = round_trip(env, tmp_path / "gone", with_ddl(fn, LABEL_TRIGGER), with_ddl(), allow_destructive=True)
+    assert gone.index("DROP TRIGGER") < gone.index("DROP FUNCTION")
+    assert inserted_label(env[1]) == [(None,)]
+    assert reflect(env[1]).functions == () and reflect(env[1]).triggers == ()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_column_type_change_under_a_function_using_trigger_postgresql(env, tmp_path: Path) -> None:
+    fn = LABEL_FUNCTION.format(fn="upper")
+    trigger = LABEL_TRIGGER.replace("FOR EACH ROW", "FOR EACH ROW WHEN (NEW.name IS NOT NULL)")
+    text = round_trip(env, tmp_path, with_ddl(fn, trigger), with_ddl(fn, trigger, name_type=sa.Text()))
+    assert text.index("DROP TRIGGER") < text.index("ALTER TABLE") < text.index("CREATE TRIGGER")
+    assert "FUNCTION" not in text.replace("EXECUTE FUNCTION", "")
+    assert inserted_label(env[1]) == [("ZZ",)]
+
+
+# -- the pieces -----------------------------------------------------------------------------------------------
+
+
+def test_diff_of_functions() -> None:
+    one = Function("f", "x integer", "integer", "CREATE FUNCTION f(x integer) ... 1")
+    two = Function("f", "x integer", "integer", "CREATE FUNCTION f(x integer) ... 2")
+    other = Function("f", "x text", "integer", "CREATE FUNCTION f(x text) ...")
+    diff = diff_schemas(Schema(functions=(one, other)), Schema(functions=(two,)))
+    assert [type(c) for c in diff.changes] == [ModifyFunction, DropFunction]
+    assert diff.describe()[1] == 'drop function "f(x text)"'
+    assert [type(c) for c in diff_schemas(Schema(), Schema(functions=(one,))).changes] == [AddFunction]
+
+
+@pytest.mark.parametrize("fresh", ENGINES, indirect=True)
+def test_definitions_carry_no_dev_server_specifics(env) -> None:
+    dev = env[0]
+    md = sa.MetaData()
+    with_ddl(FUNCTIONS[dialect(env)].format(body="x * 2"))(md)
+    [fn] = autogenerate.desired_schema(dev, md).functions
+    assert "DEFINER" not in fn.definition and "atlembic" not in fn.definition and "public." not in fn.definition
+
+
+# -- through the CLI ------------------------------------------------------------------------------------------
+
+MODELS = '''"""Models with a function, a trigger and a view from DDL events."""
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column({name_type})
+    price: Mapped[int]
+    label: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+for sql in {statements!r}:
+    sa.event.listen(Base.metadata, "after_create", sa.DDL(sql))
+'''
+
+CLI_OBJECTS = {
+    "postgresql": (LABEL_FUNCTION, LABEL_TRIGGER.replace("FOR EACH ROW", "FOR EACH ROW WHEN (NEW.name <> '')")),
+    "mysql": ("CREATE FUNCTION tag(s VARCHAR(40)) RETURNS VARCHAR(40) DETERMINISTIC RETURN {fn}(s)",
+              "CREATE TRIGGER item_label BEFORE INSERT ON item FOR EACH ROW SET NEW.label = tag(NEW.name)"),
+}
+
+
+@pytest.mark.parametrize("fresh", ENGINES, indirect=True)
+def test_functions_and_triggers_through_the_cli(env, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """revision, upgrade, rows; then a changed function body with a column type change under the trigger, check,
+    check --drift; then the function and trigger removed: refused until --allow-destructive."""
+    from tests.test_cli import SAMPLE
+
+    engine = dialect(env)
+    project = tmp_path / "project"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))
+    server = request.getfixturevalue("pg_server" if engine == "postgresql" else "mysql_server")
+    dev_url = server.url("postgres") if engine == "postgresql" else server.url()
+    args = ["--url", env[1], "--dev-url", dev_url.render_as_string(hide_password=False)]
+    function, trigger = CLI_OBJECTS[engine]
+
+    def write(name_type: str, *statements: str) -> None:
+        (project / "models.py").write_text(MODELS.format(name_type=name_type, statements=list(statements)))
+        sys.modules.pop("models", None)  # the CLI runs in this process: its env.py imports the new models
+
+    write("sa.String(20)", function.format(fn="upper"), trigger)
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "init")
+    run_cli(project, *args, "upgrade", "head")
+    query(env[1], "INSERT INTO item (id, name, price) VALUES (1, 'a', 3), (2, 'bb', 30)")
+    assert inserted_label(env[1]) == [("ZZ",)]
+
+    write("sa.Text()", function.format(fn="lower"), trigger)
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "change")
+    run_cli(project, *args, "upgrade", "head")
+    run_cli(project, *args, "check")
+    run_cli(project, *args, "check", "--drift")
+    query(env[1], "DELETE FROM item WHERE id = 9")
+    assert inserted_label(env[1]) == [("zz",)]
+    assert query(env[1], "SELECT id, name FROM item WHERE id < 9 ORDER BY id") == [(1, "a"), (2, "bb")]
+
+    write("sa.Text()")
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "none")
+    refused = run_cli(project, *args, "upgrade", "head", check=False)
+    assert refused.returncode != 0 and "DS105: Dropping function" in refused.stdout + refused.stderr
+    run_cli(project, *args, "upgrade", "head", "--allow-destructive")
+    run_cli(project, *args, "check")
+    after = reflect(env[1])
+    assert after.functions == () and after.triggers == ()
+    sys.modules.pop("models", None)
