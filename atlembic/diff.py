@@ -16,6 +16,7 @@ from atlembic.schema.model import (
     Check,
     Column,
     Enum,
+    Extension,
     ForeignKey,
     Function,
     Index,
@@ -276,10 +277,29 @@ class ModifyFunction:
     desired: Function
 
 
+@dataclass(frozen=True)
+class AddExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class DropExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class ModifyExtension:
+    """The extension moved to another schema."""
+
+    current: Extension
+    desired: Extension
+
+
 Change = (
     AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
     | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
-    | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction
+    | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction | AddExtension
+    | DropExtension | ModifyExtension
 )
 # The changes of objects defined by a statement (views, triggers, functions): planned around the tables' changes.
 DependentChange = (AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger | AddFunction
@@ -345,6 +365,9 @@ class SchemaDiff:
 
 def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = None) -> SchemaDiff:
     changes: list[Change] = [AddSchema(s) for s in desired.schemas if s not in current.schemas]
+    extensions = list(_diff_named(current.extensions, desired.extensions, AddExtension, DropExtension,
+                                  ModifyExtension))
+    changes.extend(c for c in extensions if not isinstance(c, DropExtension))
     table_renames, column_renames = _applicable_renames(current, desired, renames or Renames())
     changes.extend(RenameTable(old, new) for new, old in table_renames.items())
     renamed = _apply_renames(current, table_renames, column_renames)
@@ -376,6 +399,7 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger))
     changes.extend(_diff_named(current.functions, desired.functions, AddFunction, DropFunction, ModifyFunction,
                                key=lambda f: f.key))
+    changes.extend(c for c in extensions if isinstance(c, DropExtension))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
 
@@ -638,6 +662,10 @@ def describe_change(change: Change) -> list[str]:
             return [f'{_verb(change)} trigger "{trigger.name}" on "{trigger.table}"']
         case ModifyTrigger(cur, des):
             return [f'change trigger "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case AddExtension(extension) | DropExtension(extension):
+            return [f'{_verb(change)} extension "{extension.name}"']
+        case ModifyExtension(cur, des):
+            return [f'move extension "{cur.name}" from schema {cur.schema!r} to {des.schema!r}']
         case AddFunction(function) | DropFunction(function):
             return [f'{_verb(change)} {function.kind} "{function.key}"']
         case ModifyFunction(cur, des):

@@ -315,3 +315,59 @@ def test_functions_and_triggers_through_the_cli(env, tmp_path: Path, request: py
     after = reflect(env[1])
     assert after.functions == () and after.triggers == ()
     sys.modules.pop("models", None)
+
+
+# -- PostgreSQL extensions ------------------------------------------------------------------------------------
+
+
+def with_citext(*, column: bool = True, extension: bool = True) -> Model:
+    """`item`, the citext extension (made before the tables, as projects do with a before_create event) and a
+    CITEXT column that needs it."""
+    from sqlalchemy.dialects.postgresql import CITEXT
+
+    def model(md: sa.MetaData) -> None:
+        table = items(md)
+        if column:
+            table.append_column(sa.Column("email", CITEXT))
+        if extension:
+            sa.event.listen(md, "before_create", sa.DDL("CREATE EXTENSION IF NOT EXISTS citext"))
+    return model
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_extension_added_before_what_uses_it_and_dropped_after_postgresql(fresh, tmp_path: Path) -> None:
+    env = fresh()
+    text = round_trip(env, tmp_path, with_ddl(), with_citext())
+    assert text.index("CREATE EXTENSION IF NOT EXISTS") < text.index("ALTER TABLE")
+    query(env[1], "UPDATE item SET email = 'A@x.org' WHERE id = 1")
+    assert query(env[1], "SELECT id FROM item WHERE email = 'a@X.ORG'") == [(1,)]
+    schema = reflect(env[1])
+    # The extension's own functions, types and operators are not the project's objects.
+    assert [e.name for e in schema.extensions] == ["citext"] and schema.functions == ()
+
+    env = fresh()
+    with pytest.raises(AtlembicError, match=r'DS107: Dropping extension "citext"'):
+        round_trip(env, tmp_path / "gone", with_citext(column=False), with_citext(column=False, extension=False))
+    env = fresh()
+    gone = round_trip(env, tmp_path / "dropped", with_citext(), with_citext(column=False, extension=False),
+                      allow_destructive=True)
+    assert gone.index("DROP COLUMN") < gone.index("DROP EXTENSION")
+    assert reflect(env[1]).extensions == ()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_extension_missing_on_the_dev_server_names_the_os_package_postgresql(fresh) -> None:
+    dev = fresh()[0]
+    with pytest.raises(AtlembicError) as caught:
+        autogenerate.desired_schema(dev, _metadata(with_ddl("CREATE EXTENSION IF NOT EXISTS vector")))
+    message = str(caught.value)
+    assert "\n" not in message and 'extension "vector"' in message
+    assert "postgresql-15-pgvector" in message and "--dev-url" in message
+
+
+def _metadata(model: Model) -> sa.MetaData:
+    md = sa.MetaData()
+    model(md)
+    return md

@@ -85,5 +85,8 @@ def _load_each(conn: sa.Connection, statements: Sequence[str]) -> None:
         try:
             execute_as_written(conn, sql)
         except Exception as exc:
+            missing = engine_for(conn).missing_on_dev_server(str(exc), conn)
+            if missing is not None:
+                raise AtlembicError(f"models: {missing}") from exc
             first = " ".join(sql.split())[:120]
             raise AtlembicError(f'models: the dev database rejected "{first}": {exc}') from exc

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy.engine import Connection
+
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
 from atlembic.migrate.lexer import POSTGRES_SCAN
@@ -12,6 +16,14 @@ from atlembic.plan.postgresql import PostgresPlanner
 from atlembic.schema.postgresql import PostgresReflector
 
 __all__ = ["POSTGRESQL", "PostgreSQL"]
+
+_NOT_AVAILABLE = re.compile(r'extension "([^"]+)" is not available|could not open extension control file '
+                            r'"[^"]*/([^"/]+)\.control"')
+# Debian's packages of the extensions postgresql-NN does not ship (its contrib ones are all there), by the name
+# the package carries after postgresql-NN-.
+_PACKAGES = {"vector": "pgvector", "postgis": "postgis-3", "postgis_raster": "postgis-3",
+             "postgis_topology": "postgis-3", "postgis_tiger_geocoder": "postgis-3",
+             "address_standardizer": "postgis-3", "pg_cron": "cron", "pg_partman": "partman", "pg_repack": "repack"}
 
 
 class PostgreSQL(Engine):
@@ -32,6 +44,16 @@ class PostgreSQL(Engine):
     scan_options = POSTGRES_SCAN
     revisions = POSTGRES_LAYOUT
     connect_timeout = True
+
+    def missing_on_dev_server(self, error: str, conn: Connection) -> str | None:
+        match = _NOT_AVAILABLE.search(error)
+        if match is None:
+            return None
+        name = match.group(1) or match.group(2)
+        major = (conn.dialect.server_version_info or (15,))[0]
+        package = f"postgresql-{major}-{_PACKAGES.get(name, name.replace('_', '-'))}"
+        return (f'extension "{name}" is not installed on the dev database\'s PostgreSQL {major} server: install the '
+                f"OS package {package} (Debian/Ubuntu) there, or pass --dev-url of a server that has it")
 
     def dev_dialect(self) -> DevDialect:
         # On first use: the cluster machinery (and what it imports) only when a dev database is needed.

@@ -159,5 +159,5 @@ def downgrade_review(settings: Settings, diff: SchemaDiff, dialect: str) -> tupl
     findings = analyze_diff(diff, normalize_dialect(dialect), LintConfig.from_options(settings.options),
                             "downgrade plan")
     losses = data_loss(diff) + [f"{f.code}: {f.message}" for f in findings
-                                if f.error and f.code not in ("DS102", "DS103", "DS104", "DS105", "DS106")]
+                                if f.error and f.code not in ("DS102", "DS103", "DS104", "DS105", "DS106", "DS107")]
     return losses, findings

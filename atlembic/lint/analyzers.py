@@ -24,6 +24,7 @@ from atlembic.diff import (
     AddUnique,
     AddView,
     DropColumn,
+    DropExtension,
     DropForeignKey,
     DropFunction,
     DropSchema,
@@ -79,9 +80,10 @@ class Destructive(Analyzer):
     """Source: Atlas ``sql/sqlcheck/destructive/destructive.go``."""
 
     name = "destructive"
-    # DS104-DS106 are atlembic's (Atlas's OSS analyzers do not manage views, functions or triggers).
+    # DS104-DS107 are atlembic's (Atlas's OSS analyzers do not manage views, functions, triggers or extensions).
     codes = {"DS101": "schema dropped", "DS102": "table dropped", "DS103": "non-virtual column dropped",
-             "DS104": "view dropped", "DS105": "function or procedure dropped", "DS106": "trigger dropped"}
+             "DS104": "view dropped", "DS105": "function or procedure dropped", "DS106": "trigger dropped",
+             "DS107": "extension dropped"}
     error_by_default = True
 
     def run(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -118,6 +120,8 @@ class Destructive(Analyzer):
                         and not _made_again(ctx, step, AddTrigger, change.trigger.name) \
                         and step.after.table(change.trigger.table) is not None:  # not with its table
                     yield Diagnostic(step, "DS106", f'Dropping trigger "{change.trigger.name}"')
+                elif isinstance(change, DropExtension) and change.extension in ctx.start.extensions:
+                    yield Diagnostic(step, "DS107", f'Dropping extension "{change.extension.name}"')
 
 
 def _made_again(ctx: FileContext, step: Step, add: type[AddView | AddFunction | AddTrigger], name: str) -> bool:

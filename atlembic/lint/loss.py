@@ -8,6 +8,7 @@ import re
 
 from atlembic.diff import (
     DropColumn,
+    DropExtension,
     DropFunction,
     DropTable,
     DropTrigger,
@@ -58,8 +59,9 @@ def narrows(old: str, new: str) -> bool:
 
 
 def data_loss(diff: SchemaDiff) -> list[str]:
-    """The planned changes that drop data: tables, columns, narrower column types, enum labels, views, functions and
-    triggers (what the models stop declaring; a view re-created around a change is not a change of the diff)."""
+    """The planned changes that drop data: tables, columns, narrower column types, enum labels, views, functions,
+    triggers and extensions (what the models stop declaring; a view re-created around a change is not a change of
+    the diff)."""
     found: list[str] = []
     for change in diff.changes:
         if isinstance(change, DropTable):
@@ -68,6 +70,8 @@ def data_loss(diff: SchemaDiff) -> list[str]:
             found.append(f'drop {change.view.kind} "{change.view.name}"')
         elif isinstance(change, DropFunction):
             found.append(f'drop {change.function.kind} "{change.function.key}"')
+        elif isinstance(change, DropExtension):
+            found.append(f'drop extension "{change.extension.name}"')
         elif isinstance(change, DropTrigger):
             found.append(f'drop trigger "{change.trigger.name}"')
         elif isinstance(change, ModifyEnum):

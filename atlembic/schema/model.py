@@ -233,6 +233,16 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """A PostgreSQL extension and the schema it was created in (None: the default one). Its version is the server's
+    business: a dev server and a target may ship different ones. Its own functions, types, tables and views are
+    never the project's objects."""
+
+    name: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...] = ()
     enums: tuple[Enum, ...] = field(default=())
@@ -241,6 +251,7 @@ class Schema:
     views: tuple[View, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     functions: tuple[Function, ...] = ()
+    extensions: tuple[Extension, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -257,4 +268,4 @@ class Schema:
     @property
     def is_empty(self) -> bool:
         return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers
-                    or self.functions)
+                    or self.functions or self.extensions)

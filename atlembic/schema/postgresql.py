@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Check, Enum, Function, Index, IndexPart, Sequence, Trigger, View, split_name
+from atlembic.schema.model import (
+    Check,
+    Enum,
+    Extension,
+    Function,
+    Index,
+    IndexPart,
+    Sequence,
+    Table,
+    Trigger,
+    View,
+    split_name,
+)
 from atlembic.schema.reflector import Reflector, _by_table
 from atlembic.schema.sqltext import split_top_level
 
@@ -52,7 +65,7 @@ FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND NOT EXISTS (
-  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'e'))
 ORDER BY c.relname
 """
 
@@ -101,6 +114,22 @@ ORDER BY 1, 2
 """
 
 
+# Every extension but plpgsql, which each database has from the start.
+_EXTENSIONS_SQL = """
+SELECT e.extname, CASE WHEN n.nspname = current_schema() THEN NULL ELSE n.nspname END
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname <> 'plpgsql'
+ORDER BY 1
+"""
+
+# The tables an extension made (PostGIS's spatial_ref_sys): its own, never the project's.
+_EXTENSION_TABLES_SQL = """
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+WHERE d.deptype = 'e' AND c.relkind IN ('r', 'p') AND n.nspname = COALESCE(CAST(:schema AS text), current_schema())
+"""
+
+
 class PostgresReflector(Reflector):
     dialect_name = "postgresql"
 
@@ -120,6 +149,13 @@ class PostgresReflector(Reflector):
             definition = f"CREATE {kind} {spelled}{with_options} AS\n{query.strip().rstrip(';')}{data}"
             out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True))))
         return tuple(out)
+
+    def extensions(self) -> tuple[Extension, ...]:
+        return tuple(Extension(name, schema) for name, schema in self.conn.execute(sa.text(_EXTENSIONS_SQL)))
+
+    def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
+        owned = self.conn.execute(sa.text(_EXTENSION_TABLES_SQL), {"schema": schema}).scalars().all()
+        return super().tables(schema, skip | set(owned), only)
 
     def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
         rows = self.conn.execute(sa.text(_FUNCTIONS_SQL), {"schemas": list(schemas)}).all()

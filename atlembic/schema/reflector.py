@@ -16,6 +16,7 @@ from atlembic.schema.model import (
     Column,
     Computed,
     Enum,
+    Extension,
     ForeignKey,
     Function,
     Identity,
@@ -53,7 +54,8 @@ class Reflector:
         named = self.schema_names(skip)
         tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
         return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named,
-                      views=self.views(named), triggers=self.triggers(named), functions=self.functions(named))
+                      views=self.views(named), triggers=self.triggers(named), functions=self.functions(named),
+                      extensions=self.extensions())
 
     def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
         """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
@@ -183,6 +185,10 @@ class Reflector:
 
     def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
         """The triggers on the tables and views of the default schema and of `schemas`, sorted by name."""
+        return ()
+
+    def extensions(self) -> tuple[Extension, ...]:
+        """The extensions the database has (none on engines without them)."""
         return ()
 
     def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
