@@ -20,6 +20,7 @@ from atlembic.schema.model import (
     ForeignKey,
     Function,
     Index,
+    Policy,
     PrimaryKey,
     Schema,
     Sequence,
@@ -295,15 +296,40 @@ class ModifyExtension:
     desired: Extension
 
 
+@dataclass(frozen=True)
+class AddPolicy:
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class DropPolicy:
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class ModifyPolicy:
+    current: Policy
+    desired: Policy
+
+
+@dataclass(frozen=True)
+class ChangeRowSecurity:
+    """ENABLE (or DISABLE) ROW LEVEL SECURITY on a table both sides have, or one added."""
+
+    table: str
+    enabled: bool
+
+
 Change = (
     AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
     | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
     | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction | AddExtension
-    | DropExtension | ModifyExtension
+    | DropExtension | ModifyExtension | AddPolicy | DropPolicy | ModifyPolicy | ChangeRowSecurity
 )
-# The changes of objects defined by a statement (views, triggers, functions): planned around the tables' changes.
+# The changes of objects defined by a statement (views, triggers, functions, policies): planned around the tables'
+# changes.
 DependentChange = (AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger | AddFunction
-                   | DropFunction | ModifyFunction)
+                   | DropFunction | ModifyFunction | AddPolicy | DropPolicy | ModifyPolicy)
 
 
 @dataclass(frozen=True)
@@ -399,6 +425,11 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger))
     changes.extend(_diff_named(current.functions, desired.functions, AddFunction, DropFunction, ModifyFunction,
                                key=lambda f: f.key))
+    changes.extend(_diff_named(current.policies, desired.policies, AddPolicy, DropPolicy, ModifyPolicy,
+                               key=lambda p: p.key))
+    changes.extend(ChangeRowSecurity(t, True) for t in desired.row_security if t not in current.row_security)
+    changes.extend(ChangeRowSecurity(t, False) for t in current.row_security  # a dropped table takes it along
+                   if t not in desired.row_security and desired.table(t) is not None)
     changes.extend(c for c in extensions if isinstance(c, DropExtension))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
@@ -662,6 +693,12 @@ def describe_change(change: Change) -> list[str]:
             return [f'{_verb(change)} trigger "{trigger.name}" on "{trigger.table}"']
         case ModifyTrigger(cur, des):
             return [f'change trigger "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case AddPolicy(policy) | DropPolicy(policy):
+            return [f'{_verb(change)} policy "{policy.name}" on "{policy.table}"']
+        case ModifyPolicy(cur, des):
+            return [f'change policy "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case ChangeRowSecurity(table, enabled):
+            return [f'{"enable" if enabled else "disable"} row level security on "{table}"']
         case AddExtension(extension) | DropExtension(extension):
             return [f'{_verb(change)} extension "{extension.name}"']
         case ModifyExtension(cur, des):

@@ -44,7 +44,7 @@ from atlembic.config import (
 )
 from atlembic.errors import AtlembicError, mask_url, missing_async_support, no_config_file, one_line
 from atlembic.provider import merge_metadata
-from atlembic.schema.model import Extension, Function, Schema, Table, Trigger, View, split_name
+from atlembic.schema.model import Extension, Function, Policy, Schema, Table, Trigger, View, split_name
 
 __all__ = ["OWN_THREAD_PREFIX", "REDIRECTED_FROM", "CapturedEnvironment", "ConnectGuard", "SchemaFilter",
            "capture_environment", "entered", "import_metadata", "isolated_run", "load_schema_filter",
@@ -599,10 +599,11 @@ class SchemaFilter:
         cur_triggers, des_triggers = judge.dependents(current.triggers, desired.triggers)
         cur_functions, des_functions = judge.dependents(current.functions, desired.functions)
         cur_extensions, des_extensions = judge.dependents(current.extensions, desired.extensions)
+        cur_policies, des_policies = judge.dependents(current.policies, desired.policies)
         return (replace(_replace_schema(current, cur_tables, keep), views=cur_views, triggers=cur_triggers,
-                        functions=cur_functions, extensions=cur_extensions),
+                        functions=cur_functions, extensions=cur_extensions, policies=cur_policies),
                 replace(_replace_schema(desired, des_tables, keep), views=des_views, triggers=des_triggers,
-                        functions=des_functions, extensions=des_extensions))
+                        functions=des_functions, extensions=des_extensions, policies=des_policies))
 
     def converted(self, schema: Schema) -> tuple[Schema, list[str]]:
         """`schema` (made by an Alembic history) without what the filters exclude, and what that was (as
@@ -646,11 +647,11 @@ def _calls_metadata(calls: Sequence[dict[str, Any]]) -> MetaData | None:
         return None
 
 
-def _object_type(obj: View | Trigger | Function | Extension) -> str:
-    """The ``type_`` filters are called with for a view, trigger, function or extension (alembic_utils' entity
-    types)."""
-    if isinstance(obj, Trigger | Function | Extension):
-        return {Trigger: "trigger", Function: "function", Extension: "extension"}[type(obj)]
+def _object_type(obj: View | Trigger | Function | Extension | Policy) -> str:
+    """The ``type_`` filters are called with for a view, trigger, function, extension or policy (alembic_utils'
+    entity types)."""
+    if isinstance(obj, Trigger | Function | Extension | Policy):
+        return {Trigger: "trigger", Function: "function", Extension: "extension", Policy: "policy"}[type(obj)]
     return "materialized_view" if obj.materialized else "view"
 
 
@@ -711,11 +712,11 @@ class _Judge:
         kept_cur, kept_des = [], []
         for key in dict.fromkeys([*cur, *des]):
             c, d = cur.get(key), des.get(key)
-            either: View | Trigger | Function | Extension = d if d is not None else cur[key]
+            either: View | Trigger | Function | Extension | Policy = d if d is not None else cur[key]
             schema, bare = split_name(either.name)
             type_ = _object_type(either)
             parents: dict[str, Any] = {"schema_name": schema}
-            if isinstance(either, Trigger):
+            if isinstance(either, Trigger | Policy):
                 parents["table_name"] = split_name(either.table)[1]
             if not self.schema(schema) or not self.name(bare, type_, parents):
                 continue

@@ -19,6 +19,7 @@ from atlembic.diff import (
     AddForeignKey,
     AddFunction,
     AddIndex,
+    AddPolicy,
     AddTable,
     AddTrigger,
     AddUnique,
@@ -27,6 +28,7 @@ from atlembic.diff import (
     DropExtension,
     DropForeignKey,
     DropFunction,
+    DropPolicy,
     DropSchema,
     DropTable,
     DropTrigger,
@@ -80,10 +82,11 @@ class Destructive(Analyzer):
     """Source: Atlas ``sql/sqlcheck/destructive/destructive.go``."""
 
     name = "destructive"
-    # DS104-DS107 are atlembic's (Atlas's OSS analyzers do not manage views, functions, triggers or extensions).
+    # DS104-DS108 are atlembic's (Atlas's OSS analyzers do not manage views, functions, triggers, extensions or
+    # policies).
     codes = {"DS101": "schema dropped", "DS102": "table dropped", "DS103": "non-virtual column dropped",
              "DS104": "view dropped", "DS105": "function or procedure dropped", "DS106": "trigger dropped",
-             "DS107": "extension dropped"}
+             "DS107": "extension dropped", "DS108": "policy dropped"}
     error_by_default = True
 
     def run(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -120,20 +123,26 @@ class Destructive(Analyzer):
                         and not _made_again(ctx, step, AddTrigger, change.trigger.name) \
                         and step.after.table(change.trigger.table) is not None:  # not with its table
                     yield Diagnostic(step, "DS106", f'Dropping trigger "{change.trigger.name}"')
+                elif isinstance(change, DropPolicy) and change.policy in ctx.start.policies \
+                        and not _made_again(ctx, step, AddPolicy, change.policy.key) \
+                        and step.after.table(change.policy.table) is not None:  # not with its table
+                    policy = change.policy
+                    yield Diagnostic(step, "DS108", f'Dropping policy "{policy.name}" on "{policy.table}"')
                 elif isinstance(change, DropExtension) and change.extension in ctx.start.extensions:
                     yield Diagnostic(step, "DS107", f'Dropping extension "{change.extension.name}"')
 
 
-def _made_again(ctx: FileContext, step: Step, add: type[AddView | AddFunction | AddTrigger], name: str) -> bool:
+def _made_again(ctx: FileContext, step: Step, add: type[AddView | AddFunction | AddTrigger | AddPolicy],
+                name: str) -> bool:
     """Whether a later statement of the file creates the view (function, trigger) again: a dependent dropped around
     a change of what it reads (a column type, a SQLite rebuild, a function's result type) and re-created is no
     drop."""
     return any(isinstance(c, add) and _key(c) == name for later in ctx.later_steps(step) for c in later.changes)
 
 
-def _key(change: AddView | AddFunction | AddTrigger) -> str:
-    if isinstance(change, AddFunction):
-        return change.function.key
+def _key(change: AddView | AddFunction | AddTrigger | AddPolicy) -> str:
+    if isinstance(change, AddFunction | AddPolicy):
+        return change.function.key if isinstance(change, AddFunction) else change.policy.key
     return change.view.name if isinstance(change, AddView) else change.trigger.name
 
 

@@ -10,6 +10,7 @@ from atlembic.diff import (
     DropColumn,
     DropExtension,
     DropFunction,
+    DropPolicy,
     DropTable,
     DropTrigger,
     DropView,
@@ -60,8 +61,8 @@ def narrows(old: str, new: str) -> bool:
 
 def data_loss(diff: SchemaDiff) -> list[str]:
     """The planned changes that drop data: tables, columns, narrower column types, enum labels, views, functions,
-    triggers and extensions (what the models stop declaring; a view re-created around a change is not a change of
-    the diff)."""
+    triggers, policies and extensions (what the models stop declaring; a view re-created around a change is not a
+    change of the diff)."""
     found: list[str] = []
     for change in diff.changes:
         if isinstance(change, DropTable):
@@ -70,6 +71,8 @@ def data_loss(diff: SchemaDiff) -> list[str]:
             found.append(f'drop {change.view.kind} "{change.view.name}"')
         elif isinstance(change, DropFunction):
             found.append(f'drop {change.function.kind} "{change.function.key}"')
+        elif isinstance(change, DropPolicy):
+            found.append(f'drop policy "{change.policy.name}" on "{change.policy.table}"')
         elif isinstance(change, DropExtension):
             found.append(f'drop extension "{change.extension.name}"')
         elif isinstance(change, DropTrigger):

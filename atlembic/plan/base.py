@@ -17,12 +17,15 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
 from atlembic.diff import (
     AddFunction,
+    AddPolicy,
     AddTrigger,
     AddView,
     DropFunction,
+    DropPolicy,
     DropTrigger,
     DropView,
     ModifyFunction,
+    ModifyPolicy,
     ModifyTrigger,
     ModifyView,
     RenameTable,
@@ -92,6 +95,9 @@ class Planner:
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote_table(trigger.name)}"
 
+    def drop_policy(self, policy: model.Policy) -> str:
+        raise NotImplementedError(f"{self.dialect_name} has no row-level-security policies")
+
     def function_replaceable(self, current: model.Function, desired: model.Function) -> bool:
         """Whether `desired`'s CREATE OR REPLACE turns `current` into it (no by default: drop and create)."""
         return False
@@ -100,14 +106,14 @@ class Planner:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}"
 
     def dependents(self, diff: SchemaDiff) -> tuple[list[PlannedStatement], list[PlannedStatement]]:
-        """(before, after) the tables' statements: the views and triggers that go (removed from the models,
+        """(before, after) the tables' statements: the views, triggers and policies that go (removed from the models,
         changed beyond CREATE OR REPLACE, or over a table changed in a way the engine refuses under them, or reading
         a function that is dropped, and what reads those, transitively) dropped first, dependents before what they
         read, then the functions changed beyond CREATE OR REPLACE dropped and the functions that read no table,
         view or type created; after: the other functions and the desired views created or replaced (read before
-        readers), the triggers created and last the functions removed from the models dropped. Re-creating
-        dependents around a change is no drop of the models' objects: only DropView / DropTrigger / DropFunction
-        are."""
+        readers), the triggers and policies created and last the functions removed from the models dropped. Re-creating
+        dependents around a change is no drop of the models' objects: only DropView / DropTrigger / DropFunction /
+        DropPolicy are."""
         current, desired = diff.current, diff.desired
         gone_views = {c.view.name for c in diff.changes if isinstance(c, DropView)}
         gone_views |= {c.current.name for c in diff.changes
@@ -129,8 +135,13 @@ class Planner:
                 break
         gone_triggers |= {t.name for t in current.triggers
                           if _bare(t.table) in read or _mentions(t.definition, read)}
-        before = [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
-                  for t in current.triggers if t.name in gone_triggers]
+        gone_policies = {c.policy.key for c in diff.changes if isinstance(c, DropPolicy)}
+        gone_policies |= {c.current.key for c in diff.changes if isinstance(c, ModifyPolicy)}
+        gone_policies |= {p.key for p in current.policies if _bare(p.table) in read or _mentions(p.definition, read)}
+        before = [PlannedStatement(f'Drop policy "{p.name}" on "{p.table}"', self.drop_policy(p))
+                  for p in current.policies if p.key in gone_policies]
+        before += [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
+                   for t in current.triggers if t.name in gone_triggers]
         before += [PlannedStatement(f'Drop "{v.name}" {v.kind}', self.drop_view(v))
                    for v in reversed(view_order(current.views)) if v.name in gone_views]
         before += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in redone]
@@ -156,6 +167,9 @@ class Planner:
         made_triggers = {c.trigger.name for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
         after += [PlannedStatement(f'Create trigger "{t.name}" on "{t.table}"', t.definition)
                   for t in desired.triggers if t.name in made_triggers]
+        made_policies = {c.policy.key for c in diff.changes if isinstance(c, AddPolicy)} | gone_policies
+        after += [PlannedStatement(f'Create policy "{p.name}" on "{p.table}"', p.definition)
+                  for p in desired.policies if p.key in made_policies]
         after += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in removed]
         return before, after
 

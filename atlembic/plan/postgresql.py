@@ -24,6 +24,7 @@ from atlembic.diff import (
     AddTable,
     AddUnique,
     ChangePrimaryKey,
+    ChangeRowSecurity,
     ChangeTableComment,
     DropCheck,
     DropColumn,
@@ -122,6 +123,11 @@ class PostgresPlanner(Planner):
                     if isinstance(c, AddForeignKey)]
         for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
+        for change in diff.changes:
+            if isinstance(change, ChangeRowSecurity):
+                verb = "ENABLE" if change.enabled else "DISABLE"
+                out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
+                                            f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
@@ -151,6 +157,9 @@ class PostgresPlanner(Planner):
 
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote(trigger.name)} ON {self.quote_table(trigger.table)}"
+
+    def drop_policy(self, policy: model.Policy) -> str:
+        return f"DROP POLICY {self.quote(policy.name)} ON {self.quote_table(policy.table)}"
 
     def function_replaceable(self, current: model.Function, desired: model.Function) -> bool:
         # CREATE OR REPLACE keeps a function's signature (the key) and its result type.

@@ -233,6 +233,21 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """A row-level-security policy on a table (PostgreSQL): `definition` is its CREATE POLICY statement built from
+    pg_policies (the engine's normalized USING and WITH CHECK expressions, its roles, command and kind)."""
+
+    name: str
+    table: str
+    definition: str
+
+    @property
+    def key(self) -> str:
+        """Policy names are unique per table."""
+        return f"{self.name} on {self.table}"
+
+
+@dataclass(frozen=True)
 class Extension:
     """A PostgreSQL extension and the schema it was created in (None: the default one). Its version is the server's
     business: a dev server and a target may ship different ones. Its own functions, types, tables and views are
@@ -252,6 +267,8 @@ class Schema:
     triggers: tuple[Trigger, ...] = ()
     functions: tuple[Function, ...] = ()
     extensions: tuple[Extension, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    row_security: tuple[str, ...] = ()  # the tables with ENABLE ROW LEVEL SECURITY (PostgreSQL)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -268,4 +285,4 @@ class Schema:
     @property
     def is_empty(self) -> bool:
         return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers
-                    or self.functions or self.extensions)
+                    or self.functions or self.extensions or self.policies or self.row_security)

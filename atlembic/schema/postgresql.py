@@ -15,6 +15,7 @@ from atlembic.schema.model import (
     Function,
     Index,
     IndexPart,
+    Policy,
     Sequence,
     Table,
     Trigger,
@@ -114,6 +115,27 @@ ORDER BY 1, 2
 """
 
 
+_QUALIFIED = "CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname"
+_POLICIES_SQL = f"""
+SELECT p.polname, {_QUALIFIED}, p.polpermissive,
+       CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE'
+                     ELSE 'ALL' END,
+       CASE WHEN p.polroles = '{{0}}' THEN 'PUBLIC'
+            ELSE array_to_string(ARRAY(SELECT quote_ident(rolname) FROM pg_roles WHERE oid = ANY(p.polroles)
+                                       ORDER BY rolname), ', ') END,
+       pg_get_expr(p.polqual, p.polrelid, true), pg_get_expr(p.polwithcheck, p.polrelid, true)
+FROM pg_policy p
+JOIN pg_class c ON c.oid = p.polrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() OR n.nspname = ANY(:schemas)
+ORDER BY 2, 1
+"""
+_ROW_SECURITY_SQL = f"""
+SELECT {_QUALIFIED} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
+ORDER BY 1
+"""
+
 # Every extension but plpgsql, which each database has from the start.
 _EXTENSIONS_SQL = """
 SELECT e.extname, CASE WHEN n.nspname = current_schema() THEN NULL ELSE n.nspname END
@@ -149,6 +171,22 @@ class PostgresReflector(Reflector):
             definition = f"CREATE {kind} {spelled}{with_options} AS\n{query.strip().rstrip(';')}{data}"
             out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True))))
         return tuple(out)
+
+    def policies(self, schemas: tuple[str, ...]) -> tuple[Policy, ...]:
+        rows = self.conn.execute(sa.text(_POLICIES_SQL), {"schemas": list(schemas)}).all()
+        quote = self.conn.dialect.identifier_preparer.quote
+        out = []
+        for name, table, permissive, command, roles, using, check in rows:
+            schema, bare = split_name(table)
+            on = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
+            definition = (f"CREATE POLICY {quote(name)} ON {on} AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} "
+                          f"FOR {command} TO {roles}" + (f" USING ({using})" if using is not None else "")
+                          + (f" WITH CHECK ({check})" if check is not None else ""))
+            out.append(Policy(name, table, definition))
+        return tuple(out)
+
+    def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.conn.execute(sa.text(_ROW_SECURITY_SQL), {"schemas": list(schemas)}).scalars().all())
 
     def extensions(self) -> tuple[Extension, ...]:
         return tuple(Extension(name, schema) for name, schema in self.conn.execute(sa.text(_EXTENSIONS_SQL)))

@@ -21,6 +21,7 @@ from atlembic.schema.model import (
     Function,
     Identity,
     Index,
+    Policy,
     PrimaryKey,
     Schema,
     Sequence,
@@ -55,7 +56,8 @@ class Reflector:
         tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
         return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named,
                       views=self.views(named), triggers=self.triggers(named), functions=self.functions(named),
-                      extensions=self.extensions())
+                      extensions=self.extensions(), policies=self.policies(named),
+                      row_security=self.row_security(named))
 
     def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
         """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
@@ -185,6 +187,14 @@ class Reflector:
 
     def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
         """The triggers on the tables and views of the default schema and of `schemas`, sorted by name."""
+        return ()
+
+    def policies(self, schemas: tuple[str, ...]) -> tuple[Policy, ...]:
+        """The row-level-security policies on the tables of the default schema and of `schemas`."""
+        return ()
+
+    def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
+        """The tables (of the default schema and of `schemas`) with row-level security enabled, sorted."""
         return ()
 
     def extensions(self) -> tuple[Extension, ...]:
