@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -420,3 +420,75 @@ def test_policy_dropped_is_destructive_and_kept_around_a_column_type_change_post
 
     with pytest.raises(AtlembicError, match=r'DS108: Dropping policy "cheap_only" on "item"'):
         round_trip(fresh(), tmp_path / "gone", with_ddl(RLS, uses_name), with_ddl(RLS))
+
+
+# -- [atlembic] schema_files -----------------------------------------------------------------------------------
+
+SCHEMA_FILE_OBJECTS = {
+    "sqlite": ["CREATE TRIGGER item_label AFTER INSERT ON item BEGIN "
+               "UPDATE item SET label = {fn}(NEW.name) WHERE id = NEW.id; END"],
+    "postgresql": [LABEL_FUNCTION, LABEL_TRIGGER],
+    "mysql": ["CREATE TRIGGER item_label BEFORE INSERT ON item FOR EACH ROW SET NEW.label = {fn}(NEW.name)"],
+}
+
+
+@pytest.mark.parametrize("project_env", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql),
+                                         "mysql"], indirect=True)
+def test_schema_files_are_part_of_the_desired_state(project_env, tmp_path: Path) -> None:
+    """`schema_files = sql/*.sql` (relative to alembic.ini): their views, functions and triggers are planned with
+    the models; a changed file is a change; a file that matches nothing or a statement the dev database rejects is
+    one line naming it."""
+    project, args, engine = project_env
+    ini = project / "alembic.ini"
+    ini.write_text(ini.read_text().replace("[atlembic]\n", "[atlembic]\nschema_files = sql/*.sql\n"))
+    (project / "sql").mkdir()
+
+    def write(fn: str) -> None:
+        view = "CREATE VIEW cheap AS SELECT id, name FROM item WHERE price < 100;\n"
+        (project / "sql" / "1_view.sql").write_text(view)
+        body = "\n".join(f"{s.format(fn=fn)};" for s in SCHEMA_FILE_OBJECTS[engine])
+        (project / "sql" / "2_objects.sql").write_text(body + "\n")
+
+    write("upper")
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "init")
+    run_cli(project, *args, "upgrade", "head")
+    query(args[1], "INSERT INTO item (id, name, price) VALUES (1, 'a', 3), (2, 'bb', 300)")
+    assert query(args[1], "SELECT id FROM cheap") == [(1,)]
+    assert inserted_label(args[1]) == [("ZZ",)]
+
+    write("lower")
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "lower")
+    run_cli(project, *args, "upgrade", "head")
+    run_cli(project, *args, "check")
+    query(args[1], "DELETE FROM item WHERE id = 9")
+    assert inserted_label(args[1]) == [("zz",)]
+
+    (project / "sql" / "3_bad.sql").write_text("CREATE VIEW broken AS SELECT nothing FROM nowhere;\n")
+    bad = run_cli(project, *args, "check", check=False)
+    assert bad.returncode != 0 and "3_bad.sql: the dev database rejected" in bad.stdout + bad.stderr
+    (project / "sql" / "3_bad.sql").unlink()
+    ini.write_text(ini.read_text().replace("sql/*.sql", "sql/*.sql missing/*.sql"))
+    none = run_cli(project, *args, "check", check=False)
+    assert none.returncode != 0 and "schema_files: no file matches 'missing/*.sql'" in none.stdout + none.stderr
+
+
+@pytest.fixture
+def project_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, list[str], str]]:
+    """A copy of the sample project with models of `item`, the CLI arguments of a new target on the engine the
+    test is parametrized with (and its dev database), and the engine."""
+    from tests.test_cli import SAMPLE
+
+    engine = request.param
+    project = tmp_path / "project"
+    shutil.copytree(SAMPLE, project, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))
+    (project / "models.py").write_text(MODELS.format(name_type="sa.String(20)", statements=[]))
+    sys.modules.pop("models", None)
+    if engine == "sqlite":
+        args = ["--url", f"sqlite:///{tmp_path / 'target.db'}"]
+    else:
+        server = request.getfixturevalue("pg_server" if engine == "postgresql" else "mysql_server")
+        dev_url = server.url("postgres") if engine == "postgresql" else server.url()
+        target = request.getfixturevalue("pg_env" if engine == "postgresql" else "mysql_env")()[1]
+        args = ["--url", target, "--dev-url", dev_url.render_as_string(hide_password=False)]
+    yield project, args, engine
+    sys.modules.pop("models", None)

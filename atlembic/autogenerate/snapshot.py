@@ -60,8 +60,9 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
             captured = capture_environment(settings)
             assert captured.metadata is not None
             metadata, schema_filter = captured.metadata, captured.schema_filter
+        schema_files = autogenerate.schema_file_statements(settings, dev.dialect_name)  # recorded: read here
     renames = rename_hints(metadata)
-    desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings)
+    desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings, schema_files)
     if key is not None and schema_filter.cacheable:
         save(settings, dev.dialect_name, identity, recorded(),
              ModelsSnapshot(key, renames, schema_filter.without_callables()))
