@@ -492,3 +492,79 @@ def project_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         args = ["--url", target, "--dev-url", dev_url.render_as_string(hide_password=False)]
     yield project, args, engine
     sys.modules.pop("models", None)
+
+
+# -- alembic_utils entities -----------------------------------------------------------------------------------
+
+ENTITIES = '''"""alembic_utils entities, as its users define them."""
+from alembic_utils.pg_extension import PGExtension
+from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_materialized_view import PGMaterializedView
+from alembic_utils.pg_policy import PGPolicy
+from alembic_utils.pg_trigger import PGTrigger
+from alembic_utils.pg_view import PGView
+
+citext = PGExtension(schema="public", signature="citext")
+item_label = PGFunction(schema="public", signature="item_label()", definition=(
+    "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.label := {fn}(NEW.name); RETURN NEW; END $$"))
+label_trigger = PGTrigger(schema="public", signature="item_label", on_entity="public.item", definition=(
+    "BEFORE INSERT ON public.item FOR EACH ROW EXECUTE FUNCTION public.item_label()"))
+cheap = PGView(schema="public", signature="cheap", definition="SELECT id, name FROM item WHERE price < 100")
+totals = PGMaterializedView(schema="public", signature="totals", definition="SELECT count(*) AS n FROM item",
+                            with_data=True)
+cheap_only = PGPolicy(schema="public", signature="cheap_only", on_entity="public.item",
+                      definition="AS PERMISSIVE FOR SELECT TO public USING (price < 100)")
+ALL = [{entities}]
+'''
+REGISTER = '''
+from alembic_utils.replaceable_entity import register_entities
+import entities
+register_entities(entities.ALL)
+'''
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("project_env", ["postgresql"], indirect=True)
+def test_alembic_utils_entities_registered_in_env_py_postgresql(project_env) -> None:
+    """A project's register_entities([...]) taken unchanged into the desired state: revision, upgrade, rows; a changed
+    function body and a column type change under the view and the function's trigger; check; a dropped policy
+    refused (DS108) until --allow-destructive; check."""
+    project, args, _ = project_env
+    env_py = project / "alembic" / "env.py"
+    env_py.write_text(env_py.read_text().replace("target_metadata = Base.metadata\n",
+                                                 "target_metadata = Base.metadata\n" + REGISTER))
+    everything = "citext, item_label, label_trigger, cheap, totals, cheap_only"
+
+    def write(fn: str, name_type: str, entities: str = everything) -> None:
+        (project / "entities.py").write_text(ENTITIES.replace("{fn}", fn).replace("{entities}", entities))
+        (project / "models.py").write_text(MODELS.format(name_type=name_type, statements=[]))
+        sys.modules.pop("entities", None)
+        sys.modules.pop("models", None)
+
+    write("upper", "sa.String(20)")
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "init")
+    first = sorted((project / "migrations").glob("*_init.sql"))[0].read_text()
+    assert first.index("CREATE EXTENSION") < first.index("CREATE TABLE") < first.index("CREATE TRIGGER")
+    run_cli(project, *args, "upgrade", "head")
+    query(args[1], "INSERT INTO item (id, name, price) VALUES (1, 'a', 3), (2, 'bb', 300)")
+    assert inserted_label(args[1]) == [("ZZ",)]
+
+    write("lower", "sa.Text()")
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "change")
+    run_cli(project, *args, "upgrade", "head")
+    run_cli(project, *args, "check")
+    query(args[1], "DELETE FROM item WHERE id = 9")
+    assert inserted_label(args[1]) == [("zz",)]
+    assert query(args[1], "SELECT id, name FROM cheap ORDER BY id") == [(1, "a"), (9, "Zz")]
+    schema = reflect(args[1])
+    assert ([e.name for e in schema.extensions], [f.name for f in schema.functions], [v.name for v in schema.views],
+            [p.name for p in schema.policies]) == (["citext"], ["item_label"], ["cheap", "totals"], ["cheap_only"])
+
+    write("lower", "sa.Text()", everything.replace(", cheap_only", ""))
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "no policy")
+    refused = run_cli(project, *args, "upgrade", "head", check=False)
+    assert refused.returncode != 0 and 'DS108: Dropping policy "cheap_only"' in refused.stdout + refused.stderr
+    run_cli(project, *args, "upgrade", "head", "--allow-destructive")
+    run_cli(project, *args, "check")
+    assert reflect(args[1]).policies == ()
+    sys.modules.pop("entities", None)

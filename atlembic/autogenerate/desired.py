@@ -16,31 +16,30 @@ from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.executor import execute_as_written
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
-from atlembic.provider import mark_engine_named
+from atlembic.provider import SchemaStatement, mark_engine_named
 from atlembic.replay import cache as replay_cache
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
 
 def desired_schema(dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None,
-                   extra: Sequence[SchemaStatement] = ()) -> Schema:
+                   extra: Sequence[SchemaStatement] = (), first: Sequence[SchemaStatement] = ()) -> Schema:
     """Create the models on a clean dev database and read back what the engine made of them."""
-    return desired_schema_keyed(dev, metadata, timings, extra)[0]
+    return desired_schema_keyed(dev, metadata, timings, extra, first)[0]
 
 
 def desired_schema_keyed(
-    dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None, extra: Sequence[SchemaStatement] = ()
+    dev: DevDatabase, metadata: sa.MetaData, timings: Timings | None = None, extra: Sequence[SchemaStatement] = (),
+    first: Sequence[SchemaStatement] = (),
 ) -> tuple[Schema, str | None]:
     """`desired_schema` and the replay-cache key it is kept under (None: not cached). `extra`: statements run after
-    the models' (the `schema_files`), each with the file it comes from."""
+    the models' (the `schema_files`, alembic_utils' entities), `first`: before them (alembic_utils' extensions),
+    each with where it comes from."""
     timings = timings or Timings()
     with timings.stage("provider"):
-        statements = engine_for(dev.dialect_name).metadata_ddl(metadata)
-    origins = ["models"] * len(statements) + [origin for origin, _ in extra]
-    return _desired_from(dev, [*statements, *(sql for _, sql in extra)], timings, metadata, origins)
-
-
-SchemaStatement = tuple[str, str]  # (the file it comes from, the statement)
+        models = [("models", sql) for sql in engine_for(dev.dialect_name).metadata_ddl(metadata)]
+    statements = [*first, *models, *extra]
+    return _desired_from(dev, [sql for _, sql in statements], timings, metadata, [where for where, _ in statements])
 
 
 def schema_file_statements(settings: Settings, dialect: str) -> list[SchemaStatement]:
