@@ -422,7 +422,8 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(DropTable(t) for t in renamed.tables if t.name not in wanted)
     changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
     changes.extend(_diff_named(current.views, desired.views, AddView, DropView, ModifyView))
-    changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger))
+    changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger,
+                               key=lambda t: t.key))
     changes.extend(_diff_named(current.functions, desired.functions, AddFunction, DropFunction, ModifyFunction,
                                key=lambda f: f.key))
     changes.extend(_diff_named(current.policies, desired.policies, AddPolicy, DropPolicy, ModifyPolicy,
@@ -437,8 +438,8 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
 
 def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type,
                 key: Callable[[Any], Hashable] = lambda o: o.name) -> Iterable[Any]:
-    """Add / modify / drop for objects identified by name alone (enums, sequences, views, triggers), or by `key`
-    (a function's name and argument types)."""
+    """Add / modify / drop for objects identified by name alone (enums, sequences, views), or by `key` (a function's
+    name and argument types, a trigger's or policy's name and table)."""
     cur = {key(o): o for o in current}
     for obj in desired:
         if key(obj) not in cur:

@@ -221,6 +221,30 @@ def test_column_type_change_under_a_function_using_trigger_postgresql(env, tmp_p
     assert inserted_label(env[1]) == [("ZZ",)]
 
 
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_triggers_of_one_name_on_two_tables_postgresql(fresh, tmp_path: Path) -> None:
+    """PostgreSQL's trigger names are unique per table: `touch` on item and on note are two triggers."""
+    fn = LABEL_FUNCTION.format(fn="upper")
+
+    def model(note_event: str) -> Model:
+        def build(md: sa.MetaData) -> None:
+            items(md)
+            sa.Table("note", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(20)),
+                     sa.Column("label", sa.String(40)))
+            sa.event.listen(md, "after_create", sa.DDL(fn))
+            for table, event in (("item", "INSERT"), ("note", note_event)):
+                sa.event.listen(md, "after_create", sa.DDL(
+                    f"CREATE TRIGGER touch BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION item_label()"))
+        return build
+
+    env = fresh()
+    text = round_trip(env, tmp_path, model("INSERT"), model("UPDATE"))
+    assert text.count("DROP TRIGGER") == 1 and 'DROP TRIGGER touch ON note' in text.replace('"', "")
+    assert sorted(t.key for t in reflect(env[1]).triggers) == ["touch on item", "touch on note"]
+    assert inserted_label(env[1]) == [("ZZ",)]
+
+
 # -- the pieces -----------------------------------------------------------------------------------------------
 
 

@@ -120,7 +120,7 @@ class Destructive(Analyzer):
                         and not _made_again(ctx, step, AddFunction, change.function.key):
                     yield Diagnostic(step, "DS105", f'Dropping {change.function.kind} "{change.function.key}"')
                 elif isinstance(change, DropTrigger) and change.trigger in ctx.start.triggers \
-                        and not _made_again(ctx, step, AddTrigger, change.trigger.name) \
+                        and not _made_again(ctx, step, AddTrigger, change.trigger.key) \
                         and step.after.table(change.trigger.table) is not None:  # not with its table
                     yield Diagnostic(step, "DS106", f'Dropping trigger "{change.trigger.name}"')
                 elif isinstance(change, DropPolicy) and change.policy in ctx.start.policies \
@@ -141,9 +141,10 @@ def _made_again(ctx: FileContext, step: Step, add: type[AddView | AddFunction | 
 
 
 def _key(change: AddView | AddFunction | AddTrigger | AddPolicy) -> str:
-    if isinstance(change, AddFunction | AddPolicy):
-        return change.function.key if isinstance(change, AddFunction) else change.policy.key
-    return change.view.name if isinstance(change, AddView) else change.trigger.name
+    if isinstance(change, AddView):
+        return change.view.name
+    return (change.function if isinstance(change, AddFunction) else
+            change.trigger if isinstance(change, AddTrigger) else change.policy).key
 
 
 def _virtual(column: Column) -> bool:

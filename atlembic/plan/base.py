@@ -118,8 +118,8 @@ class Planner:
         gone_views = {c.view.name for c in diff.changes if isinstance(c, DropView)}
         gone_views |= {c.current.name for c in diff.changes
                        if isinstance(c, ModifyView) and not self.replaceable(c.current, c.desired)}
-        gone_triggers = {c.trigger.name for c in diff.changes if isinstance(c, DropTrigger)}
-        gone_triggers |= {c.current.name for c in diff.changes if isinstance(c, ModifyTrigger)}
+        gone_triggers = {c.trigger.key for c in diff.changes if isinstance(c, DropTrigger)}
+        gone_triggers |= {c.current.key for c in diff.changes if isinstance(c, ModifyTrigger)}
         removed = [c.function for c in diff.changes if isinstance(c, DropFunction)]
         redone = [c.current for c in diff.changes
                   if isinstance(c, ModifyFunction) and not self.function_replaceable(c.current, c.desired)]
@@ -133,7 +133,7 @@ class Planner:
             read |= {_bare(name) for name in more}
             if not more:
                 break
-        gone_triggers |= {t.name for t in current.triggers
+        gone_triggers |= {t.key for t in current.triggers
                           if _bare(t.table) in read or _mentions(t.definition, read)}
         gone_policies = {c.policy.key for c in diff.changes if isinstance(c, DropPolicy)}
         gone_policies |= {c.current.key for c in diff.changes if isinstance(c, ModifyPolicy)}
@@ -141,7 +141,7 @@ class Planner:
         before = [PlannedStatement(f'Drop policy "{p.name}" on "{p.table}"', self.drop_policy(p))
                   for p in current.policies if p.key in gone_policies]
         before += [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
-                   for t in current.triggers if t.name in gone_triggers]
+                   for t in current.triggers if t.key in gone_triggers]
         before += [PlannedStatement(f'Drop "{v.name}" {v.kind}', self.drop_view(v))
                    for v in reversed(view_order(current.views)) if v.name in gone_views]
         before += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in redone]
@@ -164,9 +164,9 @@ class Planner:
                 after.append(PlannedStatement(f'Replace "{obj.name}" {obj.kind}', self.replace_view(obj)))
             elif obj.name in added or obj.name in gone_views:
                 after.append(PlannedStatement(f'Create "{obj.name}" {obj.kind}', self.create_view(obj)))
-        made_triggers = {c.trigger.name for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
+        made_triggers = {c.trigger.key for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
         after += [PlannedStatement(f'Create trigger "{t.name}" on "{t.table}"', t.definition)
-                  for t in desired.triggers if t.name in made_triggers]
+                  for t in desired.triggers if t.key in made_triggers]
         made_policies = {c.policy.key for c in diff.changes if isinstance(c, AddPolicy)} | gone_policies
         after += [PlannedStatement(f'Create policy "{p.name}" on "{p.table}"', p.definition)
                   for p in desired.policies if p.key in made_policies]

@@ -208,6 +208,11 @@ class Trigger:
     table: str
     definition: str
 
+    @property
+    def key(self) -> str:
+        """PostgreSQL's trigger names are unique per table only (many tables have a `set_updated_at`)."""
+        return f"{self.name} on {self.table}"
+
 
 @dataclass(frozen=True)
 class Function:

@@ -101,15 +101,16 @@ WHERE p.prokind IN ('f', 'p') AND (n.nspname = current_schema() OR n.nspname = A
 ORDER BY 1, 2
 """
 
-# Triggers a user made (not those behind foreign keys), spelled by pg_get_triggerdef (pretty: the table and the
-# function are qualified only outside the search path).
+# Triggers a user made (not those behind foreign keys, not a partition's copy of its parent's), spelled by
+# pg_get_triggerdef (pretty: the table and the function are qualified only outside the search path).
 _TRIGGERS_SQL = """
 SELECT t.tgname, CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname,
        pg_get_triggerdef(t.oid, true)
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT t.tgisinternal AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
+WHERE NOT t.tgisinternal AND t.tgparentid = 0  -- not the copies a trigger of a partitioned table makes
+  AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1, 2
 """
