@@ -134,7 +134,19 @@ def test_overloads_are_told_apart_by_their_arguments_postgresql(env, tmp_path: P
     assert text.count("CREATE OR REPLACE FUNCTION") == 1 and "tag(x text)" in text
     assert query(env[1], "SELECT tag(1), tag('a'::text)") == [("int", "text")]
     [fn, _] = reflect(env[1]).functions
-    assert fn.key == "tag(x integer)" and "public." not in fn.definition
+    assert fn.key == "tag(integer)" and "public." not in fn.definition
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_renamed_parameter_is_the_same_function_dropped_and_created_postgresql(fresh, tmp_path: Path) -> None:
+    """An overload is its argument types: a parameter renamed is the same function, which CREATE OR REPLACE cannot
+    rename, so it is dropped and created (not a drop of the models' function: no DS105)."""
+    env = fresh()
+    text = round_trip(env, tmp_path, with_ddl(FUNCTIONS["postgresql"].format(body="x * 2")),
+                      with_ddl(FUNCTIONS["postgresql"].format(body="y * 2").replace("(x integer)", "(y integer)")))
+    assert text.index("DROP FUNCTION twice(integer)") < text.index("CREATE OR REPLACE FUNCTION twice(y integer)")
+    assert query(env[1], "SELECT twice(price) FROM item ORDER BY id") == [(6,), (60,)]
 
 
 @pytest.mark.postgresql

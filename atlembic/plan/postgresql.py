@@ -162,8 +162,10 @@ class PostgresPlanner(Planner):
         return f"DROP POLICY {self.quote(policy.name)} ON {self.quote_table(policy.table)}"
 
     def function_replaceable(self, current: model.Function, desired: model.Function) -> bool:
-        # CREATE OR REPLACE keeps a function's signature (the key) and its result type.
-        return current.procedure == desired.procedure and current.returns == desired.returns
+        # CREATE OR REPLACE keeps a function's argument types (the key), its result type and its parameters' names
+        # and defaults.
+        return (current.procedure, current.returns, current.parameters) == \
+            (desired.procedure, desired.returns, desired.parameters)
 
     def drop_function(self, function: model.Function) -> str:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}({function.arguments})"

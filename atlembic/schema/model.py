@@ -216,16 +216,19 @@ class Trigger:
 
 @dataclass(frozen=True)
 class Function:
-    """A function or procedure (PostgreSQL, MySQL). Overloads share a name: one is identified by its `arguments`
-    (PostgreSQL's `pg_get_function_identity_arguments`; empty on MySQL, which has none). `returns` is its result
-    type (None for a procedure), `definition` its CREATE statement as the engine spells it back (PostgreSQL:
-    `pg_get_functiondef` without the default schema's name; MySQL: `SHOW CREATE FUNCTION` without the DEFINER)."""
+    """A function or procedure (PostgreSQL, MySQL). Overloads share a name: one is identified by its `arguments`,
+    the types of its input arguments (PostgreSQL's `oidvectortypes(proargtypes)`; empty on MySQL, which has no
+    overloads). `parameters` are its arguments as written (names, modes, defaults: `pg_get_function_arguments`),
+    `returns` its result type (None for a procedure), `definition` its CREATE statement as the engine spells it back
+    (PostgreSQL: `pg_get_functiondef` without the default schema's name; MySQL: `SHOW CREATE FUNCTION` without the
+    DEFINER)."""
 
     name: str
     arguments: str
     returns: str | None
     definition: str
     procedure: bool = False
+    parameters: str = ""
 
     @property
     def kind(self) -> str:

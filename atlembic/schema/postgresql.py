@@ -91,7 +91,7 @@ ORDER BY 1
 # pg_get_functiondef's, which always names the schema: the default one's name is taken out below.
 _FUNCTIONS_SQL = """
 SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname,
-       pg_get_function_identity_arguments(p.oid), p.prokind = 'p',
+       oidvectortypes(p.proargtypes), pg_get_function_arguments(p.oid), p.prokind = 'p',
        CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
        pg_get_functiondef(p.oid), CASE WHEN n.nspname = current_schema() THEN quote_ident(n.nspname) END
 FROM pg_proc p
@@ -199,11 +199,11 @@ class PostgresReflector(Reflector):
     def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
         rows = self.conn.execute(sa.text(_FUNCTIONS_SQL), {"schemas": list(schemas)}).all()
         out = []
-        for name, arguments, procedure, returns, definition, default_schema in rows:
+        for name, arguments, parameters, procedure, returns, definition, default_schema in rows:
             kind = "PROCEDURE" if procedure else "FUNCTION"
             if default_schema is not None:  # the target's default schema may have another name
                 definition = definition.replace(f"{kind} {default_schema}.", f"{kind} ", 1)
-            out.append(Function(name, arguments, returns, definition.strip(), procedure))
+            out.append(Function(name, arguments, returns, definition.strip(), procedure, parameters))
         return tuple(out)
 
     def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
