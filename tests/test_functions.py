@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ import sqlalchemy as sa
 from atlembic import autogenerate
 from atlembic.devdb import DevDatabase
 from atlembic.diff import AddFunction, DropFunction, ModifyFunction, diff_schemas
+from atlembic.environment import SchemaFilter
 from atlembic.errors import AtlembicError
-from atlembic.schema.model import Function, Schema
+from atlembic.schema.model import Extension, Function, Policy, Schema
 from tests.support.cli import run_cli
 from tests.support.roundtrip import Model, reflect, run_round_trip
 
@@ -268,6 +270,25 @@ def test_diff_of_functions() -> None:
     assert [type(c) for c in diff.changes] == [ModifyFunction, DropFunction]
     assert diff.describe()[1] == 'drop function "f(x text)"'
     assert [type(c) for c in diff_schemas(Schema(), Schema(functions=(one,))).changes] == [AddFunction]
+
+
+def test_include_object_sees_functions_policies_and_extensions() -> None:
+    """As alembic_utils hands its entities over: type_ "function", "policy", "extension"; overloads one by one."""
+    seen: list[tuple[str, str, bool]] = []
+
+    def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+        seen.append((name, type_, reflected))
+        return name not in ("kept_out", "citext")
+
+    one, other = Function("f", "integer", "integer", "one"), Function("f", "text", "integer", "other")
+    current = Schema(functions=(one, other, Function("kept_out", "", "integer", "x")),
+                     policies=(Policy("p", "item", "old"),), extensions=(Extension("citext"),))
+    desired = Schema(functions=(replace(one, definition="changed"),))
+    cur, des = SchemaFilter((include_object,), ()).compare(current, desired, models=False)
+    changes = diff_schemas(cur, des).describe()
+    assert changes == ['change function "f(integer)": one -> changed', 'drop function "f(text)"',
+                       'drop policy "p" on "item"']
+    assert {("f", "function", False), ("p", "policy", True), ("citext", "extension", True)} <= set(seen)
 
 
 @pytest.mark.parametrize("fresh", ENGINES, indirect=True)
@@ -604,3 +625,60 @@ def test_alembic_utils_entities_registered_in_env_py_postgresql(project_env) -> 
     run_cli(project, *args, "check")
     assert reflect(args[1]).policies == ()
     sys.modules.pop("entities", None)
+
+
+# -- convert -------------------------------------------------------------------------------------------------
+
+HISTORY = '''"""a function and the trigger that executes it, made by op.execute
+
+Revision ID: fff666
+Revises: eee555
+"""
+from alembic import op
+
+revision = "fff666"
+down_revision = "eee555"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute({function!r})
+    op.execute({trigger!r})
+
+
+def downgrade() -> None:
+    pass
+'''
+CONVERT_FUNCTION = ("CREATE FUNCTION tag_created() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN NEW.created := 'now'; RETURN NEW; END $$")
+CONVERT_TRIGGER = "CREATE TRIGGER tag_created BEFORE INSERT ON tag FOR EACH ROW EXECUTE FUNCTION tag_created()"
+
+
+@pytest.mark.postgresql
+def test_convert_keeps_the_functions_and_triggers_a_history_made_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
+    """They are part of the baseline instead of "not converted"; models that declare them by DDL events are then in
+    sync with the converted directory, and the baseline makes the trigger fire on a fresh database."""
+    from tests.support.pg_fixture import fresh_pg_url
+    from tests.test_cli import atlembic
+    from tests.test_convert import FIXTURE, set_url
+
+    project = tmp_path / "proj"
+    shutil.copytree(FIXTURE / "project", project, ignore=shutil.ignore_patterns("migrations", "*.db", "__pycache__"))
+    set_url(project, fresh_pg_url(pg_server).replace("%", "%%"))
+    (project / "alembic" / "versions" / "fff666_function.py").write_text(
+        HISTORY.format(function=CONVERT_FUNCTION, trigger=CONVERT_TRIGGER))
+    dev = ["--dev-url", pg_server.url("postgres").render_as_string(hide_password=False)]
+    out = atlembic(project, *dev, "convert").stdout
+    assert "Not converted" not in out, out
+    [baseline] = sorted((project / "migrations").glob("*.sql"))
+    text = baseline.read_text()
+    assert text.index("FUNCTION tag_created()") < text.index("CREATE TRIGGER") > text.index("CREATE TABLE")
+    with (project / "models.py").open("a") as models:
+        models.write(f"\n\nsa.event.listen(Base.metadata, 'after_create', sa.DDL({CONVERT_FUNCTION!r}))\n"
+                     f"sa.event.listen(Base.metadata, 'after_create', sa.DDL({CONVERT_TRIGGER!r}))\n")
+    assert "synced" in atlembic(project, *dev, "revision", "--autogenerate", "-m", "next").stdout
+    url = fresh_pg_url(pg_server)
+    atlembic(project, *dev, "--url", url, "upgrade", "head")
+    query(url, "INSERT INTO tag (id, label) VALUES (1, 'x')")
+    assert query(url, "SELECT created FROM tag") == [("now",)]
