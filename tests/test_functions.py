@@ -479,6 +479,28 @@ def test_policy_dropped_is_destructive_and_kept_around_a_column_type_change_post
         round_trip(fresh(), tmp_path / "gone", with_ddl(RLS, uses_name), with_ddl(RLS))
 
 
+@pytest.mark.postgresql
+@pytest.mark.parametrize("project_env", ["postgresql"], indirect=True)
+def test_downgrade_drops_what_the_revision_made_postgresql(project_env) -> None:
+    """downgrade -1 plans back to the previous file: the trigger and its function go (a drop of the models' objects:
+    refused without --allow-destructive), the table and its rows stay."""
+    project, args, _ = project_env
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "table")
+    (project / "models.py").write_text(MODELS.format(name_type="sa.String(20)",
+                                                     statements=[LABEL_FUNCTION.format(fn="upper"), LABEL_TRIGGER]))
+    sys.modules.pop("models", None)
+    run_cli(project, *args, "revision", "--autogenerate", "-m", "trigger")
+    run_cli(project, *args, "upgrade", "head")
+    query(args[1], "INSERT INTO item (id, name, price) VALUES (1, 'a', 3)")
+    refused = run_cli(project, *args, "downgrade", "-1", check=False)
+    assert refused.returncode != 0 and "item_label" in refused.stdout + refused.stderr
+    run_cli(project, *args, "downgrade", "-1", "--allow-destructive")
+    schema = reflect(args[1])
+    assert schema.functions == () and schema.triggers == ()
+    assert inserted_label(args[1]) == [(None,)]
+    assert query(args[1], "SELECT name, label FROM item WHERE id = 1") == [("a", "A")]
+
+
 # -- [atlembic] schema_files -----------------------------------------------------------------------------------
 
 SCHEMA_FILE_OBJECTS = {
