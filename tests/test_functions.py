@@ -22,6 +22,7 @@ from atlembic.devdb import DevDatabase
 from atlembic.diff import AddFunction, DropFunction, ModifyFunction, diff_schemas
 from atlembic.environment import SchemaFilter
 from atlembic.errors import AtlembicError
+from atlembic.migrate.directory import MigrationDir
 from atlembic.schema.model import Extension, Function, Policy, Schema
 from tests.support.cli import run_cli
 from tests.support.roundtrip import Model, reflect, run_round_trip
@@ -415,13 +416,21 @@ def test_extension_added_before_what_uses_it_and_dropped_after_postgresql(fresh,
 
 @pytest.mark.postgresql
 @pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
-def test_extension_missing_on_the_dev_server_names_the_os_package_postgresql(fresh) -> None:
+def test_extension_missing_on_the_dev_server_names_the_os_package_postgresql(fresh, tmp_path: Path) -> None:
+    """On the models' side and on the directory's replay: one line naming the extension and the OS package."""
     dev = fresh()[0]
     with pytest.raises(AtlembicError) as caught:
         autogenerate.desired_schema(dev, _metadata(with_ddl("CREATE EXTENSION IF NOT EXISTS vector")))
     message = str(caught.value)
     assert "\n" not in message and 'extension "vector"' in message
     assert "postgresql-15-pgvector" in message and "--dev-url" in message
+
+    directory = MigrationDir(tmp_path / "migrations")
+    directory.write_migration(directory.new_file_name("gis"), "CREATE EXTENSION postgis;\n")
+    with pytest.raises(AtlembicError) as replayed:
+        autogenerate.replay_schema(dev, directory.files())
+    message = str(replayed.value)
+    assert "\n" not in message and "_gis.sql:1:" in message and "postgresql-15-postgis-3" in message
 
 
 def _metadata(model: Model) -> sa.MetaData:

@@ -116,7 +116,8 @@ def _load_each(conn: sa.Connection, statements: Sequence[str], origins: Sequence
             execute_as_written(conn, sql)
         except Exception as exc:
             where = origins[pos] if pos < len(origins) else "models"
-            missing = engine_for(conn).missing_on_dev_server(str(exc), conn)
+            version = conn.dialect.server_version_info
+            missing = engine_for(conn).missing_on_dev_server(str(exc), int(version[0]) if version else None)
             if missing is not None:
                 raise AtlembicError(f"{where}: {missing}") from exc
             first = " ".join(sql.split())[:120]

@@ -148,9 +148,9 @@ class Engine:
     def unmanaged_objects(self, conn: Connection) -> list[str]:
         return self.reflector(conn).unmanaged_objects()
 
-    def missing_on_dev_server(self, error: str, conn: Connection) -> str | None:
-        """What to do when a dev database refused a statement with `error` because its server lacks a part (an
-        extension that is not installed), one line; None for any other error."""
+    def missing_on_dev_server(self, error: str, major: int | None = None) -> str | None:
+        """What to do when a dev database refused a statement with `error` because its server (of major version
+        `major`, if known) lacks a part (an extension that is not installed), one line; None for any other error."""
         return None
 
     def mock_engine(self, executor: Any = None) -> MockConnection:

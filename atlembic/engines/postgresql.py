@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.engine import Connection
-
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
 from atlembic.migrate.lexer import POSTGRES_SCAN
@@ -19,6 +17,7 @@ __all__ = ["POSTGRESQL", "PostgreSQL"]
 
 _NOT_AVAILABLE = re.compile(r'extension "([^"]+)" is not available|could not open extension control file '
                             r'"[^"]*/([^"/]+)\.control"')
+_VERSION_IN_PATH = re.compile(r"/(\d+)/extension/")
 # Debian's packages of the extensions postgresql-NN does not ship (its contrib ones are all there), by the name
 # the package carries after postgresql-NN-.
 _PACKAGES = {"vector": "pgvector", "postgis": "postgis-3", "postgis_raster": "postgis-3",
@@ -45,15 +44,18 @@ class PostgreSQL(Engine):
     revisions = POSTGRES_LAYOUT
     connect_timeout = True
 
-    def missing_on_dev_server(self, error: str, conn: Connection) -> str | None:
+    def missing_on_dev_server(self, error: str, major: int | None = None) -> str | None:
         match = _NOT_AVAILABLE.search(error)
         if match is None:
             return None
         name = match.group(1) or match.group(2)
-        major = (conn.dialect.server_version_info or (15,))[0]
-        package = f"postgresql-{major}-{_PACKAGES.get(name, name.replace('_', '-'))}"
-        return (f'extension "{name}" is not installed on the dev database\'s PostgreSQL {major} server: install the '
-                f"OS package {package} (Debian/Ubuntu) there, or pass --dev-url of a server that has it")
+        # The control file's path names the server's major version (/usr/share/postgresql/15/extension/...).
+        in_path = _VERSION_IN_PATH.search(error)
+        version = in_path.group(1) if in_path else str(major) if major else "N"
+        package = f"postgresql-{version}-{_PACKAGES.get(name, name.replace('_', '-'))}"
+        server = f"PostgreSQL {version} server" if version != "N" else "PostgreSQL N server (N: its major version)"
+        return (f'extension "{name}" is not installed on the dev database\'s {server}: install the OS package '
+                f"{package} (Debian/Ubuntu) there, or pass --dev-url of a server that has it")
 
     def dev_dialect(self) -> DevDialect:
         # On first use: the cluster machinery (and what it imports) only when a dev database is needed.
