@@ -7,7 +7,7 @@ a changed column is one `ModifyColumn` carrying both versions.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from collections.abc import Sequence as Sequence_
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -16,8 +16,11 @@ from atlembic.schema.model import (
     Check,
     Column,
     Enum,
+    Extension,
     ForeignKey,
+    Function,
     Index,
+    Policy,
     PrimaryKey,
     Schema,
     Sequence,
@@ -257,13 +260,76 @@ class ModifyTrigger:
     desired: Trigger
 
 
+@dataclass(frozen=True)
+class AddFunction:
+    function: Function
+
+
+@dataclass(frozen=True)
+class DropFunction:
+    function: Function
+
+
+@dataclass(frozen=True)
+class ModifyFunction:
+    """The same function (name and argument types) with another definition."""
+
+    current: Function
+    desired: Function
+
+
+@dataclass(frozen=True)
+class AddExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class DropExtension:
+    extension: Extension
+
+
+@dataclass(frozen=True)
+class ModifyExtension:
+    """The extension moved to another schema."""
+
+    current: Extension
+    desired: Extension
+
+
+@dataclass(frozen=True)
+class AddPolicy:
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class DropPolicy:
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class ModifyPolicy:
+    current: Policy
+    desired: Policy
+
+
+@dataclass(frozen=True)
+class ChangeRowSecurity:
+    """ENABLE (or DISABLE) ROW LEVEL SECURITY on a table both sides have, or one added."""
+
+    table: str
+    enabled: bool
+
+
 Change = (
     AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
     | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
-    | AddTrigger | DropTrigger | ModifyTrigger
+    | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction | AddExtension
+    | DropExtension | ModifyExtension | AddPolicy | DropPolicy | ModifyPolicy | ChangeRowSecurity
 )
-# The changes of objects defined by a statement over tables (views, triggers): planned around the tables' changes.
-DependentChange = AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger
+# The changes of objects defined by a statement (views, triggers, functions, policies): planned around the tables'
+# changes.
+DependentChange = (AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger | AddFunction
+                   | DropFunction | ModifyFunction | AddPolicy | DropPolicy | ModifyPolicy)
 
 
 @dataclass(frozen=True)
@@ -325,6 +391,9 @@ class SchemaDiff:
 
 def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = None) -> SchemaDiff:
     changes: list[Change] = [AddSchema(s) for s in desired.schemas if s not in current.schemas]
+    extensions = list(_diff_named(current.extensions, desired.extensions, AddExtension, DropExtension,
+                                  ModifyExtension))
+    changes.extend(c for c in extensions if not isinstance(c, DropExtension))
     table_renames, column_renames = _applicable_renames(current, desired, renames or Renames())
     changes.extend(RenameTable(old, new) for new, old in table_renames.items())
     renamed = _apply_renames(current, table_renames, column_renames)
@@ -353,21 +422,32 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(DropTable(t) for t in renamed.tables if t.name not in wanted)
     changes.extend(c for c in enum_changes if isinstance(c, DropEnum))
     changes.extend(_diff_named(current.views, desired.views, AddView, DropView, ModifyView))
-    changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger))
+    changes.extend(_diff_named(current.triggers, desired.triggers, AddTrigger, DropTrigger, ModifyTrigger,
+                               key=lambda t: t.key))
+    changes.extend(_diff_named(current.functions, desired.functions, AddFunction, DropFunction, ModifyFunction,
+                               key=lambda f: f.key))
+    changes.extend(_diff_named(current.policies, desired.policies, AddPolicy, DropPolicy, ModifyPolicy,
+                               key=lambda p: p.key))
+    changes.extend(ChangeRowSecurity(t, True) for t in desired.row_security if t not in current.row_security)
+    changes.extend(ChangeRowSecurity(t, False) for t in current.row_security  # a dropped table takes it along
+                   if t not in desired.row_security and desired.table(t) is not None)
+    changes.extend(c for c in extensions if isinstance(c, DropExtension))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
 
 
-def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type) -> Iterable[Any]:
-    """Add / modify / drop for objects identified by name alone (enums, sequences, views, triggers)."""
-    cur = {o.name: o for o in current}
+def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type,
+                key: Callable[[Any], Hashable] = lambda o: o.name) -> Iterable[Any]:
+    """Add / modify / drop for objects identified by name alone (enums, sequences, views), or by `key` (a function's
+    name and argument types, a trigger's or policy's name and table)."""
+    cur = {key(o): o for o in current}
     for obj in desired:
-        if obj.name not in cur:
+        if key(obj) not in cur:
             yield add(obj)
-        elif cur[obj.name] != obj:
-            yield modify(cur[obj.name], obj)
-    names = {o.name for o in desired}
-    yield from (drop(o) for o in current if o.name not in names)
+        elif cur[key(obj)] != obj:
+            yield modify(cur[key(obj)], obj)
+    names = {key(o) for o in desired}
+    yield from (drop(o) for o in current if key(o) not in names)
 
 
 def _applicable_renames(
@@ -614,6 +694,20 @@ def describe_change(change: Change) -> list[str]:
             return [f'{_verb(change)} trigger "{trigger.name}" on "{trigger.table}"']
         case ModifyTrigger(cur, des):
             return [f'change trigger "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case AddPolicy(policy) | DropPolicy(policy):
+            return [f'{_verb(change)} policy "{policy.name}" on "{policy.table}"']
+        case ModifyPolicy(cur, des):
+            return [f'change policy "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case ChangeRowSecurity(table, enabled):
+            return [f'{"enable" if enabled else "disable"} row level security on "{table}"']
+        case AddExtension(extension) | DropExtension(extension):
+            return [f'{_verb(change)} extension "{extension.name}"']
+        case ModifyExtension(cur, des):
+            return [f'move extension "{cur.name}" from schema {cur.schema!r} to {des.schema!r}']
+        case AddFunction(function) | DropFunction(function):
+            return [f'{_verb(change)} {function.kind} "{function.key}"']
+        case ModifyFunction(cur, des):
+            return [f'change {des.kind} "{des.key}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
     raise TypeError(change)  # pragma: no cover - the match above is exhaustive
 
 

@@ -45,7 +45,7 @@ from atlembic.config import (
 from atlembic.errors import AtlembicError, mask_url, missing_async_support, no_config_file, one_line
 from atlembic.flask_app import app_context
 from atlembic.provider import merge_metadata
-from atlembic.schema.model import Schema, Table, Trigger, View, split_name
+from atlembic.schema.model import Extension, Function, Policy, Schema, Table, Trigger, View, split_name
 
 __all__ = ["OWN_THREAD_PREFIX", "REDIRECTED_FROM", "CapturedEnvironment", "ConnectGuard", "SchemaFilter",
            "capture_environment", "entered", "import_metadata", "isolated_run", "load_schema_filter",
@@ -598,8 +598,13 @@ class SchemaFilter:
         keep = [s for s in {*current.schemas, *desired.schemas} if judge.schema(s)]
         cur_views, des_views = judge.dependents(current.views, desired.views)
         cur_triggers, des_triggers = judge.dependents(current.triggers, desired.triggers)
-        return (replace(_replace_schema(current, cur_tables, keep), views=cur_views, triggers=cur_triggers),
-                replace(_replace_schema(desired, des_tables, keep), views=des_views, triggers=des_triggers))
+        cur_functions, des_functions = judge.dependents(current.functions, desired.functions)
+        cur_extensions, des_extensions = judge.dependents(current.extensions, desired.extensions)
+        cur_policies, des_policies = judge.dependents(current.policies, desired.policies)
+        return (replace(_replace_schema(current, cur_tables, keep), views=cur_views, triggers=cur_triggers,
+                        functions=cur_functions, extensions=cur_extensions, policies=cur_policies),
+                replace(_replace_schema(desired, des_tables, keep), views=des_views, triggers=des_triggers,
+                        functions=des_functions, extensions=des_extensions, policies=des_policies))
 
     def converted(self, schema: Schema) -> tuple[Schema, list[str]]:
         """`schema` (made by an Alembic history) without what the filters exclude, and what that was (as
@@ -643,10 +648,11 @@ def _calls_metadata(calls: Sequence[dict[str, Any]]) -> MetaData | None:
         return None
 
 
-def _object_type(obj: View | Trigger) -> str:
-    """The ``type_`` filters are called with for a view or trigger (alembic_utils' entity types)."""
-    if isinstance(obj, Trigger):
-        return "trigger"
+def _object_type(obj: View | Trigger | Function | Extension | Policy) -> str:
+    """The ``type_`` filters are called with for a view, trigger, function, extension or policy (alembic_utils'
+    entity types)."""
+    if isinstance(obj, Trigger | Function | Extension | Policy):
+        return {Trigger: "trigger", Function: "function", Extension: "extension", Policy: "policy"}[type(obj)]
     return "materialized_view" if obj.materialized else "view"
 
 
@@ -702,16 +708,16 @@ class _Judge:
         trigger's ``table``). One the models have but a filter excludes is compared as equal (left as it is)."""
         if not (self.rules.object_filters or self.rules.name_filters or self.rules.filters_schemas):
             return tuple(current), tuple(desired)
-        cur = {o.name: o for o in current}
-        des = {o.name: o for o in desired}
+        cur = {getattr(o, "key", o.name): o for o in current}  # a function's key tells its overloads apart
+        des = {getattr(o, "key", o.name): o for o in desired}
         kept_cur, kept_des = [], []
-        for name in dict.fromkeys([*cur, *des]):
-            c, d = cur.get(name), des.get(name)
-            either: View | Trigger = d if d is not None else cur[name]
-            schema, bare = split_name(name)
+        for key in dict.fromkeys([*cur, *des]):
+            c, d = cur.get(key), des.get(key)
+            either: View | Trigger | Function | Extension | Policy = d if d is not None else cur[key]
+            schema, bare = split_name(either.name)
             type_ = _object_type(either)
             parents: dict[str, Any] = {"schema_name": schema}
-            if isinstance(either, Trigger):
+            if isinstance(either, Trigger | Policy):
                 parents["table_name"] = split_name(either.table)[1]
             if not self.schema(schema) or not self.name(bare, type_, parents):
                 continue

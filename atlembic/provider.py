@@ -7,11 +7,12 @@ tables that use them, and foreign keys in a cycle added afterwards with ALTER TA
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -21,7 +22,7 @@ from sqlalchemy.engine.mock import MockConnection
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable, ExecutableDDLElement
 
 from atlembic.diff import Renames
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, one_line
 from atlembic.schema.model import Schema, Table
 
 
@@ -206,3 +207,45 @@ def _import_file(name: str, file: Path) -> Any:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+# -- alembic_utils' entities (register_entities in env.py) -----------------------------------------------------
+
+SchemaStatement = tuple[str, str]  # (where it comes from, for messages; the statement)
+
+# The entity classes taken into the desired state, in the order their statements run after the models (the
+# functions a view or trigger calls first, policies last); extensions run before the models (a column's type may
+# come from one). Others (PGGrantTable: roles are the server's) are left to alembic_utils.
+_ENTITIES_AFTER = ("PGFunction", "PGView", "PGMaterializedView", "PGTrigger", "PGPolicy")
+_REGISTRY_MODULE = "alembic_utils.replaceable_entity"
+
+
+@contextlib.contextmanager
+def registered_entities() -> Iterator[tuple[list[SchemaStatement], list[SchemaStatement]]]:
+    """Around running env.py: the CREATE statements of the alembic_utils entities it registers with
+    `register_entities([...])`, as (before the models, after them), filled in when the block ends. alembic_utils is
+    never imported here: a project without it registers nothing. Its registry is emptied first, so a second load
+    in one process sees only what this env.py registers."""
+    before: list[SchemaStatement] = []
+    after: list[SchemaStatement] = []
+    module = sys.modules.get(_REGISTRY_MODULE)
+    if module is not None:
+        module.registry.clear()
+    yield before, after
+    module = sys.modules.get(_REGISTRY_MODULE)
+    entities = list(module.registry.entities()) if module is not None else []
+    ranked: list[tuple[int, SchemaStatement]] = []
+    for entity in entities:
+        kind = type(entity).__name__
+        if kind != "PGExtension" and kind not in _ENTITIES_AFTER:
+            continue
+        where = f"env.py register_entities: {kind} {entity.schema}.{entity.signature}"
+        try:
+            sql = str(entity.to_sql_statement_create()).strip().rstrip(";")
+        except Exception as exc:  # alembic_utils could not parse its definition
+            raise AtlembicError(f"{where}: {one_line(exc)}") from exc
+        if kind == "PGExtension":
+            before.append((where, sql))
+        else:
+            ranked.append((_ENTITIES_AFTER.index(kind), (where, sql)))
+    after.extend(statement for _, statement in sorted(ranked, key=lambda item: item[0]))

@@ -235,7 +235,11 @@ def test_trigger_changed(env, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("env", TRIGGER_ENGINES, indirect=True)
 def test_trigger_dropped(env, tmp_path: Path) -> None:
-    text = round_trip(env, tmp_path, with_trigger(dialect(env), "upper"), with_trigger(dialect(env), None))
+    """A trigger the models stop declaring is a destructive drop (DS106), like a view."""
+    with pytest.raises(AtlembicError, match=r'DS106: Dropping trigger "item_label"'):
+        round_trip(env, tmp_path, with_trigger(dialect(env), "upper"), with_trigger(dialect(env), None))
+    commands.upgrade(load_settings(None, url=env[1], directory=tmp_path / "migrations"), allow_destructive=True)
+    text = MigrationDir(tmp_path / "migrations").files()[-1].path.read_text()
     assert "DROP TRIGGER" in text
     assert inserted_label(env[1]) == [(None,)]
 

@@ -8,9 +8,14 @@ normalized by the same dev database; their diff planned as SQL and verified befo
 """
 
 from atlembic.autogenerate.current import replay_schema
-from atlembic.autogenerate.desired import desired_schema, desired_schema_from_sql, desired_schema_keyed
+from atlembic.autogenerate.desired import (
+    desired_schema,
+    desired_schema_from_sql,
+    desired_schema_keyed,
+    schema_file_statements,
+)
 from atlembic.autogenerate.plan import Plan, plan_changes
 from atlembic.autogenerate.verify import verify_plan
 
 __all__ = ["Plan", "desired_schema", "desired_schema_from_sql", "desired_schema_keyed", "plan_changes", "replay_schema",
-           "verify_plan"]
+           "schema_file_statements", "verify_plan"]

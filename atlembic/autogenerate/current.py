@@ -9,7 +9,7 @@ from contextlib import ExitStack, contextmanager
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase
-from atlembic.engines import inspect_schema
+from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.executor import StatementError
@@ -51,4 +51,8 @@ def directory_state(dev: DevDatabase, files: Sequence[MigrationFile], *, keep: b
         with replayed_database(dev, files, keep=keep) as engine:
             yield engine
     except StatementError as exc:
+        missing = engine_for(dev.dialect_name).missing_on_dev_server(str(exc.cause))
+        if missing is not None:
+            raise AtlembicError(f"replaying the migration directory failed: {exc.file.name}:{exc.statement.line}: "
+                                f"{missing}") from exc
         raise AtlembicError(f"replaying the migration directory failed: {exc}") from exc

@@ -41,7 +41,7 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
     include_name judge objects no snapshot can hold)."""
     from atlembic import autogenerate
     from atlembic.environment import SchemaFilter, capture_environment, load_target_metadata
-    from atlembic.provider import rename_hints
+    from atlembic.provider import SchemaStatement, registered_entities, rename_hints
 
     if settings.schema_source is not None:  # an atlas.hcl src: DDL from a program or files, no models to load
         from atlembic.diff import Renames
@@ -54,14 +54,19 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
     if snapshot is not None and desired is not None:
         return desired, snapshot.renames, snapshot.schema_filter or SchemaFilter()
     with timings.stage("load metadata"), recording() as recorded:
+        extensions: list[SchemaStatement] = []
+        entities: list[SchemaStatement] = []
         if settings.metadata_ref:
             metadata, schema_filter = load_target_metadata(settings), SchemaFilter()
         else:
-            captured = capture_environment(settings)
+            with registered_entities() as (extensions, entities):  # alembic_utils' register_entities
+                captured = capture_environment(settings)
             assert captured.metadata is not None
             metadata, schema_filter = captured.metadata, captured.schema_filter
+        schema_files = autogenerate.schema_file_statements(settings, dev.dialect_name)  # recorded: read here
     renames = rename_hints(metadata)
-    desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings)
+    desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings, [*entities, *schema_files],
+                                                     extensions)
     if key is not None and schema_filter.cacheable:
         save(settings, dev.dialect_name, identity, recorded(),
              ModelsSnapshot(key, renames, schema_filter.without_callables()))

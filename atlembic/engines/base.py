@@ -153,6 +153,11 @@ class Engine:
     def unmanaged_objects(self, conn: Connection) -> list[str]:
         return self.reflector(conn).unmanaged_objects()
 
+    def missing_on_dev_server(self, error: str, major: int | None = None) -> str | None:
+        """What to do when a dev database refused a statement with `error` because its server (of major version
+        `major`, if known) lacks a part (an extension that is not installed), one line; None for any other error."""
+        return None
+
     def mock_engine(self, executor: Any = None) -> MockConnection:
         """An engine that only compiles: SQL for this engine without a driver or a server. Its SQL goes to files
         that run as written (migrate.executor.execute_as_written), so a literal's % stays one % (the driver's

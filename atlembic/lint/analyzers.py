@@ -17,14 +17,21 @@ from typing import ClassVar
 from atlembic.diff import (
     AddColumn,
     AddForeignKey,
+    AddFunction,
     AddIndex,
+    AddPolicy,
     AddTable,
+    AddTrigger,
     AddUnique,
     AddView,
     DropColumn,
+    DropExtension,
     DropForeignKey,
+    DropFunction,
+    DropPolicy,
     DropSchema,
     DropTable,
+    DropTrigger,
     DropView,
     ModifyColumn,
     ModifyTable,
@@ -75,9 +82,11 @@ class Destructive(Analyzer):
     """Source: Atlas ``sql/sqlcheck/destructive/destructive.go``."""
 
     name = "destructive"
-    # DS104 is atlembic's (Atlas's OSS analyzers do not manage views).
+    # DS104-DS108 are atlembic's (Atlas's OSS analyzers do not manage views, functions, triggers, extensions or
+    # policies).
     codes = {"DS101": "schema dropped", "DS102": "table dropped", "DS103": "non-virtual column dropped",
-             "DS104": "view dropped"}
+             "DS104": "view dropped", "DS105": "function or procedure dropped", "DS106": "trigger dropped",
+             "DS107": "extension dropped", "DS108": "policy dropped"}
     error_by_default = True
 
     def run(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -105,14 +114,37 @@ class Destructive(Analyzer):
                         suffix = "s" if len(names) > 1 else ""
                         yield Diagnostic(step, "DS103", f"Dropping non-virtual column{suffix} {_quoted(names)}")
                 elif isinstance(change, DropView) and ctx.start.view(change.view.name) is not None \
-                        and not _made_again(ctx, step, change.view.name):
+                        and not _made_again(ctx, step, AddView, change.view.name):
                     yield Diagnostic(step, "DS104", f'Dropping {change.view.kind} "{change.view.name}"')
+                elif isinstance(change, DropFunction) and ctx.start.function(change.function.key) is not None \
+                        and not _made_again(ctx, step, AddFunction, change.function.key):
+                    yield Diagnostic(step, "DS105", f'Dropping {change.function.kind} "{change.function.key}"')
+                elif isinstance(change, DropTrigger) and change.trigger in ctx.start.triggers \
+                        and not _made_again(ctx, step, AddTrigger, change.trigger.key) \
+                        and step.after.table(change.trigger.table) is not None:  # not with its table
+                    yield Diagnostic(step, "DS106", f'Dropping trigger "{change.trigger.name}"')
+                elif isinstance(change, DropPolicy) and change.policy in ctx.start.policies \
+                        and not _made_again(ctx, step, AddPolicy, change.policy.key) \
+                        and step.after.table(change.policy.table) is not None:  # not with its table
+                    policy = change.policy
+                    yield Diagnostic(step, "DS108", f'Dropping policy "{policy.name}" on "{policy.table}"')
+                elif isinstance(change, DropExtension) and change.extension in ctx.start.extensions:
+                    yield Diagnostic(step, "DS107", f'Dropping extension "{change.extension.name}"')
 
 
-def _made_again(ctx: FileContext, step: Step, view: str) -> bool:
-    """Whether a later statement of the file creates the view again: a dependent dropped around a change of what
-    it reads (a column type, a SQLite rebuild) and re-created is no drop."""
-    return any(isinstance(c, AddView) and c.view.name == view for later in ctx.later_steps(step) for c in later.changes)
+def _made_again(ctx: FileContext, step: Step, add: type[AddView | AddFunction | AddTrigger | AddPolicy],
+                name: str) -> bool:
+    """Whether a later statement of the file creates the view (function, trigger) again: a dependent dropped around
+    a change of what it reads (a column type, a SQLite rebuild, a function's result type) and re-created is no
+    drop."""
+    return any(isinstance(c, add) and _key(c) == name for later in ctx.later_steps(step) for c in later.changes)
+
+
+def _key(change: AddView | AddFunction | AddTrigger | AddPolicy) -> str:
+    if isinstance(change, AddView):
+        return change.view.name
+    return (change.function if isinstance(change, AddFunction) else
+            change.trigger if isinstance(change, AddTrigger) else change.policy).key
 
 
 def _virtual(column: Column) -> bool:

@@ -6,7 +6,19 @@ from __future__ import annotations
 
 import re
 
-from atlembic.diff import DropColumn, DropTable, DropView, ModifyColumn, ModifyEnum, ModifyTable, SchemaDiff
+from atlembic.diff import (
+    DropColumn,
+    DropExtension,
+    DropFunction,
+    DropPolicy,
+    DropTable,
+    DropTrigger,
+    DropView,
+    ModifyColumn,
+    ModifyEnum,
+    ModifyTable,
+    SchemaDiff,
+)
 
 _INT_RANK = {"smallint": 1, "int2": 1, "tinyint": 0, "mediumint": 2, "integer": 3, "int": 3, "int4": 3,
              "bigint": 4, "int8": 4}
@@ -48,14 +60,23 @@ def narrows(old: str, new: str) -> bool:
 
 
 def data_loss(diff: SchemaDiff) -> list[str]:
-    """The planned changes that drop data: tables, columns, narrower column types, enum labels, and views (what
-    the models stop declaring; a view re-created around a change is not a change of the diff)."""
+    """The planned changes that drop data: tables, columns, narrower column types, enum labels, views, functions,
+    triggers, policies and extensions (what the models stop declaring; a view re-created around a change is not a
+    change of the diff)."""
     found: list[str] = []
     for change in diff.changes:
         if isinstance(change, DropTable):
             found.append(f'drop table "{change.table.name}"')
         elif isinstance(change, DropView):
             found.append(f'drop {change.view.kind} "{change.view.name}"')
+        elif isinstance(change, DropFunction):
+            found.append(f'drop {change.function.kind} "{change.function.key}"')
+        elif isinstance(change, DropPolicy):
+            found.append(f'drop policy "{change.policy.name}" on "{change.policy.table}"')
+        elif isinstance(change, DropExtension):
+            found.append(f'drop extension "{change.extension.name}"')
+        elif isinstance(change, DropTrigger):
+            found.append(f'drop trigger "{change.trigger.name}"')
         elif isinstance(change, ModifyEnum):
             gone = [v for v in change.current.values if v not in change.desired.values]
             if gone:

@@ -16,10 +16,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex, DropTable
 
 from atlembic.diff import (
+    AddFunction,
+    AddPolicy,
     AddTrigger,
     AddView,
+    DropFunction,
+    DropPolicy,
     DropTrigger,
     DropView,
+    ModifyFunction,
+    ModifyPolicy,
     ModifyTrigger,
     ModifyView,
     RenameTable,
@@ -28,7 +34,7 @@ from atlembic.diff import (
 from atlembic.schema import model
 from atlembic.schema.model import split_name
 
-_Named = TypeVar("_Named", model.Table, model.View)
+_Named = TypeVar("_Named", model.Table, model.View, model.View | model.Function)
 
 
 @dataclass(frozen=True)
@@ -89,45 +95,82 @@ class Planner:
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote_table(trigger.name)}"
 
+    def drop_policy(self, policy: model.Policy) -> str:
+        raise NotImplementedError(f"{self.dialect_name} has no row-level-security policies")
+
+    def function_replaceable(self, current: model.Function, desired: model.Function) -> bool:
+        """Whether `desired`'s CREATE OR REPLACE turns `current` into it (no by default: drop and create)."""
+        return False
+
+    def drop_function(self, function: model.Function) -> str:
+        return f"DROP {function.kind.upper()} {self.quote_table(function.name)}"
+
     def dependents(self, diff: SchemaDiff) -> tuple[list[PlannedStatement], list[PlannedStatement]]:
-        """(before, after) the tables' statements: the views and triggers that go (removed from the models,
-        changed beyond CREATE OR REPLACE, or over a table changed in a way the engine refuses under them, and
-        what reads those, transitively) dropped first, dependents before what they read; then the desired ones
-        created, read before readers, and the views CREATE OR REPLACE can change replaced. Re-creating
-        dependents around a change is no drop of the models' objects: only DropView / DropTrigger are."""
+        """(before, after) the tables' statements: the views, triggers and policies that go (removed from the models,
+        changed beyond CREATE OR REPLACE, or over a table changed in a way the engine refuses under them, or reading
+        a function that is dropped, and what reads those, transitively) dropped first, dependents before what they
+        read, then the functions changed beyond CREATE OR REPLACE dropped and the functions that read no table,
+        view or type created; after: the other functions and the desired views created or replaced (read before
+        readers), the triggers and policies created and last the functions removed from the models dropped. Re-creating
+        dependents around a change is no drop of the models' objects: only DropView / DropTrigger / DropFunction /
+        DropPolicy are."""
         current, desired = diff.current, diff.desired
         gone_views = {c.view.name for c in diff.changes if isinstance(c, DropView)}
         gone_views |= {c.current.name for c in diff.changes
                        if isinstance(c, ModifyView) and not self.replaceable(c.current, c.desired)}
-        gone_triggers = {c.trigger.name for c in diff.changes if isinstance(c, DropTrigger)}
-        gone_triggers |= {c.current.name for c in diff.changes if isinstance(c, ModifyTrigger)}
+        gone_triggers = {c.trigger.key for c in diff.changes if isinstance(c, DropTrigger)}
+        gone_triggers |= {c.current.key for c in diff.changes if isinstance(c, ModifyTrigger)}
+        removed = [c.function for c in diff.changes if isinstance(c, DropFunction)]
+        redone = [c.current for c in diff.changes
+                  if isinstance(c, ModifyFunction) and not self.function_replaceable(c.current, c.desired)]
         under = self.tables_under_dependents(diff)
         # Views still name a table renamed here by its old name.
         under |= {c.old for c in diff.changes if isinstance(c, RenameTable) and c.new in under}
-        read = {_bare(name) for name in under | gone_views}
+        read = {_bare(name) for name in under | gone_views} | {_bare(f.name) for f in (*removed, *redone)}
         while True:  # what reads something that goes, goes too
             more = {v.name for v in current.views if v.name not in gone_views and _mentions(v.definition, read)}
             gone_views |= more
             read |= {_bare(name) for name in more}
             if not more:
                 break
-        gone_triggers |= {t.name for t in current.triggers
+        gone_triggers |= {t.key for t in current.triggers
                           if _bare(t.table) in read or _mentions(t.definition, read)}
-        before = [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
-                  for t in current.triggers if t.name in gone_triggers]
+        gone_policies = {c.policy.key for c in diff.changes if isinstance(c, DropPolicy)}
+        gone_policies |= {c.current.key for c in diff.changes if isinstance(c, ModifyPolicy)}
+        gone_policies |= {p.key for p in current.policies if _bare(p.table) in read or _mentions(p.definition, read)}
+        before = [PlannedStatement(f'Drop policy "{p.name}" on "{p.table}"', self.drop_policy(p))
+                  for p in current.policies if p.key in gone_policies]
+        before += [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
+                   for t in current.triggers if t.key in gone_triggers]
         before += [PlannedStatement(f'Drop "{v.name}" {v.kind}', self.drop_view(v))
                    for v in reversed(view_order(current.views)) if v.name in gone_views]
+        before += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in redone]
         added = {c.view.name for c in diff.changes if isinstance(c, AddView)}
         replaced = {c.desired.name for c in diff.changes if isinstance(c, ModifyView)} - gone_views
-        after = []
-        for view in view_order(desired.views):
-            if view.name in replaced:
-                after.append(PlannedStatement(f'Replace "{view.name}" {view.kind}', self.replace_view(view)))
-            elif view.name in added or view.name in gone_views:
-                after.append(PlannedStatement(f'Create "{view.name}" {view.kind}', self.create_view(view)))
-        made = {c.trigger.name for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
+        made = {c.function.key for c in diff.changes if isinstance(c, AddFunction)} | {f.key for f in redone}
+        replaced_functions = {c.desired.key for c in diff.changes if isinstance(c, ModifyFunction)} - made
+        # What a function may read when it is created: SQL-language bodies and argument types are checked then.
+        things = {_bare(name) for name in (*(t.name for t in desired.tables), *(v.name for v in desired.views),
+                                           *(e.name for e in desired.enums), *(s.name for s in desired.sequences))}
+        after: list[PlannedStatement] = []
+        for obj in object_order([*desired.functions, *desired.views]):
+            if isinstance(obj, model.Function):
+                if obj.key not in made | replaced_functions:
+                    continue
+                verb = "Create" if obj.key in made else "Replace"
+                place = after if _mentions(obj.definition, things) else before
+                place.append(PlannedStatement(f'{verb} "{obj.key}" {obj.kind}', obj.definition))
+            elif obj.name in replaced:
+                after.append(PlannedStatement(f'Replace "{obj.name}" {obj.kind}', self.replace_view(obj)))
+            elif obj.name in added or obj.name in gone_views:
+                after.append(PlannedStatement(f'Create "{obj.name}" {obj.kind}', self.create_view(obj)))
+        made_triggers = {c.trigger.key for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
         after += [PlannedStatement(f'Create trigger "{t.name}" on "{t.table}"', t.definition)
-                  for t in desired.triggers if t.name in made]
+                  for t in desired.triggers if t.key in made_triggers]
+        made_policies = {c.policy.key for c in diff.changes if isinstance(c, AddPolicy)} | gone_policies
+        after += [PlannedStatement(f'Create policy "{p.name}" on "{p.table}"', p.definition)
+                  for p in desired.policies if p.key in made_policies]
+        after += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in removed]
         return before, after
 
     # -- model -> SQLAlchemy -------------------------------------------------------------------
@@ -332,6 +375,17 @@ def view_order(views: Iterable[model.View]) -> list[model.View]:
     return _read_first(views, lambda view: [o for o in views if _bare(o.name) in words[view.name]])
 
 
+def object_order(objects: Iterable[model.View | model.Function]) -> list[model.View | model.Function]:
+    """Views and functions, each after the others its definition names (a cycle keeps its order)."""
+    objects = list(objects)
+    words = {_key(o): _words(o.definition) - {_bare(o.name)} for o in objects}
+    return _read_first(objects, lambda obj: [o for o in objects if _bare(o.name) in words[_key(obj)]], key=_key)
+
+
+def _key(obj: model.View | model.Function) -> str:
+    return obj.key if isinstance(obj, model.Function) else obj.name
+
+
 def dependency_order(tables: list[model.Table]) -> list[model.Table]:
     """Referenced tables before referencing ones; members of a cycle keep their given order."""
     by_name = {t.name: t for t in tables}
@@ -339,20 +393,21 @@ def dependency_order(tables: list[model.Table]) -> list[model.Table]:
                                               if fk.ref_table in by_name])
 
 
-def _read_first(items: list[_Named], reads: Callable[[_Named], list[_Named]]) -> list[_Named]:
+def _read_first(items: list[_Named], reads: Callable[[_Named], list[_Named]],
+                key: Callable[[_Named], str] = lambda item: item.name) -> list[_Named]:
     """`items` with what each `reads` before it (depth first, in the given order); a cycle keeps its order."""
     done: list[_Named] = []
     seen: set[str] = set()
 
     def visit(item: _Named, path: set[str]) -> None:
-        if item.name in seen:
+        if key(item) in seen:
             return
-        path = path | {item.name}
+        path = path | {key(item)}
         for other in reads(item):
-            if other.name not in path:
+            if key(other) not in path:
                 visit(other, path)
-        if item.name not in seen:
-            seen.add(item.name)
+        if key(item) not in seen:
+            seen.add(key(item))
             done.append(item)
 
     for item in items:

@@ -16,6 +16,7 @@ from atlembic.diff import (
     AddCheck,
     AddColumn,
     AddEnum,
+    AddExtension,
     AddForeignKey,
     AddIndex,
     AddSchema,
@@ -23,10 +24,12 @@ from atlembic.diff import (
     AddTable,
     AddUnique,
     ChangePrimaryKey,
+    ChangeRowSecurity,
     ChangeTableComment,
     DropCheck,
     DropColumn,
     DropEnum,
+    DropExtension,
     DropForeignKey,
     DropIndex,
     DropSchema,
@@ -35,6 +38,7 @@ from atlembic.diff import (
     DropUnique,
     ModifyColumn,
     ModifyEnum,
+    ModifyExtension,
     ModifySequence,
     ModifyTable,
     RenameColumn,
@@ -83,6 +87,7 @@ class PostgresPlanner(Planner):
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
         out += [PlannedStatement(f'Add schema "{c.name}"', f"CREATE SCHEMA {self.quote(c.name)}")
                 for c in diff.changes if isinstance(c, AddSchema)]
+        out += [self._extension(c) for c in diff.changes if isinstance(c, AddExtension | ModifyExtension)]
         out += before
         for change in diff.changes:
             if isinstance(change, RenameTable):
@@ -118,11 +123,19 @@ class PostgresPlanner(Planner):
                     if isinstance(c, AddForeignKey)]
         for table in reversed(dependency_order(dropped)):
             out.append(PlannedStatement(f'Drop "{table.name}" table', self.drop_table(table.name)))
+        for change in diff.changes:
+            if isinstance(change, ChangeRowSecurity):
+                verb = "ENABLE" if change.enabled else "DISABLE"
+                out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
+                                            f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
                                             self.compile(DropSequence_(sa.Sequence(change.sequence.name)))))
+            elif isinstance(change, DropExtension):
+                out.append(PlannedStatement(f'Drop extension "{change.extension.name}"',
+                                            f"DROP EXTENSION {self.quote(change.extension.name)}"))
             elif isinstance(change, DropSchema):
                 out.append(PlannedStatement(f'Drop schema "{change.name}"', f"DROP SCHEMA {self.quote(change.name)}"))
             elif isinstance(change, DropEnum):
@@ -144,6 +157,29 @@ class PostgresPlanner(Planner):
 
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote(trigger.name)} ON {self.quote_table(trigger.table)}"
+
+    def drop_policy(self, policy: model.Policy) -> str:
+        return f"DROP POLICY {self.quote(policy.name)} ON {self.quote_table(policy.table)}"
+
+    def function_replaceable(self, current: model.Function, desired: model.Function) -> bool:
+        # CREATE OR REPLACE keeps a function's argument types (the key), its result type and its parameters' names
+        # and defaults.
+        return (current.procedure, current.returns, current.parameters) == \
+            (desired.procedure, desired.returns, desired.parameters)
+
+    def drop_function(self, function: model.Function) -> str:
+        return f"DROP {function.kind.upper()} {self.quote_table(function.name)}({function.arguments})"
+
+    def _extension(self, change: AddExtension | ModifyExtension) -> PlannedStatement:
+        """IF NOT EXISTS: a target whose administrator made the extension already (it takes privileges) is fine."""
+        if isinstance(change, ModifyExtension):
+            schema = self.quote(change.desired.schema) if change.desired.schema else "CURRENT_SCHEMA"
+            return PlannedStatement(f'Move extension "{change.desired.name}"',
+                                    f"ALTER EXTENSION {self.quote(change.desired.name)} SET SCHEMA {schema}")
+        extension = change.extension
+        where = f" WITH SCHEMA {self.quote(extension.schema)}" if extension.schema else ""
+        return PlannedStatement(f'Add extension "{extension.name}"',
+                                f"CREATE EXTENSION IF NOT EXISTS {self.quote(extension.name)}{where}")
 
     # -- enums -----------------------------------------------------------------------------------
 

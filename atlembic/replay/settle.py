@@ -24,7 +24,7 @@ from atlembic.migrate.directory import MigrationFile, files_to_reach
 from atlembic.migrate.executor import execute_as_written
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay.replayed import replayed_database
-from atlembic.schema.model import Schema
+from atlembic.schema.model import Function, Schema
 
 __all__ = ["statement_took_effect"]
 
@@ -68,7 +68,8 @@ def _objects(schema: Schema) -> dict[tuple[str, tuple[Any, ...]], Any]:
     out: dict[tuple[str, tuple[Any, ...]], Any] = {}
     for f in fields(schema):
         for obj in getattr(schema, f.name):
-            name = (obj,) if isinstance(obj, str) else (
-                getattr(obj, "schema", None), getattr(obj, "table", None), obj.name)
+            name = (obj,) if isinstance(obj, str) else (  # a function's overloads by their argument types
+                getattr(obj, "schema", None), getattr(obj, "table", None),
+                obj.key if isinstance(obj, Function) else obj.name)
             out[(f.name, name)] = obj
     return out

@@ -208,6 +208,62 @@ class Trigger:
     table: str
     definition: str
 
+    @property
+    def key(self) -> str:
+        """PostgreSQL's trigger names are unique per table only (many tables have a `set_updated_at`)."""
+        return f"{self.name} on {self.table}"
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function or procedure (PostgreSQL, MySQL). Overloads share a name: one is identified by its `arguments`,
+    the types of its input arguments (PostgreSQL's `oidvectortypes(proargtypes)`; empty on MySQL, which has no
+    overloads). `parameters` are its arguments as written (names, modes, defaults: `pg_get_function_arguments`),
+    `returns` its result type (None for a procedure), `definition` its CREATE statement as the engine spells it back
+    (PostgreSQL: `pg_get_functiondef` without the default schema's name; MySQL: `SHOW CREATE FUNCTION` without the
+    DEFINER)."""
+
+    name: str
+    arguments: str
+    returns: str | None
+    definition: str
+    procedure: bool = False
+    parameters: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "procedure" if self.procedure else "function"
+
+    @property
+    def key(self) -> str:
+        """What tells overloads apart: the name and the argument types."""
+        return f"{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A row-level-security policy on a table (PostgreSQL): `definition` is its CREATE POLICY statement built from
+    pg_policies (the engine's normalized USING and WITH CHECK expressions, its roles, command and kind)."""
+
+    name: str
+    table: str
+    definition: str
+
+    @property
+    def key(self) -> str:
+        """Policy names are unique per table."""
+        return f"{self.name} on {self.table}"
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A PostgreSQL extension and the schema it was created in (None: the default one). Its version is the server's
+    business: a dev server and a target may ship different ones. Its own functions, types, tables and views are
+    never the project's objects."""
+
+    name: str
+    schema: str | None = None
+
 
 @dataclass(frozen=True)
 class Schema:
@@ -217,6 +273,10 @@ class Schema:
     schemas: tuple[str, ...] = ()  # named schemas besides the default one (PostgreSQL)
     views: tuple[View, ...] = ()
     triggers: tuple[Trigger, ...] = ()
+    functions: tuple[Function, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    row_security: tuple[str, ...] = ()  # the tables with ENABLE ROW LEVEL SECURITY (PostgreSQL)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -227,6 +287,10 @@ class Schema:
     def view(self, name: str) -> View | None:
         return next((v for v in self.views if v.name == name), None)
 
+    def function(self, key: str) -> Function | None:
+        return next((f for f in self.functions if f.key == key), None)
+
     @property
     def is_empty(self) -> bool:
-        return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers)
+        return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers
+                    or self.functions or self.extensions or self.policies or self.row_security)

@@ -25,7 +25,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from atlembic.schema.model import Column, Identity, Index, IndexPart, Table, Trigger, UniqueConstraint, View
+from atlembic.errors import AtlembicError
+from atlembic.schema.model import (
+    Column,
+    Function,
+    Identity,
+    Index,
+    IndexPart,
+    Table,
+    Trigger,
+    UniqueConstraint,
+    View,
+)
 from atlembic.schema.reflector import Reflector
 
 _TABLES_SQL = """
@@ -43,6 +54,8 @@ FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()
 _DEFAULT_INDEX_TYPE = "BTREE"
 # What SHOW CREATE VIEW adds before VIEW to a plain CREATE VIEW: the creating account and the default options.
 _VIEW_DEFAULTS = re.compile(r"ALGORITHM=UNDEFINED |DEFINER=\S+ |SQL SECURITY DEFINER ")
+# The creating account SHOW CREATE FUNCTION / PROCEDURE names: the dev server's.
+_ROUTINE_DEFINER = re.compile(r"^CREATE\s+DEFINER=\S+\s+", re.IGNORECASE)
 _ON_UPDATE = re.compile(r"on update (.+)$", re.IGNORECASE)
 
 
@@ -50,10 +63,26 @@ class MySQLReflector(Reflector):
     dialect_name = "mysql"
 
     def unmanaged_objects(self) -> list[str]:
-        routines = self.conn.exec_driver_sql("SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME FROM "
-                                             "information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() "
-                                             "ORDER BY 2")
-        return [f'{r[0]} "{r[1]}"' for r in routines]
+        events = self.conn.exec_driver_sql("SELECT EVENT_NAME FROM information_schema.EVENTS "
+                                           "WHERE EVENT_SCHEMA = DATABASE() ORDER BY 1")
+        return [f'event "{r[0]}"' for r in events]
+
+    def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
+        # MySQL has no overloads: a routine is its name. SHOW CREATE leaves the database's name out.
+        rows = self.conn.exec_driver_sql(
+            "SELECT ROUTINE_NAME, ROUTINE_TYPE, DTD_IDENTIFIER FROM information_schema.ROUTINES "
+            "WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1, 2").all()
+        quote = self.conn.dialect.identifier_preparer.quote
+        out = []
+        for name, kind, returns in rows:
+            created = self.conn.exec_driver_sql(f"SHOW CREATE {kind} {quote(name)}").first()
+            definition = created[2] if created is not None else None
+            if definition is None:  # hidden from an account without the privilege to see it
+                raise AtlembicError(f'cannot read the definition of {kind.lower()} "{name}": the account may not')
+            procedure = kind.upper() == "PROCEDURE"
+            out.append(Function(name, "", None if procedure else returns,
+                                _ROUTINE_DEFINER.sub("CREATE ", definition, count=1).strip(), procedure))
+        return tuple(out)
 
     def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
         names = self.conn.exec_driver_sql("SELECT TABLE_NAME FROM information_schema.VIEWS "

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
 from atlembic.migrate.revisions import postgres_bound_schema
-from atlembic.schema.model import Check, Enum, Index, IndexPart, Sequence, View, split_name
+from atlembic.schema.model import (
+    Check,
+    Enum,
+    Extension,
+    Function,
+    Index,
+    IndexPart,
+    Policy,
+    Sequence,
+    Table,
+    Trigger,
+    View,
+    split_name,
+)
 from atlembic.schema.reflector import Reflector, _by_table
 from atlembic.schema.sqltext import split_top_level
 
@@ -53,7 +67,7 @@ FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND NOT EXISTS (
-  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'e'))
 ORDER BY c.relname
 """
 
@@ -71,6 +85,72 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1
+"""
+
+
+# Functions and procedures (not aggregates or window functions), an extension's own left out. The definition is
+# pg_get_functiondef's, which always names the schema: the default one's name is taken out below.
+_FUNCTIONS_SQL = """
+SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname,
+       oidvectortypes(p.proargtypes), pg_get_function_arguments(p.oid), p.prokind = 'p',
+       CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
+       pg_get_functiondef(p.oid), CASE WHEN n.nspname = current_schema() THEN quote_ident(n.nspname) END
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+# Triggers a user made (not those behind foreign keys, not a partition's copy of its parent's), spelled by
+# pg_get_triggerdef (pretty: the table and the function are qualified only outside the search path).
+_TRIGGERS_SQL = """
+SELECT t.tgname, CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname,
+       pg_get_triggerdef(t.oid, true)
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND t.tgparentid = 0  -- not the copies a trigger of a partitioned table makes
+  AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
+  SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+
+_QUALIFIED = "CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname"
+_POLICIES_SQL = f"""
+SELECT p.polname, {_QUALIFIED}, p.polpermissive,
+       CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE'
+                     ELSE 'ALL' END,
+       CASE WHEN p.polroles = '{{0}}' THEN 'PUBLIC'
+            ELSE array_to_string(ARRAY(SELECT quote_ident(rolname) FROM pg_roles WHERE oid = ANY(p.polroles)
+                                       ORDER BY rolname), ', ') END,
+       pg_get_expr(p.polqual, p.polrelid, true), pg_get_expr(p.polwithcheck, p.polrelid, true)
+FROM pg_policy p
+JOIN pg_class c ON c.oid = p.polrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() OR n.nspname = ANY(:schemas)
+ORDER BY 2, 1
+"""
+_ROW_SECURITY_SQL = f"""
+SELECT {_QUALIFIED} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
+ORDER BY 1
+"""
+
+# Every extension but plpgsql, which each database has from the start.
+_EXTENSIONS_SQL = """
+SELECT e.extname, CASE WHEN n.nspname = current_schema() THEN NULL ELSE n.nspname END
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname <> 'plpgsql'
+ORDER BY 1
+"""
+
+# The tables an extension made (PostGIS's spatial_ref_sys): its own, never the project's.
+_EXTENSION_TABLES_SQL = """
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+WHERE d.deptype = 'e' AND c.relkind IN ('r', 'p') AND n.nspname = COALESCE(CAST(:schema AS text), current_schema())
 """
 
 
@@ -94,16 +174,50 @@ class PostgresReflector(Reflector):
             out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True))))
         return tuple(out)
 
+    def policies(self, schemas: tuple[str, ...]) -> tuple[Policy, ...]:
+        rows = self.conn.execute(sa.text(_POLICIES_SQL), {"schemas": list(schemas)}).all()
+        quote = self.conn.dialect.identifier_preparer.quote
+        out = []
+        for name, table, permissive, command, roles, using, check in rows:
+            schema, bare = split_name(table)
+            on = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
+            definition = (f"CREATE POLICY {quote(name)} ON {on} AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} "
+                          f"FOR {command} TO {roles}" + (f" USING ({using})" if using is not None else "")
+                          + (f" WITH CHECK ({check})" if check is not None else ""))
+            out.append(Policy(name, table, definition))
+        return tuple(out)
+
+    def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(self.conn.execute(sa.text(_ROW_SECURITY_SQL), {"schemas": list(schemas)}).scalars().all())
+
+    def extensions(self) -> tuple[Extension, ...]:
+        return tuple(Extension(name, schema) for name, schema in self.conn.execute(sa.text(_EXTENSIONS_SQL)))
+
+    def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
+        owned = self.conn.execute(sa.text(_EXTENSION_TABLES_SQL), {"schema": schema}).scalars().all()
+        return super().tables(schema, skip | set(owned), only)
+
+    def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
+        rows = self.conn.execute(sa.text(_FUNCTIONS_SQL), {"schemas": list(schemas)}).all()
+        out = []
+        for name, arguments, parameters, procedure, returns, definition, default_schema in rows:
+            kind = "PROCEDURE" if procedure else "FUNCTION"
+            if default_schema is not None:  # the target's default schema may have another name
+                definition = definition.replace(f"{kind} {default_schema}.", f"{kind} ", 1)
+            out.append(Function(name, arguments, returns, definition.strip(), procedure, parameters))
+        return tuple(out)
+
+    def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
+        rows = self.conn.execute(sa.text(_TRIGGERS_SQL), {"schemas": list(schemas)}).all()
+        return tuple(Trigger(name, table, definition) for name, table, definition in rows)
+
     def unmanaged_objects(self) -> list[str]:
-        triggers = self.conn.exec_driver_sql(
-            "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace ORDER BY 1")
-        # Functions that an extension did not bring.
-        functions = self.conn.exec_driver_sql(
+        # Aggregates and window functions that an extension did not bring.
+        rows = self.conn.exec_driver_sql(
             "SELECT p.proname FROM pg_proc p LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e' "
-            "WHERE p.pronamespace = 'public'::regnamespace AND d.objid IS NULL ORDER BY 1")
-        return ([f'trigger "{r[0]}"' for r in triggers]
-                + [f'function "{r[0]}"' for r in functions])
+            "WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('a', 'w') AND d.objid IS NULL "
+            "ORDER BY 1")
+        return [f'aggregate "{r[0]}"' for r in rows]
 
     def schema_names(self, skip: set[str]) -> tuple[str, ...]:
         if postgres_bound_schema(self.conn.engine.url) is not None:

@@ -16,9 +16,12 @@ from atlembic.schema.model import (
     Column,
     Computed,
     Enum,
+    Extension,
     ForeignKey,
+    Function,
     Identity,
     Index,
+    Policy,
     PrimaryKey,
     Schema,
     Sequence,
@@ -52,7 +55,9 @@ class Reflector:
         named = self.schema_names(skip)
         tables = [t for schema in (None, *named) for t in self.tables(schema, skip)]
         return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named,
-                      views=self.views(named), triggers=self.triggers(named))
+                      views=self.views(named), triggers=self.triggers(named), functions=self.functions(named),
+                      extensions=self.extensions(), policies=self.policies(named),
+                      row_security=self.row_security(named))
 
     def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
         """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
@@ -182,6 +187,23 @@ class Reflector:
 
     def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
         """The triggers on the tables and views of the default schema and of `schemas`, sorted by name."""
+        return ()
+
+    def policies(self, schemas: tuple[str, ...]) -> tuple[Policy, ...]:
+        """The row-level-security policies on the tables of the default schema and of `schemas`."""
+        return ()
+
+    def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
+        """The tables (of the default schema and of `schemas`) with row-level security enabled, sorted."""
+        return ()
+
+    def extensions(self) -> tuple[Extension, ...]:
+        """The extensions the database has (none on engines without them)."""
+        return ()
+
+    def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
+        """The functions and procedures of the default schema and of `schemas` (none an extension brought), sorted
+        by name and arguments."""
         return ()
 
 
