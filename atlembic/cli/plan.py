@@ -102,9 +102,14 @@ def hash_(ctx: typer.Context) -> None:
 
 @app.command()
 def provider(
-    path: Annotated[Path, typer.Option("--path", metavar="PATH", help="directory (or file) holding the models")],
+    path: Annotated[list[Path] | None, typer.Option(
+        "--path", metavar="PATH", help="directory (or file) holding the models; repeatable (default: the current "
+        "directory)")] = None,
     dialect: Annotated[str, typer.Option(
-        "--dialect", metavar="DIALECT", help="whose DDL to print: sqlite, postgresql or mysql")] = "sqlite",
+        "--dialect", metavar="DIALECT", help="whose DDL to print: mysql, mariadb, postgresql, sqlite, mssql, or "
+        "another SQLAlchemy dialect (clickhouse, snowflake) when its package is installed")] = "mysql",
+    skip_errors: Annotated[bool, typer.Option(
+        "--skip-errors", help="leave out model files that fail to import")] = False,
 ) -> None:
     """Print the models' DDL (drop-in for atlas-provider-sqlalchemy in an atlas.hcl external_schema)."""
-    typer.echo(commands.provider(path, dialect), nl=False)
+    typer.echo(commands.provider(path or [Path.cwd()], dialect, skip_errors=skip_errors), nl=False)

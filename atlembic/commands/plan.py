@@ -5,7 +5,7 @@ Each wires the stages together and returns what happened; printing is the CLI's 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,11 @@ from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
 from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
-from atlembic.engines import engine_for
+from atlembic.engines import find_engine
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
-from atlembic.provider import load_models_path
+from atlembic.provider import dialect_mock_engine, load_models_path, metadata_ddl, table_positions
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.timings import Timings
 
@@ -162,7 +162,20 @@ def hash_directory(settings: Settings) -> Path:
     return directory.path / "atlas.sum"
 
 
-def provider(path: Path, dialect: str) -> str:
-    """The models under `path` as DDL, as atlas-provider-sqlalchemy prints them."""
-    statements = engine_for(dialect).metadata_ddl(load_models_path(path))
-    return "".join(f"{s};\n" for s in statements)
+def provider(paths: Sequence[Path], dialect: str, *, skip_errors: bool = False) -> str:
+    """The models under each of `paths` as DDL, as atlas-provider-sqlalchemy prints them: the `atlas:pos`
+    directives of their tables, then each path's CREATE statements (no line ends in whitespace). An engine
+    atlembic knows renders as it renders the models; another SQLAlchemy dialect as `create_all` does."""
+    engine = find_engine(dialect)
+    mock_engine = None if engine is not None else dialect_mock_engine(dialect)  # before any model is imported
+    loaded = [(path, load_models_path(path, skip_errors=skip_errors)) for path in paths]
+    directives = [d for path, metadata in loaded for d in table_positions(path, metadata)]
+    head = "".join(f"-- {d}\n" for d in directives) + ("\n" if directives else "")
+    statements = []
+    for _, metadata in loaded:
+        if mock_engine is None:
+            assert engine is not None
+            statements.extend(engine.metadata_ddl(metadata))
+        else:
+            statements.extend(metadata_ddl(metadata, dialect, mock_engine, named_schemas=False))
+    return head + "".join("\n".join(line.rstrip() for line in s.splitlines()) + ";\n\n" for s in statements)
