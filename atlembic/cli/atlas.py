@@ -1,5 +1,5 @@
 """``atlembic migrate <verb>``: Atlas's verbs with Atlas's flags, for a project set up for Atlas (an atlas.hcl
-``env``, Atlas's URLs): diff, apply, status, lint, hash, validate. Each runs the command the Alembic-style
+``env``, Atlas's URLs): diff, checkpoint, apply, status, lint, hash, validate. Each runs the command the Alembic-style
 verb runs (revision --autogenerate, upgrade, status, lint, hash, validate) on the `Settings` of the env.
 Parsing and printing only."""
 
@@ -67,6 +67,17 @@ def diff(
     assert not isinstance(result, Path)  # planned, not an empty file
     if result.path is None:
         g.say(IN_SYNC)
+
+
+@migrate_app.command("checkpoint")
+def checkpoint(
+    tag: Annotated[str | None, typer.Argument(metavar="[TAG]", help="the checkpoint's tag (its directive's argument)")]
+    = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dev_url: DevUrlOpt = None,
+) -> None:
+    """Write a checkpoint file holding the whole schema the directory builds, where fresh databases start."""
+    commands.checkpoint(_env(env, config, var, dev_url=dev_url, directory=directory).settings, tag)
 
 
 @migrate_app.command("apply")

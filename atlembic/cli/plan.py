@@ -1,4 +1,5 @@
-"""Planning commands on the command line: revision, check (models against the directory), hash, provider."""
+"""Planning commands on the command line: revision, check (models against the directory), checkpoint, hash,
+provider."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import typer
 from atlembic import commands
 from atlembic.cli.app import app, globals_of, timings_line
 from atlembic.cli.migrate import drift_check
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, plural
 
 IN_SYNC = "The migration directory is synced with the desired state, no changes to be made"
 
@@ -91,6 +92,22 @@ def check(
     if detected is not None:
         raise AtlembicError(detected)
     g.say("No new upgrade operations detected.")
+
+
+@app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    tag: Annotated[str | None, typer.Argument(metavar="[TAG]", help="the checkpoint's tag (its directive's argument)")]
+    = None,
+    rev_id: Annotated[str | None, typer.Option(
+        "--rev-id", metavar="VERSION", help="version to use instead of the current UTC time")] = None,
+) -> None:
+    """Write a checkpoint file: the whole schema the directory builds, where fresh databases start."""
+    g = globals_of(ctx)
+    result = commands.checkpoint(g.settings(), tag, rev_id=rev_id)
+    g.say(f"Dev database: {result.dev_description}")
+    g.say(f"Generating {result.path} ...  done (checkpoint of {plural(result.replaced, 'file')}, "
+          f"{plural(result.statements, 'statement')})")
 
 
 @app.command("hash")

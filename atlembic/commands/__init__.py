@@ -1,13 +1,14 @@
 """One function per command, in the manner of Alembic's ``command.py``: each wires the stages together and
 returns an outcome; printing is the CLI's job. Planning (plan.py), moving a target along the history
-(apply.py), reporting on it (report.py). ``convert`` is `atlembic.convert.baseline.convert`, imported
-only by the command that runs it."""
+(apply.py), reporting on it (report.py), a checkpoint of the directory (checkpoint.py). ``convert`` is
+`atlembic.convert.baseline.convert`, imported only by the command that runs it."""
 
 from atlembic.commands.apply import downgrade, stamp, upgrade, upgrade_sql
+from atlembic.commands.checkpoint import CheckpointOutcome, checkpoint
 from atlembic.commands.plan import PlanOutcome, check, hash_directory, plan, provider, revision
 from atlembic.commands.report import current, drift, status, unconverted_history, validate
 
 __all__ = [
-    "PlanOutcome", "check", "current", "downgrade", "drift", "hash_directory", "plan", "provider",
-    "revision", "stamp", "status", "unconverted_history", "upgrade", "upgrade_sql", "validate",
+    "CheckpointOutcome", "PlanOutcome", "check", "checkpoint", "current", "downgrade", "drift", "hash_directory",
+    "plan", "provider", "revision", "stamp", "status", "unconverted_history", "upgrade", "upgrade_sql", "validate",
 ]

@@ -92,7 +92,10 @@ class MigrationFile:
             line = self.content.count(b"\n", 0, offset) + 1
             raise AtlembicError(f"{self.name}: a NUL byte at offset {offset} (line {line}): not a SQL text file; "
                                 "no statement was run")
-        return split_statements(text, dialect)
+        try:
+            return split_statements(text, dialect)
+        except AtlembicError as exc:  # the splitter's "line:col: message" names no file
+            raise AtlembicError(f"{self.name}: {exc}") from None
 
 
 def files_to_reach(files: Sequence[MigrationFile], position: int) -> list[MigrationFile]:
