@@ -1,6 +1,7 @@
 """``atlembic migrate <verb>``: Atlas's verbs with Atlas's flags, for a project set up for Atlas (an atlas.hcl
-``env``, Atlas's URLs): diff, checkpoint, apply, status, lint, hash, validate. Each runs the command the Alembic-style
-verb runs (revision --autogenerate, upgrade, status, lint, hash, validate) on the `Settings` of the env.
+``env``, Atlas's URLs): diff, new, checkpoint, apply, down, set, status, lint, hash, validate. Each runs the command
+the Alembic-style verb runs (revision, checkpoint, upgrade, downgrade, stamp, status, lint, hash, validate) on the
+`Settings` of the env.
 Parsing and printing only."""
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from atlembic.cli.app import app, globals_of
 from atlembic.cli.lint import run_lint
 from atlembic.cli.migrate import parse_duration, show_status
 from atlembic.cli.plan import IN_SYNC
+from atlembic.config import Settings
 from atlembic.errors import AtlembicError, plural
+from atlembic.migrate.directory import MigrationDir
 
 migrate_app = typer.Typer(
     help="Atlas's migrate verbs and flags, for an atlas.hcl project (--env) or Atlas's URLs: no docker needed, "
@@ -63,10 +66,109 @@ def diff(
     if atlas.settings.schema_source is None:
         raise AtlembicError(f'no desired schema: give env "{atlas.name}" a src, or pass --to' if env else
                             "no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
-    result = commands.revision(atlas.settings, name, autogenerate=True)
+    result = commands.revision(atlas.settings, name, autogenerate=True, exact_name=True)
     assert not isinstance(result, Path)  # planned, not an empty file
     if result.path is None:
         g.say(IN_SYNC)
+
+
+@migrate_app.command("new")
+def new(
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="the new file's name after its version")] = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+) -> None:
+    """Write a new empty migration file (<version>[_NAME].sql) and atlas.sum."""
+    commands.revision(_env(env, config, var, directory=directory).settings, name, exact_name=True)
+
+
+@migrate_app.command("set")
+def set_(
+    version: Annotated[list[str] | None, typer.Argument(
+        metavar="VERSION", help="the version to record as the last applied one (default: the last file's, on a "
+                                "database that has revisions)")] = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+) -> None:
+    """Record the files up to VERSION as applied without running them, and forget those after it (Atlas's
+    ``migrate set``, atlembic's ``stamp``)."""
+    if version is not None and len(version) > 1:
+        raise AtlembicError(f"accepts 1 arg(s), received {len(version)}")
+    settings = _target(_env(env, config, var, url=url, directory=directory))
+    versions = [f.version for f in MigrationDir.checked(settings.migrations_dir).files()]
+    if version:
+        if version[0] not in versions:
+            raise AtlembicError(f'migration with version "{version[0]}" not found')
+        target = version[0]
+    elif not commands.current(settings).revisions:
+        raise AtlembicError("accepts 1 arg(s), received 0")
+    else:
+        target = versions[-1] if versions else "base"
+    result = commands.stamp(settings, target)
+    changes = sorted([*(("+", r) for r in [*result.resolved, *result.added]), *(("-", r) for r in result.removed)],
+                     key=lambda change: change[1].version)
+    if not changes:
+        return
+    sets = len(result.resolved) + len(result.added)
+    summary = ", ".join(part for part in (f"{sets} set" if sets else "",
+                                           f"{len(result.removed)} removed" if result.removed else "") if part)
+    typer.echo(f"Current version is {result.target} ({summary}):" if result.target
+               else f"All revisions deleted ({len(changes)} in total):")
+    typer.echo("")
+    for sign, rev in changes:
+        typer.echo(f"  {sign} {rev.version}" + (f" ({rev.description})" if rev.description else ""))
+    typer.echo("")
+
+
+@migrate_app.command("down")
+def down(
+    ctx: typer.Context,
+    amount: Annotated[int | None, typer.Argument(metavar="N", help="revert the last N applied files (default 1)")]
+    = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+    dev_url: DevUrlOpt = None,
+    to_version: Annotated[str | None, typer.Option(
+        "--to-version", "--to", metavar="VERSION", help="revert the files applied after VERSION")] = None,
+    amount_opt: Annotated[int | None, typer.Option("--amount", metavar="N", help="as the N argument")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the planned statements, change nothing")]
+    = False,
+    allow_destructive: Annotated[bool, typer.Option(
+        "--allow-destructive", help="revert even when the plan drops data")] = False,
+    lock_timeout: Annotated[str | None, typer.Option(
+        "--lock-timeout", metavar="DURATION", help="how long to wait for the migration lock (default 10s)")] = None,
+) -> None:
+    """Revert applied files: the target's schema planned back to the directory's state at the version before them
+    on the dev database, refused when it would lose data."""
+    g = globals_of(ctx)
+    if amount is not None and amount_opt is not None:
+        raise AtlembicError("give the amount once: N or --amount N")
+    count = amount if amount is not None else amount_opt
+    if count is not None and to_version is not None:
+        raise AtlembicError("--to-version and an amount cannot be combined")
+    if count is not None and count < 1:
+        raise AtlembicError(f"the amount of files to revert must be at least 1, not {count}")
+    atlas = _env(env, config, var, url=url, dev_url=dev_url, directory=directory)
+    settings = _target(atlas)
+    result = commands.downgrade(settings, to_version or f"-{count or 1}", sql=dry_run,
+                                allow_destructive=allow_destructive,
+                                lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"))
+    if result.nothing_to_do:
+        g.say("No migration files to revert")
+        return
+    statements = [" ".join(s.sql.split()) for s in (result.plan.statements if result.plan else [])]
+    g.say(f"Migrating down from version {result.current} to {result.target or 'base'}"
+          f" ({plural(len(result.reverted), 'migration')} in total{', dry run' if dry_run else ''}):\n")
+    for rev in reversed(result.reverted):
+        g.say(f"  -- reverting version {rev.version}")
+    for statement in statements:
+        g.say(f"    -> {statement};")
+    g.say("  -- ok\n" if not dry_run else "")
+    g.say(f"  -------------------------\n  -- {plural(len(result.reverted), 'migration')}\n"
+          f"  -- {plural(len(statements), 'sql statement')}")
+
+
+def _target(atlas: AtlasEnv) -> Settings:
+    if atlas.settings.url is None:
+        raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
+    return atlas.settings
 
 
 @migrate_app.command("checkpoint")
@@ -94,32 +196,40 @@ def apply(
     = "file",
     lock_timeout: Annotated[str | None, typer.Option(
         "--lock-timeout", metavar="DURATION", help="how long to wait for the migration lock (default 10s)")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="print the files and statements that would run, run nothing")] = False,
 ) -> None:
     """Apply the pending migration files to the target database (--url, else the env's url)."""
     g = globals_of(ctx)
     atlas = _env(env, config, var, url=url, directory=directory)
-    if atlas.settings.url is None:
-        raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
+    settings = _target(atlas)
     if amount is not None and amount < 1:
-        raise AtlembicError(f"the amount of files to apply must be at least 1, not {amount}")
-    result = commands.upgrade(atlas.settings, f"+{amount}" if amount else "head",
+        raise AtlembicError(f"cannot apply '{amount}' migration files")
+    if tx_mode not in ("file", "all", "none"):
+        raise AtlembicError(f'unknown tx-mode "{tx_mode}"')
+    result = commands.upgrade(settings, f"+{amount}" if amount else "head",
                               baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                              lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"))
-    if not result.applied:
+                              lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"),
+                              dry_run=dry_run)
+    files = [a.file for a in result.applied] if not dry_run else result.pending
+    if not files:
         g.say("No migration files to execute")
         return
-    last = result.applied[-1].file.version
-    start = f" from {result.current}" if result.current else ""
-    g.say(f"Migrating to version {last}{start} ({plural(len(result.applied), 'migration')} in total):\n")
-    for applied in result.applied:
-        g.say(f"  -- migrating version {applied.file.version}")
-        for statement in applied.file.statements(atlas.settings.dialect):
+    # A baseline is recorded before the files after it run: Atlas counts from it.
+    since = result.current or baseline or atlas.baseline
+    start = f" from {since}" if since else ""
+    g.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in total):\n")
+    elapsed = {a.file.name: a.elapsed_ns for a in result.applied}
+    for file in files:
+        g.say(f"  -- migrating version {file.version}")
+        for statement in file.statements(settings.dialect):
             g.say(f"    -> {statement.text}")
-        g.say(f"  -- ok ({applied.elapsed_ns / 1e6:.3f}ms)\n")
+        g.say("  -- ok (dry run)\n" if dry_run else f"  -- ok ({elapsed[file.name] / 1e6:.3f}ms)\n")
     total_ns = sum(a.elapsed_ns for a in result.applied)
-    statements = sum(a.statements for a in result.applied)
-    g.say(f"  -------------------------\n  -- {total_ns / 1e6:.3f}ms\n"
-          f"  -- {plural(len(result.applied), 'migration')}\n  -- {plural(statements, 'sql statement')}")
+    statements = sum(len(f.statements(settings.dialect)) for f in files) if dry_run else \
+        sum(a.statements for a in result.applied)
+    g.say("  -------------------------\n" + ("" if dry_run else f"  -- {total_ns / 1e6:.3f}ms\n")
+          + f"  -- {plural(len(files), 'migration')}\n  -- {plural(statements, 'sql statement')}")
 
 
 @migrate_app.command("status")
@@ -128,10 +238,7 @@ def status(
     url: UrlOpt = None, fmt: FormatOpt = "text",
 ) -> None:
     """Atlas's migration status of the target: current, next, executed and pending files."""
-    atlas = _env(env, config, var, url=url, directory=directory)
-    if atlas.settings.url is None:
-        raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
-    show_status(globals_of(ctx), commands.status(atlas.settings), fmt)
+    show_status(globals_of(ctx), commands.status(_target(_env(env, config, var, url=url, directory=directory))), fmt)
 
 
 @migrate_app.command("lint")

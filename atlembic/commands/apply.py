@@ -88,11 +88,14 @@ def upgrade(
     allow_drift: bool = False,
     drop_alembic_version: bool = False,
     allow_destructive: bool = False,
+    dry_run: bool = False,
 ) -> UpgradeOutcome:
     """Apply pending files up to `target`, under the target's lock, recording each in the revisions table.
 
     The pending files go through the lint gate first: erroring findings (destructive by default) refuse
     the upgrade before anything runs, unless `allow_destructive` (see atlembic.lint.upgrade_gate).
+    `dry_run` (Atlas's ``migrate apply --dry-run``): the files that would run, in `pending`; nothing runs or is
+    written.
     """
     target_url(settings)  # no target named: say so before anything about the directory
     directory = MigrationDir.existing(settings.migrations_dir)
@@ -110,6 +113,8 @@ def upgrade(
         chosen = _select(files, pending, target, current_version)
         for file in chosen:
             file_tx_mode(file, tx_mode)  # refuse bad directives before anything runs
+        if dry_run:
+            return UpgradeOutcome(mask_url(settings.url or ""), [], chosen, current_version)
         handover = None
         if baseline is not None and not revisions:  # a file from `atlembic convert`: check, read-only
             handover = check_handover(conn, settings, files, baseline, allow_drift=allow_drift,

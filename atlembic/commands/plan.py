@@ -123,12 +123,14 @@ def revision(
     autogenerate: bool = False,
     rev_id: str | None = None,
     confirm_rename: Callable[[str], bool] | None = None,
+    exact_name: bool = False,
 ) -> PlanOutcome | Path:
-    """Write the next migration file: planned from the models, or empty to fill in by hand."""
+    """Write the next migration file: planned from the models, or empty to fill in by hand. `exact_name`: the
+    message is the file's name after its version as given (Atlas's ``migrate diff|new NAME``)."""
     directory = MigrationDir.checked(settings.migrations_dir)
     if rev_id is not None:
         check_rev_id(rev_id, [f.version for f in directory.files()])
-    name = directory.new_file_name(message or "", version=rev_id)
+    name = directory.new_file_name(message or "", version=rev_id, exact=exact_name)
     if not autogenerate:
         return directory.write_migration(name, "")
     timings = Timings()

@@ -175,16 +175,20 @@ class MigrationDir:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write(self.sum_path, self.compute_sum().to_text().encode())
 
-    def new_file_name(self, description: str, now: datetime | None = None, version: str | None = None) -> str:
+    def new_file_name(self, description: str, now: datetime | None = None, version: str | None = None, *,
+                      exact: bool = False) -> str:
         """``<version>_<slug>.sql`` for a new migration; the version is a UTC timestamp by default.
 
         A generated version is moved one second past the last file's version when needed, so that
         the new file always sorts last (Atlas compares versions as strings). ``now`` without a
-        timezone is taken as UTC.
+        timezone is taken as UTC. `exact`: the description as given (Atlas's ``{{ .Name }}``:
+        ``migrate new add-users``), only a path separator refused.
         """
         if version is None:
             version = self._next_version(now or datetime.now(timezone.utc))
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
+        if exact and ("/" in description or os.sep in description or "\0" in description):
+            raise AtlembicError(f"invalid migration name {description!r}: a file name cannot contain '/'")
+        slug = description if exact else re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
         room = _NAME_MAX - len(f"{version}_.sql".encode())
         if len(slug) > room:  # a long -m: cut at a word, as Alembic cuts at truncate_slug_length
             slug = slug[: room + 1].rsplit("_", 1)[0] if "_" in slug[: room + 1] else slug[:room]
