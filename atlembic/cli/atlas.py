@@ -13,6 +13,8 @@ import typer
 
 from atlembic import commands
 from atlembic.atlas import AtlasEnv, load_env
+from atlembic.atlas.project import indent_of
+from atlembic.atlas.schema_hcl import schema_hcl
 from atlembic.cli.app import app, globals_of
 from atlembic.cli.lint import run_lint
 from atlembic.cli.migrate import parse_duration, show_status
@@ -267,3 +269,60 @@ def validate(
 ) -> None:
     """Check atlas.sum and replay every migration file on the dev database."""
     commands.validate(_env(env, config, var, dev_url=dev_url, directory=directory).settings)
+
+
+schema_app = typer.Typer(
+    help="Atlas's schema verbs: inspect a schema, or diff two (live databases, migration directories, SQL files, "
+         "the models), planned by atlembic's planner.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(schema_app, name="schema")
+
+ExcludeOpt = Annotated[list[str] | None, typer.Option(
+    "--exclude", metavar="GLOB", help="leave out matching objects (users, *.created_at, app.*); repeatable")]
+SchemaFormatOpt = Annotated[str | None, typer.Option(
+    "--format", metavar="FORMAT", help='hcl (default), sql, or Atlas\'s template {{ sql . "  " }}')]
+
+
+def _schema_settings(specs: list[str], env: str | None, config: str | None, var: list[str] | None,
+                     dev_url: str | None) -> Settings:
+    """The settings the schemas are read with: the first live database's engine (else --dev-url's, the env's)."""
+    url = next((s for s in specs if commands.is_database_url(s)), None)
+    return _env(env, config, var, url=url, dev_url=dev_url).settings
+
+
+def _sql_indent(fmt: str) -> str | None:
+    """The indentation of an SQL format (None: SQLAlchemy's own lines); `sql` is Atlas's ``{{ sql . }}``."""
+    return "" if fmt == "sql" else indent_of(fmt, "--format")
+
+
+@schema_app.command("inspect")
+def schema_inspect(
+    url: Annotated[str, typer.Option("-u", "--url", metavar="URL", help="what to inspect: a database URL, "
+                                     "file://migrations, file://schema.sql, alembic://alembic.ini or env://src")],
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
+    exclude: ExcludeOpt = None, fmt: SchemaFormatOpt = None,
+) -> None:
+    """Print a schema: Atlas's HCL, or the SQL that creates it (--format sql or '{{ sql . }}')."""
+    settings = _schema_settings([url], env, config, var, dev_url)
+    inspected = commands.schema_inspect(settings, url, tuple(exclude or ()))
+    if fmt is None or fmt == "hcl":
+        typer.echo(schema_hcl(inspected.schema, inspected.name), nl=False)
+    else:
+        typer.echo(commands.as_sql(inspected.schema, inspected.dialect, _sql_indent(fmt)), nl=False)
+
+
+@schema_app.command("diff")
+def schema_diff(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--from", metavar="URL", help="the current schema (a database URL, "
+                                        "file://migrations, file://schema.sql, alembic://alembic.ini, env://src)")],
+    target: Annotated[str, typer.Option("--to", metavar="URL", help="the desired schema (the same kinds)")],
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
+    exclude: ExcludeOpt = None, fmt: SchemaFormatOpt = None,
+) -> None:
+    """Print the SQL statements that take the --from schema to the --to schema."""
+    settings = _schema_settings([source, target], env, config, var, dev_url)
+    result = commands.schema_diff(settings, source, target, tuple(exclude or ()))
+    if not result.plan.statements:
+        globals_of(ctx).say("Schemas are synced, no changes to be made.")
+        return
+    typer.echo(result.plan.render(None if fmt is None else _sql_indent(fmt)), nl=False)
