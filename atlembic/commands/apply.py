@@ -34,13 +34,19 @@ from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
 from atlembic.replay.settle import statement_took_effect
+from atlembic.schema.exclude import exclude_objects
+from atlembic.schema.model import Schema, Table
 from atlembic.target import connect_target, target_url
 
 __all__ = ["downgrade", "stamp", "upgrade", "upgrade_sql"]
 
 
-def _dirty_table(conn: Connection) -> str | None:
+def _dirty_table(conn: Connection, exclude: tuple[str, ...] = ()) -> str | None:
+    """A table that makes a target without revisions not clean (atlas.hcl's exclude globs leave some out)."""
     names = [n for n in sa.inspect(conn).get_table_names() if n != REVISIONS_TABLE]
+    if exclude:
+        kept = {t.name for t in exclude_objects(Schema(tuple(Table(n, ()) for n in names)), exclude).tables}
+        names = [n for n in names if n in kept]
     return sorted(names)[0] if names else None
 
 
@@ -108,7 +114,7 @@ def upgrade(
         changed = history_changed(files, revisions)
         if changed is not None:
             raise AtlembicError(f"{changed}; nothing was applied")
-        dirty = None if revisions else _dirty_table(conn)
+        dirty = None if revisions else _dirty_table(conn, settings.exclude)
         pending = pending_files(files, revisions, dirty, baseline=baseline, allow_dirty=allow_dirty)
         chosen = _select(files, pending, target, current_version)
         for file in chosen:
@@ -291,7 +297,8 @@ def downgrade(
             # include_object's compare_to for a table of the target: the directory's, at the target's version.
             known = autogenerate.replay_schema(dev, files_to_reach(files, current_pos)) \
                 if schema_filter.object_filters else None
-        actual, desired = schema_filter.compare(inspect_schema(conn), desired, models=False, known=known)
+        actual, desired = schema_filter.compare(exclude_objects(inspect_schema(conn), settings.exclude),
+                                                exclude_objects(desired, settings.exclude), models=False, known=known)
         outcome.plan = autogenerate.plan_changes(actual, desired, dialect)
         from atlembic.lint import downgrade_review  # as upgrade's gate: loaded by the commands that use it
 

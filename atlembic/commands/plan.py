@@ -21,6 +21,8 @@ from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
 from atlembic.provider import dialect_mock_engine, load_models_path, metadata_ddl, table_positions
 from atlembic.replay.lazy import LazyDevDatabase
+from atlembic.schema.exclude import exclude_objects
+from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
 
@@ -75,8 +77,13 @@ def _plan_on(
     with _replaying(dev, files, timings) as current_schema:
         desired, renames, schema_filter = models_cache.desired_side(settings, dev, timings)
         current = current_schema()
-        # What env.py's include_object / include_name / include_schemas keep out is neither created nor dropped.
-        current, desired = schema_filter.compare(current, desired)
+        # What env.py's include_object / include_name / include_schemas keep out is neither created nor dropped,
+        # nor what atlas.hcl's exclude globs match.
+        def keep(current: Schema, desired: Schema) -> tuple[Schema, Schema]:
+            return schema_filter.compare(exclude_objects(current, settings.exclude),
+                                         exclude_objects(desired, settings.exclude))
+
+        current, desired = keep(current, desired)
         result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         candidates = rename_candidates(result.diff)
         confirmed = [c for c in candidates if confirm_rename is not None and confirm_rename(c.question)]
@@ -85,7 +92,7 @@ def _plan_on(
         if confirmed:
             result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         if result.statements and verify:
-            autogenerate.verify_plan(dev, files, result, desired, timings, keep=schema_filter.compare)
+            autogenerate.verify_plan(dev, files, result, desired, timings, keep=keep)
         unconfirmed = [c for c in candidates if c not in confirmed]
         return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
 

@@ -59,7 +59,8 @@ class Inspected:
 
 
 def schema_inspect(settings: Settings, spec: str, exclude: tuple[str, ...] = ()) -> Inspected:
-    """The schema `spec` names, without what `exclude` matches."""
+    """The schema `spec` names, without what `exclude` (and the env's exclude globs) match."""
+    exclude = (*settings.exclude, *exclude)
     timings = Timings()
     names: list[str] = []
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
@@ -69,7 +70,9 @@ def schema_inspect(settings: Settings, spec: str, exclude: tuple[str, ...] = ())
 
 
 def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str, ...] = ()) -> SchemaDiff:
-    """The statements that take the schema `source` names to the one `target` names (on `settings`' engine)."""
+    """The statements that take the schema `source` names to the one `target` names (on `settings`' engine), both
+    without what `exclude` (and the env's exclude globs) match."""
+    exclude = (*settings.exclude, *exclude)
     timings = Timings()
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
         current = exclude_objects(_side(settings, source, dev, timings), exclude)
