@@ -250,3 +250,22 @@ def test_migrate_down_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: AN
 @pytest.mark.slow
 def test_migrate_down_mariadb(tmp_path: Path, mysql_server) -> None:  # noqa: ANN001
     migrate_down_scenario(tmp_path, fresh_database_url(mysql_server))
+
+
+@pytest.mark.parametrize(("mode", "left"), [("all", set()), ("file", {"users", "pets"}),
+                                            ("none", {"users", "pets", "broken"})])
+def test_apply_tx_modes_on_a_failing_file(tmp_path: Path, mode: str, left: set[str]) -> None:
+    """cli-migrate-apply.txtar: a failing third file under each --tx-mode; the log streams up to the failing
+    statement (Atlas prints it before the error), then one FAILED line."""
+    files = {"1_first.sql": "CREATE TABLE users (id INTEGER NOT NULL, PRIMARY KEY (id));\n",
+             "2_second.sql": "CREATE TABLE pets (id INTEGER NOT NULL, PRIMARY KEY (id));\n",
+             "3_third.sql": "CREATE TABLE broken (id INTEGER);\nTHIS IS A FAILING STATEMENT;\n"}
+    directory = _dir(tmp_path, files)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    code, out = _atlas(tmp_path, "apply", "--dir", directory, "--url", url, "--tx-mode", mode, check=False)
+    assert code == 255
+    assert out.startswith("Migrating to version 3 (3 migrations in total):\n\n  -- migrating version 1\n")
+    assert "    -> THIS IS A FAILING STATEMENT;\n    Error: " in out
+    assert out.splitlines()[-1].startswith('FAILED: 3_third.sql:2: executing statement "THIS IS A FAILING STATEMENT;"')
+    assert _tables(url) == left
+    assert _versions(url) == ([] if mode == "all" else ["1", "2", "3"])

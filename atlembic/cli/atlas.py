@@ -6,6 +6,7 @@ Parsing and printing only."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -15,13 +16,14 @@ from atlembic import commands
 from atlembic.atlas import AtlasEnv, load_env
 from atlembic.atlas.project import indent_of
 from atlembic.atlas.schema_hcl import schema_hcl
-from atlembic.cli.app import app, globals_of
+from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.lint import run_lint
 from atlembic.cli.migrate import parse_duration, show_status
 from atlembic.cli.plan import IN_SYNC
 from atlembic.config import Settings
-from atlembic.errors import AtlembicError, plural
-from atlembic.migrate.directory import MigrationDir
+from atlembic.errors import AtlembicError, one_line, plural
+from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.executor import AppliedFile, ApplyReporter, StatementError
 
 migrate_app = typer.Typer(
     help="Atlas's migrate verbs and flags, for an atlas.hcl project (--env) or Atlas's URLs: no docker needed, "
@@ -209,29 +211,69 @@ def apply(
         raise AtlembicError(f"cannot apply '{amount}' migration files")
     if tx_mode not in ("file", "all", "none"):
         raise AtlembicError(f'unknown tx-mode "{tx_mode}"')
+    reporter = None if dry_run else AtlasApplyReporter(g, settings.dialect)
     result = commands.upgrade(settings, f"+{amount}" if amount else "head",
                               baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
                               lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"),
-                              dry_run=dry_run)
-    files = [a.file for a in result.applied] if not dry_run else result.pending
-    if not files:
+                              dry_run=dry_run, reporter=reporter)
+    if reporter is not None:
+        if result.applied:
+            reporter.finished()
+        else:
+            g.say("No migration files to execute")
+        return
+    if not result.pending:
         g.say("No migration files to execute")
         return
-    # A baseline is recorded before the files after it run: Atlas counts from it.
-    since = result.current or baseline or atlas.baseline
-    start = f" from {since}" if since else ""
-    g.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in total):\n")
-    elapsed = {a.file.name: a.elapsed_ns for a in result.applied}
-    for file in files:
+    dry = AtlasApplyReporter(g, settings.dialect)
+    dry.planned(result.pending, result.current or baseline or atlas.baseline)
+    for file in result.pending:
         g.say(f"  -- migrating version {file.version}")
         for statement in file.statements(settings.dialect):
             g.say(f"    -> {statement.text}")
-        g.say("  -- ok (dry run)\n" if dry_run else f"  -- ok ({elapsed[file.name] / 1e6:.3f}ms)\n")
-    total_ns = sum(a.elapsed_ns for a in result.applied)
-    statements = sum(len(f.statements(settings.dialect)) for f in files) if dry_run else \
-        sum(a.statements for a in result.applied)
-    g.say("  -------------------------\n" + ("" if dry_run else f"  -- {total_ns / 1e6:.3f}ms\n")
-          + f"  -- {plural(len(files), 'migration')}\n  -- {plural(statements, 'sql statement')}")
+        g.say("  -- ok (dry run)\n")
+    statements = sum(len(f.statements(settings.dialect)) for f in result.pending)
+    g.say(f"  -------------------------\n  -- {plural(len(result.pending), 'migration')}\n"
+          f"  -- {plural(statements, 'sql statement')}")
+
+
+class AtlasApplyReporter(ApplyReporter):
+    """Atlas's apply log, printed as the files run: the header, each file's statements as they are applied, its
+    time, and the totals; a failing statement ends it (the FAILED line follows)."""
+
+    def __init__(self, g: Globals, dialect: str) -> None:
+        self.g, self.dialect = g, dialect
+        self.statements: list[str] = []
+        self.files = self.done = 0
+        self.elapsed_ns = 0
+
+    def planned(self, files: Sequence[MigrationFile], current: str | None) -> None:
+        if files:
+            start = f" from {current}" if current else ""
+            self.g.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in "
+                       "total):\n")
+
+    def file_started(self, file: MigrationFile, start: int, total: int) -> None:
+        self.g.say(f"  -- migrating version {file.version}")
+        self.statements = [s.text for s in file.statements(self.dialect)]
+
+    def statement_done(self, file: MigrationFile, done: int) -> None:
+        self.g.say(f"    -> {self.statements[done - 1]}")
+        self.done += 1
+
+    def file_done(self, applied: AppliedFile) -> None:
+        self.files += 1
+        self.elapsed_ns += applied.elapsed_ns
+        self.g.say(f"  -- ok ({applied.elapsed_ns / 1e6:.3f}ms)\n")
+
+    def file_failed(self, file: MigrationFile, error: StatementError) -> None:
+        self.g.say(f"    -> {error.statement.text}\n    Error: {one_line(error.cause, first_line=True)}")
+        self.g.say(f"  -------------------------\n  -- {plural(self.files, 'migration')} ok (1 with errors)\n"
+                   f"  -- {plural(self.done, 'sql statement')} ok (1 with errors)")
+
+    def finished(self) -> None:
+        self.g.say(f"  -------------------------\n  -- {self.elapsed_ns / 1e6:.3f}ms\n"
+                   f"  -- {plural(self.files, 'migration')}\n  -- {plural(self.done, 'sql statement')}")
 
 
 @migrate_app.command("status")

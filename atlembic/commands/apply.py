@@ -140,6 +140,8 @@ def upgrade(
                 drop_version_table(conn, handover)
         existing = {r.version: r for r in revisions}
         driver = engine_for(conn)
+        if reporter is not None:
+            reporter.planned(chosen, current_version or (baseline if baseline is not None else None))
 
         def settle(file: MigrationFile, index: int) -> bool:
             with open_dev_database(conn, settings.dev_url) as dev:
