@@ -93,6 +93,10 @@ def schema_diff_scenario(root: Path, url: str, dev: str) -> None:
         assert conn.exec_driver_sql("SELECT u.name, p.title FROM users u JOIN posts p ON p.user_id = u.id").all() \
             == [("ada", "notes")]
     engine.dispose()
+    hcl = run_cli(root, "schema", "inspect", "-u", url, "--exclude", "atlas_schema_revisions").stdout
+    assert 'table "tags" {' in hcl and "    columns = [column.post_id, column.tag]\n" in hcl
+    assert 'index "uq_users_email" {\n    unique  = true\n    columns = [column.email]\n  }' in hcl
+    assert "ref_columns = [table.users.column.id]" in hcl and "atlas_schema_revisions" not in hcl
     # `inspect --format sql` of the database is SQL that builds the same schema.
     sql = run_cli(root, "schema", "inspect", "-u", url, "--format", "sql", "--exclude", "atlas_schema_revisions",
                   "--dev-url", dev).stdout

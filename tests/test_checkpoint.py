@@ -172,3 +172,23 @@ def test_checkpoint_refuses(tmp_path: Path) -> None:
     assert proc.returncode == 255 and "20200101000006_broken.sql" in proc.stdout
     assert len(proc.stdout.strip().splitlines()) == 1
     assert sorted(p.name for p in directory.iterdir()) == before
+
+
+def test_migrate_checkpoint_env_of_the_sqlalchemy_guide(tmp_path: Path) -> None:
+    """`migrate checkpoint --env`: the env's dev database and format template (two-space bodies); planning replays
+    from the checkpoint afterwards and finds the models in sync."""
+    from tests.test_atlas_hcl import guide_walkthrough, sqlalchemy_guide_project
+
+    project = sqlalchemy_guide_project(tmp_path, "sqlite", "sqlite://dev?mode=memory", "sqlite://app.db")
+    guide_walkthrough(project)
+    assert run_cli(project, "migrate", "checkpoint", "--env", "sqlalchemy").stdout == ""
+    [written] = sorted((project / "migrations").glob("*_checkpoint.sql"))
+    text = written.read_text()
+    assert text.startswith('-- atlas:checkpoint\n\n-- Create "users" table\nCREATE TABLE users (\n'
+                           "  id INTEGER NOT NULL,\n")
+    synced = run_cli(project, "migrate", "diff", "--env", "sqlalchemy")
+    assert "The migration directory is synced with the desired state" in synced.stdout
+    fresh = tmp_path / "fresh.db"
+    out = run_cli(project, "migrate", "apply", "--env", "sqlalchemy", "--url", f"sqlite:///{fresh}").stdout
+    assert f"Migrating to version {written.name[:14]} (1 migration in total)" in out
+    assert "No migration files to execute" in run_cli(project, "migrate", "apply", "--env", "sqlalchemy").stdout
