@@ -363,8 +363,8 @@ def schema_diff(
 ) -> None:
     """Print the SQL statements that take the --from schema to the --to schema."""
     settings = _schema_settings([source, target], env, config, var, dev_url)
-    result = commands.schema_diff(settings, source, target, tuple(exclude or ()))
-    if not result.plan.statements:
+    plan = commands.schema_diff(settings, source, target, tuple(exclude or ()))
+    if not plan.statements:
         globals_of(ctx).say("Schemas are synced, no changes to be made.")
         return
-    typer.echo(result.plan.render(None if fmt is None else _sql_indent(fmt)), nl=False)
+    typer.echo(plan.render(None if fmt is None else _sql_indent(fmt)), nl=False)

@@ -8,10 +8,10 @@ from atlembic.commands.apply import downgrade, stamp, upgrade, upgrade_sql
 from atlembic.commands.checkpoint import CheckpointOutcome, checkpoint
 from atlembic.commands.plan import PlanOutcome, check, hash_directory, plan, provider, revision
 from atlembic.commands.report import current, drift, status, unconverted_history, validate
-from atlembic.commands.schema import SchemaDiff, as_sql, is_database_url, schema_diff, schema_inspect
+from atlembic.commands.schema import Inspected, as_sql, is_database_url, schema_diff, schema_inspect
 
 __all__ = [
     "CheckpointOutcome", "PlanOutcome", "check", "checkpoint", "current", "downgrade", "drift", "hash_directory",
     "plan", "provider", "revision", "stamp", "status", "unconverted_history", "upgrade", "upgrade_sql", "validate",
-    "SchemaDiff", "as_sql", "is_database_url", "schema_diff", "schema_inspect",
+    "Inspected", "as_sql", "is_database_url", "schema_diff", "schema_inspect",
 ]

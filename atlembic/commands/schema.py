@@ -29,7 +29,7 @@ from atlembic.schema.model import Schema
 from atlembic.target import connect_target
 from atlembic.timings import Timings
 
-__all__ = ["Inspected", "SchemaDiff", "as_sql", "is_database_url", "schema_diff", "schema_inspect"]
+__all__ = ["Inspected", "as_sql", "is_database_url", "schema_diff", "schema_inspect"]
 
 _NOT_DATABASES = ("file", "env", "alembic")
 
@@ -38,14 +38,6 @@ def is_database_url(spec: str) -> bool:
     """Whether `spec` names a live database (anything with a scheme but file://, env://, alembic://)."""
     scheme, sep, _ = spec.partition("://")
     return bool(sep) and scheme.lower() not in _NOT_DATABASES and not spec.endswith(".ini")
-
-
-@dataclass
-class SchemaDiff:
-    """The plan from one schema to the other, and the dev database it was computed with."""
-
-    plan: Plan
-    dialect: str
 
 
 @dataclass
@@ -69,7 +61,7 @@ def schema_inspect(settings: Settings, spec: str, exclude: tuple[str, ...] = ())
         return Inspected(schema, dev.dialect_name, names[0] if names else engine.default_schema_name)
 
 
-def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str, ...] = ()) -> SchemaDiff:
+def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str, ...] = ()) -> Plan:
     """The statements that take the schema `source` names to the one `target` names (on `settings`' engine), both
     without what `exclude` (and the env's exclude globs) match."""
     exclude = (*settings.exclude, *exclude)
@@ -77,7 +69,7 @@ def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
         current = exclude_objects(_side(settings, source, dev, timings), exclude)
         desired = exclude_objects(_side(settings, target, dev, timings), exclude)
-        return SchemaDiff(autogenerate.plan_changes(current, desired, dev.dialect_name, timings), dev.dialect_name)
+        return autogenerate.plan_changes(current, desired, dev.dialect_name, timings)
 
 
 def as_sql(schema: Schema, dialect: str, indent: str | None = None) -> str:
