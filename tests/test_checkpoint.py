@@ -192,3 +192,35 @@ def test_migrate_checkpoint_env_of_the_sqlalchemy_guide(tmp_path: Path) -> None:
     out = run_cli(project, "migrate", "apply", "--env", "sqlalchemy", "--url", f"sqlite:///{fresh}").stdout
     assert f"Migrating to version {written.name[:14]} (1 migration in total)" in out
     assert "No migration files to execute" in run_cli(project, "migrate", "apply", "--env", "sqlalchemy").stdout
+
+
+@pytest.mark.slow
+def test_checkpoint_postgresql_types_schemas_sequences(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
+    """What only PostgreSQL has goes into its checkpoint too: an enum (with a value added later), a named schema
+    whose SERIAL table references the default one, a standalone sequence and a default drawing from it; the
+    checkpoint alone builds the same database. (Sequences of a named schema, and a named schema's table drawing
+    from the default schema's sequence, are not planned right yet: the checkpoint's verification refuses them.)"""
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    (directory / "20200101000001_base.sql").write_text(
+        "CREATE TYPE mood AS ENUM ('ok', 'sad');\n"
+        "CREATE TABLE people (id SERIAL PRIMARY KEY, mood mood NOT NULL DEFAULT 'ok');\n")
+    (directory / "20200101000002_billing.sql").write_text(
+        "CREATE SCHEMA billing;\nCREATE SEQUENCE invoice_no START 1000;\n"
+        "CREATE TABLE billing.invoices (id SERIAL PRIMARY KEY,\n"
+        "  person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE);\n"
+        "ALTER TABLE people ADD COLUMN badge BIGINT NOT NULL DEFAULT nextval('invoice_no');\n"
+        "ALTER TYPE mood ADD VALUE 'glad';\n")
+    MigrationDir(directory).write_sum()
+    full, fresh = fresh_database_url(pg_server), fresh_database_url(pg_server)
+    run_cli(tmp_path, "migrate", "apply", "--dir", f"file://{directory}", "--url", full)
+    run_cli(tmp_path, "--dir", str(directory), "--url", full, "checkpoint")
+    [written] = sorted(directory.glob("*_checkpoint.sql"))
+    text = written.read_text()
+    assert "CREATE TYPE" in text and "'glad'" in text and "CREATE SCHEMA" in text and "billing.invoices" in text
+    assert "CREATE SEQUENCE" in text and "START WITH 1000" in text
+    out = run_cli(tmp_path, "migrate", "apply", "--dir", f"file://{directory}", "--url", fresh).stdout
+    assert "(1 migration in total)" in out
+    assert _schema(fresh) == _schema(full)
+    assert run_cli(tmp_path, "schema", "diff", "--from", full, "--to", fresh).stdout == (
+        "Schemas are synced, no changes to be made.\n")
