@@ -199,7 +199,10 @@ def migrate_down_scenario(root: Path, url: str) -> None:
              "20200101000002_age.sql": "ALTER TABLE users ADD COLUMN age INTEGER;\n",
              "20200101000003_pets.sql": "CREATE TABLE pets (id INTEGER NOT NULL, PRIMARY KEY (id));\n"}
     directory = _dir(root, files)
+    assert _atlas(root, "down", "--url", url, "--dir", directory)[1] == "No migration files to revert\n"
     _atlas(root, "apply", "--dir", directory, "--url", url)
+    code, out = _atlas(root, "down", "5", "--url", url, "--dir", directory, check=False)
+    assert code != 0 and out == "FAILED: cannot revert 5 migration files: only 3 applied\n"
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO users (id, name, age) VALUES (1, 'ada', 36)")

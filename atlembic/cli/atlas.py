@@ -151,6 +151,13 @@ def down(
         raise AtlembicError(f"the amount of files to revert must be at least 1, not {count}")
     atlas = _env(env, config, var, url=url, dev_url=dev_url, directory=directory)
     settings = _target(atlas)
+    if to_version is None:
+        applied = len(commands.current(settings).revisions)
+        if not applied:
+            g.say("No migration files to revert")
+            return
+        if (count or 1) > applied:
+            raise AtlembicError(f"cannot revert {count} migration files: only {applied} applied")
     result = commands.downgrade(settings, to_version or f"-{count or 1}", sql=dry_run,
                                 allow_destructive=allow_destructive,
                                 lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"))
