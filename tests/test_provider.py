@@ -136,12 +136,13 @@ def test_default_dialect_and_path(tmp_path: Path) -> None:
     assert _statements(ours) == _statements(_upstream(models, "--path", ".", "--dialect", "mysql").stdout)
 
 
-def test_output_builds_the_models_on_sqlite(tmp_path: Path) -> None:
-    out = atlembic(tmp_path, "provider", "--path", str(_models(tmp_path)), "--dialect", "sqlite").stdout
+def test_output_of_two_paths_builds_the_models_on_sqlite(tmp_path: Path) -> None:
+    out = atlembic(tmp_path, "provider", "--path", str(_models(tmp_path)), "--path", "audit", "--dialect",
+                   "sqlite").stdout
     db = sqlite3.connect(":memory:")
     db.executescript(out)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"users", "posts", "post_tags"}
+    assert tables == {"users", "posts", "post_tags", "audit_log"}
     assert ("ix_posts_title",) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
 
 
