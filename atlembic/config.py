@@ -73,6 +73,8 @@ class Settings:
     schema_source: SchemaSource | None = None
     engine_name: str | None = None
     indent: str | None = None
+    # atlas.hcl ``exclude`` / ``migration { exclude }``: globs of objects left out of diff and apply.
+    exclude: tuple[str, ...] = ()
 
     @property
     def dialect(self) -> str:

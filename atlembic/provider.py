@@ -7,6 +7,7 @@ tables that use them, and foreign keys in a cycle added afterwards with ALTER TA
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
 import re
@@ -170,10 +171,11 @@ def _definition(table: sa.Table) -> tuple[str, ...]:
     return ("repr", repr(table), *sorted(repr(c) for c in table.constraints), *(repr(i) for i in indexes))
 
 
-def load_models_path(path: Path) -> sa.MetaData:
+def load_models_path(path: Path, *, skip_errors: bool = False) -> sa.MetaData:
     """Import every module under `path` and collect the MetaData objects they define.
 
-    This is how atlas-provider-sqlalchemy finds models: no configuration, just a directory.
+    This is how atlas-provider-sqlalchemy finds models: no configuration, just a directory. With `skip_errors`
+    a module that fails to import is left out (its `--skip-errors`).
     """
     path = path.resolve()
     if not path.exists():
@@ -190,7 +192,11 @@ def load_models_path(path: Path) -> sa.MetaData:
         try:
             module = sys.modules.get(name) or _import_file(name, file)
         except Exception as exc:  # an import error in user code is the user's to fix: name it
-            raise AtlembicError(f"{file}: {type(exc).__name__}: {exc}") from exc
+            if skip_errors:
+                sys.modules.pop(name, None)
+                continue
+            raise AtlembicError(f"{file}: {type(exc).__name__}: {exc} (--skip-errors leaves out files that fail "
+                                "to import)") from exc
         for value in vars(module).values():
             md = value if isinstance(value, sa.MetaData) else getattr(value, "metadata", None)
             if isinstance(md, sa.MetaData) and md.tables:
@@ -198,6 +204,64 @@ def load_models_path(path: Path) -> sa.MetaData:
     if not found:
         raise AtlembicError(f"provider: no SQLAlchemy MetaData with tables found under {path}")
     return merge_metadata(found.values(), f"provider: {path}")
+
+
+def table_positions(path: Path, metadata: sa.MetaData) -> list[str]:
+    """Atlas's `atlas:pos TABLE[type=table] FILE:LINE` directives for the tables of `metadata` that the files
+    under `path` define (a class with a literal `__tablename__`, or `Table("name", ...)`), as the upstream
+    provider writes them: Atlas points its diagnostics at the model's line."""
+    path = path.resolve()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+    directives: list[str] = []
+    for file in files:
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue  # a file that does not parse defines no table we loaded
+        seen: dict[str, int] = {}
+        for node in ast.walk(tree):
+            name = _defined_table(node)
+            if name is not None and name in metadata.tables:
+                seen[name] = node.lineno  # type: ignore[attr-defined]
+        directives.extend(f"atlas:pos {name}[type=table] {file}:{line}"
+                          for name, line in sorted(seen.items(), key=lambda item: item[1]))
+    return directives
+
+
+def _defined_table(node: ast.AST) -> str | None:
+    """The table name `node` defines: a class whose body assigns a literal `__tablename__`, or an assignment
+    of `Table("name", ...)` / `sa.Table("name", ...)`."""
+    if isinstance(node, ast.ClassDef):
+        for statement in node.body:
+            if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                    and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == "__tablename__"
+                    and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)):
+                return statement.value.value
+        return None
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and node.value.args:
+        func, first = node.value.func, node.value.args[0]
+        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if called == "Table" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value
+    return None
+
+
+# SQLAlchemy dialects the upstream provider offers that SQLAlchemy itself does not bring, and their packages.
+DIALECT_PACKAGES = {"clickhouse": "clickhouse-sqlalchemy", "snowflake": "snowflake-sqlalchemy"}
+
+
+def dialect_mock_engine(dialect: str) -> Callable[[Any], MockConnection]:
+    """`mock_engine(executor)` for a SQLAlchemy dialect atlembic has no engine for (mssql, clickhouse ...): its
+    DDL compiled as the upstream provider compiles it, or one line naming the package that brings it."""
+    url = f"{dialect}://"
+    try:
+        sa.create_mock_engine(url, None)
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        package = DIALECT_PACKAGES.get(dialect)
+        raise AtlembicError(f"provider: --dialect {dialect}: " + (
+            f"its SQLAlchemy dialect is not installed: pip install {package}" if package
+            else f"no SQLAlchemy dialect of that name is installed ({one_line(exc)})")) from None
+    return lambda executor: sa.create_mock_engine(url, executor)
 
 
 def _import_file(name: str, file: Path) -> Any:

@@ -399,7 +399,7 @@ def sqlalchemy_guide_project(tmp_path: Path, dialect: str, dev: str, url: str, *
             sys.path.insert(0, "models")
             from atlembic.commands import provider
             from pathlib import Path
-            print(provider(Path("models"), "{dialect}"), end="")
+            print(provider([Path("models")], "{dialect}"), end="")
         '''))
         program = f'"{sys.executable}", "load_models.py"'
     elif provider == "upstream":

@@ -309,10 +309,15 @@ def load_env(
     if revisions_schema is not None and kept_in is not None and revisions_schema != kept_in:
         raise AtlembicError(f"{project.where(migration, 'revisions_schema')} = {revisions_schema!r}: atlembic keeps "
                             f"atlas_schema_revisions in {kept_in!r} for this URL; leave revisions_schema out")
-    excluded = [*(project.value(block, "exclude") or []), *(project.value(migration, "exclude") or [])]
-    if excluded:
-        raise AtlembicError(f"{project.where(block, 'exclude')}: exclude is not supported yet; filter the "
-                            "objects in the program that prints the schema")
+    excluded: list[str] = []
+    for owner in (block, migration):
+        value = project.value(owner, "exclude")
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise HclError(f"{project.where(owner, 'exclude')}: expected a list of glob strings")
+        excluded.extend(value)
+    settings.exclude = tuple(dict.fromkeys(excluded))
     if to:
         settings.schema_source = project.source(list(to), "--to", Path.cwd())
     elif "src" in block.attributes:

@@ -1,11 +1,13 @@
 """``atlembic migrate <verb>``: Atlas's verbs with Atlas's flags, for a project set up for Atlas (an atlas.hcl
-``env``, Atlas's URLs): diff, apply, status, lint, hash, validate, rebase. Each runs the command the
-Alembic-style verb runs (revision --autogenerate, upgrade, status, lint, hash, validate, rebase) on the
+``env``, Atlas's URLs): diff, new, checkpoint, apply, down, set, status, lint, hash, validate, rebase. Each runs the
+command the Alembic-style verb runs (revision, checkpoint, upgrade, downgrade, stamp, status, lint, hash, validate,
+rebase) on the
 `Settings` of the env.
 Parsing and printing only."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +15,16 @@ import typer
 
 from atlembic import commands
 from atlembic.atlas import AtlasEnv, load_env
-from atlembic.cli.app import app, globals_of
+from atlembic.atlas.project import indent_of
+from atlembic.atlas.schema_hcl import schema_hcl
+from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.lint import run_lint
 from atlembic.cli.migrate import REBASE_CONTEXT, RebaseVersionArg, parse_duration, show_rebase, show_status
 from atlembic.cli.plan import IN_SYNC
-from atlembic.errors import AtlembicError, plural
+from atlembic.config import Settings
+from atlembic.errors import AtlembicError, one_line, plural
+from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.executor import AppliedFile, ApplyReporter, StatementError
 
 migrate_app = typer.Typer(
     help="Atlas's migrate verbs and flags, for an atlas.hcl project (--env) or Atlas's URLs: no docker needed, "
@@ -64,10 +71,127 @@ def diff(
     if atlas.settings.schema_source is None:
         raise AtlembicError(f'no desired schema: give env "{atlas.name}" a src, or pass --to' if env else
                             "no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
-    result = commands.revision(atlas.settings, name, autogenerate=True)
+    result = commands.revision(atlas.settings, name, autogenerate=True, exact_name=True)
     assert not isinstance(result, Path)  # planned, not an empty file
     if result.path is None:
         g.say(IN_SYNC)
+
+
+@migrate_app.command("new")
+def new(
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="the new file's name after its version")] = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+) -> None:
+    """Write a new empty migration file (<version>[_NAME].sql) and atlas.sum."""
+    commands.revision(_env(env, config, var, directory=directory).settings, name, exact_name=True)
+
+
+@migrate_app.command("set")
+def set_(
+    version: Annotated[list[str] | None, typer.Argument(
+        metavar="VERSION", help="the version to record as the last applied one (default: the last file's, on a "
+                                "database that has revisions)")] = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+) -> None:
+    """Record the files up to VERSION as applied without running them, and forget those after it (Atlas's
+    ``migrate set``, atlembic's ``stamp``)."""
+    if version is not None and len(version) > 1:
+        raise AtlembicError(f"accepts 1 arg(s), received {len(version)}")
+    settings = _target(_env(env, config, var, url=url, directory=directory))
+    versions = [f.version for f in MigrationDir.checked(settings.migrations_dir).files()]
+    if version:
+        if version[0] not in versions:
+            raise AtlembicError(f'migration with version "{version[0]}" not found')
+        target = version[0]
+    elif not commands.current(settings).revisions:
+        raise AtlembicError("accepts 1 arg(s), received 0")
+    else:
+        target = versions[-1] if versions else "base"
+    result = commands.stamp(settings, target)
+    changes = sorted([*(("+", r) for r in [*result.resolved, *result.added]), *(("-", r) for r in result.removed)],
+                     key=lambda change: change[1].version)
+    if not changes:
+        return
+    sets = len(result.resolved) + len(result.added)
+    summary = ", ".join(part for part in (f"{sets} set" if sets else "",
+                                           f"{len(result.removed)} removed" if result.removed else "") if part)
+    typer.echo(f"Current version is {result.target} ({summary}):" if result.target
+               else f"All revisions deleted ({len(changes)} in total):")
+    typer.echo("")
+    for sign, rev in changes:
+        typer.echo(f"  {sign} {rev.version}" + (f" ({rev.description})" if rev.description else ""))
+    typer.echo("")
+
+
+@migrate_app.command("down")
+def down(
+    ctx: typer.Context,
+    amount: Annotated[int | None, typer.Argument(metavar="N", help="revert the last N applied files (default 1)")]
+    = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+    dev_url: DevUrlOpt = None,
+    to_version: Annotated[str | None, typer.Option(
+        "--to-version", "--to", metavar="VERSION", help="revert the files applied after VERSION")] = None,
+    amount_opt: Annotated[int | None, typer.Option("--amount", metavar="N", help="as the N argument")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the planned statements, change nothing")]
+    = False,
+    allow_destructive: Annotated[bool, typer.Option(
+        "--allow-destructive", help="revert even when the plan drops data")] = False,
+    lock_timeout: Annotated[str | None, typer.Option(
+        "--lock-timeout", metavar="DURATION", help="how long to wait for the migration lock (default 10s)")] = None,
+) -> None:
+    """Revert applied files: the target's schema planned back to the directory's state at the version before them
+    on the dev database, refused when it would lose data."""
+    g = globals_of(ctx)
+    if amount is not None and amount_opt is not None:
+        raise AtlembicError("give the amount once: N or --amount N")
+    count = amount if amount is not None else amount_opt
+    if count is not None and to_version is not None:
+        raise AtlembicError("--to-version and an amount cannot be combined")
+    if count is not None and count < 1:
+        raise AtlembicError(f"the amount of files to revert must be at least 1, not {count}")
+    atlas = _env(env, config, var, url=url, dev_url=dev_url, directory=directory)
+    settings = _target(atlas)
+    if to_version is None:
+        applied = len(commands.current(settings).revisions)
+        if not applied:
+            g.say("No migration files to revert")
+            return
+        if (count or 1) > applied:
+            raise AtlembicError(f"cannot revert {count} migration files: only {applied} applied")
+    result = commands.downgrade(settings, to_version or f"-{count or 1}", sql=dry_run,
+                                allow_destructive=allow_destructive,
+                                lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"))
+    if result.nothing_to_do:
+        g.say("No migration files to revert")
+        return
+    statements = [" ".join(s.sql.split()) for s in (result.plan.statements if result.plan else [])]
+    g.say(f"Migrating down from version {result.current} to {result.target or 'base'}"
+          f" ({plural(len(result.reverted), 'migration')} in total{', dry run' if dry_run else ''}):\n")
+    for rev in reversed(result.reverted):
+        g.say(f"  -- reverting version {rev.version}")
+    for statement in statements:
+        g.say(f"    -> {statement};")
+    g.say("  -- ok\n" if not dry_run else "")
+    g.say(f"  -------------------------\n  -- {plural(len(result.reverted), 'migration')}\n"
+          f"  -- {plural(len(statements), 'sql statement')}")
+
+
+def _target(atlas: AtlasEnv) -> Settings:
+    if atlas.settings.url is None:
+        raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
+    return atlas.settings
+
+
+@migrate_app.command("checkpoint")
+def checkpoint(
+    tag: Annotated[str | None, typer.Argument(metavar="[TAG]", help="the checkpoint's tag (its directive's argument)")]
+    = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dev_url: DevUrlOpt = None,
+) -> None:
+    """Write a checkpoint file holding the whole schema the directory builds, where fresh databases start."""
+    commands.checkpoint(_env(env, config, var, dev_url=dev_url, directory=directory).settings, tag)
 
 
 @migrate_app.command("apply")
@@ -84,32 +208,80 @@ def apply(
     = "file",
     lock_timeout: Annotated[str | None, typer.Option(
         "--lock-timeout", metavar="DURATION", help="how long to wait for the migration lock (default 10s)")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="print the files and statements that would run, run nothing")] = False,
 ) -> None:
     """Apply the pending migration files to the target database (--url, else the env's url)."""
     g = globals_of(ctx)
     atlas = _env(env, config, var, url=url, directory=directory)
-    if atlas.settings.url is None:
-        raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
+    settings = _target(atlas)
     if amount is not None and amount < 1:
-        raise AtlembicError(f"the amount of files to apply must be at least 1, not {amount}")
-    result = commands.upgrade(atlas.settings, f"+{amount}" if amount else "head",
+        raise AtlembicError(f"cannot apply '{amount}' migration files")
+    if tx_mode not in ("file", "all", "none"):
+        raise AtlembicError(f'unknown tx-mode "{tx_mode}"')
+    reporter = None if dry_run else AtlasApplyReporter(g, settings.dialect)
+    result = commands.upgrade(settings, f"+{amount}" if amount else "head",
                               baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                              lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"))
-    if not result.applied:
+                              lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"),
+                              dry_run=dry_run, reporter=reporter)
+    if reporter is not None:
+        if result.applied:
+            reporter.finished()
+        else:
+            g.say("No migration files to execute")
+        return
+    if not result.pending:
         g.say("No migration files to execute")
         return
-    last = result.applied[-1].file.version
-    start = f" from {result.current}" if result.current else ""
-    g.say(f"Migrating to version {last}{start} ({plural(len(result.applied), 'migration')} in total):\n")
-    for applied in result.applied:
-        g.say(f"  -- migrating version {applied.file.version}")
-        for statement in applied.file.statements(atlas.settings.dialect):
+    dry = AtlasApplyReporter(g, settings.dialect)
+    dry.planned(result.pending, result.current or baseline or atlas.baseline)
+    for file in result.pending:
+        g.say(f"  -- migrating version {file.version}")
+        for statement in file.statements(settings.dialect):
             g.say(f"    -> {statement.text}")
-        g.say(f"  -- ok ({applied.elapsed_ns / 1e6:.3f}ms)\n")
-    total_ns = sum(a.elapsed_ns for a in result.applied)
-    statements = sum(a.statements for a in result.applied)
-    g.say(f"  -------------------------\n  -- {total_ns / 1e6:.3f}ms\n"
-          f"  -- {plural(len(result.applied), 'migration')}\n  -- {plural(statements, 'sql statement')}")
+        g.say("  -- ok (dry run)\n")
+    statements = sum(len(f.statements(settings.dialect)) for f in result.pending)
+    g.say(f"  -------------------------\n  -- {plural(len(result.pending), 'migration')}\n"
+          f"  -- {plural(statements, 'sql statement')}")
+
+
+class AtlasApplyReporter(ApplyReporter):
+    """Atlas's apply log, printed as the files run: the header, each file's statements as they are applied, its
+    time, and the totals; a failing statement ends it (the FAILED line follows)."""
+
+    def __init__(self, g: Globals, dialect: str) -> None:
+        self.g, self.dialect = g, dialect
+        self.statements: list[str] = []
+        self.files = self.done = 0
+        self.elapsed_ns = 0
+
+    def planned(self, files: Sequence[MigrationFile], current: str | None) -> None:
+        if files:
+            start = f" from {current}" if current else ""
+            self.g.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in "
+                       "total):\n")
+
+    def file_started(self, file: MigrationFile, start: int, total: int) -> None:
+        self.g.say(f"  -- migrating version {file.version}")
+        self.statements = [s.text for s in file.statements(self.dialect)]
+
+    def statement_done(self, file: MigrationFile, done: int) -> None:
+        self.g.say(f"    -> {self.statements[done - 1]}")
+        self.done += 1
+
+    def file_done(self, applied: AppliedFile) -> None:
+        self.files += 1
+        self.elapsed_ns += applied.elapsed_ns
+        self.g.say(f"  -- ok ({applied.elapsed_ns / 1e6:.3f}ms)\n")
+
+    def file_failed(self, file: MigrationFile, error: StatementError) -> None:
+        self.g.say(f"    -> {error.statement.text}\n    Error: {one_line(error.cause, first_line=True)}")
+        self.g.say(f"  -------------------------\n  -- {plural(self.files, 'migration')} ok (1 with errors)\n"
+                   f"  -- {plural(self.done, 'sql statement')} ok (1 with errors)")
+
+    def finished(self) -> None:
+        self.g.say(f"  -------------------------\n  -- {self.elapsed_ns / 1e6:.3f}ms\n"
+                   f"  -- {plural(self.files, 'migration')}\n  -- {plural(self.done, 'sql statement')}")
 
 
 @migrate_app.command("status")
@@ -118,10 +290,7 @@ def status(
     url: UrlOpt = None, fmt: FormatOpt = "text",
 ) -> None:
     """Atlas's migration status of the target: current, next, executed and pending files."""
-    atlas = _env(env, config, var, url=url, directory=directory)
-    if atlas.settings.url is None:
-        raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
-    show_status(globals_of(ctx), commands.status(atlas.settings), fmt)
+    show_status(globals_of(ctx), commands.status(_target(_env(env, config, var, url=url, directory=directory))), fmt)
 
 
 @migrate_app.command("lint")
@@ -160,3 +329,60 @@ def rebase(
     """Give migration files merged in below the latest version new versions after it (atlembic rebase)."""
     atlas = _env(env, config, var, dev_url=dev_url, directory=directory)
     show_rebase(globals_of(ctx), commands.rebase(atlas.settings, [version, *ctx.args]))
+
+
+schema_app = typer.Typer(
+    help="Atlas's schema verbs: inspect a schema, or diff two (live databases, migration directories, SQL files, "
+         "the models), planned by atlembic's planner.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(schema_app, name="schema")
+
+ExcludeOpt = Annotated[list[str] | None, typer.Option(
+    "--exclude", metavar="GLOB", help="leave out matching objects (users, *.created_at, app.*); repeatable")]
+SchemaFormatOpt = Annotated[str | None, typer.Option(
+    "--format", metavar="FORMAT", help='hcl (default), sql, or Atlas\'s template {{ sql . "  " }}')]
+
+
+def _schema_settings(specs: list[str], env: str | None, config: str | None, var: list[str] | None,
+                     dev_url: str | None) -> Settings:
+    """The settings the schemas are read with: the first live database's engine (else --dev-url's, the env's)."""
+    url = next((s for s in specs if commands.is_database_url(s)), None)
+    return _env(env, config, var, url=url, dev_url=dev_url).settings
+
+
+def _sql_indent(fmt: str) -> str | None:
+    """The indentation of an SQL format (None: SQLAlchemy's own lines); `sql` is Atlas's ``{{ sql . }}``."""
+    return "" if fmt == "sql" else indent_of(fmt, "--format")
+
+
+@schema_app.command("inspect")
+def schema_inspect(
+    url: Annotated[str, typer.Option("-u", "--url", metavar="URL", help="what to inspect: a database URL, "
+                                     "file://migrations, file://schema.sql, alembic://alembic.ini or env://src")],
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
+    exclude: ExcludeOpt = None, fmt: SchemaFormatOpt = None,
+) -> None:
+    """Print a schema: Atlas's HCL, or the SQL that creates it (--format sql or '{{ sql . }}')."""
+    settings = _schema_settings([url], env, config, var, dev_url)
+    inspected = commands.schema_inspect(settings, url, tuple(exclude or ()))
+    if fmt is None or fmt == "hcl":
+        typer.echo(schema_hcl(inspected.schema, inspected.name), nl=False)
+    else:
+        typer.echo(commands.as_sql(inspected.schema, inspected.dialect, _sql_indent(fmt)), nl=False)
+
+
+@schema_app.command("diff")
+def schema_diff(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--from", metavar="URL", help="the current schema (a database URL, "
+                                        "file://migrations, file://schema.sql, alembic://alembic.ini, env://src)")],
+    target: Annotated[str, typer.Option("--to", metavar="URL", help="the desired schema (the same kinds)")],
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
+    exclude: ExcludeOpt = None, fmt: SchemaFormatOpt = None,
+) -> None:
+    """Print the SQL statements that take the --from schema to the --to schema."""
+    settings = _schema_settings([source, target], env, config, var, dev_url)
+    plan = commands.schema_diff(settings, source, target, tuple(exclude or ()))
+    if not plan.statements:
+        globals_of(ctx).say("Schemas are synced, no changes to be made.")
+        return
+    typer.echo(plan.render(None if fmt is None else _sql_indent(fmt)), nl=False)

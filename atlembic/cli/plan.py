@@ -1,4 +1,5 @@
-"""Planning commands on the command line: revision, check (models against the directory), hash, provider."""
+"""Planning commands on the command line: revision, check (models against the directory), checkpoint, hash,
+provider."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import typer
 from atlembic import commands
 from atlembic.cli.app import app, globals_of, timings_line
 from atlembic.cli.migrate import ParallelOpt, UrlFileOpt, drift_check, fleet_targets
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, plural
 
 IN_SYNC = "The migration directory is synced with the desired state, no changes to be made"
 
@@ -97,6 +98,22 @@ def check(
     g.say("No new upgrade operations detected.")
 
 
+@app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    tag: Annotated[str | None, typer.Argument(metavar="[TAG]", help="the checkpoint's tag (its directive's argument)")]
+    = None,
+    rev_id: Annotated[str | None, typer.Option(
+        "--rev-id", metavar="VERSION", help="version to use instead of the current UTC time")] = None,
+) -> None:
+    """Write a checkpoint file: the whole schema the directory builds, where fresh databases start."""
+    g = globals_of(ctx)
+    result = commands.checkpoint(g.settings(), tag, rev_id=rev_id)
+    g.say(f"Dev database: {result.dev_description}")
+    g.say(f"Generating {result.path} ...  done (checkpoint of {plural(result.replaced, 'file')}, "
+          f"{plural(result.statements, 'statement')})")
+
+
 @app.command("hash")
 def hash_(ctx: typer.Context) -> None:
     """Recompute atlas.sum from the migration files."""
@@ -106,9 +123,14 @@ def hash_(ctx: typer.Context) -> None:
 
 @app.command()
 def provider(
-    path: Annotated[Path, typer.Option("--path", metavar="PATH", help="directory (or file) holding the models")],
+    path: Annotated[list[Path] | None, typer.Option(
+        "--path", metavar="PATH", help="directory (or file) holding the models; repeatable (default: the current "
+        "directory)")] = None,
     dialect: Annotated[str, typer.Option(
-        "--dialect", metavar="DIALECT", help="whose DDL to print: sqlite, postgresql or mysql")] = "sqlite",
+        "--dialect", metavar="DIALECT", help="whose DDL to print: mysql, mariadb, postgresql, sqlite, mssql, or "
+        "another SQLAlchemy dialect (clickhouse, snowflake) when its package is installed")] = "mysql",
+    skip_errors: Annotated[bool, typer.Option(
+        "--skip-errors", help="leave out model files that fail to import")] = False,
 ) -> None:
     """Print the models' DDL (drop-in for atlas-provider-sqlalchemy in an atlas.hcl external_schema)."""
-    typer.echo(commands.provider(path, dialect), nl=False)
+    typer.echo(commands.provider(path or [Path.cwd()], dialect, skip_errors=skip_errors), nl=False)

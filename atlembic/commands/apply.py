@@ -35,13 +35,19 @@ from atlembic.migrate.pending import history_changed, pending_files
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import TYPE_EXECUTE, TYPE_RESOLVED, Revision, RevisionStore, finished
 from atlembic.replay.settle import statement_took_effect
+from atlembic.schema.exclude import exclude_objects
+from atlembic.schema.model import Schema, Table
 from atlembic.target import TargetRun, connect_target, run_fleet, target_url
 
 __all__ = ["TargetUpgrade", "downgrade", "stamp", "upgrade", "upgrade_many", "upgrade_sql"]
 
 
-def _dirty_table(conn: Connection) -> str | None:
+def _dirty_table(conn: Connection, exclude: tuple[str, ...] = ()) -> str | None:
+    """A table that makes a target without revisions not clean (atlas.hcl's exclude globs leave some out)."""
     names = [n for n in sa.inspect(conn).get_table_names() if n != REVISIONS_TABLE]
+    if exclude:
+        kept = {t.name for t in exclude_objects(Schema(tuple(Table(n, ()) for n in names)), exclude).tables}
+        names = [n for n in names if n in kept]
     return sorted(names)[0] if names else None
 
 
@@ -89,11 +95,14 @@ def upgrade(
     allow_drift: bool = False,
     drop_alembic_version: bool = False,
     allow_destructive: bool = False,
+    dry_run: bool = False,
 ) -> UpgradeOutcome:
     """Apply pending files up to `target`, under the target's lock, recording each in the revisions table.
 
     The pending files go through the lint gate first: erroring findings (destructive by default) refuse
     the upgrade before anything runs, unless `allow_destructive` (see atlembic.lint.upgrade_gate).
+    `dry_run` (Atlas's ``migrate apply --dry-run``): the files that would run, in `pending`; nothing runs or is
+    written.
     """
     target_url(settings)  # no target named: say so before anything about the directory
     directory = MigrationDir.existing(settings.migrations_dir)
@@ -106,11 +115,13 @@ def upgrade(
         changed = history_changed(files, revisions)
         if changed is not None:
             raise AtlembicError(f"{changed}; nothing was applied")
-        dirty = None if revisions else _dirty_table(conn)
+        dirty = None if revisions else _dirty_table(conn, settings.exclude)
         pending = pending_files(files, revisions, dirty, baseline=baseline, allow_dirty=allow_dirty)
         chosen = _select(files, pending, target, current_version)
         for file in chosen:
             file_tx_mode(file, tx_mode)  # refuse bad directives before anything runs
+        if dry_run:
+            return UpgradeOutcome(mask_url(settings.url or ""), [], chosen, current_version)
         handover = None
         if baseline is not None and not revisions:  # a file from `atlembic convert`: check, read-only
             handover = check_handover(conn, settings, files, baseline, allow_drift=allow_drift,
@@ -130,6 +141,8 @@ def upgrade(
                 drop_version_table(conn, handover)
         existing = {r.version: r for r in revisions}
         driver = engine_for(conn)
+        if reporter is not None:
+            reporter.planned(chosen, current_version or (baseline if baseline is not None else None))
 
         def settle(file: MigrationFile, index: int) -> bool:
             with open_dev_database(conn, settings.dev_url) as dev:
@@ -353,7 +366,8 @@ def downgrade(
             # include_object's compare_to for a table of the target: the directory's, at the target's version.
             known = autogenerate.replay_schema(dev, files_to_reach(files, current_pos)) \
                 if schema_filter.object_filters else None
-        actual, desired = schema_filter.compare(inspect_schema(conn), desired, models=False, known=known)
+        actual, desired = schema_filter.compare(exclude_objects(inspect_schema(conn), settings.exclude),
+                                                exclude_objects(desired, settings.exclude), models=False, known=known)
         outcome.plan = autogenerate.plan_changes(actual, desired, dialect)
         from atlembic.lint import downgrade_review  # as upgrade's gate: loaded by the commands that use it
 

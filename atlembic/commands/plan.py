@@ -5,7 +5,7 @@ Each wires the stages together and returns what happened; printing is the CLI's 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,14 @@ from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
 from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
-from atlembic.engines import engine_for
+from atlembic.engines import find_engine
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import check_rev_id
-from atlembic.provider import load_models_path
+from atlembic.provider import dialect_mock_engine, load_models_path, metadata_ddl, table_positions
 from atlembic.replay.lazy import LazyDevDatabase
+from atlembic.schema.exclude import exclude_objects
+from atlembic.schema.model import Schema
 from atlembic.timings import Timings
 
 
@@ -75,8 +77,13 @@ def _plan_on(
     with _replaying(dev, files, timings) as current_schema:
         desired, renames, schema_filter = models_cache.desired_side(settings, dev, timings)
         current = current_schema()
-        # What env.py's include_object / include_name / include_schemas keep out is neither created nor dropped.
-        current, desired = schema_filter.compare(current, desired)
+        # What env.py's include_object / include_name / include_schemas keep out is neither created nor dropped,
+        # nor what atlas.hcl's exclude globs match.
+        def keep(current: Schema, desired: Schema) -> tuple[Schema, Schema]:
+            return schema_filter.compare(exclude_objects(current, settings.exclude),
+                                         exclude_objects(desired, settings.exclude))
+
+        current, desired = keep(current, desired)
         result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         candidates = rename_candidates(result.diff)
         confirmed = [c for c in candidates if confirm_rename is not None and confirm_rename(c.question)]
@@ -85,7 +92,7 @@ def _plan_on(
         if confirmed:
             result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
         if result.statements and verify:
-            autogenerate.verify_plan(dev, files, result, desired, timings, keep=schema_filter.compare)
+            autogenerate.verify_plan(dev, files, result, desired, timings, keep=keep)
         unconfirmed = [c for c in candidates if c not in confirmed]
         return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
 
@@ -123,12 +130,14 @@ def revision(
     autogenerate: bool = False,
     rev_id: str | None = None,
     confirm_rename: Callable[[str], bool] | None = None,
+    exact_name: bool = False,
 ) -> PlanOutcome | Path:
-    """Write the next migration file: planned from the models, or empty to fill in by hand."""
+    """Write the next migration file: planned from the models, or empty to fill in by hand. `exact_name`: the
+    message is the file's name after its version as given (Atlas's ``migrate diff|new NAME``)."""
     directory = MigrationDir.checked(settings.migrations_dir)
     if rev_id is not None:
         check_rev_id(rev_id, [f.version for f in directory.files()])
-    name = directory.new_file_name(message or "", version=rev_id)
+    name = directory.new_file_name(message or "", version=rev_id, exact=exact_name)
     if not autogenerate:
         return directory.write_migration(name, "")
     timings = Timings()
@@ -162,7 +171,20 @@ def hash_directory(settings: Settings) -> Path:
     return directory.path / "atlas.sum"
 
 
-def provider(path: Path, dialect: str) -> str:
-    """The models under `path` as DDL, as atlas-provider-sqlalchemy prints them."""
-    statements = engine_for(dialect).metadata_ddl(load_models_path(path))
-    return "".join(f"{s};\n" for s in statements)
+def provider(paths: Sequence[Path], dialect: str, *, skip_errors: bool = False) -> str:
+    """The models under each of `paths` as DDL, as atlas-provider-sqlalchemy prints them: the `atlas:pos`
+    directives of their tables, then each path's CREATE statements (no line ends in whitespace). An engine
+    atlembic knows renders as it renders the models; another SQLAlchemy dialect as `create_all` does."""
+    engine = find_engine(dialect)
+    mock_engine = None if engine is not None else dialect_mock_engine(dialect)  # before any model is imported
+    loaded = [(path, load_models_path(path, skip_errors=skip_errors)) for path in paths]
+    directives = [d for path, metadata in loaded for d in table_positions(path, metadata)]
+    head = "".join(f"-- {d}\n" for d in directives) + ("\n" if directives else "")
+    statements = []
+    for _, metadata in loaded:
+        if mock_engine is None:
+            assert engine is not None
+            statements.extend(engine.metadata_ddl(metadata))
+        else:
+            statements.extend(metadata_ddl(metadata, dialect, mock_engine, named_schemas=False))
+    return head + "".join("\n".join(line.rstrip() for line in s.splitlines()) + ";\n\n" for s in statements)

@@ -47,6 +47,8 @@ class Engine:
     mock_url: ClassVar[str]
     # Whether `schema=` names a schema inside the database (on MySQL it would be another database).
     named_schemas: ClassVar[bool] = False
+    # The schema a database's unqualified names are in, as `schema inspect` names it when no live database says.
+    default_schema_name: ClassVar[str] = "main"
     # The driver atlembic's dev databases connect with (SQLAlchemy's name), and atlembic's pip extra that
     # installs it (None: Python brings it). Checked before a command starts a server or connects.
     driver: ClassVar[str]

@@ -22,6 +22,7 @@ __all__ = ["MARIADB", "MYSQL", "MariaDB", "MySQL"]
 class MySQL(Engine):
     name = family = "mysql"
     title = "MySQL"
+    default_schema_name = "dev"  # a database; the dev database's own name is a scratch one
     driver = "pymysql"
     extra = "mysql"
     docker_images: ClassVar[tuple[str, ...]] = ("mysql",)

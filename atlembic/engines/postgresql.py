@@ -38,6 +38,7 @@ class PostgreSQL(Engine):
     planner_class = PostgresPlanner
     mock_url = "postgresql+psycopg://"
     named_schemas = True
+    default_schema_name = "public"
     async_drivers = ("psycopg", "asyncpg")
     read_only_statement = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
     transactions = PostgresTransactions

@@ -92,7 +92,10 @@ class MigrationFile:
             line = self.content.count(b"\n", 0, offset) + 1
             raise AtlembicError(f"{self.name}: a NUL byte at offset {offset} (line {line}): not a SQL text file; "
                                 "no statement was run")
-        return split_statements(text, dialect)
+        try:
+            return split_statements(text, dialect)
+        except AtlembicError as exc:  # the splitter's "line:col: message" names no file
+            raise AtlembicError(f"{self.name}: {exc}") from None
 
 
 def files_to_reach(files: Sequence[MigrationFile], position: int) -> list[MigrationFile]:
@@ -172,16 +175,20 @@ class MigrationDir:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write(self.sum_path, self.compute_sum().to_text().encode())
 
-    def new_file_name(self, description: str, now: datetime | None = None, version: str | None = None) -> str:
+    def new_file_name(self, description: str, now: datetime | None = None, version: str | None = None, *,
+                      exact: bool = False) -> str:
         """``<version>_<slug>.sql`` for a new migration; the version is a UTC timestamp by default.
 
         A generated version is moved one second past the last file's version when needed, so that
         the new file always sorts last (Atlas compares versions as strings). ``now`` without a
-        timezone is taken as UTC.
+        timezone is taken as UTC. `exact`: the description as given (Atlas's ``{{ .Name }}``:
+        ``migrate new add-users``), only a path separator refused.
         """
         if version is None:
             version = self._next_version(now or datetime.now(timezone.utc))
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
+        if exact and ("/" in description or os.sep in description or "\0" in description):
+            raise AtlembicError(f"invalid migration name {description!r}: a file name cannot contain '/'")
+        slug = description if exact else re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
         room = _NAME_MAX - len(f"{version}_.sql".encode())
         if len(slug) > room:  # a long -m: cut at a word, as Alembic cuts at truncate_slug_length
             slug = slug[: room + 1].rsplit("_", 1)[0] if "_" in slug[: room + 1] else slug[:room]

@@ -185,6 +185,9 @@ def run_replay(engine: Engine, files: Sequence[MigrationFile], driver: Driver, *
 class ApplyReporter:
     """Progress callbacks of `apply_files` (the CLI draws them); every method may be left as is."""
 
+    def planned(self, files: Sequence[MigrationFile], current: str | None) -> None:
+        """The run will apply `files`, from version `current` (None: a database without revisions)."""
+
     def file_started(self, file: MigrationFile, start: int, total: int) -> None:
         """`file` begins at statement `start` (non-zero when a partial file resumes)."""
 
