@@ -2,7 +2,7 @@
 
 * PostgreSQL re-spells a CHECK each time it parses its own output; the canonical spelling must be a fixpoint.
 * SQLite keeps an expression index's text as written: parentheses around the whole part say nothing.
-* SERIAL -> IDENTITY: the identity must continue after the rows' values (an insert after the upgrade works).
+* SERIAL -> IDENTITY (and back): the key must continue after the rows' values (an insert after the upgrade works).
 * A string default with `%` planned, applied and read back on every engine, byte for byte.
 * lint with the target's data: a partial unique index is checked on the rows its WHERE selects.
 """
@@ -56,9 +56,11 @@ def test_unwrap_strips_only_parentheses_around_the_whole_part() -> None:
 
 
 @pytest.mark.slow  # a PostgreSQL round trip
-def test_serial_to_identity_continues_after_the_existing_rows(pg_env, tmp_path: Path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("name", ["serial-to-identity", "identity-to-serial"])
+def test_a_key_made_identity_or_serial_continues_after_the_existing_rows(pg_env, tmp_path: Path,  # noqa: ANN001
+                                                                        name: str) -> None:
     dev, url = pg_env()
-    case = _case("serial-to-identity", "postgresql")
+    case = _case(name, "postgresql")
     run_round_trip(dev, url, tmp_path, case.a, case.b, case.rows)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
@@ -68,7 +70,7 @@ def test_serial_to_identity_continues_after_the_existing_rows(pg_env, tmp_path: 
     finally:
         engine.dispose()
     assert new_id == max(r["id"] for r in case.rows["users"]) + 1
-    assert sequences == ["users_id_seq"]  # the identity's own: the SERIAL's is gone
+    assert sequences == ["users_id_seq"]  # one sequence: the old kind's is gone
 
 
 def _percent_default(dev, url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

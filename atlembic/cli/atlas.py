@@ -86,16 +86,20 @@ def new(
     commands.revision(_env(env, config, var, directory=directory).settings, name, exact_name=True)
 
 
-@migrate_app.command("set")
+# Atlas counts the arguments ("accepts 1 arg(s), received 2"): the ones after VERSION come as ctx.args (a list
+# argument would be labelled <list[str]> in the help).
+@migrate_app.command("set", context_settings={"allow_extra_args": True})
 def set_(
-    version: Annotated[list[str] | None, typer.Argument(
+    ctx: typer.Context,
+    version_arg: Annotated[str | None, typer.Argument(
         metavar="VERSION", help="the version to record as the last applied one (default: the last file's, on a "
                                 "database that has revisions)")] = None,
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
 ) -> None:
     """Record the files up to VERSION as applied without running them, and forget those after it (Atlas's
     ``migrate set``, atlembic's ``stamp``)."""
-    if version is not None and len(version) > 1:
+    version = [version_arg, *ctx.args] if version_arg is not None else []
+    if len(version) > 1:
         raise AtlembicError(f"accepts 1 arg(s), received {len(version)}")
     settings = _target(_env(env, config, var, url=url, directory=directory))
     versions = [f.version for f in MigrationDir.checked(settings.migrations_dir).files()]

@@ -64,6 +64,7 @@ class PostgresPlanner(Planner):
     standalone_sequences: frozenset[str] = frozenset()
     # Sequences a SERIAL column made and draws from: they come and go with their column.
     implicit_sequences: frozenset[str] = frozenset()
+    new_sequences: dict[str, model.Sequence]
 
     def sa_column(self, column: model.Column) -> sa.Column:
         # A column whose default draws from an implicit sequence (not one the schema declares on its
@@ -80,6 +81,8 @@ class PostgresPlanner(Planner):
         self.standalone_sequences = frozenset(s.name for s in (*diff.current.sequences, *diff.desired.sequences)
                                               if s.name not in self.implicit_sequences)
         self.replaced_serials: set[str] = set()
+        # Sequences the plan creates: an IDENTITY -> SERIAL column makes its own (see _modify_column).
+        self.new_sequences = {c.sequence.name: c.sequence for c in diff.changes if isinstance(c, AddSequence)}
         before, after = self.dependents(diff)
         out: list[PlannedStatement] = []
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
@@ -403,6 +406,14 @@ class PostgresPlanner(Planner):
                           "existing_server_default": _identity(cur.identity, cur.type)})
             if des.identity is not None and cur.identity is None and (des.identity.increment or 1) > 0:
                 calls.append(self._continue_identity(table, des))
+            serial = _NEXTVAL.match(des.default or "")
+            if cur.identity is not None and serial and serial.group(1) in self.new_sequences:
+                # IDENTITY -> SERIAL: DROP IDENTITY took the identity's sequence (and its name) along; the
+                # SERIAL's own one is made here, owned by the column, and goes on after the existing values.
+                sequence, column = self._qualify(table, serial.group(1)), self.quote(des.name)
+                calls += [self._sequence(AddSequence(self.new_sequences[serial.group(1)])).sql,
+                          f"ALTER SEQUENCE {sequence} OWNED BY {self.quote_table(table)}.{column}",
+                          f"SELECT setval({_literal(sequence)}, MAX({column})) FROM {self.quote_table(table)}"]
         if cur.type != des.type and cur.default is not None and cur.default != des.default:
             # The default changes type with its column ('a'::character varying -> 'a'::mood), and PostgreSQL
             # refuses to cast most defaults along ("cannot be cast automatically"): drop it first, set it after.

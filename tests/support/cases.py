@@ -339,6 +339,9 @@ def coverage2_cases() -> list[Case]:
              sql=("BIGINT",), dialects=("postgresql",)),
         Case("serial-to-identity", _identity_users(sa.Integer, False), _identity_users(sa.Integer, True),
              sql=("IDENTITY",), dialects=("postgresql",)),
+        # Found by the property tests: the SERIAL's sequence must be made (DROP IDENTITY took the name along).
+        Case("identity-to-serial", _identity_users(sa.Integer, True), _identity_users(sa.Integer, False),
+             sql=("DROP IDENTITY", "CREATE SEQUENCE"), dialects=("postgresql",)),
         # A server default that cannot be cast along with its column.
         Case("varchar-to-native-enum-with-default",
              users(sa.Column("mood", sa.String(10), nullable=False, server_default="happy")),
