@@ -15,7 +15,18 @@ from pathlib import Path
 
 from atlembic.cli.app import main
 
-__all__ = ["run_cli"]
+__all__ = ["forget_modules_under", "run_cli"]
+
+
+def forget_modules_under(project: Path, before: set[str]) -> None:
+    """Modules the command imported from the project (its models, env.py's imports) are forgotten, as the
+    process that ran them would be: the next command, of this test or another, imports the project's files as
+    they are then, never a module of the same name another project left behind."""
+    root = project.resolve()
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules[name], "__file__", None)
+        if file and Path(file).resolve().is_relative_to(root):
+            del sys.modules[name]
 
 
 def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -24,6 +35,7 @@ def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
     before, argv = Path.cwd(), sys.argv
+    modules = set(sys.modules)
     try:
         os.chdir(cwd)
         sys.argv = ["atlembic", *args]
@@ -35,6 +47,7 @@ def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     finally:
         os.chdir(before)
         sys.argv = argv
+        forget_modules_under(cwd, modules)
     returncode = code if isinstance(code, int) else int(code is not None)
     proc = subprocess.CompletedProcess(["atlembic", *args], returncode, out.getvalue(), err.getvalue())
     if check:
