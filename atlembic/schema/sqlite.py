@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from atlembic.schema.model import Index, IndexPart, Schema, Trigger, View
+from atlembic.schema.model import Column, Index, IndexPart, Schema, Table, Trigger, View
 from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
 from atlembic.schema.sqltext import split_top_level, unwrap, walk
 
@@ -27,6 +28,34 @@ def parse_index_sql(sql: str) -> tuple[list[str], str | None]:
     rest = sql[close + 1 :].strip()
     where = re.sub(r"^WHERE\s+", "", rest, flags=re.IGNORECASE).strip() if rest else None
     return split_top_level(sql[start:close]), " ".join(where.split()) if where else None
+
+
+_LEADING_NAME = re.compile(r"(\"[^\"]+\"|`[^`]+`|\[[^\]]+\]|\S+)")
+_COLLATE = re.compile(r"\bCOLLATE\s+(\"[^\"]+\"|'[^']+'|`[^`]+`|\[[^\]]+\]|\w+)", re.IGNORECASE)
+
+
+def collations(sql: str) -> dict[str, str]:
+    """The COLLATE of each column of a CREATE TABLE statement that names one, by column name."""
+    start = sql.find("(")
+    close = next((start + 1 + i for i, ch, depth in walk(sql[start + 1:]) if ch == ")" and depth < 0), len(sql))
+    out: dict[str, str] = {}
+    for item in split_top_level(sql[start + 1 : close]) if start >= 0 else ():
+        column = _LEADING_NAME.match(item)
+        match = _COLLATE.search(item, column.end()) if column else None
+        if column and match:
+            out[unwrap_name(column.group(1))] = unwrap_name(match.group(1))
+    return out
+
+
+def unwrap_name(name: str) -> str:
+    return name[1:-1] if name[:1] in "\"'`[" else name
+
+
+def _with_collation(column: Column, found: dict[str, str]) -> Column:
+    collation = found.get(column.name)
+    if collation is None or "COLLATE" in column.type.upper():
+        return column
+    return replace(column, type=f'{column.type} COLLATE "{collation}"')
 
 
 class SqliteReflector(Reflector):
@@ -48,6 +77,15 @@ class SqliteReflector(Reflector):
             while len(self._seen) > 4:
                 self._seen.popitem(last=False)
         return schema
+
+    def tables(self, schema: str | None, skip: set[str], only: Collection[str] | None = None) -> list[Table]:
+        # SQLAlchemy's SQLite reflection drops a column's COLLATE (PRAGMA table_xinfo has none): read it from the
+        # table's statement, spelled as the models' type compiles (`VARCHAR(10) COLLATE "NOCASE"`).
+        tables = super().tables(schema, skip, only)
+        rows = self.conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all()
+        statements: dict[str, str] = {name: sql for name, sql in rows}
+        return [replace(t, columns=tuple(_with_collation(c, collations(statements.get(t.name) or ""))
+                                         for c in t.columns)) for t in tables]
 
     def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
         # SQLite keeps the statement's text and nothing else: that text is the view.
