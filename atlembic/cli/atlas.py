@@ -333,6 +333,7 @@ class AtlasApplyReporter(ApplyReporter):
     def __init__(self, say: Callable[[str], None], dialect: str) -> None:
         self.say, self.dialect = say, dialect
         self.statements: list[str] = []
+        self.shown = 0  # statements of the current file printed
         self.files = self.done = 0
         self.elapsed_ns = 0
 
@@ -340,15 +341,19 @@ class AtlasApplyReporter(ApplyReporter):
         if files:
             start = f" from {current}" if current else ""
             self.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in "
-                       "total):\n")
+                     "total):\n")
 
     def file_started(self, file: MigrationFile, start: int, total: int) -> None:
         self.say(f"  -- migrating version {file.version}")
         self.statements = [s.text for s in file.statements(self.dialect)]
+        self.shown = start
 
     def statement_done(self, file: MigrationFile, done: int) -> None:
-        self.say(f"    -> {self.statements[done - 1]}")
-        self.done += 1
+        # `done` may jump by more than one: PostgreSQL runs a file's transaction as one batch
+        for text in self.statements[self.shown:done]:
+            self.say(f"    -> {text}")
+        self.done += max(done - self.shown, 0)
+        self.shown = max(self.shown, done)
 
     def file_done(self, applied: AppliedFile) -> None:
         self.files += 1
