@@ -182,7 +182,11 @@ def test_one_env_verbs_refuse_several_instances(tmp_path: Path) -> None:
         assert out.startswith('FAILED: multiple envs found for "prod"') and out.count("\n") == 1, out
     out = atlas(tmp_path, "apply", "--env", "prod", "--dry-run", code=255)
     assert "--dry-run" in out and out.count("\n") == 1
+    out = atlas(tmp_path, "apply", "--env", "prod", "--format", "yaml", code=255)
+    assert out == "FAILED: --format 'yaml': expected text or json\n"
     assert not list(tmp_path.glob("*.db"))
+    one = json.loads(atlas(tmp_path, "apply", "--url", "sqlite://single.db", "--format", "json"))  # a fleet of one
+    assert [(r["status"], r["to"]) for r in one] == [("ok", V2)] and (tmp_path / "single.db").exists()
 
 
 def test_instances_that_differ_beyond_their_url_are_refused(tmp_path: Path) -> None:

@@ -292,10 +292,10 @@ def apply(
     instances = _envs(env, config, var, url=url, directory=directory)
     atlas = instances[0]
     lock = parse_duration(lock_timeout or atlas.lock_timeout or "10s")
-    if atlas.each is not None:
+    if atlas.each is not None or _json_format(fmt):  # json: one object per target, a fleet of one
         if dry_run:
-            raise AtlembicError(f'--dry-run is not supported on env "{atlas.name}" with for_each (one target at a '
-                                "time: --url)")
+            raise AtlembicError("--dry-run goes with one target (--url), not an env with for_each or --format json")
+        _target(atlas)
         _apply_instances(g, instances, f"+{amount}" if amount else "head", fmt, parallel, canary,
                          baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
                          lock_timeout=lock)
