@@ -175,6 +175,41 @@ def test_sqlite_tenants_one_broken_the_others_migrate(tmp_path: Path) -> None:
         assert execute(url, "SELECT id, name FROM users") == [(1, t)]
 
 
+def test_tenants_from_a_query(tmp_path: Path) -> None:
+    """Atlas's own FromDataSrc case: the tenants' SQLite files are the rows of a table of another database."""
+    project(tmp_path, '''
+variable "url" {
+  type = string
+}
+data "sql" "tenants" {
+  url   = var.url
+  query = "SELECT name FROM tenants WHERE active ORDER BY name"
+}
+env "local" {
+  for_each = toset(data.sql.tenants.values)
+  url      = "sqlite://${each.value}"
+  migration {
+    dir = "file://migrations"
+  }
+}
+''')
+    registry = tmp_path / "tenants.db"
+    execute(f"sqlite:///{registry}", "CREATE TABLE tenants (name TEXT, active BOOL DEFAULT TRUE)")
+    execute(f"sqlite:///{registry}", "INSERT INTO tenants (name, active) VALUES ('t1.db', 1), ('t2.db', 0), "
+                                     "('t3.db', 1)")
+    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db")
+    assert out.count(HEADER) == 2 and "2 targets: all ok" in out
+    assert sorted(p.name for p in tmp_path.glob("t?.db")) == ["t1.db", "t3.db"]
+    (tmp_path / "atlas.hcl").write_text((tmp_path / "atlas.hcl").read_text().replace(
+        "WHERE active", "WHERE activ").replace("query =", "args  = [1]\n  query ="))
+    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db", code=255)
+    assert out == ('FAILED: atlas.hcl: env "local": for_each: data "sql" "tenants": attribute \'args\' is not '
+                   "supported (write the values into the query)\n")
+    (tmp_path / "atlas.hcl").write_text((tmp_path / "atlas.hcl").read_text().replace("  args  = [1]\n", ""))
+    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db", code=255)
+    assert out.count("\n") == 1 and 'data "sql" "tenants"' in out and "no such column: activ" in out, out
+
+
 def test_one_env_verbs_refuse_several_instances(tmp_path: Path) -> None:
     project(tmp_path, GUIDE)
     for verb in (("diff",), ("lint",), ("set", V1), ("down",)):
@@ -269,6 +304,19 @@ def test_postgres_schema_tenants(tmp_path: Path, pg_server) -> None:
     assert out.count(HEADER) == 1 and out.count("No migration files to execute") == 5
     status = json.loads(atlas(tmp_path, "status", *args, "--format", "json"))
     assert [s["Current"] for s in status] == [V2] * 6
+
+    # the tenants as a query finds them (Atlas's data "sql"): every schema of the database named tenant_*
+    (tmp_path / "atlas.hcl").write_text(TENANTS.replace("toset(var.tenants)", "toset(data.sql.tenants.values)") % (
+        'urlqueryset(var.url, "search_path", each.value)') + '''
+data "sql" "tenants" {
+  url   = var.url
+  query = "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'tenant%' ORDER BY 1"
+}
+''')
+    execute(database, "CREATE SCHEMA tenant_new")
+    out = atlas(tmp_path, "apply", *args[:4], "--var", "tenants=unused")
+    assert out.count(HEADER) == 1 and "7 targets: all ok" in out
+    assert execute(database, "SELECT version FROM tenant_new.atlas_schema_revisions ORDER BY 1") == [(V1,), (V2,)]
 
 
 def test_mariadb_database_tenants(tmp_path: Path, mysql_server) -> None:

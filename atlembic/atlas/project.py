@@ -3,7 +3,7 @@ command runs unchanged on an Atlas project.
 
 Read as Atlas reads it: ``--config file://path`` (default ``./atlas.hcl``); ``variable`` blocks take
 ``--var name=value`` (repeated for a list) or their ``default``; ``locals`` blocks; ``data`` sources
-(``external_schema``, ``composite_schema``, ``external``) run only when the selected env references them;
+(``external_schema``, ``composite_schema``, ``external``, ``sql``) run only when the selected env references them;
 ``atlas.env`` is the selected env's name, and an unnamed ``env { name = atlas.env }`` block matches any.
 What atlembic reads of an env: ``src``, ``url``, ``dev``, ``exclude``, ``migration { dir, format,
 revisions_schema, baseline, lock_timeout, exclude }``, ``format { migrate { diff } }`` and
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from atlembic.atlas.hcl import Block, ExprError, HclError, HclSet, Scope, evaluate, parse_file
@@ -26,7 +27,7 @@ from atlembic.atlas.sources import CompositeSource, FileSource, ListSource, Prog
 from atlembic.atlas.urls import dev_target, target_url
 from atlembic.config import SchemaSource, Settings
 from atlembic.engines import engine_for
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import postgres_bound_schema
 
@@ -166,6 +167,8 @@ class _Project(Scope):
             return {"url": url}
         if kind == "external":
             return run_program(self._program(block), self._workdir(block), where)
+        if kind == "sql":
+            return self._query(block, block.address)
         if kind == "composite_schema":
             url = f"mem://composite_schema/{name}"
             parts = tuple((part.labels[0] if part.labels else "", self.source(self.value(part, "url"), where))
@@ -174,8 +177,37 @@ class _Project(Scope):
                 raise ExprError(f"{block.address}: expected schema \"NAME\" {{ url = ... }} blocks")
             self.sources[url] = CompositeSource(parts, where)
             return {"url": url}
-        raise ExprError(f'data "{kind}" is not supported by atlembic (external_schema, composite_schema and '
-                        "external are)")
+        raise ExprError(f'data "{kind}" is not supported by atlembic (external_schema, composite_schema, '
+                        "external and sql are)")
+
+    def _query(self, block: Block, where: str) -> dict[str, Any]:
+        """Atlas's ``data "sql"``: the first column of the rows `query` returns on `url`, as ``values`` (a
+        list), ``value`` (the first, null for none) and ``count``; what a ``for_each`` of tenants reads."""
+        unknown = sorted(set(block.attributes) - {"url", "query"})
+        if unknown:
+            hint = " (write the values into the query)" if unknown == ["args"] else ""
+            raise ExprError(f"{where}: attribute {unknown[0]!r} is not supported{hint}")
+        raw, query = self.value(block, "url"), self.value(block, "query")
+        if not isinstance(raw, str) or not isinstance(query, str) or not raw or not query:
+            raise ExprError(f"{where}: expected url and query strings")
+        url = make_url(target_url(raw, self.path.parent))
+        found = engine_for(url)
+        found.require_driver(url)
+        engine = sa.create_engine(found.connect_url(url), poolclass=sa.pool.NullPool)
+        try:  # the driver's own cursor, the query as written (no parameters: no % or : is a placeholder)
+            connection = engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(query)
+                values = [row[0] for row in cursor.fetchall()]
+            finally:
+                connection.close()
+        except Exception as exc:  # the driver's error (a bad query, no such table): the block's one line
+            raise ExprError(f"{where}: {one_line(exc, raw)}") from None
+        finally:
+            engine.dispose()
+        values = [v.decode() if isinstance(v, bytes) else v for v in values]
+        return {"values": values, "value": values[0] if values else None, "count": len(values)}
 
     def _program(self, block: Block) -> tuple[str, ...]:
         program = self.value(block, "program")
