@@ -139,7 +139,7 @@ def test_only_what_the_env_references_is_evaluated(tmp_path: Path) -> None:
     assert load_env(config, "dev").settings.url.endswith("/b.db")
     message = failure(config, "other")
     assert message == ('atlas.hcl: env: url: data "template_dir" is not supported by atlembic (external_schema, '
-                       'composite_schema and external are)')
+                       'composite_schema, external and sql are)')
 
 
 def test_variables_from_the_command_line(tmp_path: Path) -> None:

@@ -293,6 +293,56 @@ def test_bad_options_are_one_line(tmp_path: Path) -> None:
     assert run_pytest(project, "--help").proc.stdout.count("--atlembic") >= 3
 
 
+def collect_builtins(project: Path, *args: str) -> tuple[list[str], str]:
+    """The built-in tests ``pytest --atlembic --co`` collects in `project`, and what pytest printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "ATLEMBIC_CONFIG"}
+    env.update(PYTHONPATH=str(REPO), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "atlembic.pytest_plugin", "-p", "no:cacheprovider",
+                           "--co", "-q", "--atlembic", *args], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=120)
+    found = [line.split("::", 1)[1] for line in proc.stdout.splitlines() if line.startswith("alembic.ini::")]
+    return found, proc.stdout + proc.stderr
+
+
+def test_pytest_alembics_ini_options_select_the_builtins(tmp_path: Path) -> None:
+    """pytest-alembic's configuration names, in pytest.ini as pytest-alembic documents them: its test names
+    (single_head_revision, downgrade_leaves_no_trace) or atlembic's, with or without test_."""
+    project = write_project(tmp_path / "ini", never_created(tmp_path), GOOD_FILES)
+
+    def with_ini(**options: str) -> tuple[list[str], str]:
+        (project / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n" +
+                                            "".join(f"{k} = {v}\n" for k, v in options.items()))
+        return collect_builtins(project)
+
+    assert with_ini(pytest_alembic_exclude="single_head_revision, test_lint")[0] == [
+        "test_upgrade", "test_model_definitions_match_ddl", "test_up_down_consistency"]
+    assert with_ini(pytest_alembic_include="upgrade,single_head_revision")[0] == ["test_single_head", "test_upgrade"]
+    assert with_ini(pytest_alembic_include="upgrade", pytest_alembic_exclude="upgrade")[0] == []
+    got, out = with_ini(pytest_alembic_include="single_head_revision",
+                        pytest_alembic_include_experimental="downgrade_leaves_no_trace\n"
+                                                            "  all_models_register_on_metadata")
+    assert got == ["test_single_head", "test_up_down_consistency"]
+    assert "pytest_alembic_include_experimental: all_models_register_on_metadata is not built into atlembic" in out
+    assert with_ini(pytest_alembic_enabled="false")[0] == []
+    got, out = with_ini(pytest_alembic_exclude="upgrade, migrations_are_fast")
+    assert got == [] and "FAILED: pytest_alembic_exclude: unknown built-in test 'migrations_are_fast' (atlembic's: " \
+        "single_head, upgrade, model_definitions_match_ddl, up_down_consistency, lint)" in out
+    with_ini(pytest_alembic_exclude="lint")
+    assert collect_builtins(project, "--atlembic-exclude", "upgrade,model_definitions_match_ddl")[0] == [
+        "test_single_head", "test_up_down_consistency", "test_lint"]  # the option overrides the ini one
+    assert collect_builtins(project, "-m", "not alembic")[0] == []  # marked as pytest-alembic marks its own
+
+
+def test_an_excluded_builtin_does_not_fail_the_run(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "excluded", never_created(tmp_path), GOOD_FILES,
+                            extra_columns='\n    sa.Column("email", sa.String(80)),')
+    (project / "pytest.ini").write_text("[pytest]\ntestpaths = tests\npytest_alembic_exclude = "
+                                        "model_definitions_match_ddl\n")
+    run = run_pytest(project, "--atlembic")
+    assert run.named("passed") == (BUILTINS - {"test_model_definitions_match_ddl"}) | RUNNER_TESTS, run.proc.stdout
+    assert run.proc.returncode == 0
+
+
 def test_the_entry_point_loads_the_plugin(tmp_path: Path) -> None:
     """pyproject's pytest11 entry point, installed as a distribution's metadata, is what pytest loads: the
     options appear in `pytest --help` without any -p, and `-p no:atlembic` turns the plugin off."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from atlembic.errors import AtlembicError
 
-__all__ = ["Block", "ExprError", "HclError", "Scope", "evaluate", "parse_file"]
+__all__ = ["Block", "ExprError", "HclError", "HclSet", "Scope", "evaluate", "parse_file"]
 
 
 class HclError(AtlembicError):
@@ -159,6 +159,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "join": _join,
     "urlescape": _urlescape,
     "urlqueryset": lambda url, key, value: _urlqueryset(str(url), str(key), str(value)),
+    "urlsetpath": lambda url, path: _urlsetpath(str(url), str(path)),
+    "urluserinfo": lambda url, user, password=None: _urluserinfo(str(url), str(user), password),
+    "toset": lambda items: _toset(items),
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
     "trimspace": lambda s: str(s).strip(),
@@ -176,6 +179,32 @@ def _urlqueryset(url: str, key: str, value: str) -> str:
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     query[key] = value
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _urlsetpath(url: str, path: str) -> str:
+    """Go's ``u.Path = path; u.String()``: a path after a host gets its leading slash."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path=urllib.parse.quote(path, safe="/")))
+
+
+def _urluserinfo(url: str, user: str, password: Any) -> str:
+    parts = urllib.parse.urlsplit(url)
+    userinfo = urllib.parse.quote(user, safe="")
+    if password is not None:
+        userinfo += ":" + urllib.parse.quote(str(password), safe="")
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+class HclSet(list[str]):
+    """The value of ``toset()``: a list (a set's order) whose elements are their own keys in a ``for_each``."""
+
+
+def _toset(items: Any) -> HclSet:
+    """HCL's ``toset``: the distinct elements, in a set's order (strings sorted, as cty orders a set of them)."""
+    if not isinstance(items, list) or any(isinstance(i, (list, dict)) or i is None for i in items):
+        raise ExprError("toset() expects a list of strings, numbers or bools")
+    return HclSet(sorted({_text(i) for i in items}))
 
 
 def _go_format(fmt: str, args: tuple[Any, ...]) -> str:

@@ -3,7 +3,7 @@ command runs unchanged on an Atlas project.
 
 Read as Atlas reads it: ``--config file://path`` (default ``./atlas.hcl``); ``variable`` blocks take
 ``--var name=value`` (repeated for a list) or their ``default``; ``locals`` blocks; ``data`` sources
-(``external_schema``, ``composite_schema``, ``external``) run only when the selected env references them;
+(``external_schema``, ``composite_schema``, ``external``, ``sql``) run only when the selected env references them;
 ``atlas.env`` is the selected env's name, and an unnamed ``env { name = atlas.env }`` block matches any.
 What atlembic reads of an env: ``src``, ``url``, ``dev``, ``exclude``, ``migration { dir, format,
 revisions_schema, baseline, lock_timeout, exclude }``, ``format { migrate { diff } }`` and
@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from atlembic.atlas.hcl import Block, ExprError, HclError, Scope, evaluate, parse_file
+from atlembic.atlas.hcl import Block, ExprError, HclError, HclSet, Scope, evaluate, parse_file
 from atlembic.atlas.sources import CompositeSource, FileSource, ListSource, ProgramSource, run_program
 from atlembic.atlas.urls import dev_target, target_url
 from atlembic.config import SchemaSource, Settings
 from atlembic.engines import engine_for
-from atlembic.errors import AtlembicError
+from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import postgres_bound_schema
 
-__all__ = ["AtlasEnv", "config_path", "indent_of", "load_env"]
+__all__ = ["AtlasEnv", "config_path", "indent_of", "load_env", "load_envs"]
 
 DEFAULT_CONFIG = "atlas.hcl"
 
@@ -46,6 +47,7 @@ class AtlasEnv:
     lock_timeout: str | None = None
     lint_latest: int | None = None
     warnings: list[str] = field(default_factory=list)
+    each: dict[str, Any] | None = None  # an instance of a for_each env: its each.key and each.value
 
 
 def config_path(config: str | None) -> Path:
@@ -84,6 +86,7 @@ class _Project(Scope):
         self.env_name = env_name
         self.variables = variables
         self.sources: dict[str, SchemaSource] = {}
+        self.each: dict[str, Any] | None = None  # each.key and each.value while a for_each instance is built
         self._done: dict[tuple[str, ...], Any] = {}
         self._busy: set[tuple[str, ...]] = set()
 
@@ -97,8 +100,12 @@ class _Project(Scope):
         return evaluate(block.attributes[attribute], self, self.where(block, attribute))
 
     def resolve(self, root: str, path: list[Any]) -> Any:
-        if root not in ("atlas", "var", "local", "data") or not path:
+        if root not in ("atlas", "var", "local", "data", "each") or not path:
             raise LookupError(root)  # a bare word: its own text (format = atlas)
+        if root == "each":
+            if self.each is None:
+                raise ExprError("each is only defined in an env block with for_each")
+            return _follow(self.each, path, root)
         if root == "atlas":
             return _follow({"env": self.env_name}, path, root)
         key: tuple[str, ...]
@@ -160,6 +167,8 @@ class _Project(Scope):
             return {"url": url}
         if kind == "external":
             return run_program(self._program(block), self._workdir(block), where)
+        if kind == "sql":
+            return self._query(block, block.address)
         if kind == "composite_schema":
             url = f"mem://composite_schema/{name}"
             parts = tuple((part.labels[0] if part.labels else "", self.source(self.value(part, "url"), where))
@@ -168,8 +177,37 @@ class _Project(Scope):
                 raise ExprError(f"{block.address}: expected schema \"NAME\" {{ url = ... }} blocks")
             self.sources[url] = CompositeSource(parts, where)
             return {"url": url}
-        raise ExprError(f'data "{kind}" is not supported by atlembic (external_schema, composite_schema and '
-                        "external are)")
+        raise ExprError(f'data "{kind}" is not supported by atlembic (external_schema, composite_schema, '
+                        "external and sql are)")
+
+    def _query(self, block: Block, where: str) -> dict[str, Any]:
+        """Atlas's ``data "sql"``: the first column of the rows `query` returns on `url`, as ``values`` (a
+        list), ``value`` (the first, null for none) and ``count``; what a ``for_each`` of tenants reads."""
+        unknown = sorted(set(block.attributes) - {"url", "query"})
+        if unknown:
+            hint = " (write the values into the query)" if unknown == ["args"] else ""
+            raise ExprError(f"{where}: attribute {unknown[0]!r} is not supported{hint}")
+        raw, query = self.value(block, "url"), self.value(block, "query")
+        if not isinstance(raw, str) or not isinstance(query, str) or not raw or not query:
+            raise ExprError(f"{where}: expected url and query strings")
+        url = make_url(target_url(raw, self.path.parent))
+        found = engine_for(url)
+        found.require_driver(url)
+        engine = sa.create_engine(found.connect_url(url), poolclass=sa.pool.NullPool)
+        try:  # the driver's own cursor, the query as written (no parameters: no % or : is a placeholder)
+            connection = engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(query)
+                values = [row[0] for row in cursor.fetchall()]
+            finally:
+                connection.close()
+        except Exception as exc:  # the driver's error (a bad query, no such table): the block's one line
+            raise ExprError(f"{where}: {one_line(exc, raw)}") from None
+        finally:
+            engine.dispose()
+        values = [v.decode() if isinstance(v, bytes) else v for v in values]
+        return {"values": values, "value": values[0] if values else None, "count": len(values)}
 
     def _program(self, block: Block) -> tuple[str, ...]:
         program = self.value(block, "program")
@@ -263,13 +301,14 @@ def _revisions_schema(url: str | None) -> str | None:
     return "main"
 
 
-def load_env(
+def load_envs(
     config: str | None, env: str | None, var_args: Sequence[str] = (), *, url: str | None = None,
     dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
-) -> AtlasEnv:
+) -> list[AtlasEnv]:
     """The env `env` of the atlas.hcl `config` names (``file://...``, default ./atlas.hcl), with the
-    ``migrate`` verbs' flags (`url`, `dev_url`, `directory`, `to`: Atlas URLs) taking precedence over it.
-    Without `env`, the flags alone (as Atlas without ``--env``), relative to the working directory."""
+    ``migrate`` verbs' flags (`url`, `dev_url`, `directory`, `to`: Atlas URLs) taking precedence over it: one
+    `AtlasEnv`, or one per element of its ``for_each`` (``each.key``, ``each.value``), as Atlas instantiates
+    the block. Without `env`, the flags alone (as Atlas without ``--env``), relative to the working directory."""
     if env is None:
         path = config_path(config) if config is not None else Path.cwd() / DEFAULT_CONFIG
         project = _Project(path, parse_file(path) if config is not None else Block("", ()), "",
@@ -279,6 +318,54 @@ def load_env(
         path = config_path(config)
         project = _Project(path, parse_file(path), env, _parse_vars(var_args))
         block = _select_env(project, env)
+    if "for_each" not in block.attributes:
+        return [_build(project, block, path, env, url=url, dev_url=dev_url, directory=directory, to=to)]
+    if url is not None:
+        raise AtlembicError(f'--url cannot be combined with env "{env}": its for_each names the targets')
+    instances = []
+    for each in _for_each(project, block):
+        project.each = each
+        instances.append(_build(project, block, path, env, dev_url=dev_url, directory=directory, to=to))
+    project.each = None
+    return instances
+
+
+def load_env(
+    config: str | None, env: str | None, var_args: Sequence[str] = (), *, url: str | None = None,
+    dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
+) -> AtlasEnv:
+    """`load_envs` for a command that runs on one env: an env whose for_each gives several instances is
+    refused, as Atlas refuses it."""
+    envs = load_envs(config, env, var_args, url=url, dev_url=dev_url, directory=directory, to=to)
+    if len(envs) > 1:
+        raise AtlembicError(f'multiple envs found for "{env}" (its for_each gives {len(envs)}): this command runs on '
+                            "one env; migrate apply and migrate status run on each")
+    return envs[0]
+
+
+def _for_each(project: _Project, block: Block) -> list[dict[str, Any]]:
+    """The ``each`` object of every instance of an env with ``for_each``: a set or list gives its elements
+    (``each.key`` the element of a set, the index of a list), an object its attributes."""
+    where = project.where(block, "for_each")
+    value = project.value(block, "for_each")
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, HclSet):
+        pairs = [(v, v) for v in value]
+    elif isinstance(value, list):
+        pairs = list(enumerate(value))
+    else:
+        raise HclError(f"{where}: for_each expects a set, a list or an object (toset(var.tenants))")
+    if not pairs:
+        raise AtlembicError(f'{where}: env "{project.env_name}" has no instances (its for_each is empty)')
+    return [{"key": k, "value": v} for k, v in pairs]
+
+
+def _build(
+    project: _Project, block: Block, path: Path, env: str | None, *, url: str | None = None,
+    dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
+) -> AtlasEnv:
+    """One env (or one instance of it: `project.each` set) as the `AtlasEnv` the commands take."""
     here = path.parent
     migration = block.block("migration") or Block("migration", ())
 
@@ -330,7 +417,8 @@ def load_env(
     latest = project.value(lint, "latest") if lint is not None else None
     return AtlasEnv(env or "", settings, baseline=text(migration, "baseline"),
                     lock_timeout=text(migration, "lock_timeout"),
-                    lint_latest=int(latest) if latest is not None else None, warnings=warnings)
+                    lint_latest=int(latest) if latest is not None else None, warnings=warnings,
+                    each=project.each)
 
 
 def _directory(raw: str, base: Path, dir_format: str | None, where: str) -> Path:

@@ -7,24 +7,36 @@ Parsing and printing only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from atlembic import commands
-from atlembic.atlas import AtlasEnv, load_env
+from atlembic.atlas import AtlasEnv, load_env, load_envs
 from atlembic.atlas.project import indent_of
 from atlembic.atlas.schema_hcl import schema_hcl
 from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.lint import run_lint
-from atlembic.cli.migrate import REBASE_CONTEXT, RebaseVersionArg, parse_duration, show_rebase, show_status
+from atlembic.cli.migrate import (
+    REBASE_CONTEXT,
+    CanaryOpt,
+    ParallelOpt,
+    RebaseVersionArg,
+    parse_duration,
+    show_rebase,
+    show_status,
+    show_status_fleet,
+    show_upgrade_fleet,
+)
 from atlembic.cli.plan import IN_SYNC
 from atlembic.config import Settings
-from atlembic.errors import AtlembicError, one_line, plural
+from atlembic.errors import AtlembicError, mask_url, one_line, plural
 from atlembic.migrate.directory import MigrationDir, MigrationFile
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, StatementError
+from atlembic.target import run_fleet
 
 migrate_app = typer.Typer(
     help="Atlas's migrate verbs and flags, for an atlas.hcl project (--env) or Atlas's URLs: no docker needed, "
@@ -181,6 +193,62 @@ def down(
           f"  -- {plural(len(statements), 'sql statement')}")
 
 
+def _envs(env: str | None, config: str | None, var: list[str] | None, **flags: Any) -> list[AtlasEnv]:
+    """Every instance of the env (one, unless it has for_each). Instances must differ in their target alone
+    (a fleet runs one directory over its targets), and name each target once."""
+    instances = load_envs(config, env, var or (), **flags)
+    first = instances[0]
+    for warning in first.warnings:
+        typer.echo(f"atlembic: warning: {warning}", err=True)
+    seen: dict[str, Any] = {}
+    for one in instances if first.each is not None else ():
+        key = one.each["key"] if one.each is not None else None
+        if one.settings.url is None:
+            raise AtlembicError(f'env "{one.name}": the instance of each.key {key!r} has no url')
+        if one.settings.url in seen:
+            raise AtlembicError(f'env "{one.name}": each.key {key!r} names the same target as each.key '
+                                f"{seen[one.settings.url]!r} ({mask_url(one.settings.url)})")
+        seen[one.settings.url] = key
+        if replace(one.settings, url=None) != replace(first.settings, url=None) or \
+                (one.baseline, one.lock_timeout) != (first.baseline, first.lock_timeout):
+            raise AtlembicError(f'env "{one.name}": the instance of each.key {key!r} differs from the first in more '
+                                "than its url; atlembic applies one migration directory to every target")
+    return instances
+
+
+def _apply_instances(g: Globals, instances: list[AtlasEnv], target: str, fmt: str, parallel: int, canary: int,
+                     **options: Any) -> None:
+    """`migrate apply` on every instance of a for_each env through the fleet machinery (upgrade_many): each
+    target's Atlas log in order (as Atlas prints one after the other), then one line per target."""
+    want_json = _json_format(fmt)
+    settings = instances[0].settings
+    urls = [one.settings.url or "" for one in instances]
+    logs: dict[str, list[str]] = {url: [] for url in urls}
+    reporters: dict[str, AtlasApplyReporter] = {}
+
+    def reporter_for(url: str) -> AtlasApplyReporter:
+        reporters[url] = AtlasApplyReporter(logs[url].append, settings.dialect)
+        return reporters[url]
+
+    targets = commands.upgrade_many(settings, urls, target, parallel=parallel, canary=canary,
+                                    reporter_for=reporter_for, **options)
+    if not want_json:
+        for url, one in zip(urls, targets, strict=True):
+            if one.run.ok and one.applied:
+                reporters[url].finished()
+            elif one.run.ok:
+                logs[url].append("No migration files to execute")
+            for line in logs[url]:
+                g.say(line)
+    show_upgrade_fleet(g, urls, want_json, targets)
+
+
+def _json_format(fmt: str) -> bool:
+    if fmt not in ("text", "json"):
+        raise AtlembicError(f'--format {fmt!r}: expected text or json')
+    return fmt == "json"
+
+
 def _target(atlas: AtlasEnv) -> Settings:
     if atlas.settings.url is None:
         raise AtlembicError("no target database: pass --url, or --env NAME of an env with a url")
@@ -214,20 +282,33 @@ def apply(
         "--lock-timeout", metavar="DURATION", help="how long to wait for the migration lock (default 10s)")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="print the files and statements that would run, run nothing")] = False,
+    parallel: ParallelOpt = 1, canary: CanaryOpt = 0,
+    fmt: Annotated[str, typer.Option(
+        "--format", metavar="FORMAT", help="text, or json (an env with for_each: one object per target)")] = "text",
 ) -> None:
-    """Apply the pending migration files to the target database (--url, else the env's url)."""
+    """Apply the pending migration files to the target database (--url, else the env's url; every instance of an
+    env with for_each: each on its own, its log, then one line per target)."""
     g = globals_of(ctx)
-    atlas = _env(env, config, var, url=url, directory=directory)
-    settings = _target(atlas)
     if amount is not None and amount < 1:
         raise AtlembicError(f"cannot apply '{amount}' migration files")
     if tx_mode not in ("file", "all", "none"):
         raise AtlembicError(f'unknown tx-mode "{tx_mode}"')
-    reporter = None if dry_run else AtlasApplyReporter(g, settings.dialect)
+    instances = _envs(env, config, var, url=url, directory=directory)
+    atlas = instances[0]
+    lock = parse_duration(lock_timeout or atlas.lock_timeout or "10s")
+    if atlas.each is not None or _json_format(fmt):  # json: one object per target, a fleet of one
+        if dry_run:
+            raise AtlembicError("--dry-run goes with one target (--url), not an env with for_each or --format json")
+        _target(atlas)
+        _apply_instances(g, instances, f"+{amount}" if amount else "head", fmt, parallel, canary,
+                         baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
+                         lock_timeout=lock)
+        return
+    settings = _target(atlas)
+    reporter = None if dry_run else AtlasApplyReporter(g.say, settings.dialect)
     result = commands.upgrade(settings, f"+{amount}" if amount else "head",
                               baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                              lock_timeout=parse_duration(lock_timeout or atlas.lock_timeout or "10s"),
-                              dry_run=dry_run, reporter=reporter)
+                              lock_timeout=lock, dry_run=dry_run, reporter=reporter)
     if reporter is not None:
         if result.applied:
             reporter.finished()
@@ -237,7 +318,7 @@ def apply(
     if not result.pending:
         g.say("No migration files to execute")
         return
-    dry = AtlasApplyReporter(g, settings.dialect)
+    dry = AtlasApplyReporter(g.say, settings.dialect)
     dry.planned(result.pending, result.current or baseline or atlas.baseline)
     for file in result.pending:
         g.say(f"  -- migrating version {file.version}")
@@ -253,38 +334,43 @@ class AtlasApplyReporter(ApplyReporter):
     """Atlas's apply log, printed as the files run: the header, each file's statements as they are applied, its
     time, and the totals; a failing statement ends it (the FAILED line follows)."""
 
-    def __init__(self, g: Globals, dialect: str) -> None:
-        self.g, self.dialect = g, dialect
+    def __init__(self, say: Callable[[str], None], dialect: str) -> None:
+        self.say, self.dialect = say, dialect
         self.statements: list[str] = []
+        self.shown = 0  # statements of the current file printed
         self.files = self.done = 0
         self.elapsed_ns = 0
 
     def planned(self, files: Sequence[MigrationFile], current: str | None) -> None:
         if files:
             start = f" from {current}" if current else ""
-            self.g.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in "
-                       "total):\n")
+            self.say(f"Migrating to version {files[-1].version}{start} ({plural(len(files), 'migration')} in "
+                     "total):\n")
 
     def file_started(self, file: MigrationFile, start: int, total: int) -> None:
-        self.g.say(f"  -- migrating version {file.version}")
+        self.say(f"  -- migrating version {file.version}")
         self.statements = [s.text for s in file.statements(self.dialect)]
+        self.shown = start
 
     def statement_done(self, file: MigrationFile, done: int) -> None:
-        self.g.say(f"    -> {self.statements[done - 1]}")
-        self.done += 1
+        # `done` may jump by more than one: PostgreSQL runs a file's transaction as one batch
+        for text in self.statements[self.shown:done]:
+            self.say(f"    -> {text}")
+        self.done += max(done - self.shown, 0)
+        self.shown = max(self.shown, done)
 
     def file_done(self, applied: AppliedFile) -> None:
         self.files += 1
         self.elapsed_ns += applied.elapsed_ns
-        self.g.say(f"  -- ok ({applied.elapsed_ns / 1e6:.3f}ms)\n")
+        self.say(f"  -- ok ({applied.elapsed_ns / 1e6:.3f}ms)\n")
 
     def file_failed(self, file: MigrationFile, error: StatementError) -> None:
-        self.g.say(f"    -> {error.statement.text}\n    Error: {one_line(error.cause, first_line=True)}")
-        self.g.say(f"  -------------------------\n  -- {plural(self.files, 'migration')} ok (1 with errors)\n"
+        self.say(f"    -> {error.statement.text}\n    Error: {one_line(error.cause, first_line=True)}")
+        self.say(f"  -------------------------\n  -- {plural(self.files, 'migration')} ok (1 with errors)\n"
                    f"  -- {plural(self.done, 'sql statement')} ok (1 with errors)")
 
     def finished(self) -> None:
-        self.g.say(f"  -------------------------\n  -- {self.elapsed_ns / 1e6:.3f}ms\n"
+        self.say(f"  -------------------------\n  -- {self.elapsed_ns / 1e6:.3f}ms\n"
                    f"  -- {plural(self.files, 'migration')}\n  -- {plural(self.done, 'sql statement')}")
 
 
@@ -293,8 +379,16 @@ def status(
     ctx: typer.Context, env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
     url: UrlOpt = None, fmt: FormatOpt = "text",
 ) -> None:
-    """Atlas's migration status of the target: current, next, executed and pending files."""
-    show_status(globals_of(ctx), commands.status(_target(_env(env, config, var, url=url, directory=directory))), fmt)
+    """Atlas's migration status of the target: current, next, executed and pending files (an env with for_each:
+    one line, or json object, per target)."""
+    g = globals_of(ctx)
+    instances = _envs(env, config, var, url=url, directory=directory)
+    if instances[0].each is None:
+        show_status(g, commands.status(_target(instances[0])), fmt)
+        return
+    want_json = _json_format(fmt)
+    show_status_fleet(g, run_fleet(instances[0].settings, [one.settings.url or "" for one in instances],
+                                   commands.status), want_json)
 
 
 @migrate_app.command("lint")

@@ -151,8 +151,8 @@ def upgrade(
         "lock_timeout": parse_duration(lock_timeout), "allow_drift": allow_drift,
         "drop_alembic_version": drop_alembic_version, "allow_destructive": allow_destructive}
     if fleet is not None:
-        _upgrade_fleet(g, fleet, want_json, commands.upgrade_many(settings, fleet, revision, parallel=parallel,
-                                                                  canary=canary, **options))
+        show_upgrade_fleet(g, fleet, want_json, commands.upgrade_many(settings, fleet, revision, parallel=parallel,
+                                                                      canary=canary, **options))
         return
     reporter = reporter_for(_parents(g), quiet=g.quiet)
     try:
@@ -381,8 +381,11 @@ def status(ctx: typer.Context, fmt: FormatOpt = "text", urls: UrlsOpt = None, ur
     if fleet is None:
         show_status(g, commands.status(g.settings()), fmt)
         return
-    runs = run_fleet(g.settings(), fleet, commands.status, parallel=parallel)
+    show_status_fleet(g, run_fleet(g.settings(), fleet, commands.status, parallel=parallel), want_json)
 
+
+def show_status_fleet(g: Globals, runs: list[TargetRun[StatusReport]], want_json: bool) -> None:
+    """One line (or json object) per target of a fleet's status; non-zero exit when any has problems."""
     def row(run: TargetRun[StatusReport]) -> Any:
         report = run.value
         if want_json:
@@ -548,7 +551,7 @@ def _tail(run: TargetRun[Any]) -> str:
     return f"{run.seconds:.2f} s" + (f": {run.error}" if run.error is not None else "")
 
 
-def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, targets: list[TargetUpgrade]) -> None:
+def show_upgrade_fleet(g: Globals, urls: list[str], want_json: bool, targets: list[TargetUpgrade]) -> None:
     def row(run: TargetRun[UpgradeOutcome]) -> Any:
         one = next(t for t in targets if t.run is run)
         if want_json:
@@ -560,5 +563,5 @@ def _upgrade_fleet(g: Globals, urls: list[str], want_json: bool, targets: list[T
     _fleet_end(g, [t.run for t in targets], want_json, row)
 
 
-__all__ = ["DEFAULT_TIMEOUT", "ParallelOpt", "UrlFileOpt", "drift_check", "fleet_targets", "parse_duration",
-           "show_rebase", "show_status"]
+__all__ = ["DEFAULT_TIMEOUT", "CanaryOpt", "ParallelOpt", "UrlFileOpt", "drift_check", "fleet_targets",
+           "parse_duration", "show_rebase", "show_status", "show_status_fleet", "show_upgrade_fleet"]

@@ -27,7 +27,14 @@ from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import load_schema_filter
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
-from atlembic.migrate.executor import AppliedFile, ApplyReporter, apply_files, execute_as_written, file_tx_mode
+from atlembic.migrate.executor import (
+    AppliedFile,
+    ApplyReporter,
+    StatementError,
+    apply_files,
+    execute_as_written,
+    file_tx_mode,
+)
 from atlembic.migrate.history import BASE, History
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
@@ -172,37 +179,49 @@ class TargetUpgrade:
 
 class _Progress(ApplyReporter):
     """Where one target's upgrade got to, for a target that fails: the version before its first file, the last
-    file it recorded."""
+    file it recorded; every call passed on to `also` (the caller's own reporter of that target)."""
 
-    def __init__(self, parents: dict[str, str | None]) -> None:
+    def __init__(self, parents: dict[str, str | None], also: ApplyReporter | None = None) -> None:
         self.parents = parents
+        self.also = also or ApplyReporter()
         self.began = False
         self.before: str | None = None
         self.reached: str | None = None
+
+    def planned(self, files: Sequence[MigrationFile], current: str | None) -> None:
+        self.also.planned(files, current)
 
     def file_started(self, file: MigrationFile, start: int, total: int) -> None:
         if not self.began:
             self.began, self.before = True, self.parents.get(file.version)
             self.reached = self.before
+        self.also.file_started(file, start, total)
+
+    def statement_done(self, file: MigrationFile, done: int) -> None:
+        self.also.statement_done(file, done)
 
     def file_done(self, applied: AppliedFile) -> None:
         self.reached = applied.file.version
+        self.also.file_done(applied)
+
+    def file_failed(self, file: MigrationFile, error: StatementError) -> None:
+        self.also.file_failed(file, error)
 
 
 def upgrade_many(
     settings: Settings, urls: Sequence[str], target: str = "head", *, parallel: int = 1, canary: int = 0,
-    **options: Any,
+    reporter_for: Callable[[str], ApplyReporter] | None = None, **options: Any,
 ) -> list[TargetUpgrade]:
     """`upgrade` on each of `urls` on its own (atlembic.target.run_fleet: its lock, its revisions; a failure
-    stops no other target), `options` as `upgrade` takes them. A directory every target would refuse is
-    refused once, before any target is opened."""
+    stops no other target), `options` as `upgrade` takes them; `reporter_for(url)`: a reporter of that target's
+    run. A directory every target would refuse is refused once, before any target is opened."""
     files = MigrationDir.existing(settings.migrations_dir).files()
     parents = {e.version: e.parent for e in History(files).entries}
     progress: dict[str, _Progress] = {}
     guard = threading.Lock()
 
     def work(one: Settings) -> UpgradeOutcome:
-        reporter = _Progress(parents)
+        reporter = _Progress(parents, reporter_for(one.url or "") if reporter_for is not None else None)
         with guard:
             progress[one.url or ""] = reporter
         return upgrade(one, target, reporter=reporter, **options)

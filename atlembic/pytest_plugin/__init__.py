@@ -1,7 +1,8 @@
 """The pytest plugin shipped with atlembic (entry point ``pytest11``: installing atlembic is enough).
 
-Off unless asked: loading it adds three options and the `atlembic_runner` fixture, and imports nothing but
-pytest, so a run without ``--atlembic`` collects and runs exactly what it would without the plugin.
+Off unless asked: loading it adds four options, pytest-alembic's ini options (`atlembic.pytest_plugin.selection`)
+and the `atlembic_runner` fixture, and imports nothing but pytest, so a run without ``--atlembic`` collects and
+runs exactly what it would without the plugin.
 ``pytest --atlembic`` adds the built-in tests (`atlembic.pytest_plugin.checks`) as items of the project's
 alembic.ini (``alembic.ini::test_upgrade``), as pytest-alembic adds its own to ``tests/conftest.py``. Every
 database they and the fixture use is a clean one made for the test (`atlembic.pytest_plugin.session`); the
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the heavy parts load only when a test needs them
 __all__ = ["atlembic_runner"]
 
 _SESSION = pytest.StashKey["PluginSession"]()
+_SELECTED = pytest.StashKey[list[str]]()  # the built-in tests to collect (atlembic.pytest_plugin.selection)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,18 +41,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--atlembic-url", metavar="URL", default=None,
         help="database server to test on: a clean scratch database per test (or a SQLite file, absent or "
              "empty, used in place) instead of the embedded dev database; never sqlalchemy.url")
+    group.addoption(
+        "--atlembic-exclude", metavar="NAMES", default=None,
+        help="built-in tests not to collect, separated by commas (as pytest-alembic's --alembic-exclude; "
+             "overrides the pytest_alembic_exclude ini option)")
+    # pytest-alembic's ini options, so its configuration moves over unchanged (atlembic.pytest_plugin.selection)
+    parser.addini("pytest_alembic_include", "built-in tests to collect (the others are not), separated by commas",
+                  default="")
+    parser.addini("pytest_alembic_exclude", "built-in tests not to collect, separated by commas", default="")
+    parser.addini("pytest_alembic_include_experimental",
+                  "pytest-alembic's experimental tests to collect (downgrade_leaves_no_trace is atlembic's "
+                  "test_up_down_consistency)", default="")
+    parser.addini("pytest_alembic_enabled", "false: --atlembic collects no built-in test", type="bool",
+                  default=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("atlembic"):
         return
     config.addinivalue_line("markers", "atlembic: atlembic's built-in migration tests (--atlembic)")
+    config.addinivalue_line("markers", "alembic: the built-in migration tests, as pytest-alembic marks its own")
     from atlembic.errors import AtlembicError
+    from atlembic.pytest_plugin.checks import CHECKS
+    from atlembic.pytest_plugin.selection import select
 
     try:
         _session(config).check_options()
+        exclude = config.getoption("atlembic_exclude")
+        chosen = select(list(CHECKS), str(config.getini("pytest_alembic_include")),
+                        str(config.getini("pytest_alembic_exclude") if exclude is None else exclude),
+                        str(config.getini("pytest_alembic_include_experimental")))
     except AtlembicError as exc:  # a bad option is refused before anything is collected
         raise pytest.UsageError(f"FAILED: {exc}") from None
+    for warning in chosen.warnings:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
+    config.stash[_SELECTED] = chosen.names if config.getini("pytest_alembic_enabled") else []
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -64,7 +89,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect: the built-in tests are selected like any other
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """The built-in tests when collection did not reach the config file (testpaths = tests, say)."""
-    if config.getoption("atlembic") and not any(isinstance(item, BuiltinTest) for item in items):
+    if config.getoption("atlembic") and config.stash[_SELECTED] and \
+            not any(isinstance(item, BuiltinTest) for item in items):
         collector = BuiltinTests.from_parent(session, path=_session(config).config_file)
         items[:0] = collector.collect()
 
@@ -73,11 +99,10 @@ class BuiltinTests(pytest.File):
     """The project's config file, whose items are the built-in tests."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from atlembic.pytest_plugin.checks import CHECKS
-
-        for name in CHECKS:
+        for name in self.config.stash[_SELECTED]:
             item = BuiltinTest.from_parent(self, name=name)
             item.add_marker("atlembic")
+            item.add_marker("alembic")
             yield item
 
 
