@@ -158,6 +158,15 @@ class PostgresPlanner(Planner):
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote(trigger.name)} ON {self.quote_table(trigger.table)}"
 
+    def comment_on(self, obj: model.View | model.Trigger | model.Function | model.Policy) -> str:
+        if isinstance(obj, model.View):
+            what = f"{obj.kind.upper()} {self.quote_table(obj.name)}"
+        elif isinstance(obj, model.Function):
+            what = f"{obj.kind.upper()} {self.quote_table(obj.name)}({obj.arguments})"
+        else:  # a trigger's or policy's name is unique per table
+            what = f"{type(obj).__name__.upper()} {self.quote(obj.name)} ON {self.quote_table(obj.table)}"
+        return f"COMMENT ON {what} IS {'NULL' if obj.comment is None else self.literal(obj.comment)}"
+
     def drop_policy(self, policy: model.Policy) -> str:
         return f"DROP POLICY {self.quote(policy.name)} ON {self.quote_table(policy.table)}"
 

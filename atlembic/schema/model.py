@@ -192,6 +192,7 @@ class View:
     definition: str
     materialized: bool = False
     columns: tuple[tuple[str, str], ...] = ()
+    comment: str | None = None  # COMMENT ON (MATERIALIZED) VIEW (PostgreSQL)
 
     @property
     def kind(self) -> str:
@@ -207,6 +208,7 @@ class Trigger:
     name: str
     table: str
     definition: str
+    comment: str | None = None  # COMMENT ON TRIGGER (PostgreSQL)
 
     @property
     def key(self) -> str:
@@ -229,6 +231,8 @@ class Function:
     definition: str
     procedure: bool = False
     parameters: str = ""
+    # COMMENT ON FUNCTION (PostgreSQL); the COMMENT characteristic (MySQL), kept out of `definition` there.
+    comment: str | None = None
 
     @property
     def kind(self) -> str:
@@ -248,6 +252,7 @@ class Policy:
     name: str
     table: str
     definition: str
+    comment: str | None = None  # COMMENT ON POLICY
 
     @property
     def key(self) -> str:
