@@ -25,6 +25,7 @@ from atlembic.schema.model import (
     Schema,
     Sequence,
     Table,
+    TableGrant,
     Trigger,
     UniqueConstraint,
     View,
@@ -313,6 +314,24 @@ class ModifyPolicy:
 
 
 @dataclass(frozen=True)
+class AddGrant:
+    grant: TableGrant
+
+
+@dataclass(frozen=True)
+class DropGrant:
+    grant: TableGrant
+
+
+@dataclass(frozen=True)
+class ModifyGrant:
+    """The same privilege of a role on a table, on other columns or with(out) GRANT OPTION: revoked and granted."""
+
+    current: TableGrant
+    desired: TableGrant
+
+
+@dataclass(frozen=True)
 class ChangeObjectComment:
     """A view, trigger, function or policy that differs only by its comment: COMMENT ON (ALTER ... COMMENT on
     MySQL), never a re-creation."""
@@ -334,6 +353,7 @@ Change = (
     | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
     | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction | AddExtension
     | DropExtension | ModifyExtension | AddPolicy | DropPolicy | ModifyPolicy | ChangeObjectComment | ChangeRowSecurity
+    | AddGrant | DropGrant | ModifyGrant
 )
 # The changes of objects defined by a statement (views, triggers, functions, policies): planned around the tables'
 # changes.
@@ -440,6 +460,9 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(ChangeRowSecurity(t, True) for t in desired.row_security if t not in current.row_security)
     changes.extend(ChangeRowSecurity(t, False) for t in current.row_security  # a dropped table takes it along
                    if t not in desired.row_security and desired.table(t) is not None)
+    changes.extend(c for c in _diff_named(current.grants, desired.grants, AddGrant, DropGrant, ModifyGrant,
+                                          key=lambda g: g.key)  # a dropped table takes its grants along
+                   if not isinstance(c, DropGrant) or desired.table(c.grant.table) is not None)
     changes.extend(c for c in extensions if isinstance(c, DropExtension))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
@@ -711,6 +734,13 @@ def describe_change(change: Change) -> list[str]:
             return [f'{_verb(change)} policy "{policy.name}" on "{policy.table}"']
         case ModifyPolicy(cur, des):
             return [f'change policy "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case AddGrant(grant) | DropGrant(grant):
+            on = f" ({', '.join(grant.columns)})" if grant.columns else ""
+            return [f'{"grant" if isinstance(change, AddGrant) else "revoke"} {grant.privilege}{on} on '
+                    f'"{grant.table}" {"to" if isinstance(change, AddGrant) else "from"} {grant.role}']
+        case ModifyGrant(cur, des):
+            return [f"change grant {des.key}: columns {list(cur.columns)} -> {list(des.columns)}, grant option "
+                    f"{cur.grantable} -> {des.grantable}"]
         case ChangeObjectComment(cur, des):
             return [f'comment on {object_label(des)}: {cur.comment!r} -> {des.comment!r}']
         case ChangeRowSecurity(table, enabled):

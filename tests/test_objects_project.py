@@ -50,6 +50,7 @@ for sql in {statements!r}:
 ENTITIES = '''"""alembic_utils entities."""
 from alembic_utils.pg_extension import PGExtension
 from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_grant_table import PGGrantTable
 from alembic_utils.pg_policy import PGPolicy
 from alembic_utils.pg_trigger import PGTrigger
 
@@ -60,7 +61,7 @@ label_trigger = PGTrigger(schema="public", signature="item_label", on_entity="pu
     "BEFORE INSERT ON public.item FOR EACH ROW EXECUTE FUNCTION public.item_label()"))
 cheap_only = PGPolicy(schema="public", signature="cheap_only", on_entity="public.item",
                       definition="AS PERMISSIVE FOR SELECT TO public USING (price < 100)")
-ALL = [citext, item_label, label_trigger, cheap_only]
+ALL = [citext, item_label, label_trigger, cheap_only, {grants}]
 '''
 REGISTER = '''
 from alembic_utils.replaceable_entity import register_entities
@@ -98,7 +99,7 @@ class Project:
             env_py.write_text(env_py.read_text().replace("target_metadata = Base.metadata\n",
                                                          "target_metadata = Base.metadata\n" + REGISTER))
 
-    def write(self, *, fn: str, name_type: str, cheap_under: int, gone: bool) -> None:
+    def write(self, *, fn: str, name_type: str, cheap_under: int, gone: bool, grants: str = "") -> None:
         views = [f"CREATE VIEW cheap AS SELECT id, name FROM item WHERE price < {cheap_under}"]
         if gone:
             views.append("CREATE VIEW gone AS SELECT id, price FROM item")
@@ -107,7 +108,7 @@ class Project:
         for i, sql in enumerate(SQL_FILES[self.engine]):
             (self.root / "sql" / f"{i}.sql").write_text(sql.format(fn=fn) + ";\n")
         if self.engine == "postgresql":
-            (self.root / "entities.py").write_text(ENTITIES.replace("{fn}", fn))
+            (self.root / "entities.py").write_text(ENTITIES.replace("{fn}", fn).replace("{grants}", grants))
         for module in ("models", "entities"):  # the CLI runs in this process: env.py imports the new ones
             sys.modules.pop(module, None)
 
@@ -227,3 +228,50 @@ def test_the_done_when_project(project: tuple[Project, str]) -> None:
     if proj.engine == "postgresql":
         assert [p.name for p in target.policies] == ["cheap_only"] and target.row_security == ("item",)
         assert [e.name for e in target.extensions] == ["citext"]
+
+
+READER = "atlembic_reader"
+
+
+def grant(privilege: str, *columns: str) -> str:
+    return (f"PGGrantTable(schema='public', table='item', role={READER!r}, grant={privilege!r}"
+            + (f", columns={list(columns)!r})" if columns else ")"))
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)
+def test_alembic_utils_table_grants_postgresql(project: tuple[Project, str]) -> None:
+    """PGGrantTable entities: the role made on the dev server where it lacks it; GRANT on columns and on the table,
+    a changed column list revoked and granted again, a grant dropped revoked; check and check --drift; the target
+    equals a fresh build, grants included."""
+    proj, fresh = project
+    url = proj.args[1]
+    query(url, f"DO $$ BEGIN CREATE ROLE {READER} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+
+    def privileges() -> list[tuple]:
+        return query(url, f"SELECT has_column_privilege('{READER}', 'item', 'name', 'SELECT'), "
+                          f"has_column_privilege('{READER}', 'item', 'price', 'SELECT'), "
+                          f"has_table_privilege('{READER}', 'item', 'DELETE')")
+
+    args = dict(fn="upper", name_type="sa.String(20)", cheap_under=100, gone=False)
+    proj.write(**args, grants=f"{grant('SELECT', 'id', 'name')}, {grant('DELETE')}")
+    proj.cli("revision", "--autogenerate", "-m", "grants")
+    first = sorted((proj.root / "migrations").glob("*_grants.sql"))[0].read_text()
+    assert first.index("CREATE TABLE") < first.index("GRANT SELECT (id, name) ON item TO atlembic_reader")
+    proj.cli("upgrade", "head")
+    assert privileges() == [(True, False, True)]
+
+    proj.write(**args, grants=grant("SELECT", "id", "name", "price"))
+    proj.cli("revision", "--autogenerate", "-m", "wider")
+    wider = sorted((proj.root / "migrations").glob("*_wider.sql"))[0].read_text()
+    assert wider.index("REVOKE SELECT") < wider.index("GRANT SELECT (id, name, price)") and "REVOKE DELETE" in wider
+    assert "CREATE" not in wider and "DROP" not in wider
+    proj.cli("upgrade", "head")
+    proj.cli("check")
+    proj.cli("check", "--drift")
+    assert privileges() == [(True, True, False)]
+    [only] = reflect(url).grants
+    assert (only.role, only.privilege, only.columns) == (READER, "SELECT", ("id", "name", "price"))
+
+    proj.build_fresh(fresh)
+    assert reflect(url) == reflect(fresh)

@@ -19,6 +19,7 @@ from atlembic.schema.model import (
     Policy,
     Sequence,
     Table,
+    TableGrant,
     Trigger,
     View,
     split_name,
@@ -141,6 +142,24 @@ WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND (n.nspname = current_sche
 ORDER BY 1
 """
 
+# The privileges granted on tables (their ACLs exploded, the owner's own left out), on the whole table (column NULL)
+# or on one column.
+_GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END"
+_GRANTS_SQL = f"""
+SELECT {_QUALIFIED}, {_GRANTEE}, a.privilege_type, a.is_grantable, NULL
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a
+WHERE c.relkind IN ('r', 'p') AND a.grantee <> c.relowner
+  AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
+UNION ALL
+SELECT {_QUALIFIED}, {_GRANTEE}, a.privilege_type, a.is_grantable, att.attname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute att ON att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
+CROSS JOIN LATERAL aclexplode(att.attacl) a
+WHERE c.relkind IN ('r', 'p') AND a.grantee <> c.relowner
+  AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
+ORDER BY 1, 2, 3, 5
+"""
+
 # Every extension but plpgsql, which each database has from the start.
 _EXTENSIONS_SQL = """
 SELECT e.extname, CASE WHEN n.nspname = current_schema() THEN NULL ELSE n.nspname END
@@ -193,6 +212,20 @@ class PostgresReflector(Reflector):
 
     def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.conn.execute(sa.text(_ROW_SECURITY_SQL), {"schemas": list(schemas)}).scalars().all())
+
+    def grants(self, schemas: tuple[str, ...]) -> tuple[TableGrant, ...]:
+        rows = self.conn.execute(sa.text(_GRANTS_SQL), {"schemas": list(schemas)}).all()
+        whole = {(table, role, privilege): grantable for table, role, privilege, grantable, column in rows
+                 if column is None}
+        columns: dict[tuple[str, str, str, bool], list[str]] = {}
+        for table, role, privilege, grantable, column in rows:
+            if column is not None and (table, role, privilege) not in whole:  # the table's grant covers them
+                columns.setdefault((table, role, privilege, grantable), []).append(column)
+        out = [TableGrant(table, role, privilege, (), grantable)
+               for (table, role, privilege), grantable in whole.items()]
+        out += [TableGrant(table, role, privilege, tuple(sorted(names)), grantable)
+                for (table, role, privilege, grantable), names in columns.items()]
+        return tuple(sorted(out, key=lambda g: (g.table, g.role, g.privilege)))
 
     def extensions(self) -> tuple[Extension, ...]:
         return tuple(Extension(name, schema) for name, schema in self.conn.execute(sa.text(_EXTENSIONS_SQL)))
