@@ -25,6 +25,7 @@ from atlembic.schema.model import (
     Schema,
     Sequence,
     Table,
+    TableGrant,
     Trigger,
     UniqueConstraint,
     View,
@@ -313,6 +314,33 @@ class ModifyPolicy:
 
 
 @dataclass(frozen=True)
+class AddGrant:
+    grant: TableGrant
+
+
+@dataclass(frozen=True)
+class DropGrant:
+    grant: TableGrant
+
+
+@dataclass(frozen=True)
+class ModifyGrant:
+    """The same privilege of a role on a table, on other columns or with(out) GRANT OPTION: revoked and granted."""
+
+    current: TableGrant
+    desired: TableGrant
+
+
+@dataclass(frozen=True)
+class ChangeObjectComment:
+    """A view, trigger, function or policy that differs only by its comment: COMMENT ON (ALTER ... COMMENT on
+    MySQL), never a re-creation."""
+
+    current: View | Trigger | Function | Policy
+    desired: View | Trigger | Function | Policy
+
+
+@dataclass(frozen=True)
 class ChangeRowSecurity:
     """ENABLE (or DISABLE) ROW LEVEL SECURITY on a table both sides have, or one added."""
 
@@ -324,12 +352,13 @@ Change = (
     AddSchema | DropSchema | RenameTable | AddTable | DropTable | ModifyTable | AddEnum | DropEnum
     | ModifyEnum | AddSequence | DropSequence | ModifySequence | AddView | DropView | ModifyView
     | AddTrigger | DropTrigger | ModifyTrigger | AddFunction | DropFunction | ModifyFunction | AddExtension
-    | DropExtension | ModifyExtension | AddPolicy | DropPolicy | ModifyPolicy | ChangeRowSecurity
+    | DropExtension | ModifyExtension | AddPolicy | DropPolicy | ModifyPolicy | ChangeObjectComment | ChangeRowSecurity
+    | AddGrant | DropGrant | ModifyGrant
 )
 # The changes of objects defined by a statement (views, triggers, functions, policies): planned around the tables'
 # changes.
 DependentChange = (AddView | DropView | ModifyView | AddTrigger | DropTrigger | ModifyTrigger | AddFunction
-                   | DropFunction | ModifyFunction | AddPolicy | DropPolicy | ModifyPolicy)
+                   | DropFunction | ModifyFunction | AddPolicy | DropPolicy | ModifyPolicy | ChangeObjectComment)
 
 
 @dataclass(frozen=True)
@@ -431,6 +460,9 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
     changes.extend(ChangeRowSecurity(t, True) for t in desired.row_security if t not in current.row_security)
     changes.extend(ChangeRowSecurity(t, False) for t in current.row_security  # a dropped table takes it along
                    if t not in desired.row_security and desired.table(t) is not None)
+    changes.extend(c for c in _diff_named(current.grants, desired.grants, AddGrant, DropGrant, ModifyGrant,
+                                          key=lambda g: g.key)  # a dropped table takes its grants along
+                   if not isinstance(c, DropGrant) or desired.table(c.grant.table) is not None)
     changes.extend(c for c in extensions if isinstance(c, DropExtension))
     changes.extend(DropSchema(s) for s in current.schemas if s not in desired.schemas)
     return SchemaDiff(current, desired, tuple(changes))
@@ -439,13 +471,17 @@ def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = Non
 def _diff_named(current: Sequence_[Any], desired: Sequence_[Any], add: type, drop: type, modify: type,
                 key: Callable[[Any], Hashable] = lambda o: o.name) -> Iterable[Any]:
     """Add / modify / drop for objects identified by name alone (enums, sequences, views), or by `key` (a function's
-    name and argument types, a trigger's or policy's name and table)."""
+    name and argument types, a trigger's or policy's name and table). An object that differs only by its comment is
+    a ChangeObjectComment."""
     cur = {key(o): o for o in current}
     for obj in desired:
         if key(obj) not in cur:
             yield add(obj)
         elif cur[key(obj)] != obj:
-            yield modify(cur[key(obj)], obj)
+            if hasattr(obj, "comment") and replace(cur[key(obj)], comment=obj.comment) == obj:
+                yield ChangeObjectComment(cur[key(obj)], obj)
+            else:
+                yield modify(cur[key(obj)], obj)
     names = {key(o) for o in desired}
     yield from (drop(o) for o in current if key(o) not in names)
 
@@ -698,6 +734,15 @@ def describe_change(change: Change) -> list[str]:
             return [f'{_verb(change)} policy "{policy.name}" on "{policy.table}"']
         case ModifyPolicy(cur, des):
             return [f'change policy "{cur.name}": {_one_line(cur.definition)} -> {_one_line(des.definition)}']
+        case AddGrant(grant) | DropGrant(grant):
+            on = f" ({', '.join(grant.columns)})" if grant.columns else ""
+            return [f'{"grant" if isinstance(change, AddGrant) else "revoke"} {grant.privilege}{on} on '
+                    f'"{grant.table}" {"to" if isinstance(change, AddGrant) else "from"} {grant.role}']
+        case ModifyGrant(cur, des):
+            return [f"change grant {des.key}: columns {list(cur.columns)} -> {list(des.columns)}, grant option "
+                    f"{cur.grantable} -> {des.grantable}"]
+        case ChangeObjectComment(cur, des):
+            return [f'comment on {object_label(des)}: {cur.comment!r} -> {des.comment!r}']
         case ChangeRowSecurity(table, enabled):
             return [f'{"enable" if enabled else "disable"} row level security on "{table}"']
         case AddExtension(extension) | DropExtension(extension):
@@ -743,6 +788,18 @@ def describe_table_change(change: TableChange) -> str:
         case RenameIndex(cur, des):
             return f'rename index "{cur.name}" to "{des.name}"'
     raise TypeError(change)  # pragma: no cover
+
+
+def object_label(obj: View | Trigger | Function | Policy) -> str:
+    """`view "v"`, `trigger "t" on "item"`, `function "f(integer)"`: what messages call an object."""
+    match obj:
+        case View():
+            return f'{obj.kind} "{obj.name}"'
+        case Function():
+            return f'{obj.kind} "{obj.key}"'
+        case Trigger() | Policy():
+            return f'{type(obj).__name__.lower()} "{obj.name}" on "{obj.table}"'
+    raise TypeError(obj)  # pragma: no cover
 
 
 def _one_line(sql: str) -> str:

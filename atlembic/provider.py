@@ -279,9 +279,18 @@ SchemaStatement = tuple[str, str]  # (where it comes from, for messages; the sta
 
 # The entity classes taken into the desired state, in the order their statements run after the models (the
 # functions a view or trigger calls first, policies last); extensions run before the models (a column's type may
-# come from one). Others (PGGrantTable: roles are the server's) are left to alembic_utils.
-_ENTITIES_AFTER = ("PGFunction", "PGView", "PGMaterializedView", "PGTrigger", "PGPolicy")
+# come from one), and so does the creation of the roles PGGrantTable names where the dev server lacks them (roles are
+# the server's: the target must have them; the dev server gets them as NOLOGIN roles).
+_ENTITIES_AFTER = ("PGFunction", "PGView", "PGMaterializedView", "PGTrigger", "PGPolicy", "PGGrantTable")
 _REGISTRY_MODULE = "alembic_utils.replaceable_entity"
+
+
+def _role_on_dev(role: str) -> str:
+    """The role `role` made on the dev server unless it has it (two runs at once: the second finds it made)."""
+    literal = "'" + role.replace("'", "''") + "'"
+    return ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = " + literal + ") THEN "
+            "EXECUTE format('CREATE ROLE %I NOLOGIN', " + literal + "); END IF; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
 
 
 @contextlib.contextmanager
@@ -310,6 +319,9 @@ def registered_entities() -> Iterator[tuple[list[SchemaStatement], list[SchemaSt
             raise AtlembicError(f"{where}: {one_line(exc)}") from exc
         if kind == "PGExtension":
             before.append((where, sql))
+        elif kind == "PGGrantTable" and entity.role.upper() != "PUBLIC":
+            before.append((where, _role_on_dev(entity.role)))
+            ranked.append((_ENTITIES_AFTER.index(kind), (where, sql)))
         else:
             ranked.append((_ENTITIES_AFTER.index(kind), (where, sql)))
     after.extend(statement for _, statement in sorted(ranked, key=lambda item: item[0]))

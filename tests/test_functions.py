@@ -713,3 +713,103 @@ def test_convert_keeps_the_functions_and_triggers_a_history_made_postgresql(tmp_
     atlembic(project, *dev, "--url", url, "upgrade", "head")
     query(url, "INSERT INTO tag (id, label) VALUES (1, 'x')")
     assert query(url, "SELECT created FROM tag") == [("now",)]
+
+
+# -- comments on views, functions, triggers and policies --------------------------------------------------------
+
+COMMENTED = {
+    "view": "CREATE VIEW cheap AS SELECT id, name FROM item WHERE price < 100",
+    "materialized view": "CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n FROM item",
+    "function": LABEL_FUNCTION.format(fn="upper"),
+    "trigger": LABEL_TRIGGER,
+    "policy": policy("price < 100"),
+}
+COMMENT_TARGETS = {"view": "VIEW cheap", "materialized view": "MATERIALIZED VIEW totals",
+                   "function": "FUNCTION item_label()", "trigger": "TRIGGER item_label ON item",
+                   "policy": "POLICY cheap_only ON item"}
+
+
+def commented(text: str | None, *, name_type: sa.types.TypeEngine | None = None) -> Model:
+    """The objects above, each with the comment `text` (None: none) set by a COMMENT ON statement."""
+    comments = [] if text is None else [f"COMMENT ON {target} IS '{text} {kind}'"
+                                        for kind, target in COMMENT_TARGETS.items()]
+    return with_ddl(RLS, *COMMENTED.values(), *comments, name_type=name_type)
+
+
+def pg_comments(url: str) -> dict[str, str | None]:
+    rows = query(url, """
+        SELECT 'view', obj_description('cheap'::regclass, 'pg_class')
+        UNION ALL SELECT 'materialized view', obj_description('totals'::regclass, 'pg_class')
+        UNION ALL SELECT 'function', obj_description('item_label()'::regprocedure, 'pg_proc')
+        UNION ALL SELECT 'trigger', (SELECT obj_description(oid, 'pg_trigger') FROM pg_trigger
+                                     WHERE tgname = 'item_label')
+        UNION ALL SELECT 'policy', (SELECT obj_description(oid, 'pg_policy') FROM pg_policy
+                                    WHERE polname = 'cheap_only')
+        """)
+    return dict(rows)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("fresh", ["postgresql"], indirect=True)
+def test_comments_on_views_functions_triggers_and_policies_postgresql(fresh, tmp_path: Path) -> None:
+    """COMMENT ON is inspected (obj_description), diffed and planned: set on new objects, changed alone (COMMENT ON
+    only, nothing re-created), set again on the objects re-created around a column type change, and removed (IS
+    NULL); each round trip ends with the target equal to a fresh build, comments included."""
+    env = fresh()
+    text = round_trip(env, tmp_path, with_ddl(), commented("it''s"))
+    for target in COMMENT_TARGETS.values():
+        assert f"COMMENT ON {target.replace('()', '')}" in text.replace('"', "").replace("()", "")
+    assert pg_comments(env[1]) == {kind: f"it's {kind}" for kind in COMMENT_TARGETS}
+
+    env = fresh()
+    changed = round_trip(env, tmp_path / "changed", commented("old"), commented("new"))
+    statements = [line for line in changed.splitlines() if line.strip() and not line.startswith("--")]
+    assert len(statements) == len(COMMENT_TARGETS) and all("COMMENT ON" in s for s in statements), changed
+    assert pg_comments(env[1]) == {kind: f"new {kind}" for kind in COMMENT_TARGETS}
+
+    env = fresh()
+    retyped = round_trip(env, tmp_path / "retyped", commented("kept"), commented("kept", name_type=sa.Text()))
+    assert retyped.index("DROP VIEW") < retyped.index("ALTER TABLE") < retyped.index("COMMENT ON VIEW")
+    assert pg_comments(env[1]) == {kind: f"kept {kind}" for kind in COMMENT_TARGETS}
+
+    env = fresh()
+    removed = round_trip(env, tmp_path / "removed", commented("gone"), commented(None))
+    assert removed.count("IS NULL") == len(COMMENT_TARGETS) and "DROP" not in removed
+    assert pg_comments(env[1]) == dict.fromkeys(COMMENT_TARGETS)
+
+
+@pytest.mark.parametrize("fresh", ["mysql"], indirect=True)
+def test_routine_comments_mysql(fresh, tmp_path: Path) -> None:
+    """The COMMENT characteristic of a function and a procedure is modelled apart from the definition: a changed
+    comment is ALTER ... COMMENT, the routine is not dropped and created."""
+    def routines(text: str) -> Model:
+        return with_ddl(f"CREATE FUNCTION twice(x INTEGER) RETURNS INTEGER DETERMINISTIC COMMENT '{text}' RETURN x * 2",
+                        f"CREATE PROCEDURE bump() COMMENT '{text}' BEGIN UPDATE item SET price = price + 1; END")
+
+    def comments(url: str) -> list[tuple]:
+        return query(url, "SELECT ROUTINE_NAME, ROUTINE_COMMENT FROM information_schema.ROUTINES "
+                          "WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1")
+
+    env = fresh()
+    text = round_trip(env, tmp_path, with_ddl(), routines("it''s doubled"))
+    assert "ALTER FUNCTION twice COMMENT" in text and "ALTER PROCEDURE bump COMMENT" in text
+    assert comments(env[1]) == [("bump", "it's doubled"), ("twice", "it's doubled")]
+    [_, fn] = reflect(env[1]).functions
+    assert fn.comment == "it's doubled" and "COMMENT" not in fn.definition
+
+    env = fresh()
+    changed = round_trip(env, tmp_path / "changed", routines("old"), routines("new"))
+    assert "DROP" not in changed and "CREATE" not in changed and changed.count("COMMENT 'new'") == 2
+    assert comments(env[1]) == [("bump", "new"), ("twice", "new")]
+    assert query(env[1], "SELECT twice(3)") == [(6,)]
+
+
+def test_diff_of_a_comment_alone() -> None:
+    from atlembic.diff import ChangeObjectComment
+
+    one = Function("f", "integer", "integer", "CREATE FUNCTION f ...", comment="a")
+    diff = diff_schemas(Schema(functions=(one,)), Schema(functions=(replace(one, comment=None),)))
+    assert [type(c) for c in diff.changes] == [ChangeObjectComment]
+    assert diff.describe() == ["comment on function \"f(integer)\": 'a' -> None"]
+    both = diff_schemas(Schema(functions=(one,)), Schema(functions=(replace(one, comment="b", definition="x"),)))
+    assert [type(c) for c in both.changes] == [ModifyFunction]

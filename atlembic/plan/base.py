@@ -30,6 +30,7 @@ from atlembic.diff import (
     ModifyView,
     RenameTable,
     SchemaDiff,
+    object_label,
 )
 from atlembic.schema import model
 from atlembic.schema.model import split_name
@@ -105,6 +106,15 @@ class Planner:
     def drop_function(self, function: model.Function) -> str:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}"
 
+    def literal(self, value: str) -> str:
+        """`value` as a string literal of the engine."""
+        compiler = self.dialect.statement_compiler(self.dialect, None)
+        return compiler.render_literal_value(value, sa.String())
+
+    def comment_on(self, obj: model.View | model.Trigger | model.Function | model.Policy) -> str:
+        """The statement that sets `obj`'s comment (its `comment`; None: removes it)."""
+        raise NotImplementedError(f"{self.dialect_name} has no comment on {object_label(obj)}")
+
     def dependents(self, diff: SchemaDiff) -> tuple[list[PlannedStatement], list[PlannedStatement]]:
         """(before, after) the tables' statements: the views, triggers and policies that go (removed from the models,
         changed beyond CREATE OR REPLACE, or over a table changed in a way the engine refuses under them, or reading
@@ -113,7 +123,8 @@ class Planner:
         view or type created; after: the other functions and the desired views created or replaced (read before
         readers), the triggers and policies created and last the functions removed from the models dropped. Re-creating
         dependents around a change is no drop of the models' objects: only DropView / DropTrigger / DropFunction /
-        DropPolicy are."""
+        DropPolicy are. Then the comments of the objects made here that have one, and of those kept (replaced or
+        untouched) whose comment changed."""
         current, desired = diff.current, diff.desired
         gone_views = {c.view.name for c in diff.changes if isinstance(c, DropView)}
         gone_views |= {c.current.name for c in diff.changes
@@ -170,6 +181,13 @@ class Planner:
         made_policies = {c.policy.key for c in diff.changes if isinstance(c, AddPolicy)} | gone_policies
         after += [PlannedStatement(f'Create policy "{p.name}" on "{p.table}"', p.definition)
                   for p in desired.policies if p.key in made_policies]
+        renewed = {("View", n) for n in added | gone_views} | {("Function", k) for k in made} | {
+            ("Trigger", k) for k in made_triggers} | {("Policy", k) for k in made_policies}
+        comments = {_identity(o): o.comment for o in _commentable(current)}
+        for item in _commentable(desired):
+            had = None if _identity(item) in renewed else comments.get(_identity(item))
+            if item.comment != had:
+                after.append(PlannedStatement(f"Set comment to {object_label(item)}", self.comment_on(item)))
         after += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in removed]
         return before, after
 
@@ -384,6 +402,15 @@ def object_order(objects: Iterable[model.View | model.Function]) -> list[model.V
 
 def _key(obj: model.View | model.Function) -> str:
     return obj.key if isinstance(obj, model.Function) else obj.name
+
+
+def _commentable(schema: model.Schema) -> list[model.View | model.Trigger | model.Function | model.Policy]:
+    return [*schema.functions, *schema.views, *schema.triggers, *schema.policies]
+
+
+def _identity(obj: model.View | model.Trigger | model.Function | model.Policy) -> tuple[str, str]:
+    """What tells the objects with comments apart: their kind and key."""
+    return type(obj).__name__, obj.name if isinstance(obj, model.View) else obj.key
 
 
 def dependency_order(tables: list[model.Table]) -> list[model.Table]:

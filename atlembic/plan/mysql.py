@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import sqlalchemy as sa
-
 from atlembic.diff import (
     AddCheck,
     AddColumn,
@@ -73,9 +71,11 @@ class MySQLPlanner(Planner):
 
     # -- rendering helpers ----------------------------------------------------------------------------
 
-    def literal(self, value: str) -> str:
-        compiler = self.dialect.statement_compiler(self.dialect, None)
-        return compiler.render_literal_value(value, sa.String())
+    def comment_on(self, obj: model.View | model.Trigger | model.Function | model.Policy) -> str:
+        if not isinstance(obj, model.Function):  # MySQL's views and triggers have no comments
+            return super().comment_on(obj)
+        # ALTER keeps the routine (no drop and create); an empty comment is none.
+        return f"ALTER {obj.kind.upper()} {self.quote(obj.name)} COMMENT {self.literal(obj.comment or '')}"
 
     def column_spec(self, column: model.Column) -> str:
         """The full column definition, as ADD COLUMN / MODIFY COLUMN / CREATE TABLE take it."""

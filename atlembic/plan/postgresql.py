@@ -18,6 +18,7 @@ from atlembic.diff import (
     AddEnum,
     AddExtension,
     AddForeignKey,
+    AddGrant,
     AddIndex,
     AddSchema,
     AddSequence,
@@ -31,6 +32,7 @@ from atlembic.diff import (
     DropEnum,
     DropExtension,
     DropForeignKey,
+    DropGrant,
     DropIndex,
     DropSchema,
     DropSequence,
@@ -39,6 +41,7 @@ from atlembic.diff import (
     ModifyColumn,
     ModifyEnum,
     ModifyExtension,
+    ModifyGrant,
     ModifySequence,
     ModifyTable,
     RenameColumn,
@@ -132,6 +135,7 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
                                             f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
+        out += self._grants(diff)
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
@@ -161,6 +165,15 @@ class PostgresPlanner(Planner):
     def drop_trigger(self, trigger: model.Trigger) -> str:
         return f"DROP TRIGGER {self.quote(trigger.name)} ON {self.quote_table(trigger.table)}"
 
+    def comment_on(self, obj: model.View | model.Trigger | model.Function | model.Policy) -> str:
+        if isinstance(obj, model.View):
+            what = f"{obj.kind.upper()} {self.quote_table(obj.name)}"
+        elif isinstance(obj, model.Function):
+            what = f"{obj.kind.upper()} {self.quote_table(obj.name)}({obj.arguments})"
+        else:  # a trigger's or policy's name is unique per table
+            what = f"{type(obj).__name__.upper()} {self.quote(obj.name)} ON {self.quote_table(obj.table)}"
+        return f"COMMENT ON {what} IS {'NULL' if obj.comment is None else self.literal(obj.comment)}"
+
     def drop_policy(self, policy: model.Policy) -> str:
         return f"DROP POLICY {self.quote(policy.name)} ON {self.quote_table(policy.table)}"
 
@@ -172,6 +185,28 @@ class PostgresPlanner(Planner):
 
     def drop_function(self, function: model.Function) -> str:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}({function.arguments})"
+
+    def _grants(self, diff: SchemaDiff) -> list[PlannedStatement]:
+        """REVOKE the grants that go or change, then GRANT the new and changed ones, after the tables' changes."""
+        def role(grant: model.TableGrant) -> str:
+            return grant.role if grant.role == "PUBLIC" else self.quote(grant.role)
+
+        out = []
+        for change in diff.changes:
+            if isinstance(change, DropGrant | ModifyGrant):
+                grant = change.grant if isinstance(change, DropGrant) else change.current
+                out.append(PlannedStatement(f'Revoke {grant.privilege} on "{grant.table}" from {grant.role}',
+                                            f"REVOKE {grant.privilege} ON {self.quote_table(grant.table)} "
+                                            f"FROM {role(grant)}"))
+        for change in diff.changes:
+            if isinstance(change, AddGrant | ModifyGrant):
+                grant = change.grant if isinstance(change, AddGrant) else change.desired
+                columns = f" ({', '.join(self.quote(c) for c in grant.columns)})" if grant.columns else ""
+                option = " WITH GRANT OPTION" if grant.grantable else ""
+                out.append(PlannedStatement(f'Grant {grant.privilege} on "{grant.table}" to {grant.role}',
+                                            f"GRANT {grant.privilege}{columns} ON {self.quote_table(grant.table)} "
+                                            f"TO {role(grant)}{option}"))
+        return out
 
     def _extension(self, change: AddExtension | ModifyExtension) -> PlannedStatement:
         """IF NOT EXISTS: a target whose administrator made the extension already (it takes privileges) is fine."""

@@ -192,6 +192,7 @@ class View:
     definition: str
     materialized: bool = False
     columns: tuple[tuple[str, str], ...] = ()
+    comment: str | None = None  # COMMENT ON (MATERIALIZED) VIEW (PostgreSQL)
 
     @property
     def kind(self) -> str:
@@ -207,6 +208,7 @@ class Trigger:
     name: str
     table: str
     definition: str
+    comment: str | None = None  # COMMENT ON TRIGGER (PostgreSQL)
 
     @property
     def key(self) -> str:
@@ -229,6 +231,8 @@ class Function:
     definition: str
     procedure: bool = False
     parameters: str = ""
+    # COMMENT ON FUNCTION (PostgreSQL); the COMMENT characteristic (MySQL), kept out of `definition` there.
+    comment: str | None = None
 
     @property
     def kind(self) -> str:
@@ -248,6 +252,7 @@ class Policy:
     name: str
     table: str
     definition: str
+    comment: str | None = None  # COMMENT ON POLICY
 
     @property
     def key(self) -> str:
@@ -266,6 +271,23 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class TableGrant:
+    """A privilege on a table granted to a role (PostgreSQL; alembic_utils' PGGrantTable), from the table's ACL (its
+    owner's own privileges left out): on the whole table (`columns` empty) or on some of its columns (SELECT,
+    INSERT, UPDATE, REFERENCES). The role is the server's: it must exist there (and on the dev server)."""
+
+    table: str
+    role: str  # "PUBLIC" for everyone
+    privilege: str  # "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"
+    columns: tuple[str, ...] = ()
+    grantable: bool = False  # WITH GRANT OPTION
+
+    @property
+    def key(self) -> str:
+        return f"{self.privilege} on {self.table} to {self.role}"
+
+
+@dataclass(frozen=True)
 class Schema:
     tables: tuple[Table, ...] = ()
     enums: tuple[Enum, ...] = field(default=())
@@ -277,6 +299,7 @@ class Schema:
     extensions: tuple[Extension, ...] = ()
     policies: tuple[Policy, ...] = ()
     row_security: tuple[str, ...] = ()  # the tables with ENABLE ROW LEVEL SECURITY (PostgreSQL)
+    grants: tuple[TableGrant, ...] = ()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -293,4 +316,4 @@ class Schema:
     @property
     def is_empty(self) -> bool:
         return not (self.tables or self.enums or self.sequences or self.schemas or self.views or self.triggers
-                    or self.functions or self.extensions or self.policies or self.row_security)
+                    or self.functions or self.extensions or self.policies or self.row_security or self.grants)

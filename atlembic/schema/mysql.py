@@ -56,6 +56,8 @@ _DEFAULT_INDEX_TYPE = "BTREE"
 _VIEW_DEFAULTS = re.compile(r"ALGORITHM=UNDEFINED |DEFINER=\S+ |SQL SECURITY DEFINER ")
 # The creating account SHOW CREATE FUNCTION / PROCEDURE names: the dev server's.
 _ROUTINE_DEFINER = re.compile(r"^CREATE\s+DEFINER=\S+\s+", re.IGNORECASE)
+# The COMMENT characteristic as SHOW CREATE prints it, on a line of its own before the body (as written: '' or \').
+_ROUTINE_COMMENT = re.compile(r"\n[ \t]*COMMENT\s+'(?:[^'\\]|''|\\.)*'")
 _ON_UPDATE = re.compile(r"on update (.+)$", re.IGNORECASE)
 
 
@@ -70,18 +72,21 @@ class MySQLReflector(Reflector):
     def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
         # MySQL has no overloads: a routine is its name. SHOW CREATE leaves the database's name out.
         rows = self.conn.exec_driver_sql(
-            "SELECT ROUTINE_NAME, ROUTINE_TYPE, DTD_IDENTIFIER FROM information_schema.ROUTINES "
+            "SELECT ROUTINE_NAME, ROUTINE_TYPE, DTD_IDENTIFIER, ROUTINE_COMMENT FROM information_schema.ROUTINES "
             "WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1, 2").all()
         quote = self.conn.dialect.identifier_preparer.quote
         out = []
-        for name, kind, returns in rows:
+        for name, kind, returns, comment in rows:
             created = self.conn.exec_driver_sql(f"SHOW CREATE {kind} {quote(name)}").first()
             definition = created[2] if created is not None else None
             if definition is None:  # hidden from an account without the privilege to see it
                 raise AtlembicError(f'cannot read the definition of {kind.lower()} "{name}": the account may not')
             procedure = kind.upper() == "PROCEDURE"
-            out.append(Function(name, "", None if procedure else returns,
-                                _ROUTINE_DEFINER.sub("CREATE ", definition, count=1).strip(), procedure))
+            definition = _ROUTINE_DEFINER.sub("CREATE ", definition, count=1)
+            if comment:  # modelled apart: a changed comment is ALTER FUNCTION ... COMMENT, not a new routine
+                definition = _ROUTINE_COMMENT.sub("", definition, count=1)
+            out.append(Function(name, "", None if procedure else returns, definition.strip(), procedure,
+                                comment=comment or None))
         return tuple(out)
 
     def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:

@@ -19,6 +19,7 @@ from atlembic.schema.model import (
     Policy,
     Sequence,
     Table,
+    TableGrant,
     Trigger,
     View,
     split_name,
@@ -79,7 +80,8 @@ SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END 
        ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
              ORDER BY a.attnum),
        ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
+       obj_description(c.oid, 'pg_class')
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
@@ -94,7 +96,8 @@ _FUNCTIONS_SQL = """
 SELECT CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || p.proname,
        oidvectortypes(p.proargtypes), pg_get_function_arguments(p.oid), p.prokind = 'p',
        CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
-       pg_get_functiondef(p.oid), CASE WHEN n.nspname = current_schema() THEN quote_ident(n.nspname) END
+       pg_get_functiondef(p.oid), CASE WHEN n.nspname = current_schema() THEN quote_ident(n.nspname) END,
+       obj_description(p.oid, 'pg_proc')
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas)) AND NOT EXISTS (
@@ -106,7 +109,7 @@ ORDER BY 1, 2
 # pg_get_triggerdef (pretty: the table and the function are qualified only outside the search path).
 _TRIGGERS_SQL = """
 SELECT t.tgname, CASE WHEN n.nspname = current_schema() THEN '' ELSE n.nspname || '.' END || c.relname,
-       pg_get_triggerdef(t.oid, true)
+       pg_get_triggerdef(t.oid, true), obj_description(t.oid, 'pg_trigger')
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -125,7 +128,8 @@ SELECT p.polname, {_QUALIFIED}, p.polpermissive,
        CASE WHEN p.polroles = '{{0}}' THEN 'PUBLIC'
             ELSE array_to_string(ARRAY(SELECT quote_ident(rolname) FROM pg_roles WHERE oid = ANY(p.polroles)
                                        ORDER BY rolname), ', ') END,
-       pg_get_expr(p.polqual, p.polrelid, true), pg_get_expr(p.polwithcheck, p.polrelid, true)
+       pg_get_expr(p.polqual, p.polrelid, true), pg_get_expr(p.polwithcheck, p.polrelid, true),
+       obj_description(p.oid, 'pg_policy')
 FROM pg_policy p
 JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -136,6 +140,24 @@ _ROW_SECURITY_SQL = f"""
 SELECT {_QUALIFIED} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
 ORDER BY 1
+"""
+
+# The privileges granted on tables (their ACLs exploded, the owner's own left out), on the whole table (column NULL)
+# or on one column.
+_GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END"
+_GRANTS_SQL = f"""
+SELECT {_QUALIFIED}, {_GRANTEE}, a.privilege_type, a.is_grantable, NULL
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a
+WHERE c.relkind IN ('r', 'p') AND a.grantee <> c.relowner
+  AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
+UNION ALL
+SELECT {_QUALIFIED}, {_GRANTEE}, a.privilege_type, a.is_grantable, att.attname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute att ON att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
+CROSS JOIN LATERAL aclexplode(att.attacl) a
+WHERE c.relkind IN ('r', 'p') AND a.grantee <> c.relowner
+  AND (n.nspname = current_schema() OR n.nspname = ANY(:schemas))
+ORDER BY 1, 2, 3, 5
 """
 
 # Every extension but plpgsql, which each database has from the start.
@@ -164,31 +186,46 @@ class PostgresReflector(Reflector):
         rows = self.conn.execute(sa.text(_VIEWS_SQL), {"schemas": list(schemas)}).all()
         quote = self.conn.dialect.identifier_preparer.quote
         out = []
-        for name, materialized, query, options, populated, column_names, column_types in rows:
+        for name, materialized, query, options, populated, column_names, column_types, comment in rows:
             schema, bare = split_name(name)
             spelled = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
             with_options = f" WITH ({', '.join(options)})" if options else ""
             kind = "MATERIALIZED VIEW" if materialized else "VIEW"
             data = ("\nWITH DATA" if populated else "\nWITH NO DATA") if materialized else ""
             definition = f"CREATE {kind} {spelled}{with_options} AS\n{query.strip().rstrip(';')}{data}"
-            out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True))))
+            out.append(View(name, definition, materialized, tuple(zip(column_names, column_types, strict=True)),
+                            comment))
         return tuple(out)
 
     def policies(self, schemas: tuple[str, ...]) -> tuple[Policy, ...]:
         rows = self.conn.execute(sa.text(_POLICIES_SQL), {"schemas": list(schemas)}).all()
         quote = self.conn.dialect.identifier_preparer.quote
         out = []
-        for name, table, permissive, command, roles, using, check in rows:
+        for name, table, permissive, command, roles, using, check, comment in rows:
             schema, bare = split_name(table)
             on = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
             definition = (f"CREATE POLICY {quote(name)} ON {on} AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} "
                           f"FOR {command} TO {roles}" + (f" USING ({using})" if using is not None else "")
                           + (f" WITH CHECK ({check})" if check is not None else ""))
-            out.append(Policy(name, table, definition))
+            out.append(Policy(name, table, definition, comment))
         return tuple(out)
 
     def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(self.conn.execute(sa.text(_ROW_SECURITY_SQL), {"schemas": list(schemas)}).scalars().all())
+
+    def grants(self, schemas: tuple[str, ...]) -> tuple[TableGrant, ...]:
+        rows = self.conn.execute(sa.text(_GRANTS_SQL), {"schemas": list(schemas)}).all()
+        whole = {(table, role, privilege): grantable for table, role, privilege, grantable, column in rows
+                 if column is None}
+        columns: dict[tuple[str, str, str, bool], list[str]] = {}
+        for table, role, privilege, grantable, column in rows:
+            if column is not None and (table, role, privilege) not in whole:  # the table's grant covers them
+                columns.setdefault((table, role, privilege, grantable), []).append(column)
+        out = [TableGrant(table, role, privilege, (), grantable)
+               for (table, role, privilege), grantable in whole.items()]
+        out += [TableGrant(table, role, privilege, tuple(sorted(names)), grantable)
+                for (table, role, privilege, grantable), names in columns.items()]
+        return tuple(sorted(out, key=lambda g: (g.table, g.role, g.privilege)))
 
     def extensions(self) -> tuple[Extension, ...]:
         return tuple(Extension(name, schema) for name, schema in self.conn.execute(sa.text(_EXTENSIONS_SQL)))
@@ -200,16 +237,16 @@ class PostgresReflector(Reflector):
     def functions(self, schemas: tuple[str, ...]) -> tuple[Function, ...]:
         rows = self.conn.execute(sa.text(_FUNCTIONS_SQL), {"schemas": list(schemas)}).all()
         out = []
-        for name, arguments, parameters, procedure, returns, definition, default_schema in rows:
+        for name, arguments, parameters, procedure, returns, definition, default_schema, comment in rows:
             kind = "PROCEDURE" if procedure else "FUNCTION"
             if default_schema is not None:  # the target's default schema may have another name
                 definition = definition.replace(f"{kind} {default_schema}.", f"{kind} ", 1)
-            out.append(Function(name, arguments, returns, definition.strip(), procedure, parameters))
+            out.append(Function(name, arguments, returns, definition.strip(), procedure, parameters, comment))
         return tuple(out)
 
     def triggers(self, schemas: tuple[str, ...]) -> tuple[Trigger, ...]:
         rows = self.conn.execute(sa.text(_TRIGGERS_SQL), {"schemas": list(schemas)}).all()
-        return tuple(Trigger(name, table, definition) for name, table, definition in rows)
+        return tuple(Trigger(*row) for row in rows)
 
     def unmanaged_objects(self) -> list[str]:
         # Aggregates and window functions that an extension did not bring.

@@ -26,6 +26,7 @@ from atlembic.schema.model import (
     Schema,
     Sequence,
     Table,
+    TableGrant,
     Trigger,
     UniqueConstraint,
     View,
@@ -57,7 +58,8 @@ class Reflector:
         return Schema(tables=tuple(tables), enums=self.enums(), sequences=self.sequences(), schemas=named,
                       views=self.views(named), triggers=self.triggers(named), functions=self.functions(named),
                       extensions=self.extensions(), policies=self.policies(named),
-                      row_security=self.row_security(named))
+                      row_security=self.row_security(named),
+                      grants=tuple(g for g in self.grants(named) if g.table in {t.name for t in tables}))
 
     def inspect_tables(self, names: Collection[str], exclude: Iterable[str] = (REVISIONS_TABLE,)) -> list[Table]:
         """Only the named tables (as `Schema` names them) that exist, reflected exactly as `inspect` would."""
@@ -195,6 +197,10 @@ class Reflector:
 
     def row_security(self, schemas: tuple[str, ...]) -> tuple[str, ...]:
         """The tables (of the default schema and of `schemas`) with row-level security enabled, sorted."""
+        return ()
+
+    def grants(self, schemas: tuple[str, ...]) -> tuple[TableGrant, ...]:
+        """The privileges granted on the tables of the default schema and of `schemas` (not their owners')."""
         return ()
 
     def extensions(self) -> tuple[Extension, ...]:
