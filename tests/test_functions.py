@@ -25,7 +25,8 @@ from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.schema.model import Extension, Function, Policy, Schema
 from tests.support.cli import run_cli
-from tests.support.roundtrip import Model, reflect, run_round_trip
+from tests.support.roundtrip import Model, query, reflect, run_round_trip
+from tests.test_views import MODELS
 
 pytestmark = pytest.mark.slow
 
@@ -60,16 +61,6 @@ def with_ddl(*statements: str, name_type: sa.types.TypeEngine | None = None) -> 
         for sql in statements:
             sa.event.listen(md, "after_create", sa.DDL(sql))
     return model
-
-
-def query(url: str, sql: str) -> list[tuple]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.exec_driver_sql(sql)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 def round_trip(env: tuple[DevDatabase, str], tmp_path: Path, a: Model, b: Model, *,
@@ -303,26 +294,6 @@ def test_definitions_carry_no_dev_server_specifics(env) -> None:
 
 # -- through the CLI ------------------------------------------------------------------------------------------
 
-MODELS = '''"""Models with a function, a trigger and a view from DDL events."""
-import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Item(Base):
-    __tablename__ = "item"
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column({name_type})
-    price: Mapped[int]
-    label: Mapped[str | None] = mapped_column(sa.String(40))
-
-
-for sql in {statements!r}:
-    sa.event.listen(Base.metadata, "after_create", sa.DDL(sql))
-'''
 
 CLI_OBJECTS = {
     "postgresql": (LABEL_FUNCTION, LABEL_TRIGGER.replace("FOR EACH ROW", "FOR EACH ROW WHEN (NEW.name <> '')")),

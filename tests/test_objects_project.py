@@ -21,30 +21,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.cli import run_cli
-from tests.support.roundtrip import reflect
+from tests.support.roundtrip import query, reflect
+from tests.test_views import MODELS
 
 pytestmark = pytest.mark.slow
 
-MODELS = '''"""The project's models: `item`, its views and triggers as DDL events."""
-import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Item(Base):
-    __tablename__ = "item"
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column({name_type})
-    price: Mapped[int]
-    label: Mapped[str | None] = mapped_column(sa.String(40))
-
-
-for sql in {statements!r}:
-    sa.event.listen(Base.metadata, "after_create", sa.DDL(sql))
-'''
 
 # alembic_utils entities as its users write them (PostgreSQL): {fn} is what the trigger's function applies.
 ENTITIES = '''"""alembic_utils entities."""
@@ -145,16 +126,6 @@ class Project:
                     conn.exec_driver_sql(path.read_text().strip().rstrip(";"))
         finally:
             engine.dispose()
-
-
-def query(url: str, sql: str) -> list[tuple]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.exec_driver_sql(sql)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

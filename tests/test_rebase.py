@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from atlembic.engines import engine_for, inspect_schema
+from atlembic.engines import engine_for
 from atlembic.migrate.directory import MigrationDir
 from tests.support.cli import run_cli
+from tests.support.roundtrip import query, reflect
 
 V1, V2, V3 = "20240101000000", "20240102000000", "20240103000000"
 MODELS = """\
@@ -62,29 +63,10 @@ class Project:
         return sorted(p.name for p in self.migrations.iterdir())
 
 
-def execute(url: str, sql: str) -> list[tuple]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.exec_driver_sql(sql)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
-def schema_of(url: str) -> object:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return inspect_schema(conn)
-    finally:
-        engine.dispose()
-
-
 def revisions(url: str) -> list[str]:
     table = "atlas_schema_revisions" if engine_for(sa.engine.make_url(url)).name != "postgresql" else \
         "atlas_schema_revisions.atlas_schema_revisions"
-    return [r[0] for r in execute(url, f"SELECT version FROM {table} ORDER BY version")]
+    return [r[0] for r in query(url, f"SELECT version FROM {table} ORDER BY version")]
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -109,7 +91,7 @@ def test_a_rebased_branch_file_applies_where_the_others_ran(setup: tuple[Project
     project, (prod, staging, fresh) = setup
     project.write(MAIN)
     project.cli("upgrade", "--url", prod, "--url", staging)
-    execute(prod, "INSERT INTO account (id, name) VALUES (1, 'kept')")
+    query(prod, "INSERT INTO account (id, name) VALUES (1, 'kept')")
     project.write(BRANCH)  # the merge: the branch's file sorts before the applied V3
 
     out = project.cli("--url", prod, "upgrade", code=255)
@@ -127,8 +109,8 @@ def test_a_rebased_branch_file_applies_where_the_others_ran(setup: tuple[Project
     out = project.cli("upgrade", "--url", prod, "--url", staging, "--url", fresh)
     assert out.count(f"{V3} -> {new[:14]}") == 2 and f"<base> -> {new[:14]}" in out
     assert revisions(prod) == revisions(staging) == revisions(fresh) == [V1, V3, new[:14]]
-    assert execute(prod, "SELECT id, name FROM account") == [(1, "kept")]
-    assert schema_of(prod) == schema_of(fresh)  # the same database as one built from the directory
+    assert query(prod, "SELECT id, name FROM account") == [(1, "kept")]
+    assert reflect(prod) == reflect(fresh)  # the same database as one built from the directory
 
 
 def test_a_rebase_that_no_longer_replays_is_undone(tmp_path: Path) -> None:

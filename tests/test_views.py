@@ -23,7 +23,7 @@ from atlembic.environment import SchemaFilter
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
 from atlembic.schema.model import Schema, Trigger, View
-from tests.support.roundtrip import Model, reflect, run_round_trip
+from tests.support.roundtrip import Model, query, reflect, run_round_trip
 
 pytestmark = pytest.mark.slow  # every case is a real round trip, most on a server
 
@@ -67,16 +67,6 @@ def with_view(sql: str, *, name_type: sa.types.TypeEngine | None = None, label: 
 
 def plain(md: sa.MetaData) -> None:
     items(md)
-
-
-def query(url: str, sql: str) -> list[tuple]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.exec_driver_sql(sql)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 def round_trip(env: tuple[DevDatabase, str], tmp_path: Path, a: Model, b: Model, *,
@@ -301,7 +291,9 @@ def test_include_object_and_include_name_see_views_and_triggers() -> None:
 
 # -- through the CLI --------------------------------------------------------------------------------------------
 
-MODELS = '''"""Models with a view and a trigger from DDL events."""
+# The models of the CLI tests here and in test_functions / test_objects_project: `item`, and DDL events for the
+# statements given (views, triggers, functions).
+MODELS = '''"""Models with DDL events for views, triggers and functions."""
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

@@ -40,6 +40,17 @@ def plan_and_write(dev: DevDatabase, directory: MigrationDir, metadata: sa.MetaD
     return text
 
 
+def query(url: str, sql: str) -> list[tuple]:
+    """The rows `sql` returns on `url` (none for a statement), in a transaction of its own."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.exec_driver_sql(sql)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
 def reflect(url: str) -> Schema:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
