@@ -167,6 +167,8 @@ def load_settings(
         x_args=list(x_args),
         options=options,
         toml_file=toml_file,
+        # Atlas's exclude globs (legacy_*, *.internal_note), as atlas.hcl's exclude: left out of diff and apply.
+        exclude=tuple(re.split(r"[\s,]+", options["exclude"].strip())) if options.get("exclude") else (),
     )
 
 

@@ -3,11 +3,16 @@ views, triggers, functions and procedures are part of the inspected schema inste
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from atlembic.devdb import DevDatabase
 from atlembic.engines import inspect_schema, unmanaged_objects
+from tests.support.cli import run_cli
+from tests.test_cli import SAMPLE
 
 DDL = {
     "sqlite": ["CREATE TABLE t (x INTEGER)", "CREATE VIEW v AS SELECT x FROM t",
@@ -52,3 +57,23 @@ def test_functions_are_listed_views_and_triggers_inspected(dev: DevDatabase) -> 
             assert ([v.name for v in schema.views], [t.name for t in schema.triggers],
                     [f.name for f in schema.functions]) == MANAGED[dev.dialect_name]
             assert [t for t in sa.inspect(conn).get_table_names()] == ["t"]
+
+
+def test_atlembic_exclude_in_alembic_ini_leaves_objects_alone(tmp_path: Path) -> None:
+    """``[atlembic] exclude = legacy_*, *.internal_note`` (Atlas's globs, as atlas.hcl's ``exclude``): a table and a
+    column the history made and the models lack are neither dropped by a revision nor drift for check."""
+    project = Path(shutil.copytree(SAMPLE, tmp_path / "project", ignore=shutil.ignore_patterns("*.db", "migrations")))
+    (project / "migrations").mkdir()
+    run_cli(project, "revision", "--autogenerate", "-m", "init")
+    run_cli(project, "revision", "-m", "legacy")
+    [legacy] = sorted((project / "migrations").glob("*_legacy.sql"))
+    legacy.write_text("CREATE TABLE legacy_audit (id INTEGER PRIMARY KEY);\n"
+                      "ALTER TABLE user_account ADD COLUMN internal_note VARCHAR(100);\n")
+    run_cli(project, "hash")
+    drift = run_cli(project, "check", check=False)
+    assert drift.returncode != 0 and "legacy_audit" in drift.stdout and "internal_note" in drift.stdout, drift.stdout
+    ini = project / "alembic.ini"
+    ini.write_text(ini.read_text().replace("[atlembic]\n", "[atlembic]\nexclude = legacy_*, *.internal_note\n", 1))
+    run_cli(project, "check")
+    assert run_cli(project, "revision", "--autogenerate", "-m", "nothing", check=False).returncode == 0
+    assert not list((project / "migrations").glob("*_nothing.sql"))
