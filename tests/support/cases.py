@@ -394,6 +394,59 @@ def coverage2_cases() -> list[Case]:
              dialects=("sqlite", "postgresql")),
         Case("expression-index-func", users(), users(sa.Index("ix_upper_name", sa.func.upper(sa.column("name")))),
              dialects=("sqlite", "postgresql")),
+        *_object_cases(),
+    ]
+
+
+def _with_ddl(model: Model, *statements: str) -> Model:
+    """`model` and objects beyond tables declared as projects declare them: DDL run after the tables are created."""
+    def build(md: sa.MetaData) -> None:
+        model(md)
+        for sql in statements:
+            sa.event.listen(md, "after_create", sa.DDL(sql))
+    return build
+
+
+NAMES_VIEW = "CREATE VIEW user_names AS SELECT id, name FROM users"
+SCORES_VIEW = "CREATE VIEW user_names AS SELECT id, name, score FROM users"
+PG_SCORE_FUNCTION = ("CREATE FUNCTION fill_score() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN NEW.score := COALESCE(NEW.score, 0); RETURN NEW; END $$")
+SCORE_TRIGGER = {
+    "sqlite": "CREATE TRIGGER fill_score AFTER INSERT ON users BEGIN "
+              "UPDATE users SET score = 0 WHERE id = NEW.id AND score IS NULL; END",
+    "postgresql": "CREATE TRIGGER fill_score BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION fill_score()",
+    "mysql": "CREATE TRIGGER fill_score BEFORE INSERT ON users FOR EACH ROW SET NEW.score = COALESCE(NEW.score, 0)",
+}
+SCORE_FUNCTION = {
+    "postgresql": "CREATE FUNCTION score_or(s integer) RETURNS integer LANGUAGE sql IMMUTABLE "
+                  "AS $$ SELECT COALESCE(s, {}) $$",
+    "mysql": "CREATE FUNCTION score_or(s INTEGER) RETURNS INTEGER DETERMINISTIC RETURN COALESCE(s, {})",
+}
+
+
+def _object_cases() -> list[Case]:
+    """Views, materialized views, triggers and functions (issue 16), declared through DDL events."""
+    return [
+        Case("view-added", users(), _with_ddl(users(), NAMES_VIEW), sql=("CREATE VIEW",)),
+        Case("view-changed", _with_ddl(users(), NAMES_VIEW), _with_ddl(users(), SCORES_VIEW), sql=("score",)),
+        Case("view-dropped", _with_ddl(users(), NAMES_VIEW), users(), sql=("DROP VIEW",)),
+        # PostgreSQL refuses to retype a column a view reads; SQLite rebuilds the table under the view.
+        Case("column-retyped-under-view", _with_ddl(users(), NAMES_VIEW),
+             _with_ddl(users(name_type=sa.String(100)), NAMES_VIEW), sql=("VARCHAR(100)",)),
+        Case("materialized-view-added", users(),
+             _with_ddl(users(), "CREATE MATERIALIZED VIEW user_scores AS SELECT id, score FROM users"),
+             sql=("MATERIALIZED VIEW",), dialects=("postgresql",)),
+        *(Case("trigger-added", users(), _with_ddl(users(), SCORE_TRIGGER[d]), sql=("CREATE TRIGGER",),
+               dialects=(d,)) for d in ("sqlite", "mysql")),
+        Case("function-and-trigger-added", users(), _with_ddl(users(), PG_SCORE_FUNCTION, SCORE_TRIGGER["postgresql"]),
+             sql=("FUNCTION fill_score()", "CREATE TRIGGER"), dialects=("postgresql",)),
+        # A trigger on a table SQLite rebuilds is made again after the rebuild.
+        Case("column-retyped-under-trigger", _with_ddl(users(), SCORE_TRIGGER["sqlite"]),
+             _with_ddl(users(name_type=sa.String(100)), SCORE_TRIGGER["sqlite"]), sql=("CREATE TRIGGER",),
+             dialects=("sqlite",)),
+        *(Case("function-body-changed", _with_ddl(users(), SCORE_FUNCTION[d].format(0)),
+               _with_ddl(users(), SCORE_FUNCTION[d].format(1)), sql=("score_or",), dialects=(d,))
+          for d in ("postgresql", "mysql")),
     ]
 
 
