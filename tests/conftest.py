@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,16 +10,15 @@ import pytest
 from atlembic.devdb import DevDatabase
 from atlembic.engines import open_dev_database
 from atlembic.migrate import executor
-from tests.support.cli import forget_modules_under
+from tests.support.cli import as_a_new_process
 
 
 @pytest.fixture(autouse=True)
 def _project_modules_forgotten() -> Iterator[None]:
-    """What a test imported from its projects (models.py, env.py's modules: all in temp dirs) is gone after it:
-    in-process commands of the next test import their own project's `models`, not this one's."""
-    before = set(sys.modules)
-    yield
-    forget_modules_under(Path(tempfile.gettempdir()), before)
+    """What a test imported from its projects (models.py, env.py's modules, their sys.path entries) is gone after
+    it: in-process commands of the next test import their own project's `models`, not this one's."""
+    with as_a_new_process():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -11,22 +11,39 @@ import io
 import os
 import subprocess
 import sys
+import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
+import atlembic
 from atlembic.cli.app import main
 
-__all__ = ["forget_modules_under", "run_cli"]
+__all__ = ["as_a_new_process", "run_cli"]
 
 
-def forget_modules_under(project: Path, before: set[str]) -> None:
-    """Modules the command imported from the project (its models, env.py's imports) are forgotten, as the
-    process that ran them would be: the next command, of this test or another, imports the project's files as
-    they are then, never a module of the same name another project left behind."""
-    root = project.resolve()
-    for name in set(sys.modules) - before:
-        file = getattr(sys.modules[name], "__file__", None)
-        if file and Path(file).resolve().is_relative_to(root):
-            del sys.modules[name]
+_INSTALLED = tuple(os.path.realpath(p) + os.sep for key, p in sysconfig.get_paths().items()
+                   if key in ("stdlib", "platstdlib", "purelib", "platlib"))
+_TESTS = str(Path(__file__).resolve().parents[1]) + os.sep  # the test modules and tests/support
+_ATLEMBIC = str(Path(atlembic.__file__).resolve().parent) + os.sep
+
+
+@contextlib.contextmanager
+def as_a_new_process() -> Iterator[None]:
+    """What the block imported from a project (its models, env.py's imports: anything but installed packages,
+    atlembic and the test modules; the fixtures' projects count) is forgotten after it, and sys.path is as it
+    was, as a process of its own would leave things: a later command, of this test or another, imports its own
+    project's files as they are then, never a module of the same name another project left on sys.path."""
+    before, path = set(sys.modules), list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = path
+        fixtures = _TESTS + "fixtures" + os.sep
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            real = os.path.realpath(file) if file else None
+            if real and not (real.startswith((*_INSTALLED, _ATLEMBIC, _TESTS)) and not real.startswith(fixtures)):
+                del sys.modules[name]
 
 
 def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -35,11 +52,10 @@ def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
     before, argv = Path.cwd(), sys.argv
-    modules = set(sys.modules)
     try:
         os.chdir(cwd)
         sys.argv = ["atlembic", *args]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with as_a_new_process(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 main()
             except SystemExit as exc:
@@ -47,7 +63,6 @@ def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     finally:
         os.chdir(before)
         sys.argv = argv
-        forget_modules_under(cwd, modules)
     returncode = code if isinstance(code, int) else int(code is not None)
     proc = subprocess.CompletedProcess(["atlembic", *args], returncode, out.getvalue(), err.getvalue())
     if check:
