@@ -29,7 +29,7 @@ from atlembic.diff import diff_schemas
 from atlembic.engines import inspect_schema, open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile, files_to_reach
-from atlembic.schema.model import Schema
+from atlembic.schema.model import Schema, quote_name
 from atlembic.schema.reflector import REVISIONS_TABLE
 
 __all__ = ["Handover", "baseline_marker", "check_handover", "drop_version_table", "version_tables", "without_tables"]
@@ -83,9 +83,7 @@ def version_tables(files: Sequence[MigrationFile]) -> list[str]:
 
 
 def _quoted(conn: Connection, table: str) -> str:
-    schema, _, name = table.rpartition(".")
-    quote = conn.dialect.identifier_preparer.quote
-    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+    return quote_name(table, conn.dialect.identifier_preparer.quote)
 
 
 def _alembic_heads(conn: Connection, table: str) -> tuple[str, ...] | None:

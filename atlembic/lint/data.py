@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from atlembic.engines import find_engine
+from atlembic.schema.model import quote_name
 
 __all__ = ["TargetData", "make_read_only"]
 
@@ -31,9 +32,7 @@ class TargetData:
         self._cache: dict[tuple[object, ...], bool | None] = {}
 
     def _quote_table(self, table: str) -> str:
-        quote = self.conn.dialect.identifier_preparer.quote
-        schema, _, name = table.rpartition(".")
-        return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+        return quote_name(table, self.conn.dialect.identifier_preparer.quote)
 
     def _quote(self, column: str) -> str:
         return self.conn.dialect.identifier_preparer.quote(column)

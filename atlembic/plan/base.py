@@ -33,7 +33,7 @@ from atlembic.diff import (
     object_label,
 )
 from atlembic.schema import model
-from atlembic.schema.model import split_name
+from atlembic.schema.model import quote_name, split_name
 
 _Named = TypeVar("_Named", model.Table, model.View, model.View | model.Function)
 
@@ -293,8 +293,7 @@ class Planner:
 
     def quote_table(self, name: str) -> str:
         """A possibly schema-qualified table name, quoted part by part."""
-        schema, bare = split_name(name)
-        return f"{self.quote(schema)}.{self.quote(bare)}" if schema else self.quote(bare)
+        return quote_name(name, self.quote)
 
     def create_index(self, table: model.Table, index: model.Index) -> str:
         # The index names its key columns as literal text (sa_index): the table needs its name, and the

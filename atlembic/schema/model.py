@@ -7,6 +7,7 @@ an exact comparison.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,12 @@ def split_name(name: str) -> tuple[str | None, str]:
     """`schema.table` -> (schema, table); a plain name -> (None, name)."""
     schema, _, table = name.rpartition(".")
     return schema or None, table
+
+
+def quote_name(name: str, quote: Callable[[str], str]) -> str:
+    """A possibly schema-qualified name, quoted part by part with the dialect's `quote`."""
+    schema, bare = split_name(name)
+    return f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
 
 
 @dataclass(frozen=True)

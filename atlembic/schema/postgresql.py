@@ -22,7 +22,7 @@ from atlembic.schema.model import (
     TableGrant,
     Trigger,
     View,
-    split_name,
+    quote_name,
 )
 from atlembic.schema.reflector import Reflector, _by_table
 from atlembic.schema.sqltext import split_top_level
@@ -187,8 +187,7 @@ class PostgresReflector(Reflector):
         quote = self.conn.dialect.identifier_preparer.quote
         out = []
         for name, materialized, query, options, populated, column_names, column_types, comment in rows:
-            schema, bare = split_name(name)
-            spelled = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
+            spelled = quote_name(name, quote)
             with_options = f" WITH ({', '.join(options)})" if options else ""
             kind = "MATERIALIZED VIEW" if materialized else "VIEW"
             data = ("\nWITH DATA" if populated else "\nWITH NO DATA") if materialized else ""
@@ -202,8 +201,7 @@ class PostgresReflector(Reflector):
         quote = self.conn.dialect.identifier_preparer.quote
         out = []
         for name, table, permissive, command, roles, using, check, comment in rows:
-            schema, bare = split_name(table)
-            on = f"{quote(schema)}.{quote(bare)}" if schema else quote(bare)
+            on = quote_name(table, quote)
             definition = (f"CREATE POLICY {quote(name)} ON {on} AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} "
                           f"FOR {command} TO {roles}" + (f" USING ({using})" if using is not None else "")
                           + (f" WITH CHECK ({check})" if check is not None else ""))
