@@ -73,6 +73,8 @@ class Settings:
     schema_source: SchemaSource | None = None
     engine_name: str | None = None
     indent: str | None = None
+    # atlas.hcl's migration format (atlembic.migrate.formats): which files of migrations_dir run, and how
+    migrations_format: str = "atlas"
     # atlas.hcl ``exclude`` / ``migration { exclude }``: globs of objects left out of diff and apply.
     exclude: tuple[str, ...] = ()
 

@@ -28,6 +28,7 @@ from atlembic.atlas.urls import dev_target, target_url
 from atlembic.config import SchemaSource, Settings
 from atlembic.engines import engine_for
 from atlembic.errors import AtlembicError, one_line
+from atlembic.migrate.formats import ATLAS, dir_format
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import postgres_bound_schema
 
@@ -382,14 +383,16 @@ def _build(
     warnings = [dev.warning] if dev is not None and dev.warning else []
 
     dir_raw = directory or text(migration, "dir") or "file://migrations"
-    migrations_dir = _directory(dir_raw, Path.cwd() if directory else here,
-                                text(migration, "format"), project.where(migration, "dir"))
+    where_format = "--dir" if directory else project.where(migration, "format" if "format" in migration.attributes
+                                                           else "dir")
+    migrations_dir, migrations_format = _directory(dir_raw, Path.cwd() if directory else here,
+                                                   text(migration, "format"), where_format)
 
     engine_name = dev.engine if dev is not None else None
     settings = Settings(
         config_file=None, here=here, ini_section="alembic", url=settings_url,
         dev_url=dev.url if dev is not None else None, migrations_dir=migrations_dir, metadata_ref=None,
-        script_location=None, engine_name=engine_name,
+        script_location=None, engine_name=engine_name, migrations_format=migrations_format,
     )
     revisions_schema = text(migration, "revisions_schema")
     kept_in = _revisions_schema(settings.url)
@@ -421,14 +424,13 @@ def _build(
                     each=project.each)
 
 
-def _directory(raw: str, base: Path, dir_format: str | None, where: str) -> Path:
+def _directory(raw: str, base: Path, format_name: str | None, where: str) -> tuple[Path, str]:
+    """The directory a ``file://`` URL names and its format (the URL's ``?format=`` first, as Atlas)."""
     scheme, sep, rest = raw.partition("://")
     if not sep or scheme != "file":
         raise AtlembicError(f"{where}: {raw!r}: expected a file:// URL of the migration directory")
     location, _, query = rest.partition("?")
-    dir_format = dict(urllib.parse.parse_qsl(query)).get("format", dir_format)
-    if dir_format not in (None, "atlas"):
-        raise AtlembicError(f"{where}: migration directory format {dir_format!r} is not supported (atlembic "
-                            "writes Atlas's format)")
+    format_name = dict(urllib.parse.parse_qsl(query)).get("format", format_name) or ATLAS.name
+    chosen = dir_format(format_name, where).name
     path = Path(urllib.parse.unquote(location)).expanduser()
-    return (path if path.is_absolute() else base / path).absolute()
+    return (path if path.is_absolute() else base / path).absolute(), chosen

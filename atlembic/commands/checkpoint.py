@@ -47,7 +47,7 @@ def checkpoint(settings: Settings, tag: str | None = None, *, rev_id: str | None
     Atlas's ``migrate checkpoint [TAG]``), verified on a clean dev database; atlas.sum rewritten with it."""
     if tag is not None and not re.fullmatch(r"[!-~]+", tag):
         raise AtlembicError(f"checkpoint tag {tag!r}: one word of printable ASCII characters")
-    directory = MigrationDir.checked(settings.migrations_dir)
+    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
     files = directory.files_from_last_checkpoint()
     if not files:
         raise AtlembicError(f"{directory.path}: no migration files to checkpoint")

@@ -57,7 +57,7 @@ def _new_versions(files: Sequence[MigrationFile], count: int, now: datetime) -> 
 def rebase(settings: Settings, versions: Sequence[str], *, now: datetime | None = None) -> RebaseOutcome:
     if not versions:
         raise AtlembicError("rebase: name the version of at least one migration file")
-    directory = MigrationDir(settings.migrations_dir)
+    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
     files = directory.files()
     if not files:
         raise AtlembicError(f"rebase: no migration files in {directory.path}")

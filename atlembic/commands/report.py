@@ -38,7 +38,9 @@ class CurrentOutcome:
 
 def current(settings: Settings, *, check_sum: bool = True) -> CurrentOutcome:
     """The target's recorded revisions (read-only: nothing is created) and the directory's history."""
-    directory = MigrationDir.checked(settings.migrations_dir) if check_sum else MigrationDir(settings.migrations_dir)
+    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    if check_sum:
+        directory.check_sum()
     history = History(directory.files())
     with connect_target(settings) as conn:
         revisions = RevisionStore(conn, engine_for(conn).revisions).read_all()
@@ -48,7 +50,7 @@ def current(settings: Settings, *, check_sum: bool = True) -> CurrentOutcome:
 def unconverted_history(settings: Settings) -> str | None:
     """What to say when the migration directory has no files but the project has an Alembic history (revision
     files under script_location, wherever its env.py puts their folders): `atlembic convert` has not run."""
-    if MigrationDir(settings.migrations_dir).files() or settings.script_location is None:
+    if MigrationDir(settings.migrations_dir, settings.migrations_format).files() or settings.script_location is None:
         return None
     revisions = [p for p in settings.script_location.rglob("*.py")
                  if p.name != "env.py" and "down_revision" in p.read_text(errors="replace")]
@@ -95,7 +97,7 @@ def revision_json(rev: Revision) -> dict[str, object]:
 
 
 def status(settings: Settings) -> StatusReport:
-    directory = MigrationDir(settings.migrations_dir)
+    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
     problems: list[str] = []
     try:
         directory.check_sum()
@@ -116,7 +118,7 @@ def status(settings: Settings) -> StatusReport:
                    None)
     if missing is not None:
         problems.append(f"migration file of applied version {missing} is missing from the directory")
-    changed = history_changed(files, revisions)
+    changed = history_changed(files, revisions, directory.summed_files())
     if changed is not None:
         problems.append(changed)
     report.current = "No migration applied yet" if len(report.pending) == len(files) or not revisions \
@@ -143,7 +145,7 @@ class ValidateOutcome:
 
 def validate(settings: Settings) -> ValidateOutcome:
     """atlas.sum, then every file split and replayed on the dev database (``atlas migrate validate``)."""
-    directory = MigrationDir.checked(settings.migrations_dir)
+    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
     files = directory.files()
     dialect = settings.dialect
     for file in files:
@@ -171,7 +173,7 @@ class DriftOutcome:
 
 def drift(settings: Settings, url: str | None = None) -> DriftOutcome:
     """Compare the live target with the directory replayed up to the target's own version. Read-only."""
-    directory = MigrationDir.checked(settings.migrations_dir)
+    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
     files = directory.files()
     history = History(files)
     url = url or settings.url

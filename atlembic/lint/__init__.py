@@ -77,7 +77,7 @@ def lint_directory(
 
     `dev`: a dev database the caller already has open (``revision`` lints on the one it planned with);
     otherwise one is opened for the run."""
-    directory = MigrationDir(settings.migrations_dir)
+    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
     directory.check_sum()
     base, chosen = select_files(directory.files(), latest, from_version)
     config = LintConfig.from_options(settings.options)

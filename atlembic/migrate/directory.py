@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from atlembic.errors import AtlembicError
+from atlembic.migrate.formats import ATLAS, DirFormat, dir_format
 from atlembic.migrate.lexer import ScanOptions, Statement, match_directive, split_statements
 from atlembic.migrate.sumfile import SUM_FILE_NAME, HashFile, compute_sum, is_sum_ignored, validate_sum
 
@@ -35,6 +36,7 @@ class MigrationFile:
     name: str
     path: Path
     content: bytes
+    dir_format: DirFormat = ATLAS
 
     @property
     def version(self) -> str:
@@ -43,9 +45,10 @@ class MigrationFile:
 
     @property
     def description(self) -> str:
-        """Everything after the first ``_``, without ``.sql``; empty if the name has no ``_``."""
+        """Everything after the first ``_``, without the format's suffix (``.sql``, golang-migrate's
+        ``.up.sql``); empty if the name has no ``_``."""
         _, sep, rest = self.name.partition("_")
-        return rest.removesuffix(".sql") if sep else ""
+        return rest.removesuffix(self.dir_format.suffix) if sep else ""
 
     @cached_property
     def text(self) -> str:
@@ -85,8 +88,9 @@ class MigrationFile:
 
     def statements(self, dialect: str | ScanOptions) -> list[Statement]:
         """The file's statements, split with the dialect's rules. A NUL byte is refused: no engine's client
-        protocol carries one in a statement (libpq ends the string there, silently dropping the rest)."""
-        text = self.text
+        protocol carries one in a statement (libpq ends the string there, silently dropping the rest). Only the
+        format's up part counts (goose's and dbmate's down parts never run)."""
+        text = self.dir_format.up_part(self.text)
         if "\0" in text:
             offset = self.content.index(b"\0")
             line = self.content.count(b"\n", 0, offset) + 1
@@ -115,26 +119,27 @@ class MigrationDir:
     """A migration directory; a directory that does not exist yet reads as empty (`revision` creates it), a
     path that is something else is refused."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, format_name: str = ATLAS.name) -> None:
         self.path = Path(path)
+        self.dir_format = dir_format(format_name, f"migration directory {path}")
         if self.path.exists() and not self.path.is_dir():
             raise AtlembicError(f"migration directory {self.path} is not a directory")
 
     @classmethod
-    def checked(cls, path: Path) -> MigrationDir:
+    def checked(cls, path: Path, format_name: str = ATLAS.name) -> MigrationDir:
         """The directory at `path`, refused when its atlas.sum does not match its files."""
-        directory = cls(path)
+        directory = cls(path, format_name)
         directory.check_sum()
         return directory
 
     @classmethod
-    def existing(cls, path: Path) -> MigrationDir:
+    def existing(cls, path: Path, format_name: str = ATLAS.name) -> MigrationDir:
         """`checked`, and refused when it does not exist: what applies files must have them (Atlas: "no such
         file or directory")."""
         if not Path(path).exists():
             raise AtlembicError(f"migration directory {path} does not exist (write one with `atlembic revision` "
                                 "or `atlembic convert`, or point [atlembic] migrations_dir / --dir at it)")
-        return cls.checked(path)
+        return cls.checked(path, format_name)
 
     @property
     def sum_path(self) -> Path:
@@ -148,8 +153,13 @@ class MigrationDir:
             return sorted(e.name for e in entries if e.name.endswith(".sql") and e.is_file())
 
     def files(self) -> list[MigrationFile]:
+        """The migration files, as the directory's format tells them apart (golang-migrate: ``*.up.sql``)."""
+        return [f for f in self.summed_files() if self.dir_format.is_migration(f.name)]
+
+    def summed_files(self) -> list[MigrationFile]:
+        """Every top-level ``*.sql`` file: what atlas.sum covers in every format."""
         paths = [self.path / name for name in self._names()]
-        return [MigrationFile(p.name, p, p.read_bytes()) for p in paths]
+        return [MigrationFile(p.name, p, p.read_bytes(), self.dir_format) for p in paths]
 
     def files_from_last_checkpoint(self) -> list[MigrationFile]:
         """What a fresh database runs: from the last checkpoint file (inclusive), or everything."""
@@ -165,10 +175,10 @@ class MigrationDir:
 
     def check_sum(self) -> None:
         """Raise ChecksumError if atlas.sum does not match the files (hand-edited, added, removed)."""
-        validate_sum([(f.name, f.content) for f in self.files()], self.sum_text())
+        validate_sum([(f.name, f.content) for f in self.summed_files()], self.sum_text())
 
     def compute_sum(self) -> HashFile:
-        return compute_sum([(f.name, f.content) for f in self.files()])
+        return compute_sum([(f.name, f.content) for f in self.summed_files()])
 
     def write_sum(self) -> None:
         """Recompute and (atomically) rewrite atlas.sum, like ``atlas migrate hash``."""
@@ -223,7 +233,7 @@ class MigrationDir:
         if path.exists():
             raise AtlembicError(f"migration file {path} already exists")
         data = content.encode()
-        files = sorted([*((f.name, f.content) for f in self.files()), (name, data)])
+        files = sorted([*((f.name, f.content) for f in self.summed_files()), (name, data)])
         sum_data = compute_sum(files).to_text().encode()
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write(path, data)

@@ -93,7 +93,7 @@ class MigrationRunner:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        files = MigrationDir.checked(settings.migrations_dir).files()
+        files = MigrationDir.checked(settings.migrations_dir, settings.migrations_format).files()
         self._history = History(files)
         self.history = MigrationHistory(tuple(f.version for f in files_to_reach(files, len(files) - 1)))
         self.engine: sa.Engine = target_engine(settings)
