@@ -205,8 +205,8 @@ def test_bad_attribute_is_named(tmp_path: Path) -> None:
     config = write(tmp_path, 'env "x" {\n  url = ["a"]\n}\n')
     assert failure(config, "x") == 'atlas.hcl: env "x": url: expected a string'
     config = write(tmp_path, 'env "x" {\n  migration {\n    dir = "file://m?format=flyway"\n  }\n}\n')
-    assert failure(config, "x").endswith("unknown migration directory format 'flyway' (supported: atlas, golang-migrate, "
-                                         "goose, dbmate)")
+    assert failure(config, "x").endswith("unknown migration directory format 'flyway' (supported: atlas, "
+                                         "golang-migrate, goose, dbmate)")
 
 
 def test_config_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,8 @@
 Atlas's rules (`sql/sqltool`): golang-migrate's migrations are the ``*.up.sql`` files (the ``.down.sql`` ones
 are kept in atlas.sum but never run); goose and dbmate keep up and down in one ``*.sql`` file, and only the
 part after the up marker (``-- +goose Up``, ``-- migrate:up``) up to the down marker runs. atlas.sum covers
-every top-level ``*.sql`` file whatever the format.
+every top-level ``*.sql`` file whatever the format. goose's ``-- +goose StatementBegin``/``End`` lines stay as
+comments: the splitter already knows where a body with ``;`` inside ends.
 """
 
 from __future__ import annotations
@@ -42,25 +43,11 @@ class DirFormat:
             elif state == "up" and self.down is not None and self.down.match(line):
                 state = "down"
             elif state == "up":
-                kept.append(self.body_line(line))
+                kept.append(line)
                 continue
             kept.append("\n")
         return "".join(kept)
 
-    def body_line(self, line: str) -> str:
-        """A line of the up part as the splitter reads it (goose's own annotations are left out)."""
-        return line
-
-
-class _GooseFormat(DirFormat):
-    """goose's ``-- +goose StatementBegin`` / ``StatementEnd`` only tell goose where a statement with ``;``
-    inside ends; atlembic's splitter already knows bodies, so the annotation lines are dropped."""
-
-    def body_line(self, line: str) -> str:
-        return "\n" if _GOOSE_ANNOTATION.match(line) else line
-
-
-_GOOSE_ANNOTATION = re.compile(r"\s*--\s*\+goose\s+Statement(Begin|End)\b")
 
 ATLAS = DirFormat("atlas")
 _FORMATS = {
@@ -68,7 +55,7 @@ _FORMATS = {
     for f in (
         ATLAS,
         DirFormat("golang-migrate", suffix=".up.sql"),
-        _GooseFormat("goose", up=re.compile(r"\s*--\s*\+goose\s+Up\b"), down=re.compile(r"\s*--\s*\+goose\s+Down\b")),
+        DirFormat("goose", up=re.compile(r"\s*--\s*\+goose\s+Up\b"), down=re.compile(r"\s*--\s*\+goose\s+Down\b")),
         DirFormat("dbmate", up=re.compile(r"\s*--\s*migrate:up\b"), down=re.compile(r"\s*--\s*migrate:down\b")),
     )
 }
