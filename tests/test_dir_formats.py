@@ -1,5 +1,6 @@
-"""Atlas's other migration directory formats (golang-migrate, goose, dbmate): `migrate hash`, `apply` and
-`status` on real databases; only the up parts run, atlas.sum covers every .sql file as Atlas computes it."""
+"""Atlas's other migration directory formats (golang-migrate, goose, dbmate): `migrate hash`, `apply`,
+`status`, `diff` and `new` on real databases; only the up parts run, new files are written in the format,
+atlas.sum covers every .sql file as Atlas computes it."""
 
 from __future__ import annotations
 
@@ -142,3 +143,35 @@ def test_unknown_format_is_named_with_the_supported_ones(tmp_path: Path) -> None
                 "golang-migrate, goose, dbmate)")
     assert expected in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert not (tmp_path / "db.sqlite").exists()
+
+
+@pytest.mark.parametrize("dir_format", sorted(DIRS))
+def test_diff_and_new_write_the_format(tmp_path: Path, dir_format: str) -> None:
+    """`migrate diff` replays the format's up parts, writes its next file in the format (goose/dbmate: the
+    markers around the statements), and `apply` then reaches the schema; `migrate new` names files the same."""
+    directory = _write(tmp_path, DIRS[dir_format])
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    wanted = CREATE.replace("PRIMARY KEY", "name VARCHAR(40), email VARCHAR(80), PRIMARY KEY")
+    (tmp_path / "schema.sql").write_text(wanted + TRIGGER_TABLE)
+    (tmp_path / "atlas.hcl").write_text(
+        f'env "local" {{\n  src = "file://schema.sql"\n  url = "{url}"\n  dev = "sqlite://dev?mode=memory"\n'
+        f'  migration {{\n    dir = "file://migrations"\n    format = "{dir_format}"\n  }}\n}}\n')
+    _migrate(tmp_path, "hash", "--env", "local")
+    _migrate(tmp_path, "diff", "--env", "local", "add_email")
+    written = sorted(set(p.name for p in directory.iterdir()) - set(DIRS[dir_format]) - {"atlas.sum"})
+    assert len(written) == 1, written
+    text = (directory / written[0]).read_text()
+    assert "email" in text
+    if dir_format == "golang-migrate":
+        assert written[0].endswith("_add_email.up.sql")
+    else:
+        assert written[0].endswith("_add_email.sql")
+        marker = "-- +goose" if dir_format == "goose" else "-- migrate:"
+        assert text.startswith(f"{marker}{' Up' if dir_format == 'goose' else 'up'}\n")
+        assert f"\n{marker}{' Down' if dir_format == 'goose' else 'down'}\n" in text
+    assert "synced" in _migrate(tmp_path, "diff", "--env", "local")  # the new file replays to the schema
+    _migrate(tmp_path, "apply", "--env", "local")
+    assert _columns(url)["users"] == ["id", "name", "email"]
+    _migrate(tmp_path, "new", "--env", "local", "by_hand")
+    new = [p.name for p in directory.iterdir() if "by_hand" in p.name]
+    assert new == [f"{new[0][:14]}_by_hand{'.up.sql' if dir_format == 'golang-migrate' else '.sql'}"]

@@ -187,7 +187,8 @@ class MigrationDir:
 
     def new_file_name(self, description: str, now: datetime | None = None, version: str | None = None, *,
                       exact: bool = False) -> str:
-        """``<version>_<slug>.sql`` for a new migration; the version is a UTC timestamp by default.
+        """``<version>_<slug>.sql`` (the format's suffix) for a new migration; the version is a UTC timestamp
+        by default.
 
         A generated version is moved one second past the last file's version when needed, so that
         the new file always sorts last (Atlas compares versions as strings). ``now`` without a
@@ -199,10 +200,11 @@ class MigrationDir:
         if exact and ("/" in description or os.sep in description or "\0" in description):
             raise AtlembicError(f"invalid migration name {description!r}: a file name cannot contain '/'")
         slug = description if exact else re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
-        room = _NAME_MAX - len(f"{version}_.sql".encode())
+        suffix = self.dir_format.suffix  # golang-migrate's new files are its .up.sql ones
+        room = _NAME_MAX - len(f"{version}_{suffix}".encode())
         if len(slug) > room:  # a long -m: cut at a word, as Alembic cuts at truncate_slug_length
             slug = slug[: room + 1].rsplit("_", 1)[0] if "_" in slug[: room + 1] else slug[:room]
-        return f"{version}_{slug}.sql" if slug else f"{version}.sql"
+        return f"{version}_{slug}{suffix}" if slug else f"{version}{suffix}"
 
     def _next_version(self, now: datetime) -> str:
         if now.tzinfo is not None:
@@ -222,7 +224,8 @@ class MigrationDir:
         return (last_time + timedelta(seconds=1)).strftime(VERSION_FORMAT)
 
     def write_migration(self, name: str, content: str) -> Path:
-        """Add a migration file and the matching atlas.sum, all or nothing.
+        """Add a migration file (`content` its statements, in the format's frame) and the matching atlas.sum,
+        all or nothing.
 
         Both files are written atomically; if atlas.sum cannot be written, the new file is removed so
         the directory never holds a migration that atlas.sum does not know about.
@@ -232,7 +235,7 @@ class MigrationDir:
         path = self.path / name
         if path.exists():
             raise AtlembicError(f"migration file {path} already exists")
-        data = content.encode()
+        data = self.dir_format.new_content(content).encode()
         files = sorted([*((f.name, f.content) for f in self.summed_files()), (name, data)])
         sum_data = compute_sum(files).to_text().encode()
         self.path.mkdir(parents=True, exist_ok=True)

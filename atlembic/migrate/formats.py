@@ -21,12 +21,18 @@ __all__ = ["ATLAS", "DirFormat", "dir_format"]
 @dataclass(frozen=True)
 class DirFormat:
     """One directory format. `suffix`: what ends a migration file's name (the description stops before it);
-    `up`/`down`: the marker lines around the part that runs (None: the whole file runs)."""
+    `up`/`down`: the marker lines around the part that runs (None: the whole file runs); `wrap`: what a new
+    file's statements go between, as Atlas's formatter for the format writes them (an empty down part)."""
 
     name: str
     suffix: str = ".sql"
     up: re.Pattern[str] | None = None
     down: re.Pattern[str] | None = None
+    wrap: tuple[str, str] = ("", "")
+
+    def new_content(self, statements: str) -> str:
+        """A new migration file holding `statements` (the up part)."""
+        return f"{self.wrap[0]}{statements}{self.wrap[1]}"
 
     def is_migration(self, name: str) -> bool:
         return name.endswith(self.suffix)
@@ -55,8 +61,10 @@ _FORMATS = {
     for f in (
         ATLAS,
         DirFormat("golang-migrate", suffix=".up.sql"),
-        DirFormat("goose", up=re.compile(r"\s*--\s*\+goose\s+Up\b"), down=re.compile(r"\s*--\s*\+goose\s+Down\b")),
-        DirFormat("dbmate", up=re.compile(r"\s*--\s*migrate:up\b"), down=re.compile(r"\s*--\s*migrate:down\b")),
+        DirFormat("goose", up=re.compile(r"\s*--\s*\+goose\s+Up\b"), down=re.compile(r"\s*--\s*\+goose\s+Down\b"),
+                  wrap=("-- +goose Up\n", "\n-- +goose Down\n")),
+        DirFormat("dbmate", up=re.compile(r"\s*--\s*migrate:up\b"), down=re.compile(r"\s*--\s*migrate:down\b"),
+                  wrap=("-- migrate:up\n", "\n-- migrate:down\n")),
     )
 }
 
