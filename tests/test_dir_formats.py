@@ -175,3 +175,21 @@ def test_diff_and_new_write_the_format(tmp_path: Path, dir_format: str) -> None:
     _migrate(tmp_path, "new", "--env", "local", "by_hand")
     new = [p.name for p in directory.iterdir() if "by_hand" in p.name]
     assert new == [f"{new[0][:14]}_by_hand{'.up.sql' if dir_format == 'golang-migrate' else '.sql'}"]
+
+
+@pytest.mark.parametrize("dir_format", sorted(DIRS))
+def test_import_then_apply_gives_the_same_database(tmp_path: Path, dir_format: str) -> None:
+    directory = _write(tmp_path, DIRS[dir_format])
+    _migrate(tmp_path, "import", "--from", f"file://{directory}?format={dir_format}", "--to", "file://atlas")
+    imported = tmp_path / "atlas"
+    assert sorted(p.name for p in imported.iterdir()) == [
+        "20240101000000_init.sql", "20240102000000_add_name.sql", "atlas.sum"]
+    assert (imported / "20240101000000_init.sql").read_text() == CREATE
+    assert "missing" not in (imported / "20240102000000_add_name.sql").read_text()  # no down part
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _migrate(tmp_path, "apply", "--dir", "file://atlas", "--url", url)  # atlas.sum checked
+    assert _columns(url) == {"users": ["id", "name"], "audit": ["id"]}
+    assert _revisions(url) == [("20240101000000", "init"), ("20240102000000", "add_name")]
+    again = run_cli(tmp_path, "migrate", "import", "--from", f"file://{directory}?format={dir_format}",
+                    "--to", "file://atlas", check=False)
+    assert again.returncode != 0 and "is not empty" in again.stdout + again.stderr

@@ -32,7 +32,7 @@ from atlembic.migrate.formats import ATLAS, dir_format
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import postgres_bound_schema
 
-__all__ = ["AtlasEnv", "config_path", "indent_of", "load_env", "load_envs"]
+__all__ = ["AtlasEnv", "config_path", "directory_url", "indent_of", "load_env", "load_envs"]
 
 DEFAULT_CONFIG = "atlas.hcl"
 
@@ -385,7 +385,7 @@ def _build(
     dir_raw = directory or text(migration, "dir") or "file://migrations"
     where_format = "--dir" if directory else project.where(migration, "format" if "format" in migration.attributes
                                                            else "dir")
-    migrations_dir, migrations_format = _directory(dir_raw, Path.cwd() if directory else here,
+    migrations_dir, migrations_format = directory_url(dir_raw, Path.cwd() if directory else here,
                                                    text(migration, "format"), where_format)
 
     engine_name = dev.engine if dev is not None else None
@@ -424,7 +424,7 @@ def _build(
                     each=project.each)
 
 
-def _directory(raw: str, base: Path, format_name: str | None, where: str) -> tuple[Path, str]:
+def directory_url(raw: str, base: Path, format_name: str | None, where: str) -> tuple[Path, str]:
     """The directory a ``file://`` URL names and its format (the URL's ``?format=`` first, as Atlas)."""
     scheme, sep, rest = raw.partition("://")
     if not sep or scheme != "file":

@@ -16,7 +16,7 @@ import typer
 
 from atlembic import commands
 from atlembic.atlas import AtlasEnv, load_env, load_envs
-from atlembic.atlas.project import indent_of
+from atlembic.atlas.project import directory_url, indent_of
 from atlembic.atlas.schema_hcl import schema_hcl
 from atlembic.cli.app import Globals, app, globals_of
 from atlembic.cli.lint import run_lint
@@ -34,7 +34,7 @@ from atlembic.cli.migrate import (
 from atlembic.cli.plan import IN_SYNC
 from atlembic.config import Settings
 from atlembic.errors import AtlembicError, mask_url, one_line, plural
-from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.directory import MigrationDir, MigrationFile, import_directory
 from atlembic.migrate.executor import AppliedFile, ApplyReporter, StatementError
 from atlembic.target import run_fleet
 
@@ -417,6 +417,18 @@ def validate(
 ) -> None:
     """Check atlas.sum and replay every migration file on the dev database."""
     commands.validate(_env(env, config, var, dev_url=dev_url, directory=directory).settings)
+
+
+@migrate_app.command("import")
+def import_(
+    source: Annotated[str, typer.Option("--from", metavar="URL",
+                                        help="the directory to convert: file://dir?format=golang-migrate|goose|dbmate")],
+    target: Annotated[str, typer.Option("--to", metavar="URL", help="the empty Atlas directory to write")],
+) -> None:
+    """Convert a migration directory of another format to Atlas's (up parts only) and write its atlas.sum."""
+    from_dir, from_format = directory_url(source, Path.cwd(), None, "--from")
+    to_dir, to_format = directory_url(target, Path.cwd(), None, "--to")
+    import_directory(MigrationDir(from_dir, from_format), MigrationDir(to_dir, to_format))
 
 
 @migrate_app.command("rebase", context_settings=REBASE_CONTEXT)

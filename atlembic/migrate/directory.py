@@ -20,7 +20,7 @@ from atlembic.migrate.formats import ATLAS, DirFormat, dir_format
 from atlembic.migrate.lexer import ScanOptions, Statement, match_directive, split_statements
 from atlembic.migrate.sumfile import SUM_FILE_NAME, HashFile, compute_sum, is_sum_ignored, validate_sum
 
-__all__ = ["MigrationDir", "MigrationFile", "atomic_write", "render_migration"]
+__all__ = ["MigrationDir", "MigrationFile", "atomic_write", "import_directory", "render_migration"]
 
 VERSION_FORMAT = "%Y%m%d%H%M%S"  # Atlas's generated versions: 14-digit UTC timestamps
 
@@ -246,6 +246,31 @@ class MigrationDir:
             path.unlink(missing_ok=True)
             raise
         return path
+
+
+def import_directory(source: MigrationDir, target: MigrationDir) -> list[Path]:
+    """Atlas's ``migrate import``: each migration of `source` (any format) written to the empty Atlas-format
+    `target` as ``<version>_<description>.sql`` holding its up part only, then atlas.sum (the source needs
+    none: other tools do not write one)."""
+    if target.dir_format is not ATLAS:
+        raise AtlembicError(f"migration directory {target.path}: import writes Atlas's format, not "
+                            f"{target.dir_format.name!r}")
+    if target.files():
+        raise AtlembicError(f"migration directory {target.path} is not empty: import writes into an empty one")
+    written = []
+    if not source.files():
+        raise AtlembicError(f"migration directory {source.path} holds no {source.dir_format.name} migration files")
+    for file in source.files():
+        name = f"{file.version}_{file.description}.sql" if file.description else f"{file.version}.sql"
+        up = file.dir_format.up_part(file.text).strip("\n")
+        written.append((name, f"{up}\n" if up else ""))
+    target.path.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, content in written:
+        paths.append(target.path / name)
+        atomic_write(paths[-1], content.encode())
+    target.write_sum()
+    return paths
 
 
 def render_migration(
