@@ -213,8 +213,8 @@ def grant(privilege: str, *columns: str) -> str:
 @pytest.mark.parametrize("project", ["postgresql"], indirect=True)
 def test_alembic_utils_table_grants_postgresql(project: tuple[Project, str]) -> None:
     """PGGrantTable entities: the role made on the dev server where it lacks it; GRANT on columns and on the table,
-    a changed column list revoked and granted again, a grant dropped revoked; check and check --drift; the target
-    equals a fresh build, grants included."""
+    a changed column list revoked and granted again (no finding), a grant dropped revoked, refused (DS109) until
+    --allow-destructive; check and check --drift; the target equals a fresh build, grants included."""
     proj, fresh = project
     url = proj.args[1]
     query(url, f"DO $$ BEGIN CREATE ROLE {READER} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
@@ -237,7 +237,10 @@ def test_alembic_utils_table_grants_postgresql(project: tuple[Project, str]) -> 
     wider = sorted((proj.root / "migrations").glob("*_wider.sql"))[0].read_text()
     assert wider.index("REVOKE SELECT") < wider.index("GRANT SELECT (id, name, price)") and "REVOKE DELETE" in wider
     assert "CREATE" not in wider and "DROP" not in wider
-    proj.cli("upgrade", "head")
+    refused = proj.cli("upgrade", "head", check=False)  # the dropped DELETE, not the re-granted SELECT
+    assert 'DS109: Revoking DELETE on "item" from atlembic_reader' in refused and "SELECT" not in refused
+    assert privileges() == [(True, False, True)]
+    proj.cli("upgrade", "head", "--allow-destructive")
     proj.cli("check")
     proj.cli("check", "--drift")
     assert privileges() == [(True, True, False)]
