@@ -45,7 +45,17 @@ from atlembic.config import (
 from atlembic.errors import AtlembicError, mask_url, missing_async_support, no_config_file, one_line
 from atlembic.flask_app import app_context
 from atlembic.provider import merge_metadata
-from atlembic.schema.model import Extension, Function, Policy, Schema, Table, Trigger, View, split_name
+from atlembic.schema.model import (
+    Extension,
+    Function,
+    Policy,
+    Schema,
+    Table,
+    TableGrant,
+    Trigger,
+    View,
+    split_name,
+)
 
 __all__ = ["OWN_THREAD_PREFIX", "REDIRECTED_FROM", "CapturedEnvironment", "ConnectGuard", "SchemaFilter",
            "capture_environment", "entered", "import_metadata", "isolated_run", "load_schema_filter",
@@ -575,14 +585,17 @@ class SchemaFilter:
         cur_tables: list[Table] = []
         des_tables: list[Table] = []
         names = sorted({t.name for t in current.tables} | {t.name for t in desired.tables})
+        left_alone: set[str] = set()  # tables the filters exclude: their grants are neither granted nor revoked
         for name in names:
             cur, des = current.table(name), desired.table(name)
             schema, bare = split_name(name)
             if name in self.version_tables or not judge.schema(schema) \
                     or not judge.name(bare, "table", {"schema_name": schema}):
+                left_alone.add(name)
                 continue
             if des is not None:
                 if not judge.table(des, False, cur):
+                    left_alone.add(name)
                     if cur is not None:  # compared as equal: neither changed nor dropped
                         cur_tables.append(cur)
                         des_tables.append(cur)
@@ -601,10 +614,14 @@ class SchemaFilter:
         cur_functions, des_functions = judge.dependents(current.functions, desired.functions)
         cur_extensions, des_extensions = judge.dependents(current.extensions, desired.extensions)
         cur_policies, des_policies = judge.dependents(current.policies, desired.policies)
+        cur_grants, des_grants = judge.dependents(current.grants, desired.grants)
+        des_grants = (*(g for g in des_grants if g.table not in left_alone),
+                      *(g for g in cur_grants if g.table in left_alone))
         return (replace(_replace_schema(current, cur_tables, keep), views=cur_views, triggers=cur_triggers,
-                        functions=cur_functions, extensions=cur_extensions, policies=cur_policies),
+                        functions=cur_functions, extensions=cur_extensions, policies=cur_policies, grants=cur_grants),
                 replace(_replace_schema(desired, des_tables, keep), views=des_views, triggers=des_triggers,
-                        functions=des_functions, extensions=des_extensions, policies=des_policies))
+                        functions=des_functions, extensions=des_extensions, policies=des_policies,
+                        grants=des_grants))
 
     def converted(self, schema: Schema) -> tuple[Schema, list[str]]:
         """`schema` (made by an Alembic history) without what the filters exclude, and what that was (as
@@ -648,12 +665,19 @@ def _calls_metadata(calls: Sequence[dict[str, Any]]) -> MetaData | None:
         return None
 
 
-def _object_type(obj: View | Trigger | Function | Extension | Policy) -> str:
-    """The ``type_`` filters are called with for a view, trigger, function, extension or policy (alembic_utils'
-    entity types)."""
-    if isinstance(obj, Trigger | Function | Extension | Policy):
-        return {Trigger: "trigger", Function: "function", Extension: "extension", Policy: "policy"}[type(obj)]
+def _object_type(obj: View | Trigger | Function | Extension | Policy | TableGrant) -> str:
+    """The ``type_`` filters are called with for a view, trigger, function, extension, policy or table grant
+    (alembic_utils' entity types)."""
+    if isinstance(obj, Trigger | Function | Extension | Policy | TableGrant):
+        return {Trigger: "trigger", Function: "function", Extension: "extension", Policy: "policy",
+                TableGrant: "grant_table"}[type(obj)]
     return "materialized_view" if obj.materialized else "view"
+
+
+def _key(obj: View | Trigger | Function | Extension | Policy | TableGrant) -> str:
+    """What tells two objects of a kind apart: the key of those that have one (a function's tells its overloads
+    apart, a grant has no name), else the name."""
+    return obj.name if isinstance(obj, View | Extension) else obj.key
 
 
 def _replace_schema(schema: Schema, tables: list[Table], schemas: list[str]) -> Schema:
@@ -708,16 +732,19 @@ class _Judge:
         trigger's ``table``). One the models have but a filter excludes is compared as equal (left as it is)."""
         if not (self.rules.object_filters or self.rules.name_filters or self.rules.filters_schemas):
             return tuple(current), tuple(desired)
-        cur = {getattr(o, "key", o.name): o for o in current}  # a function's key tells its overloads apart
-        des = {getattr(o, "key", o.name): o for o in desired}
+        cur = {_key(o): o for o in current}
+        des = {_key(o): o for o in desired}
         kept_cur, kept_des = [], []
         for key in dict.fromkeys([*cur, *des]):
             c, d = cur.get(key), des.get(key)
-            either: View | Trigger | Function | Extension | Policy = d if d is not None else cur[key]
-            schema, bare = split_name(either.name)
+            either: View | Trigger | Function | Extension | Policy | TableGrant = d if d is not None else cur[key]
+            # A grant is named by its key, in its table's schema (alembic_utils: "schema.role.table.privilege").
+            schema, bare = split_name(either.table if isinstance(either, TableGrant) else either.name)
+            if isinstance(either, TableGrant):
+                bare = either.key
             type_ = _object_type(either)
             parents: dict[str, Any] = {"schema_name": schema}
-            if isinstance(either, Trigger | Policy):
+            if isinstance(either, Trigger | Policy | TableGrant):
                 parents["table_name"] = split_name(either.table)[1]
             if not self.schema(schema) or not self.name(bare, type_, parents):
                 continue

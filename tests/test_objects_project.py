@@ -213,8 +213,8 @@ def grant(privilege: str, *columns: str) -> str:
 @pytest.mark.parametrize("project", ["postgresql"], indirect=True)
 def test_alembic_utils_table_grants_postgresql(project: tuple[Project, str]) -> None:
     """PGGrantTable entities: the role made on the dev server where it lacks it; GRANT on columns and on the table,
-    a changed column list revoked and granted again, a grant dropped revoked; check and check --drift; the target
-    equals a fresh build, grants included."""
+    a changed column list revoked and granted again (no finding), a grant dropped revoked, refused (DS109) until
+    --allow-destructive; check and check --drift; the target equals a fresh build, grants included."""
     proj, fresh = project
     url = proj.args[1]
     query(url, f"DO $$ BEGIN CREATE ROLE {READER} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
@@ -237,7 +237,10 @@ def test_alembic_utils_table_grants_postgresql(project: tuple[Project, str]) -> 
     wider = sorted((proj.root / "migrations").glob("*_wider.sql"))[0].read_text()
     assert wider.index("REVOKE SELECT") < wider.index("GRANT SELECT (id, name, price)") and "REVOKE DELETE" in wider
     assert "CREATE" not in wider and "DROP" not in wider
-    proj.cli("upgrade", "head")
+    refused = proj.cli("upgrade", "head", check=False)  # the dropped DELETE, not the re-granted SELECT
+    assert 'DS109: Revoking DELETE on "item" from atlembic_reader' in refused and "SELECT" not in refused
+    assert privileges() == [(True, False, True)]
+    proj.cli("upgrade", "head", "--allow-destructive")
     proj.cli("check")
     proj.cli("check", "--drift")
     assert privileges() == [(True, True, False)]
@@ -246,3 +249,51 @@ def test_alembic_utils_table_grants_postgresql(project: tuple[Project, str]) -> 
 
     proj.build_fresh(fresh)
     assert reflect(url) == reflect(fresh)
+
+
+FILTER = '''
+def include_object(obj, name, type_, reflected, compare_to):
+    return {rule}
+
+
+'''
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)
+def test_filters_leave_grants_alone_postgresql(project: tuple[Project, str]) -> None:
+    """A grant the migrations made and the models stop declaring is not revoked when env.py's include_object
+    excludes its table (which both sides have) or the "grant_table" type, as alembic_utils calls it, nor when
+    `[atlembic] exclude` names its table."""
+    proj, _ = project
+    query(proj.args[1], f"DO $$ BEGIN CREATE ROLE {READER} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    args = dict(fn="upper", name_type="sa.String(20)", cheap_under=100, gone=False)
+    proj.write(**args, grants=grant("DELETE"))
+    proj.cli("revision", "--autogenerate", "-m", "init")
+    proj.write(**args)
+    env_py, ini, migrations = proj.root / "alembic" / "env.py", proj.root / "alembic.ini", proj.root / "migrations"
+    plain_env, plain_ini = env_py.read_text(), ini.read_text()
+    history = {path: path.read_bytes() for path in migrations.iterdir() if path.is_file()}
+
+    def revoked(rule: str | None = None, exclude: str | None = None) -> bool:
+        env = plain_env
+        if rule is not None:
+            env = env.replace("\ndef run_migrations_offline", FILTER.format(rule=rule) + "def run_migrations_offline")
+            env = env.replace("include_name=include_name", "include_name=include_name, include_object=include_object")
+        env_py.write_text(env)
+        ini.write_text(plain_ini if exclude is None else
+                       plain_ini.replace("[atlembic]\n", f"[atlembic]\nexclude = {exclude}\n"))
+        sys.modules.pop("models", None)
+        out = proj.cli("revision", "--autogenerate", "-m", "f")
+        text = "".join(path.read_text() for path in migrations.glob("*_f.sql"))
+        for path in migrations.iterdir():  # the history as it was: the next revision compares to it again
+            if path.is_file() and path not in history:
+                path.unlink()
+        for path, content in history.items():
+            path.write_bytes(content)
+        return "REVOKE DELETE ON item" in text + out
+
+    assert revoked()  # the models stopped declaring it: revoked
+    assert not revoked('not (type_ == "table" and name == "item")')
+    assert not revoked('type_ != "grant_table"')
+    assert not revoked(exclude="item")

@@ -97,7 +97,8 @@ def lint_directory(
         return lint_files(dev, base, chosen, config, data)
 
 
-_DESTRUCTIVE_TEXT = re.compile(r"\bDROP\b", re.IGNORECASE)
+# What a statement the destructive analyzers report must say (DS101-DS108 drop, DS109 revokes).
+_DESTRUCTIVE_TEXT = re.compile(r"\b(DROP|REVOKE)\b", re.IGNORECASE)
 
 
 def upgrade_gate(
@@ -107,7 +108,7 @@ def upgrade_gate(
     """Refuse pending files with erroring findings (destructive by default) before anything runs.
 
     Skipped when nothing could be an error: ``--allow-destructive`` with the default configuration, or
-    only destructive analyzers erroring and no pending statement that drops anything. `applied` maps the
+    only destructive analyzers erroring and no pending statement that drops or revokes anything. `applied` maps the
     version of a partially applied file to its statements already run: findings on those are history.
     """
     if not chosen:

@@ -18,6 +18,7 @@ from atlembic.diff import (
     AddColumn,
     AddForeignKey,
     AddFunction,
+    AddGrant,
     AddIndex,
     AddPolicy,
     AddTable,
@@ -28,6 +29,7 @@ from atlembic.diff import (
     DropExtension,
     DropForeignKey,
     DropFunction,
+    DropGrant,
     DropPolicy,
     DropSchema,
     DropTable,
@@ -82,11 +84,13 @@ class Destructive(Analyzer):
     """Source: Atlas ``sql/sqlcheck/destructive/destructive.go``."""
 
     name = "destructive"
-    # DS104-DS108 are atlembic's (Atlas's OSS analyzers do not manage views, functions, triggers, extensions or
-    # policies).
+    # DS104-DS109 are atlembic's (Atlas's OSS analyzers do not manage views, functions, triggers, extensions,
+    # policies or grants). A revoke loses no rows but, like a dropped policy, takes access away from a running
+    # application's role, often a grant made by hand that the models never declared: refused like a drop.
     codes = {"DS101": "schema dropped", "DS102": "table dropped", "DS103": "non-virtual column dropped",
              "DS104": "view dropped", "DS105": "function or procedure dropped", "DS106": "trigger dropped",
-             "DS107": "extension dropped", "DS108": "policy dropped"}
+             "DS107": "extension dropped", "DS108": "policy dropped",
+             "DS109": "grant revoked"}
     error_by_default = True
 
     def run(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -130,21 +134,28 @@ class Destructive(Analyzer):
                     yield Diagnostic(step, "DS108", f'Dropping policy "{policy.name}" on "{policy.table}"')
                 elif isinstance(change, DropExtension) and change.extension in ctx.start.extensions:
                     yield Diagnostic(step, "DS107", f'Dropping extension "{change.extension.name}"')
+                elif isinstance(change, DropGrant) and change.grant in ctx.start.grants \
+                        and not _made_again(ctx, step, AddGrant, change.grant.key) \
+                        and step.after.table(change.grant.table) is not None:  # not with its table
+                    grant = change.grant
+                    yield Diagnostic(step, "DS109", f'Revoking {grant.privilege} on "{grant.table}" from {grant.role}')
 
 
-def _made_again(ctx: FileContext, step: Step, add: type[AddView | AddFunction | AddTrigger | AddPolicy],
-                name: str) -> bool:
+_Remade = AddView | AddFunction | AddTrigger | AddPolicy | AddGrant
+
+
+def _made_again(ctx: FileContext, step: Step, add: type[_Remade], name: str) -> bool:
     """Whether a later statement of the file creates the view (function, trigger) again: a dependent dropped around
     a change of what it reads (a column type, a SQLite rebuild, a function's result type) and re-created is no
-    drop."""
+    drop, nor a grant revoked and granted again on other columns."""
     return any(isinstance(c, add) and _key(c) == name for later in ctx.later_steps(step) for c in later.changes)
 
 
-def _key(change: AddView | AddFunction | AddTrigger | AddPolicy) -> str:
+def _key(change: _Remade) -> str:
     if isinstance(change, AddView):
         return change.view.name
-    return (change.function if isinstance(change, AddFunction) else
-            change.trigger if isinstance(change, AddTrigger) else change.policy).key
+    return (change.function if isinstance(change, AddFunction) else change.trigger if isinstance(change, AddTrigger)
+            else change.grant if isinstance(change, AddGrant) else change.policy).key
 
 
 def _virtual(column: Column) -> bool:

@@ -2,9 +2,9 @@
 names match are left out of a `Schema`, as Atlas leaves them out of what it inspects.
 
 A pattern is a glob (``*``, ``?``, ``[ab]``) per dot-separated part, as Atlas reads it on a connection bound to
-one schema: ``users`` (a table, view, trigger, enum or sequence), ``users.age`` / ``*.[ab]*`` (a column, index
-or constraint of the matching tables), and ``app.users`` / ``app.users.age`` for a table of the named schema
-``app``."""
+one schema: ``users`` (a table, view, trigger, enum or sequence; a table's grants go with it), ``users.age`` /
+``*.[ab]*`` (a column, index or constraint of the matching tables), and ``app.users`` / ``app.users.age`` for a
+table of the named schema ``app``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def exclude_objects(schema: Schema, patterns: Sequence[str]) -> Schema:
     return replace(schema, tables=tuple(tables),
                    views=tuple(v for v in schema.views if not top(v.name)),
                    triggers=tuple(t for t in schema.triggers if not top(t.name) and not top(t.table)),
+                   grants=tuple(g for g in schema.grants if not top(g.table)),
                    enums=tuple(e for e in schema.enums if not top(e.name)),
                    sequences=tuple(s for s in schema.sequences if not top(s.name)),
                    schemas=tuple(s for s in schema.schemas if not any(g == (s,) for g in globs)))
