@@ -73,7 +73,7 @@ def exclude_scenario(root: Path, url: str, dev: str) -> None:
     assert "legacy_audit" in run_cli(project, "schema", "diff", "--env", "all", "--from", "file://migrations",
                                      "--to", "env://src", "--dev-url", dev).stdout
     refused = run_cli(project, "migrate", "apply", "--env", "all", check=False)
-    assert refused.returncode == 255 and 'found table "legacy_orders"' in refused.stdout
+    assert refused.returncode == 1 and 'found table "legacy_orders"' in refused.stdout
     # With them, the legacy table does not make the target dirty, and survives apply and down.
     run_cli(project, "migrate", "apply", "--env", "app")
     assert _tables(url) == {"legacy_orders": ["id"], "users": ["id", "name"]}

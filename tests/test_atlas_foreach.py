@@ -116,7 +116,7 @@ env "regions" {
 ])
 def test_bad_for_each_is_one_line_naming_the_env(tmp_path: Path, body: str, message: str) -> None:
     project(tmp_path, body)
-    out = atlas(tmp_path, "apply", "--env", "x", code=255)
+    out = atlas(tmp_path, "apply", "--env", "x", code=1)
     assert out.count("\n") == 1 and out.startswith("FAILED: ") and message in out, out
     assert "atlas.hcl" in out and not list(tmp_path.glob("*.db"))
 
@@ -152,7 +152,7 @@ def test_sqlite_tenants_one_broken_the_others_migrate(tmp_path: Path) -> None:
 
     project(tmp_path, GUIDE)  # the next file arrives; tenant_2 has a tags table made by hand
     execute(urls["tenant_2"], "CREATE TABLE tags (x INTEGER)")
-    out = atlas(tmp_path, "apply", "--env", "prod", code=255)
+    out = atlas(tmp_path, "apply", "--env", "prod", code=1)
     assert out.count(f"Migrating to version {V2} from {V1} (1 migration in total):") == 3, out
     assert "Error: " in out and "tags already exists" in out
     assert line_of(out, "tenant_2.db").startswith("failed ") and f"{V1} -> {V1}" in line_of(out, "tenant_2.db")
@@ -202,22 +202,22 @@ env "local" {
     assert sorted(p.name for p in tmp_path.glob("t?.db")) == ["t1.db", "t3.db"]
     (tmp_path / "atlas.hcl").write_text((tmp_path / "atlas.hcl").read_text().replace(
         "WHERE active", "WHERE activ").replace("query =", "args  = [1]\n  query ="))
-    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db", code=255)
+    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db", code=1)
     assert out == ('FAILED: atlas.hcl: env "local": for_each: data "sql" "tenants": attribute \'args\' is not '
                    "supported (write the values into the query)\n")
     (tmp_path / "atlas.hcl").write_text((tmp_path / "atlas.hcl").read_text().replace("  args  = [1]\n", ""))
-    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db", code=255)
+    out = atlas(tmp_path, "apply", "--env", "local", "--var", "url=sqlite://tenants.db", code=1)
     assert out.count("\n") == 1 and 'data "sql" "tenants"' in out and "no such column: activ" in out, out
 
 
 def test_one_env_verbs_refuse_several_instances(tmp_path: Path) -> None:
     project(tmp_path, GUIDE)
     for verb in (("diff",), ("lint",), ("set", V1), ("down",)):
-        out = atlas(tmp_path, *verb, "--env", "prod", code=255)
+        out = atlas(tmp_path, *verb, "--env", "prod", code=1)
         assert out.startswith('FAILED: multiple envs found for "prod"') and out.count("\n") == 1, out
-    out = atlas(tmp_path, "apply", "--env", "prod", "--dry-run", code=255)
+    out = atlas(tmp_path, "apply", "--env", "prod", "--dry-run", code=1)
     assert "--dry-run" in out and out.count("\n") == 1
-    out = atlas(tmp_path, "apply", "--env", "prod", "--format", "yaml", code=255)
+    out = atlas(tmp_path, "apply", "--env", "prod", "--format", "yaml", code=1)
     assert out == "FAILED: --format 'yaml': expected text or json\n"
     assert not list(tmp_path.glob("*.db"))
     one = json.loads(atlas(tmp_path, "apply", "--url", "sqlite://single.db", "--format", "json"))  # a fleet of one
@@ -238,9 +238,9 @@ env "twice" {
   url      = "sqlite://${lower(each.value)}.db"
 }
 ''')
-    out = atlas(tmp_path, "apply", "--env", "prod", code=255)
+    out = atlas(tmp_path, "apply", "--env", "prod", code=1)
     assert "the instance of each.key 'b' differs from the first in more than its url" in out
-    out = atlas(tmp_path, "apply", "--env", "twice", code=255)
+    out = atlas(tmp_path, "apply", "--env", "twice", code=1)
     assert "each.key 1 names the same target as each.key 0" in out
     assert not list(tmp_path.glob("*.db"))
 
@@ -280,7 +280,7 @@ def test_postgres_schema_tenants(tmp_path: Path, pg_server) -> None:
     args = ["--env", "prod", "--var", f"url={pg_atlas_url(database)}&sslmode=disable",
             *(f"--var=tenants={t}" for t in reversed(tenants))]
     execute(database, "CREATE SCHEMA tenant_3; CREATE TABLE tenant_3.tags (x INTEGER)")  # the broken one
-    out = atlas(tmp_path, "apply", *args, "--parallel", "2", code=255)
+    out = atlas(tmp_path, "apply", *args, "--parallel", "2", code=1)
     assert out.count(HEADER) == 5, out  # the broken tenant is refused before it runs anything
     assert out.count("-> CREATE TABLE tags") == 5  # every statement in the log, PostgreSQL's batches too
     password = sa.engine.make_url(database).password
@@ -330,13 +330,13 @@ def test_mariadb_database_tenants(tmp_path: Path, mysql_server) -> None:
             *(f"--var=tenants={n}" for n in names)]
     broken = sorted(names)[1]
     execute(urls[names.index(broken)], "CREATE TABLE tags (x INTEGER)")
-    out = atlas(tmp_path, "apply", *args, code=255)
+    out = atlas(tmp_path, "apply", *args, code=1)
     assert out.count(HEADER) == 2, out
     assert line_of(out, f"/{broken}?").startswith("failed ") and "not clean" in line_of(out, f"/{broken}?")
     for url, name in zip(urls, names, strict=True):
         if name != broken:
             assert execute(url, "SELECT version FROM atlas_schema_revisions ORDER BY version") == [(V1,), (V2,)]
-    out = atlas(tmp_path, "apply", *args, "--allow-dirty", code=255)  # now it runs, and its tags table is in the way
+    out = atlas(tmp_path, "apply", *args, "--allow-dirty", code=1)  # now it runs, and its tags table is in the way
     assert out.count(HEADER) == 1 and out.count("No migration files to execute") == 2
     assert "Error: (1050, \"Table 'tags' already exists\")" in out
     assert f"<base> -> {V1}" in line_of(out, f"/{broken}?")

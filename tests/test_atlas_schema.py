@@ -138,11 +138,11 @@ def test_schema_diff_models_and_directory(tmp_path: Path) -> None:
 
 def test_schema_bad_input(tmp_path: Path) -> None:
     proc = run_cli(tmp_path, "schema", "diff", "--from", "nowhere", "--to", "file://x.sql", check=False)
-    assert proc.returncode == 255 and proc.stdout.startswith("FAILED: nowhere: give a URL")
+    assert proc.returncode == 1 and proc.stdout.startswith("FAILED: nowhere: give a URL")
     proc = run_cli(tmp_path, "schema", "inspect", "-u", f"file://{tmp_path / 'missing.sql'}", check=False)
-    assert proc.returncode == 255 and "missing.sql does not exist" in proc.stdout
+    assert proc.returncode == 1 and "missing.sql does not exist" in proc.stdout
     proc = run_cli(tmp_path, "schema", "diff", "--from", "postgres://app:s3cret@127.0.0.1:1/app",
                    "--to", "sqlite://x.db", check=False)
-    assert proc.returncode == 255 and "s3cret" not in proc.stdout and len(proc.stdout.strip().splitlines()) == 1
+    assert proc.returncode == 1 and "s3cret" not in proc.stdout and len(proc.stdout.strip().splitlines()) == 1
     proc = run_cli(tmp_path, "schema", "inspect", "-u", "sqlite://x.db", "--format", "{{ json . }}", check=False)
-    assert proc.returncode == 255 and proc.stdout.startswith("FAILED: --format: only a template")
+    assert proc.returncode == 1 and proc.stdout.startswith("FAILED: --format: only a template")

@@ -266,9 +266,25 @@ def test_apply_tx_modes_on_a_failing_file(tmp_path: Path, mode: str, left: set[s
     directory = _dir(tmp_path, files)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     code, out = _atlas(tmp_path, "apply", "--dir", directory, "--url", url, "--tx-mode", mode, check=False)
-    assert code == 255
+    assert code == 1  # Atlas exits 1 on an error, not Alembic's 255
     assert out.startswith("Migrating to version 3 (3 migrations in total):\n\n  -- migrating version 1\n")
     assert "    -> THIS IS A FAILING STATEMENT;\n    Error: " in out
     assert out.splitlines()[-1].startswith('FAILED: 3_third.sql:2: executing statement "THIS IS A FAILING STATEMENT;"')
     assert _tables(url) == left
     assert _versions(url) == ([] if mode == "all" else ["1", "2", "3"])
+
+
+def test_exit_codes_follow_atlas_for_its_verbs_and_alembic_for_the_rest(tmp_path: Path) -> None:
+    """Atlas's main exits 1 on any error a command returns; Alembic's util.err exits 255. Pending files are no
+    error for `migrate status` (Atlas prints them and exits 0), nor a difference for `schema diff`."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    directory = _dir(tmp_path)
+    assert _atlas(tmp_path, "apply", "--dir", directory, "--url", url, "--tx-mode", "bad", check=False)[0] == 1
+    assert run_cli(tmp_path, "schema", "diff", "--from", "nowhere", "--to", "file://x.sql", check=False
+                   ).returncode == 1
+    assert run_cli(tmp_path, "--url", url, "upgrade", "nowhere", check=False).returncode == 255
+    code, out = _atlas(tmp_path, "status", "--dir", directory, "--url", url)
+    assert code == 0 and "PENDING" in out
+    (tmp_path / "x.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
+    proc = run_cli(tmp_path, "schema", "diff", "--from", url, "--to", f"file://{tmp_path / 'x.sql'}")
+    assert proc.returncode == 0 and "CREATE TABLE" in proc.stdout

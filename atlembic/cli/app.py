@@ -32,6 +32,18 @@ APP_HELP = (
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=APP_HELP, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
 
+ALEMBIC_FAILURE = 255  # Alembic's util.err
+ATLAS_FAILURE = 1  # Atlas's main: any error returned by a command
+# The command families that fail as another tool does (the Atlas verbs: `migrate`, `schema`); every other
+# command fails as Alembic. Filled by the module that adds the family (`fails_as`).
+_FAMILY_FAILURE: dict[str, int] = {}
+
+
+def fails_as(family: str, code: int) -> None:
+    """Commands under `family` (a sub-app's name) exit `code` on an error."""
+    _FAMILY_FAILURE[family] = code
+
+
 @dataclass
 class Globals:
     config: str | None = None
@@ -41,6 +53,7 @@ class Globals:
     name: str = "alembic"
     x: list[str] = field(default_factory=list)
     quiet: bool = False
+    failure_code: int = ALEMBIC_FAILURE  # the exit code of an error: the command family's (`failure_code_of`)
 
     def settings(self) -> Settings:
         return load_settings(self.config, url=self.url, dev_url=self.dev_url, directory=self.directory,
@@ -81,7 +94,11 @@ def main_options(
         "--version", callback=_version, is_eager=True, help="print atlembic's version and exit")] = False,
 ) -> None:
     """atlembic: Alembic's commands, Atlas's planning."""
-    ctx.obj = Globals(config, url, dev_url, directory, name, list(x or []), quiet)
+    g = ctx.obj if isinstance(ctx.obj, Globals) else Globals()  # `_run` passes its own, to read failure_code
+    g.config, g.url, g.dev_url, g.directory, g.name, g.x, g.quiet = (config, url, dev_url, directory, name,
+                                                                   list(x or []), quiet)
+    g.failure_code = _FAMILY_FAILURE.get(ctx.invoked_subcommand or "", ALEMBIC_FAILURE)
+    ctx.obj = g
     if no_cache:
         replay_cache.disable()
 
@@ -158,13 +175,14 @@ def unexpected_error(exc: Exception) -> str:
 
 
 def _run() -> None:
+    g = Globals()  # filled by `main_options`; its failure_code is the running command's
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it
+        code = app(standalone_mode=False, obj=g)  # click returns typer.Exit's code instead of raising it
         if isinstance(code, int) and code:
             sys.exit(code)
     except AtlembicError as exc:
         typer.echo(f"FAILED: {exc}")
-        sys.exit(255)
+        sys.exit(g.failure_code)
     except KeyboardInterrupt:
         typer.echo("FAILED: interrupted")
         sys.exit(130)
@@ -178,6 +196,6 @@ def _run() -> None:
             show()
             sys.exit(exit_code)
         typer.echo(f"FAILED: {unexpected_error(exc)}")
-        sys.exit(255)
+        sys.exit(g.failure_code)
     finally:
         gc.enable()  # for callers that run main() in their own process (tests)

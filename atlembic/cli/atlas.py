@@ -18,7 +18,7 @@ from atlembic import commands
 from atlembic.atlas import AtlasEnv, load_env, load_envs
 from atlembic.atlas.project import directory_url, indent_of
 from atlembic.atlas.schema_hcl import schema_hcl
-from atlembic.cli.app import Globals, app, globals_of
+from atlembic.cli.app import ATLAS_FAILURE, Globals, app, fails_as, globals_of
 from atlembic.cli.lint import run_lint
 from atlembic.cli.migrate import (
     REBASE_CONTEXT,
@@ -43,6 +43,7 @@ migrate_app = typer.Typer(
          "docker:// dev URLs are the local servers atlembic starts itself.",
     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(migrate_app, name="migrate")
+fails_as("migrate", ATLAS_FAILURE)
 
 EnvOpt = Annotated[str | None, typer.Option("--env", metavar="NAME", help="the atlas.hcl env to use")]
 ConfigOpt = Annotated[str | None, typer.Option(
@@ -445,6 +446,7 @@ schema_app = typer.Typer(
     help="Atlas's schema verbs: inspect a schema, or diff two (live databases, migration directories, SQL files, "
          "the models), planned by atlembic's planner.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schema_app, name="schema")
+fails_as("schema", ATLAS_FAILURE)
 
 ExcludeOpt = Annotated[list[str] | None, typer.Option(
     "--exclude", metavar="GLOB", help="leave out matching objects (users, *.created_at, app.*); repeatable")]

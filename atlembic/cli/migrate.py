@@ -402,11 +402,11 @@ def show_status_fleet(g: Globals, runs: list[TargetRun[StatusReport]], want_json
 
 
 def show_status(g: Globals, report: StatusReport, fmt: str) -> None:
-    """Atlas's status report on the terminal (text), or as json; exit 255 when there are problems."""
+    """Atlas's status report on the terminal (text), or as json; exit g.failure_code when there are problems."""
     if _json_wanted(fmt):
         _emit_json(report.as_json())
         if report.problems:
-            raise typer.Exit(255)
+            raise typer.Exit(g.failure_code)
         return
     lines = [f"Migration Status: {report.status}"]
     partial = report.total > 0
@@ -493,7 +493,7 @@ def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | Non
     if want_json:
         _emit_json(_drift_json(result))
         if result.changes:
-            raise typer.Exit(255)
+            raise typer.Exit(g.failure_code)
         return
     at = result.version or "<base>"
     if result.changes:
@@ -530,7 +530,7 @@ def _fleet_end(g: Globals, runs: list[TargetRun[_T]], want_json: bool, rows: Cal
     if want_json:
         _emit_json([rows(r) for r in runs])
         if bad:
-            raise typer.Exit(255)
+            raise typer.Exit(g.failure_code)
         return
     for run in runs:
         g.say(rows(run))

@@ -90,7 +90,7 @@ def check(
         typer.echo(json.dumps({"in_sync": not result.plan.statements, "changes": result.plan.diff.describe()},
                               indent=2))
         if result.plan.statements:
-            raise typer.Exit(255)
+            raise typer.Exit(g.failure_code)
         return
     detected = result.changes_detected()
     if detected is not None:
