@@ -297,19 +297,28 @@ def apply(
     instances = _envs(env, config, var, url=url, directory=directory)
     atlas = instances[0]
     lock = parse_duration(lock_timeout or atlas.lock_timeout or "10s")
-    if atlas.each is not None or _json_format(fmt):  # json: one object per target, a fleet of one
-        if dry_run:
-            raise AtlembicError("--dry-run goes with one target (--url), not an env with for_each or --format json")
-        _target(atlas)
-        _apply_instances(g, instances, f"+{amount}" if amount else "head", fmt, parallel, canary,
-                         baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                         lock_timeout=lock)
+    target = f"+{amount}" if amount else "head"
+    options: dict[str, Any] = {"baseline": baseline or atlas.baseline, "allow_dirty": allow_dirty,
+                               "tx_mode": tx_mode, "lock_timeout": lock}
+    want_json = _json_format(fmt)
+    if dry_run and want_json:
+        raise AtlembicError("--dry-run prints Atlas's log; it does not go with --format json")
+    if dry_run:  # every instance's log in turn, as Atlas prints them; nothing runs anywhere
+        for one in instances:
+            _apply_one(g, _target(one), target, dry_run=True, **options)
         return
-    settings = _target(atlas)
+    if atlas.each is not None or want_json:  # json: one object per target, a fleet of one
+        _target(atlas)
+        _apply_instances(g, instances, target, fmt, parallel, canary, **options)
+        return
+    _apply_one(g, _target(atlas), target, dry_run=False, **options)
+
+
+def _apply_one(g: Globals, settings: Settings, target: str, *, dry_run: bool, **options: Any) -> None:
+    """`migrate apply` on one target: Atlas's log as the files run, or with `dry_run` the files and statements
+    that would run."""
     reporter = None if dry_run else AtlasApplyReporter(g.say, settings.dialect)
-    result = commands.upgrade(settings, f"+{amount}" if amount else "head",
-                              baseline=baseline or atlas.baseline, allow_dirty=allow_dirty, tx_mode=tx_mode,
-                              lock_timeout=lock, dry_run=dry_run, reporter=reporter)
+    result = commands.upgrade(settings, target, dry_run=dry_run, reporter=reporter, **options)
     if reporter is not None:
         if result.applied:
             reporter.finished()
@@ -320,7 +329,7 @@ def apply(
         g.say("No migration files to execute")
         return
     dry = AtlasApplyReporter(g.say, settings.dialect)
-    dry.planned(result.pending, result.current or baseline or atlas.baseline)
+    dry.planned(result.pending, result.current or options["baseline"])
     for file in result.pending:
         g.say(f"  -- migrating version {file.version}")
         for statement in file.statements(settings.dialect):
