@@ -42,7 +42,7 @@ from atlembic.replay import cache as replay_cache
 from atlembic.replay.replayed import replayed_database
 from atlembic.schema.model import Schema
 
-__all__ = ["LintConfig", "LintResult", "analyze_diff", "lint_files", "statement_changes"]
+__all__ = ["LintConfig", "LintResult", "RejectedStatement", "analyze_diff", "lint_files", "statement_changes"]
 
 # First keywords of statements that never change the schema: executed, not inspected.
 _DATA_ONLY = {"INSERT", "UPDATE", "DELETE", "SELECT", "WITH", "SET", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK",
@@ -106,6 +106,9 @@ class LintResult:
     verified: list[str] = field(default_factory=list)  # data-dependent checks the target passed
     dev_description: str = ""
     target: str | None = None
+    # The dev database's whole schema after the last file, inspected when asked (`lint_files(inspect_end=True)`):
+    # what replaying the base and the analyzed files reaches.
+    reached: Schema | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -123,6 +126,14 @@ def display_path(path: Path | str) -> str:
         return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
     except (OSError, ValueError):
         return str(path)
+
+
+class RejectedStatement(AtlembicError):
+    """A statement of an analyzed file failed on the dev database; `error` names the file, line and cause."""
+
+    def __init__(self, error: StatementError) -> None:
+        self.error = error
+        super().__init__(f"lint: the dev database rejected {error}")
 
 
 # -- per-statement changes -----------------------------------------------------------------------------
@@ -211,7 +222,7 @@ def file_steps(
         try:
             execute_as_written(conn, stmt.text)
         except Exception as exc:
-            raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
+            raise RejectedStatement(StatementError(file, stmt, exc)) from exc
         if written is not None:
             run.created.add(folded(written))
             run.statements.append((index, stmt, written))
@@ -307,8 +318,13 @@ def lint_files(
     chosen: Sequence[MigrationFile],
     config: LintConfig,
     data: TargetData | None = None,
+    *,
+    inspect_end: bool = False,
 ) -> LintResult:
-    """Analyze `chosen` in order, each against the dev database's state after `base` and the files before it."""
+    """Analyze `chosen` in order, each against the dev database's state after `base` and the files before it.
+
+    `inspect_end`: also inspect the whole schema the last file leaves (`LintResult.reached`), for a caller that
+    would otherwise replay the same files again to read it (`revision` verifying its plan)."""
     dialect = dev.dialect_name
     result = LintResult(dev_description=dev.description, target=data.url if data is not None else None)
     state = _DevState(dev, dialect)
@@ -333,6 +349,8 @@ def lint_files(
             result.files.append(file.name)
             result.findings.extend(analyze(ctx, config))
             result.verified.extend(ctx.verified)
+        if inspect_end:
+            result.reached = inspect_schema(conn)
     finally:
         state.close()
     return result

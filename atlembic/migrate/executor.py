@@ -177,9 +177,19 @@ def run_replay(engine: Engine, files: Sequence[MigrationFile], driver: Driver, *
         conn = autocommit(raw)
         for file in files:
             statements = file.statements(driver.scan_options)
-            may_have_rows = may_have_rows or not all(_NO_ROWS.match(s.text) for s in statements)
+            may_have_rows = may_have_rows or _may_write_rows(statements)
             run_file(conn, file, statements, transactions=driver.transactions, row_checks=may_have_rows)
     return may_have_rows
+
+
+def leaves_tables_empty(files: Sequence[MigrationFile], driver: Driver) -> bool:
+    """Whether every table is still empty after replaying `files` on a clean database: no statement of them
+    can write a row (CREATE TABLE with columns, CREATE INDEX)."""
+    return not any(_may_write_rows(file.statements(driver.scan_options)) for file in files)
+
+
+def _may_write_rows(statements: Sequence[Statement]) -> bool:
+    return not all(_NO_ROWS.match(s.text) for s in statements)
 
 
 class ApplyReporter:
