@@ -5,6 +5,7 @@ directory's state) or the lint cannot run (its configuration), the verification 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -94,7 +95,13 @@ def _break(monkeypatch: pytest.MonkeyPatch, dialect: str, how: str) -> None:
         statements = original(self, diff)  # type: ignore[arg-type]
         if how == "forget":
             return [s for s in statements if "CREATE INDEX" not in s.sql]
-        return [*statements, PlannedStatement("garbled", "ALTER TABLE garbled ADD COLUMN x INTEGER")]
+        if how == "garble":
+            return [*statements, PlannedStatement("garbled", "ALTER TABLE garbled ADD COLUMN x INTEGER")]
+        # right after CREATE TABLE book: among the statements on tables the file creates, which lint runs
+        # together (PostgreSQL: in one batch)
+        created = next(i for i, s in enumerate(statements) if s.sql.startswith("CREATE TABLE book"))
+        return [*statements[:created + 1], PlannedStatement("bad", "CREATE INDEX ix_bad ON book (no_such_column)"),
+                PlannedStatement("more", "CREATE INDEX ix_more ON book (id)"), *statements[created + 1:]]
 
     monkeypatch.setattr(planner_class, "plan", plan)
 
@@ -108,14 +115,22 @@ def test_plan_that_does_not_reach_the_models_is_refused(project: Path, monkeypat
     assert written(project) == [] and verified_alone == []  # refused by the lint's state, nothing written
 
 
+@pytest.mark.parametrize(("how", "statement"),
+                         [("garble", "ALTER TABLE garbled"), ("bad index", "CREATE INDEX ix_bad")])
 def test_plan_that_does_not_apply_is_refused(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                             verified_alone: list[int]) -> None:
+                                             verified_alone: list[int], how: str, statement: str) -> None:
     settings = settings_of(project)
-    _break(monkeypatch, settings.dialect, "garble")
-    with pytest.raises(AtlembicError, match=r"the planned migration does not apply on the dev database: "
-                                            r"\d+_next\.sql:\d+: executing statement \"ALTER TABLE garbled"):
+    _break(monkeypatch, settings.dialect, how)
+    with pytest.raises(AtlembicError) as refused:
         commands.revision(settings, "next", autogenerate=True)
     assert written(project) == [] and verified_alone == []
+    message = str(refused.value)
+    assert re.fullmatch(rf'the planned migration does not apply on the dev database: \d+_next\.sql:(\d+): executing '
+                        rf'statement "{statement}.*', message, re.DOTALL), message
+    # the line is the statement's in the file that would have been written
+    text = commands.plan(settings, verify=False).plan.render(settings.indent)
+    line = int(message.split(".sql:")[1].split(":")[0])
+    assert text.splitlines()[line - 1].startswith(statement)
 
 
 def _findings(result: object) -> list[tuple]:

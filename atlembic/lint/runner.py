@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from atlembic.devdb import DevDatabase
 from atlembic.diff import AddTable, Change, DropTable, ModifyTable, Renames, SchemaDiff, diff_schemas, rename_candidates
-from atlembic.engines import find_engine, inspect_schema
+from atlembic.engines import engine_for, find_engine, inspect_schema
 from atlembic.engines.mysql import MariaDB
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
@@ -35,7 +35,7 @@ from atlembic.lint.targets import (
     table_names,
 )
 from atlembic.migrate.directory import MigrationFile
-from atlembic.migrate.executor import StatementError, execute_as_written
+from atlembic.migrate.executor import StatementError, execute_as_written, execute_batch
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay import cache as replay_cache
@@ -197,9 +197,24 @@ def file_steps(
     facts = probe(conn) if probe is not None else {}
     steps: list[Step] = []
     run = _CreatedRun(start)
+    # Where the engine can take many statements in one round trip, a run's statements (nothing is inspected between
+    # them) go to the server together just before the run is inspected; one that fails is found running them again
+    # one by one, so the error names it as before.
+    batches = engine_for(dialect).transactions.batches
+    pending: list[Statement] = []
+
+    def execute(stmts: Sequence[Statement]) -> None:
+        for stmt in stmts:
+            try:
+                execute_as_written(conn, stmt.text)
+            except Exception as exc:
+                raise RejectedStatement(StatementError(file, stmt, exc)) from exc
 
     def inspect_run() -> None:
         nonlocal before, facts
+        if not (len(pending) > 1 and execute_batch(conn, [stmt.text for stmt in pending])):
+            execute(pending)
+        pending.clear()
         after, tables, resolved = inspect_created(conn, before, {written for _, _, written in run.statements})
         facts_after = probe(conn) if probe is not None else {}
         # A table's changes go to the run's first statement on it; what no statement names (a referencing
@@ -219,10 +234,10 @@ def file_steps(
         written = run.takes(stmt.text, before)
         if written is None and run.statements:
             inspect_run()
-        try:
-            execute_as_written(conn, stmt.text)
-        except Exception as exc:
-            raise RejectedStatement(StatementError(file, stmt, exc)) from exc
+        if written is not None and batches:
+            pending.append(stmt)
+        else:
+            execute([stmt])
         if written is not None:
             run.created.add(folded(written))
             run.statements.append((index, stmt, written))
