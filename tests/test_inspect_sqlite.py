@@ -48,6 +48,11 @@ def test_a_column_collation_is_part_of_its_type() -> None:
     table = schema.table("t")
     assert [c.type for c in table.columns] == ["INTEGER", 'TEXT COLLATE "NOCASE"', 'VARCHAR(10) COLLATE "RTRIM"',
                                                "TEXT"]
+    # The keyword in any case (a hand-written statement), on a table of its own among tables without one.
+    schema = _reflect(_database("CREATE TABLE plain (id INTEGER PRIMARY KEY, a TEXT)",
+                                "CREATE TABLE lower (id INTEGER PRIMARY KEY, a TEXT collate nocase, b TEXT)"))
+    assert [c.type for c in schema.table("lower").columns] == ["INTEGER", 'TEXT COLLATE "nocase"', "TEXT"]
+    assert [c.type for c in schema.table("plain").columns] == ["INTEGER", "TEXT"]
 
 
 def test_a_collation_set_and_taken_off_is_planned(sqlite_env, tmp_path) -> None:  # noqa: ANN001

@@ -13,7 +13,7 @@ from atlembic.config import SchemaSource, Settings
 from atlembic.devdb import DevDatabase
 from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError, one_line
-from atlembic.migrate.executor import execute_as_written
+from atlembic.migrate.executor import execute_as_written, execute_batch
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
 from atlembic.provider import SchemaStatement, mark_engine_named
@@ -95,17 +95,8 @@ def _desired_from(
 def _load_batch(conn: sa.Connection, statements: Sequence[str]) -> bool:
     """All statements in one round trip and one transaction, for an engine whose transactions `batches`
     (PostgreSQL: a third less time than a call per statement at a thousand tables). False when it failed (and
-    rolled back) or does not apply."""
-    if len(statements) < 2:
-        return False
-    try:
-        conn.exec_driver_sql("BEGIN")
-        execute_as_written(conn, "\n;\n".join(statements))
-        conn.exec_driver_sql("COMMIT")
-    except Exception:  # e.g. CREATE INDEX CONCURRENTLY: run them one by one, which names the culprit
-        conn.exec_driver_sql("ROLLBACK")
-        return False
-    return True
+    rolled back; e.g. CREATE INDEX CONCURRENTLY: run them one by one, which names the culprit) or does not apply."""
+    return len(statements) >= 2 and execute_batch(conn, statements)
 
 
 def _load_each(conn: sa.Connection, statements: Sequence[str], origins: Sequence[str]) -> None:

@@ -43,12 +43,25 @@ def verify_plan(
             try:
                 executor.run_replay(engine, [planned], engine_for(dev.dialect_name), may_have_rows=True)
             except (StatementError, AtlembicError) as exc:
-                raise AtlembicError(f"the planned migration does not apply on the dev database: {exc}") from exc
+                raise not_applied(exc) from exc
             with engine.connect() as conn:
                 reached = inspect_schema(conn)
-        if keep is not None:
-            reached, desired = keep(reached, desired)
-        remaining = diff_schemas(reached, desired)
+        check_reached(reached, desired, keep)
+
+
+def not_applied(error: AtlembicError) -> AtlembicError:
+    """The verification's error for a planned file whose statement `error` failed on the dev database."""
+    return AtlembicError(f"the planned migration does not apply on the dev database: {error}")
+
+
+def check_reached(
+    reached: Schema, desired: Schema, keep: Callable[[Schema, Schema], tuple[Schema, Schema]] | None = None
+) -> None:
+    """The schema the planned file left on the dev database must equal `desired` (after `keep`, see
+    `verify_plan`); otherwise an error naming what remains."""
+    if keep is not None:
+        reached, desired = keep(reached, desired)
+    remaining = diff_schemas(reached, desired)
     if remaining:
         detail = "; ".join(remaining.describe())
         raise AtlembicError(f"the planned migration does not reach the models' schema; remaining: {detail}")

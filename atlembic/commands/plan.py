@@ -13,17 +13,24 @@ from typing import Any
 from atlembic import autogenerate
 from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
+from atlembic.autogenerate.verify import check_reached, not_applied
 from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
-from atlembic.engines import find_engine
+from atlembic.engines import engine_for, find_engine
 from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationDir
+from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.executor import leaves_tables_empty
 from atlembic.migrate.history import check_rev_id
 from atlembic.provider import dialect_mock_engine, load_models_path, metadata_ddl, table_positions
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.schema.exclude import exclude_objects
 from atlembic.schema.model import Schema
 from atlembic.timings import Timings
+
+# What the plan leaves out of the comparison (env.py's filters, atlas.hcl's exclude): `SchemaFilter.compare`.
+Keep = Callable[[Schema, Schema], tuple[Schema, Schema]]
+# Checks that a plan (with statements) reaches the desired schema, raising AtlembicError if not.
+Verifier = Callable[[Plan, Schema, Keep], None]
 
 
 @dataclass
@@ -58,7 +65,8 @@ def plan(
     timings = Timings()
     files = directory.files_from_last_checkpoint()
     with _lazy_dev(settings, timings, files) as dev:
-        return _plan_on(settings, files, dev, timings, verify=verify, confirm_rename=confirm_rename)
+        verifier = _replay_verifier(dev, files, timings) if verify else None
+        return _plan_on(settings, files, dev, timings, verifier, confirm_rename=confirm_rename)
 
 
 def _lazy_dev(settings: Settings, timings: Timings, files: list[Any]) -> LazyDevDatabase:
@@ -68,12 +76,19 @@ def _lazy_dev(settings: Settings, timings: Timings, files: list[Any]) -> LazyDev
     return LazyDevDatabase(settings.dialect, settings.dev_url, timings, files)
 
 
+def _replay_verifier(dev: LazyDevDatabase, files: list[Any], timings: Timings) -> Verifier:
+    """Verification on its own: the directory plus the planned file replayed on a clean dev database."""
+    def verify(plan: Plan, desired: Schema, keep: Keep) -> None:
+        autogenerate.verify_plan(dev, files, plan, desired, timings, keep=keep)
+    return verify
+
+
 def _plan_on(
-    settings: Settings, files: list[Any], dev: LazyDevDatabase, timings: Timings, *, verify: bool = True,
-    confirm_rename: Callable[[str], bool] | None = None,
+    settings: Settings, files: list[Any], dev: LazyDevDatabase, timings: Timings, verifier: Verifier | None,
+    *, confirm_rename: Callable[[str], bool] | None = None,
 ) -> PlanOutcome:
     """`plan` of the directory's `files` (from the last checkpoint) on a dev database the caller opened
-    (and closes)."""
+    (and closes); a plan with statements goes to `verifier` (None: not verified)."""
     with _replaying(dev, files, timings) as current_schema:
         desired, renames, schema_filter = models_cache.desired_side(settings, dev, timings)
         current = current_schema()
@@ -91,8 +106,8 @@ def _plan_on(
             renames = renames.merged(candidate.as_renames())
         if confirmed:
             result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
-        if result.statements and verify:
-            autogenerate.verify_plan(dev, files, result, desired, timings, keep=keep)
+        if result.statements and verifier is not None:
+            verifier(result, desired, keep)
         unconfirmed = [c for c in candidates if c not in confirmed]
         return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
 
@@ -144,19 +159,69 @@ def revision(
     # One dev database for planning, verifying and linting the written file (a server starts once).
     files = directory.files_from_last_checkpoint()
     with _lazy_dev(settings, timings, files) as dev:
-        outcome = _plan_on(settings, files, dev, timings, confirm_rename=confirm_rename)
+        linted = _LintedVerification(settings, directory, name, files, dev, timings)
+        outcome = _plan_on(settings, files, dev, timings, linted.verify, confirm_rename=confirm_rename)
         if outcome.plan.statements:
             with timings.stage("write"):
                 outcome.path = directory.write_migration(name, outcome.plan.render(settings.indent))
-            # Imported here: only a written revision is linted, and `check` should not load the analyzers.
-            from atlembic.lint import lint_directory
-
-            with timings.stage("lint"):
-                try:
-                    outcome.lint = lint_directory(settings, latest=1, dev=dev)
-                except AtlembicError as exc:  # the file is written and verified; say why it was not linted
-                    outcome.lint_failed = str(exc)
+            if linted.done:
+                outcome.lint, outcome.lint_failed = linted.lint, linted.lint_failed
+            else:
+                _lint_written(settings, dev, outcome, timings)
     return outcome
+
+
+class _LintedVerification:
+    """`revision`'s verification fused with the lint of the file it writes: lint executes every statement of
+    the file, statement by statement, on a copy of the directory's state, so the state it ends in is what
+    replaying the directory plus the file reaches; inspected once, it must equal the models' schema. The file
+    is then executed twice (planning's replay aside) instead of three times.
+
+    Sound only where running the file statement by statement reaches what running it in its transaction
+    reaches: while no table holds a row (checks at COMMIT, such as SQLite's foreign keys, find nothing) -- a
+    statement a transaction refuses is planned under ``atlas:txmode none``, so replays run it outside one too.
+    Otherwise, and when the lint cannot run (its configuration), the verification runs on its own first."""
+
+    def __init__(self, settings: Settings, directory: MigrationDir, name: str, files: list[MigrationFile],
+                 dev: LazyDevDatabase, timings: Timings) -> None:
+        self.settings, self.directory, self.name, self.files = settings, directory, name, files
+        self.dev, self.timings = dev, timings
+        self.done = False  # the planned file was linted (or its lint failed) during verification
+        self.lint: Any = None
+        self.lint_failed: str | None = None
+
+    def verify(self, plan: Plan, desired: Schema, keep: Keep) -> None:
+        # Imported here: only a planned revision is linted, and `check` should not load the analyzers.
+        from atlembic import lint
+
+        if not leaves_tables_empty(self.files, engine_for(self.dev.dialect_name)):
+            autogenerate.verify_plan(self.dev, self.files, plan, desired, self.timings, keep=keep)
+            return
+        planned = self.directory.new_migration(self.name, plan.render(self.settings.indent))
+        try:
+            with self.timings.stage("lint"):
+                result = lint.lint_new_file(self.settings, self.dev, self.files, planned)
+        except lint.RejectedStatement as exc:
+            raise not_applied(exc.error) from exc
+        except AtlembicError as exc:  # not linted: verified on its own; the file is written and says why
+            autogenerate.verify_plan(self.dev, self.files, plan, desired, self.timings, keep=keep)
+            self.done, self.lint_failed = True, str(exc)
+            return
+        assert result.reached is not None  # lint_new_file inspects the end
+        with self.timings.stage("verify"):
+            check_reached(result.reached, desired, keep)
+        self.done, self.lint = True, result
+
+
+def _lint_written(settings: Settings, dev: LazyDevDatabase, outcome: PlanOutcome, timings: Timings) -> None:
+    """Lint the file `revision` wrote (verified on its own before)."""
+    from atlembic.lint import lint_directory  # as in _LintedVerification.verify
+
+    with timings.stage("lint"):
+        try:
+            outcome.lint = lint_directory(settings, latest=1, dev=dev)
+        except AtlembicError as exc:  # the file is written and verified; say why it was not linted
+            outcome.lint_failed = str(exc)
 
 
 def check(settings: Settings) -> PlanOutcome:

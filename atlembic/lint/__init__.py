@@ -29,15 +29,15 @@ from atlembic.lint.data import TargetData, make_read_only
 from atlembic.lint.loss import data_loss
 from atlembic.lint.model import Finding
 from atlembic.lint.report import FORMATS, render, summary
-from atlembic.lint.runner import LintConfig, LintResult, analyze_diff, lint_files
+from atlembic.lint.runner import LintConfig, LintResult, RejectedStatement, analyze_diff, lint_files
 from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
 from atlembic.migrate.history import BASE, History
 from atlembic.replay.lazy import embedded_states
 from atlembic.target import connect_target
 
 __all__ = [
-    "ANALYZERS", "FORMATS", "Finding", "LintConfig", "LintResult", "downgrade_review", "lint_directory",
-    "render", "select_files", "summary", "upgrade_gate",
+    "ANALYZERS", "FORMATS", "Finding", "LintConfig", "LintResult", "RejectedStatement", "downgrade_review",
+    "lint_directory", "lint_new_file", "render", "select_files", "summary", "upgrade_gate",
 ]
 
 
@@ -95,6 +95,15 @@ def lint_directory(
             states = embedded_states(base, dialect, settings.dev_url)
             dev = stack.enter_context(open_dev_database(dialect, settings.dev_url, states=states))
         return lint_files(dev, base, chosen, config, data)
+
+
+def lint_new_file(
+    settings: Settings, dev: DevDatabase, base: Sequence[MigrationFile], file: MigrationFile
+) -> LintResult:
+    """What ``lint_directory(settings, latest=1, dev=dev)`` finds once `file` is written after `base` (the
+    directory's files from its last checkpoint), before it is: and the schema `file` reaches
+    (`LintResult.reached`). A statement the dev database rejects raises `RejectedStatement`."""
+    return lint_files(dev, base, [file], LintConfig.from_options(settings.options), inspect_end=True)
 
 
 # What a statement the destructive analyzers report must say (DS101-DS108 drop, DS109 revokes).

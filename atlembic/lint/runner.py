@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from atlembic.devdb import DevDatabase
 from atlembic.diff import AddTable, Change, DropTable, ModifyTable, Renames, SchemaDiff, diff_schemas, rename_candidates
-from atlembic.engines import find_engine, inspect_schema
+from atlembic.engines import engine_for, find_engine, inspect_schema
 from atlembic.engines.mysql import MariaDB
 from atlembic.errors import AtlembicError
 from atlembic.lint.analyzers import ANALYZERS, analyzers_for, code_owner
@@ -35,14 +35,14 @@ from atlembic.lint.targets import (
     table_names,
 )
 from atlembic.migrate.directory import MigrationFile
-from atlembic.migrate.executor import StatementError, execute_as_written
+from atlembic.migrate.executor import StatementError, execute_as_written, execute_batch
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.transactions import autocommit
 from atlembic.replay import cache as replay_cache
 from atlembic.replay.replayed import replayed_database
 from atlembic.schema.model import Schema
 
-__all__ = ["LintConfig", "LintResult", "analyze_diff", "lint_files", "statement_changes"]
+__all__ = ["LintConfig", "LintResult", "RejectedStatement", "analyze_diff", "lint_files", "statement_changes"]
 
 # First keywords of statements that never change the schema: executed, not inspected.
 _DATA_ONLY = {"INSERT", "UPDATE", "DELETE", "SELECT", "WITH", "SET", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK",
@@ -106,6 +106,9 @@ class LintResult:
     verified: list[str] = field(default_factory=list)  # data-dependent checks the target passed
     dev_description: str = ""
     target: str | None = None
+    # The dev database's whole schema after the last file, inspected when asked (`lint_files(inspect_end=True)`):
+    # what replaying the base and the analyzed files reaches.
+    reached: Schema | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -123,6 +126,14 @@ def display_path(path: Path | str) -> str:
         return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd().resolve()) else str(path)
     except (OSError, ValueError):
         return str(path)
+
+
+class RejectedStatement(AtlembicError):
+    """A statement of an analyzed file failed on the dev database; `error` names the file, line and cause."""
+
+    def __init__(self, error: StatementError) -> None:
+        self.error = error
+        super().__init__(f"lint: the dev database rejected {error}")
 
 
 # -- per-statement changes -----------------------------------------------------------------------------
@@ -186,9 +197,24 @@ def file_steps(
     facts = probe(conn) if probe is not None else {}
     steps: list[Step] = []
     run = _CreatedRun(start)
+    # Where the engine can take many statements in one round trip, a run's statements (nothing is inspected between
+    # them) go to the server together just before the run is inspected; one that fails is found running them again
+    # one by one, so the error names it as before.
+    batches = engine_for(dialect).transactions.batches
+    pending: list[Statement] = []
+
+    def execute(stmts: Sequence[Statement]) -> None:
+        for stmt in stmts:
+            try:
+                execute_as_written(conn, stmt.text)
+            except Exception as exc:
+                raise RejectedStatement(StatementError(file, stmt, exc)) from exc
 
     def inspect_run() -> None:
         nonlocal before, facts
+        if not (len(pending) > 1 and execute_batch(conn, [stmt.text for stmt in pending])):
+            execute(pending)
+        pending.clear()
         after, tables, resolved = inspect_created(conn, before, {written for _, _, written in run.statements})
         facts_after = probe(conn) if probe is not None else {}
         # A table's changes go to the run's first statement on it; what no statement names (a referencing
@@ -208,10 +234,10 @@ def file_steps(
         written = run.takes(stmt.text, before)
         if written is None and run.statements:
             inspect_run()
-        try:
-            execute_as_written(conn, stmt.text)
-        except Exception as exc:
-            raise AtlembicError(f"lint: the dev database rejected {StatementError(file, stmt, exc)}") from exc
+        if written is not None and batches:
+            pending.append(stmt)
+        else:
+            execute([stmt])
         if written is not None:
             run.created.add(folded(written))
             run.statements.append((index, stmt, written))
@@ -307,8 +333,13 @@ def lint_files(
     chosen: Sequence[MigrationFile],
     config: LintConfig,
     data: TargetData | None = None,
+    *,
+    inspect_end: bool = False,
 ) -> LintResult:
-    """Analyze `chosen` in order, each against the dev database's state after `base` and the files before it."""
+    """Analyze `chosen` in order, each against the dev database's state after `base` and the files before it.
+
+    `inspect_end`: also inspect the whole schema the last file leaves (`LintResult.reached`), for a caller that
+    would otherwise replay the same files again to read it (`revision` verifying its plan)."""
     dialect = dev.dialect_name
     result = LintResult(dev_description=dev.description, target=data.url if data is not None else None)
     state = _DevState(dev, dialect)
@@ -333,6 +364,8 @@ def lint_files(
             result.files.append(file.name)
             result.findings.extend(analyze(ctx, config))
             result.verified.extend(ctx.verified)
+        if inspect_end:
+            result.reached = inspect_schema(conn)
     finally:
         state.close()
     return result

@@ -223,6 +223,12 @@ class MigrationDir:
             ) from None
         return (last_time + timedelta(seconds=1)).strftime(VERSION_FORMAT)
 
+    def new_migration(self, name: str, content: str) -> MigrationFile:
+        """The file `write_migration(name, content)` writes, in memory (nothing on disk yet)."""
+        if "/" in name or os.sep in name or not name.endswith(".sql"):
+            raise AtlembicError(f"invalid migration file name {name!r}")
+        return MigrationFile(name, self.path / name, self.dir_format.new_content(content).encode(), self.dir_format)
+
     def write_migration(self, name: str, content: str) -> Path:
         """Add a migration file (`content` its statements, in the format's frame) and the matching atlas.sum,
         all or nothing.
@@ -230,12 +236,10 @@ class MigrationDir:
         Both files are written atomically; if atlas.sum cannot be written, the new file is removed so
         the directory never holds a migration that atlas.sum does not know about.
         """
-        if "/" in name or os.sep in name or not name.endswith(".sql"):
-            raise AtlembicError(f"invalid migration file name {name!r}")
-        path = self.path / name
+        new = self.new_migration(name, content)
+        path, data = new.path, new.content
         if path.exists():
             raise AtlembicError(f"migration file {path} already exists")
-        data = self.dir_format.new_content(content).encode()
         files = sorted([*((f.name, f.content) for f in self.summed_files()), (name, data)])
         sum_data = compute_sum(files).to_text().encode()
         self.path.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,21 @@ def execute_as_written(conn: Connection, sql: str) -> None:
     conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
+def execute_batch(conn: Connection, texts: Sequence[str], *, before_commit: Callable[[], None] | None = None) -> bool:
+    """`texts` sent to the server as one batch (one round trip) inside one transaction, on an engine whose
+    transactions `batches`; `before_commit` runs inside it. False when anything failed: all of it is rolled back,
+    and the caller runs the statements one by one, which names the failing one."""
+    try:
+        execute_as_written(conn, "\n;\n".join(["BEGIN", *texts]))
+        if before_commit is not None:
+            before_commit()
+        conn.exec_driver_sql("COMMIT")
+    except Exception:
+        conn.exec_driver_sql("ROLLBACK")
+        return False
+    return True
+
+
 def file_tx_mode(file: MigrationFile, global_mode: str = "file") -> str:
     """How `file` runs: ``file`` (its own transaction), ``none``, or ``all`` (inside the caller's).
 
@@ -103,15 +118,10 @@ def run_file(
     mode = file_tx_mode(file, tx_mode)
     in_transaction = transactions.transactional_ddl and mode != "none"  # "all": inside the caller's
     if start == 0 and len(statements) > 1 and transactions.batches and mode == "file":
-        try:
-            execute_as_written(conn, "\n;\n".join(["BEGIN", *(s.text for s in statements)]))
-            if after_statement is not None:
-                after_statement(len(statements))
-            conn.exec_driver_sql("COMMIT")
-        except Exception:  # roll back, run it again one statement at a time, for a precise report
-            conn.exec_driver_sql("ROLLBACK")
-        else:
+        last = partial(after_statement, len(statements)) if after_statement is not None else None
+        if execute_batch(conn, [s.text for s in statements], before_commit=last):
             return
+        # rolled back: run it again one statement at a time, for a precise report
     strategy = transactions(conn)
     strategy.row_checks = row_checks
 
@@ -177,9 +187,19 @@ def run_replay(engine: Engine, files: Sequence[MigrationFile], driver: Driver, *
         conn = autocommit(raw)
         for file in files:
             statements = file.statements(driver.scan_options)
-            may_have_rows = may_have_rows or not all(_NO_ROWS.match(s.text) for s in statements)
+            may_have_rows = may_have_rows or _may_write_rows(statements)
             run_file(conn, file, statements, transactions=driver.transactions, row_checks=may_have_rows)
     return may_have_rows
+
+
+def leaves_tables_empty(files: Sequence[MigrationFile], driver: Driver) -> bool:
+    """Whether every table is still empty after replaying `files` on a clean database: no statement of them
+    can write a row (CREATE TABLE with columns, CREATE INDEX)."""
+    return not any(_may_write_rows(file.statements(driver.scan_options)) for file in files)
+
+
+def _may_write_rows(statements: Sequence[Statement]) -> bool:
+    return not all(_NO_ROWS.match(s.text) for s in statements)
 
 
 class ApplyReporter:

@@ -51,6 +51,15 @@ def unwrap_name(name: str) -> str:
     return name[1:-1] if name[:1] in "\"'`[" else name
 
 
+def _with_collations(table: Table, sql: str) -> Table:
+    """`table` with the COLLATE its statement `sql` gives a column in that column's type. The statement is
+    parsed once per table, and not at all when it names no collation (most tables)."""
+    if "COLLATE" not in sql.upper():
+        return table
+    found = collations(sql)
+    return replace(table, columns=tuple(_with_collation(c, found) for c in table.columns))
+
+
 def _with_collation(column: Column, found: dict[str, str]) -> Column:
     collation = found.get(column.name)
     if collation is None or "COLLATE" in column.type.upper():
@@ -84,8 +93,7 @@ class SqliteReflector(Reflector):
         tables = super().tables(schema, skip, only)
         rows = self.conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all()
         statements: dict[str, str] = {name: sql for name, sql in rows}
-        return [replace(t, columns=tuple(_with_collation(c, collations(statements.get(t.name) or ""))
-                                         for c in t.columns)) for t in tables]
+        return [_with_collations(t, statements.get(t.name) or "") for t in tables]
 
     def views(self, schemas: tuple[str, ...]) -> tuple[View, ...]:
         # SQLite keeps the statement's text and nothing else: that text is the view.
