@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.migrate.directory import MigrationDir
 
 __all__ = ["SchemaSource", "Settings", "load_settings", "project_alembic_config"]
 
@@ -88,6 +89,10 @@ class Settings:
             if name is not None:
                 return name
         return self.engine_name or "sqlite"
+
+    def migration_dir(self) -> MigrationDir:
+        """The migration directory, read in its format (``migration { format }``, ``?format=``)."""
+        return MigrationDir(self.migrations_dir, self.migrations_format)
 
     def redacted_url(self) -> str | None:
         """``url`` with its password masked, for messages and logs."""

@@ -103,7 +103,7 @@ def test_a_rebased_branch_file_applies_where_the_others_ran(setup: tuple[Project
     assert old == f"{V2}_branch_note.sql" and re.fullmatch(r"\d{14}_branch_note\.sql", new) and new[:14] > V3
     assert "the directory replays and reaches the models" in out
     assert project.names() == sorted([*MAIN, new, "atlas.sum"])
-    MigrationDir.checked(project.migrations)  # atlas.sum matches the renamed files
+    MigrationDir(project.migrations).checked()  # atlas.sum matches the renamed files
     project.cli("check")
 
     out = project.cli("upgrade", "--url", prod, "--url", staging, "--url", fresh)
@@ -158,7 +158,7 @@ def test_migrate_rebase_on_an_atlas_hcl_env(tmp_path: Path) -> None:
 
     [(old, new)] = re.findall(r"Renamed (\S+) -> (\S+)", out)
     assert old == f"{V2}_branch_note.sql" and new[:14] > V3 and "replays and reaches the models" in out
-    MigrationDir.checked(tmp_path / "migrations")
+    MigrationDir(tmp_path / "migrations").checked()
     (tmp_path / "schema.sql").write_text(MAIN[f"{V1}_account.sql"])  # the src no longer has those tables
     out = run_cli(tmp_path, "migrate", "rebase", V1, "--env", "local", check=False).stdout
     assert out.startswith("FAILED: the rebased directory no longer reaches the models") and "rebase undone" in out

@@ -115,7 +115,7 @@ def set_(
     if len(version) > 1:
         raise AtlembicError(f"accepts 1 arg(s), received {len(version)}")
     settings = _target(_env(env, config, var, url=url, directory=directory))
-    versions = [f.version for f in MigrationDir.checked(settings.migrations_dir, settings.migrations_format).files()]
+    versions = [f.version for f in settings.migration_dir().checked().files()]
     if version:
         if version[0] not in versions:
             raise AtlembicError(f'migration with version "{version[0]}" not found')

@@ -19,7 +19,6 @@ from atlembic.commands.apply import DowngradeOutcome, TargetUpgrade, UpgradeOutc
 from atlembic.commands.rebase import RebaseOutcome
 from atlembic.commands.report import CurrentOutcome, DriftOutcome, StatusReport, revision_json
 from atlembic.errors import AtlembicError, plural
-from atlembic.migrate.directory import MigrationDir
 from atlembic.migrate.history import History
 from atlembic.migrate.lock import DEFAULT_TIMEOUT
 from atlembic.migrate.revisions import Revision
@@ -94,7 +93,7 @@ def init(
 
 
 def _parents(g: Globals) -> dict[str, str | None]:
-    files = MigrationDir(g.settings().migrations_dir, g.settings().migrations_format).files()
+    files = g.settings().migration_dir().files()
     return {e.version: e.parent for e in History(files).entries}
 
 
@@ -315,7 +314,7 @@ def history(
 ) -> None:
     """List migration files as revisions, newest first."""
     g = globals_of(ctx)
-    hist = History(MigrationDir(g.settings().migrations_dir, g.settings().migrations_format).files())
+    hist = History(g.settings().migration_dir().files())
     needs_db = indicate_current or bool(rev_range and ("current" in rev_range or re.search(r"(^|:)[+-]\d", rev_range)))
     current_version, known = _current_if_needed(g, needs_db)
     entries = (hist.range(rev_range, current_version, current_known=known) if rev_range is not None
@@ -336,7 +335,7 @@ def history(
 def heads(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "text") -> None:
     """Show the head revision (the last migration file)."""
     g = globals_of(ctx)
-    hist = History(MigrationDir(g.settings().migrations_dir, g.settings().migrations_format).files())
+    hist = History(g.settings().migration_dir().files())
     found = [hist.entries[-1]] if hist.entries else []
     if _json_wanted(fmt):
         _emit_json([e.as_json() for e in found])
@@ -356,7 +355,7 @@ def show(
     """Show one revision (migration file) in detail."""
     g = globals_of(ctx)
     settings = g.settings()
-    hist = History(MigrationDir(settings.migrations_dir, settings.migrations_format).files())
+    hist = History(settings.migration_dir().files())
     current_version, known = _current_if_needed(g, "current" in rev or bool(re.match(r"^[+-]\d", rev)))
     position = hist.resolve(rev, current_version, current_known=known)
     if position < 0:
@@ -471,7 +470,7 @@ def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | Non
     want_json = _json_wanted(fmt)
     if fleet is not None:
         settings = g.settings()  # a directory every target would refuse: said once
-        MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+        settings.migration_dir().checked()
         runs = run_fleet(g.settings(), fleet, commands.drift, parallel=parallel)
 
         def row(run: TargetRun[DriftOutcome]) -> Any:

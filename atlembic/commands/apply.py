@@ -26,7 +26,7 @@ from atlembic.convert.handover import Handover, check_handover, drop_version_tab
 from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import load_schema_filter
 from atlembic.errors import AtlembicError, mask_url, one_line
-from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
+from atlembic.migrate.directory import MigrationFile, files_to_reach
 from atlembic.migrate.executor import (
     AppliedFile,
     ApplyReporter,
@@ -112,7 +112,7 @@ def upgrade(
     written.
     """
     target_url(settings)  # no target named: say so before anything about the directory
-    directory = MigrationDir.existing(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().existing()
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     with connect_target(settings) as conn, _apply_lock(conn, lock_timeout):
@@ -215,7 +215,7 @@ def upgrade_many(
     """`upgrade` on each of `urls` on its own (atlembic.target.run_fleet: its lock, its revisions; a failure
     stops no other target), `options` as `upgrade` takes them; `reporter_for(url)`: a reporter of that target's
     run. A directory every target would refuse is refused once, before any target is opened."""
-    files = MigrationDir.existing(settings.migrations_dir, settings.migrations_format).files()
+    files = settings.migration_dir().existing().files()
     parents = {e.version: e.parent for e in History(files).entries}
     progress: dict[str, _Progress] = {}
     guard = threading.Lock()
@@ -272,7 +272,7 @@ def upgrade_sql(settings: Settings, target: str = "head", *, tx_mode: str = "fil
 
     Never connects. As in Alembic, the starting point is ``base`` unless given as ``start:end``.
     """
-    directory = MigrationDir.existing(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().existing()
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     history = History(files)
@@ -356,7 +356,7 @@ def downgrade(
     The plan is computed at run time on the dev database (files are never reversed by hand), checked
     for data loss, applied in one transaction with the removal of the reverted revisions rows.
     """
-    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().checked()
     files = directory.files()
     history = History(files)
     url = mask_url(settings.url or "")
@@ -485,7 +485,7 @@ def stamp(
     Rows above the target are deleted; the files up to it without a row get a "resolved" (type 4) row;
     a failed or partial row at the target is marked resolved and complete.
     """
-    directory = MigrationDir.existing(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().existing()
     files = directory.files()
     hashes = dict(directory.compute_sum().rows)
     history = History(files)

@@ -19,7 +19,7 @@ from atlembic.config import Settings
 from atlembic.diff import diff_schemas
 from atlembic.engines import inspect_schema
 from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationDir, MigrationFile, render_migration
+from atlembic.migrate.directory import MigrationFile, render_migration
 from atlembic.migrate.history import check_rev_id
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.schema.model import Schema
@@ -47,7 +47,7 @@ def checkpoint(settings: Settings, tag: str | None = None, *, rev_id: str | None
     Atlas's ``migrate checkpoint [TAG]``), verified on a clean dev database; atlas.sum rewritten with it."""
     if tag is not None and not re.fullmatch(r"[!-~]+", tag):
         raise AtlembicError(f"checkpoint tag {tag!r}: one word of printable ASCII characters")
-    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().checked()
     files = directory.files_from_last_checkpoint()
     if not files:
         raise AtlembicError(f"{directory.path}: no migration files to checkpoint")

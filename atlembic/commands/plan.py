@@ -61,7 +61,7 @@ def plan(
     Renames come from the models' `renamed_from` hints; a drop + add that looks like a rename is put
     to `confirm_rename` (the CLI asks on a terminal, as Atlas does) and otherwise left as drop + add.
     """
-    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().checked()
     timings = Timings()
     files = directory.files_from_last_checkpoint()
     with _lazy_dev(settings, timings, files) as dev:
@@ -149,7 +149,7 @@ def revision(
 ) -> PlanOutcome | Path:
     """Write the next migration file: planned from the models, or empty to fill in by hand. `exact_name`: the
     message is the file's name after its version as given (Atlas's ``migrate diff|new NAME``)."""
-    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().checked()
     if rev_id is not None:
         check_rev_id(rev_id, [f.version for f in directory.files()])
     name = directory.new_file_name(message or "", version=rev_id, exact=exact_name)
@@ -231,7 +231,7 @@ def check(settings: Settings) -> PlanOutcome:
 
 def hash_directory(settings: Settings) -> Path:
     """Recompute atlas.sum from the files (after a hand edit)."""
-    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir()
     directory.write_sum()
     return directory.path / "atlas.sum"
 

@@ -14,7 +14,7 @@ from atlembic.commands.plan import check
 from atlembic.commands.report import validate
 from atlembic.config import Settings
 from atlembic.errors import AtlembicError, plural
-from atlembic.migrate.directory import VERSION_FORMAT, MigrationDir, MigrationFile, atomic_write
+from atlembic.migrate.directory import VERSION_FORMAT, MigrationFile, atomic_write
 
 __all__ = ["RebaseOutcome", "rebase"]
 
@@ -57,7 +57,7 @@ def _new_versions(files: Sequence[MigrationFile], count: int, now: datetime) -> 
 def rebase(settings: Settings, versions: Sequence[str], *, now: datetime | None = None) -> RebaseOutcome:
     if not versions:
         raise AtlembicError("rebase: name the version of at least one migration file")
-    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir()
     files = directory.files()
     if not files:
         raise AtlembicError(f"rebase: no migration files in {directory.path}")

@@ -12,7 +12,7 @@ from atlembic.diff import diff_schemas
 from atlembic.engines import engine_for, inspect_schema, open_dev_database
 from atlembic.environment import load_schema_filter
 from atlembic.errors import AtlembicError, mask_url, plural
-from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
+from atlembic.migrate.directory import MigrationFile, files_to_reach
 from atlembic.migrate.executor import file_tx_mode
 from atlembic.migrate.history import History
 from atlembic.migrate.pending import history_changed, pending_files
@@ -38,7 +38,7 @@ class CurrentOutcome:
 
 def current(settings: Settings, *, check_sum: bool = True) -> CurrentOutcome:
     """The target's recorded revisions (read-only: nothing is created) and the directory's history."""
-    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir()
     if check_sum:
         directory.check_sum()
     history = History(directory.files())
@@ -50,7 +50,7 @@ def current(settings: Settings, *, check_sum: bool = True) -> CurrentOutcome:
 def unconverted_history(settings: Settings) -> str | None:
     """What to say when the migration directory has no files but the project has an Alembic history (revision
     files under script_location, wherever its env.py puts their folders): `atlembic convert` has not run."""
-    if MigrationDir(settings.migrations_dir, settings.migrations_format).files() or settings.script_location is None:
+    if settings.migration_dir().files() or settings.script_location is None:
         return None
     revisions = [p for p in settings.script_location.rglob("*.py")
                  if p.name != "env.py" and "down_revision" in p.read_text(errors="replace")]
@@ -97,7 +97,7 @@ def revision_json(rev: Revision) -> dict[str, object]:
 
 
 def status(settings: Settings) -> StatusReport:
-    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir()
     problems: list[str] = []
     try:
         directory.check_sum()
@@ -145,7 +145,7 @@ class ValidateOutcome:
 
 def validate(settings: Settings) -> ValidateOutcome:
     """atlas.sum, then every file split and replayed on the dev database (``atlas migrate validate``)."""
-    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().checked()
     files = directory.files()
     dialect = settings.dialect
     for file in files:
@@ -173,7 +173,7 @@ class DriftOutcome:
 
 def drift(settings: Settings, url: str | None = None) -> DriftOutcome:
     """Compare the live target with the directory replayed up to the target's own version. Read-only."""
-    directory = MigrationDir.checked(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir().checked()
     files = directory.files()
     history = History(files)
     url = url or settings.url

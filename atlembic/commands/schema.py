@@ -95,7 +95,7 @@ def _side(settings: Settings, spec: str, dev: LazyDevDatabase, timings: Timings,
     if scheme == "file":
         path = Path(urllib.parse.unquote(rest.split("?", 1)[0])).expanduser()
         if path.is_dir() and (path / "atlas.sum").is_file():
-            files = MigrationDir.checked(path).files_from_last_checkpoint()
+            files = MigrationDir(path).checked().files_from_last_checkpoint()
             return autogenerate.replay_schema(dev, files, timings)
         return autogenerate.desired_schema_from_sql(dev, FileSource(path, spec), timings)
     if not sep:

@@ -90,7 +90,7 @@ def convert(
         raise AtlembicError(f"--data {data}: expected run or review")
     if data != "run" and not history:
         raise AtlembicError("--data goes with --history (a baseline holds the schema only)")
-    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir()
     existing = directory.files()
     if existing:
         raise AtlembicError(

@@ -30,7 +30,7 @@ from atlembic.lint.loss import data_loss
 from atlembic.lint.model import Finding
 from atlembic.lint.report import FORMATS, render, summary
 from atlembic.lint.runner import LintConfig, LintResult, RejectedStatement, analyze_diff, lint_files
-from atlembic.migrate.directory import MigrationDir, MigrationFile, files_to_reach
+from atlembic.migrate.directory import MigrationFile, files_to_reach
 from atlembic.migrate.history import BASE, History
 from atlembic.replay.lazy import embedded_states
 from atlembic.target import connect_target
@@ -77,7 +77,7 @@ def lint_directory(
 
     `dev`: a dev database the caller already has open (``revision`` lints on the one it planned with);
     otherwise one is opened for the run."""
-    directory = MigrationDir(settings.migrations_dir, settings.migrations_format)
+    directory = settings.migration_dir()
     directory.check_sum()
     base, chosen = select_files(directory.files(), latest, from_version)
     config = LintConfig.from_options(settings.options)

@@ -125,21 +125,18 @@ class MigrationDir:
         if self.path.exists() and not self.path.is_dir():
             raise AtlembicError(f"migration directory {self.path} is not a directory")
 
-    @classmethod
-    def checked(cls, path: Path, format_name: str = ATLAS.name) -> MigrationDir:
-        """The directory at `path`, refused when its atlas.sum does not match its files."""
-        directory = cls(path, format_name)
-        directory.check_sum()
-        return directory
+    def checked(self) -> MigrationDir:
+        """This directory, refused when its atlas.sum does not match its files."""
+        self.check_sum()
+        return self
 
-    @classmethod
-    def existing(cls, path: Path, format_name: str = ATLAS.name) -> MigrationDir:
+    def existing(self) -> MigrationDir:
         """`checked`, and refused when it does not exist: what applies files must have them (Atlas: "no such
         file or directory")."""
-        if not Path(path).exists():
-            raise AtlembicError(f"migration directory {path} does not exist (write one with `atlembic revision` "
-                                "or `atlembic convert`, or point [atlembic] migrations_dir / --dir at it)")
-        return cls.checked(path, format_name)
+        if not self.path.exists():
+            raise AtlembicError(f"migration directory {self.path} does not exist (write one with `atlembic "
+                                "revision` or `atlembic convert`, or point [atlembic] migrations_dir / --dir at it)")
+        return self.checked()
 
     @property
     def sum_path(self) -> Path:
@@ -261,10 +258,11 @@ def import_directory(source: MigrationDir, target: MigrationDir) -> list[Path]:
                             f"{target.dir_format.name!r}")
     if target.files():
         raise AtlembicError(f"migration directory {target.path} is not empty: import writes into an empty one")
-    written = []
-    if not source.files():
+    migrations = source.files()
+    if not migrations:
         raise AtlembicError(f"migration directory {source.path} holds no {source.dir_format.name} migration files")
-    for file in source.files():
+    written = []
+    for file in migrations:
         name = f"{file.version}_{file.description}.sql" if file.description else f"{file.version}.sql"
         up = file.dir_format.up_part(file.text).strip("\n")
         written.append((name, f"{up}\n" if up else ""))

@@ -26,7 +26,7 @@ def single_head(session: PluginSession) -> None:
     """The directory is one line of files: no two files share a version, atlas.sum lists them in the order
     they sort (a file merged in below the latest one is out of order), and atlas.sum matches the files. No
     database is needed."""
-    directory = MigrationDir(session.settings.migrations_dir, session.settings.migrations_format)
+    directory = session.settings.migration_dir()
     seen: dict[str, str] = {}
     for file in directory.files():
         if file.version in seen:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from atlembic import commands
 from atlembic.config import Settings
 from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationDir, files_to_reach
+from atlembic.migrate.directory import files_to_reach
 from atlembic.migrate.history import History
 from atlembic.target import target_engine
 
@@ -93,7 +93,7 @@ class MigrationRunner:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        files = MigrationDir.checked(settings.migrations_dir, settings.migrations_format).files()
+        files = settings.migration_dir().checked().files()
         self._history = History(files)
         self.history = MigrationHistory(tuple(f.version for f in files_to_reach(files, len(files) - 1)))
         self.engine: sa.Engine = target_engine(settings)
