@@ -53,7 +53,7 @@ class Globals:
     name: str = "alembic"
     x: list[str] = field(default_factory=list)
     quiet: bool = False
-    failure_code: int = ALEMBIC_FAILURE  # the exit code of an error: the command family's (`failure_code_of`)
+    failure_code: int = ALEMBIC_FAILURE  # the exit code of an error: the running command family's (`fails_as`)
 
     def settings(self) -> Settings:
         return load_settings(self.config, url=self.url, dev_url=self.dev_url, directory=self.directory,
