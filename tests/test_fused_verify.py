@@ -179,3 +179,20 @@ def test_lint_that_cannot_run_leaves_the_verification_alone(project: Path, monke
     with pytest.raises(AtlembicError, match="does not reach the models' schema"):
         commands.revision(settings, "again", autogenerate=True)
     assert written(project) == []
+
+
+def test_first_revision(project: Path, monkeypatch: pytest.MonkeyPatch, verified_alone: list[int]) -> None:
+    """An empty directory: the whole file is statements on tables it creates, inspected in full once at its end."""
+    for path in (project / "migrations").iterdir():
+        path.unlink()
+    settings = settings_of(project)
+    outcome = commands.revision(settings, "first", autogenerate=True)
+    assert isinstance(outcome, commands.PlanOutcome) and outcome.path is not None and verified_alone == []
+    assert outcome.lint.files == [outcome.path.name]
+    assert _findings(outcome.lint) == _findings(lint_directory(settings, latest=1))
+    outcome.path.unlink()
+    MigrationDir(project / "migrations").write_sum()
+    _break(monkeypatch, settings.dialect, "forget")
+    with pytest.raises(AtlembicError, match="does not reach the models' schema; remaining: .*ix_book_title"):
+        commands.revision(settings, "first", autogenerate=True)
+    assert written(project) == [] and verified_alone == []

@@ -190,6 +190,15 @@ def file_steps(
     """Execute `file` statement by statement; return the schema before it, its steps and statements.
 
     `start` is the dev database's schema before the file when known (the replay cache), else inspected."""
+    return _file_steps(conn, file, dialect, start)[:3]
+
+
+def _file_steps(
+    conn: Connection, file: MigrationFile, dialect: str, start: Schema | None = None, *, whole_end: bool = False
+) -> tuple[Schema, list[Step], list[Statement], Schema | None]:
+    """`file_steps`, and the whole schema the file ends in when it was inspected in full (else None). With
+    `whole_end`, a run of statements on created tables that ends the file (a first revision is one) is inspected
+    in full instead of table by table: what a caller that needs the whole end would inspect again."""
     statements = file.statements(dialect)
     hooks = hooks_for(dialect)
     probe = hooks.probe
@@ -210,12 +219,13 @@ def file_steps(
             except Exception as exc:
                 raise RejectedStatement(StatementError(file, stmt, exc)) from exc
 
-    def inspect_run() -> None:
+    def inspect_run(whole: bool = False) -> None:
         nonlocal before, facts
         if not (len(pending) > 1 and execute_batch(conn, [stmt.text for stmt in pending])):
             execute(pending)
         pending.clear()
-        after, tables, resolved = inspect_created(conn, before, {written for _, _, written in run.statements})
+        after, tables, resolved = inspect_created(conn, before, {written for _, _, written in run.statements},
+                                                  whole=whole)
         facts_after = probe(conn) if probe is not None else {}
         # A table's changes go to the run's first statement on it; what no statement names (a referencing
         # table's reflected key, anything a full inspection found) to the run's first statement.
@@ -251,10 +261,12 @@ def file_steps(
         diff = statement_changes(before, after, stmt.text, tables)
         steps.append(Step(index, [stmt], before, after, diff.changes, facts, facts_after))
         before, facts = after, facts_after
+    end = None
     if run.statements:
-        inspect_run()
+        inspect_run(whole=whole_end)
+        end = before if whole_end else None
     rewrite = hooks.rewrite_steps
-    return start, (rewrite(steps) if rewrite is not None else steps), statements
+    return start, (rewrite(steps) if rewrite is not None else steps), statements, end
 
 
 def _table_of(change: Change) -> str | None:
@@ -347,13 +359,16 @@ def lint_files(
         conn = state.reset(base)
         # Right after a replay the cache may know the schema; once a file ran here, inspect.
         known = state.replayed_schema(base)
-        for file in chosen:
+        end: Schema | None = None
+        for position, file in enumerate(chosen, 1):
             if file.is_checkpoint:  # the whole schema restated: starts over, nothing to compare with
+                end = None
                 conn = state.reset([file])
                 known = state.replayed_schema([file])
                 result.skipped.append(file.name)
                 continue
-            start, steps, statements = file_steps(conn, file, dialect, known)
+            start, steps, statements, end = _file_steps(conn, file, dialect, known,
+                                                        whole_end=inspect_end and position == len(chosen))
             known = None
             skip, _ = _nolint(file)
             if skip:
@@ -365,7 +380,7 @@ def lint_files(
             result.findings.extend(analyze(ctx, config))
             result.verified.extend(ctx.verified)
         if inspect_end:
-            result.reached = inspect_schema(conn)
+            result.reached = end if end is not None else inspect_schema(conn)
     finally:
         state.close()
     return result

@@ -158,11 +158,12 @@ def inspect_after(conn: Connection, before: Schema, text: str) -> tuple[Schema, 
 
 
 def inspect_created(
-    conn: Connection, before: Schema, written: Collection[str]
+    conn: Connection, before: Schema, written: Collection[str], *, whole: bool = False
 ) -> tuple[Schema, set[str] | None, dict[str, str]]:
     """The schema after a run of whitelisted statements on tables the file created (`written`, as the
     statements name them), `before` being the schema before the run; the tables reflected again (None: the
-    whole schema was, because a name or the dialect guard left a doubt); and each written name's table."""
+    whole schema was, because a name or the dialect guard left a doubt, or the caller needs all of it: `whole`);
+    and each written name's table."""
     catalogs: dict[str | None, list[str]] = {}
 
     def catalog(schema: str | None) -> list[str]:
@@ -176,7 +177,8 @@ def inspect_created(
     guard = hooks_for(conn).local_change
     # Nothing but the run's own statements ran since they did: one table answers for the connection's
     # settings (event triggers, search_path), and a created table has no inheritance children yet.
-    if len(tables) != len(resolved) or not tables or (guard is not None and not guard(conn, next(iter(tables)))):
+    if whole or len(tables) != len(resolved) or not tables or \
+            (guard is not None and not guard(conn, next(iter(tables)))):
         return inspect_schema(conn), None, named
     after, reflected = _with_tables(conn, before, tables | _referencing(before, tables))
     return after, reflected, named
