@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from atlembic.errors import AtlembicError
 from atlembic.lint import lint_directory
 from atlembic.migrate.directory import MigrationDir
 from atlembic.plan.base import PlannedStatement
+from atlembic.schema.reflector import Reflector
+from atlembic.schema.sqlite import SqliteReflector
 
 V1 = "20240101000000"
 HISTORY = (f"{V1}_init.sql", "CREATE TABLE author (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(80), "
@@ -196,3 +199,24 @@ def test_first_revision(project: Path, monkeypatch: pytest.MonkeyPatch, verified
     with pytest.raises(AtlembicError, match="does not reach the models' schema; remaining: .*ix_book_title"):
         commands.revision(settings, "first", autogenerate=True)
     assert written(project) == [] and verified_alone == []
+
+
+@pytest.mark.parametrize("project", ["sqlite"], indirect=True)
+def test_first_revision_on_sqlite_reflects_its_catalog_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The models' DDL runs on the dev database as the file writes it (no element line ends in white space), so
+    the state a first revision's file ends in has the models' catalog text and is not reflected again."""
+    for path in (project / "migrations").iterdir():
+        path.unlink()
+    reflected: list[int] = []
+    original = Reflector.inspect
+
+    def counting(self: Reflector, *args: object, **kwargs: object) -> object:
+        reflected.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqliteReflector, "_seen", OrderedDict())
+    monkeypatch.setattr(Reflector, "inspect", counting)
+    outcome = commands.revision(settings_of(project), "first", autogenerate=True)
+    assert isinstance(outcome, commands.PlanOutcome) and outcome.path is not None
+    # The models' side and the empty directory's are reflected; the file's end state is the models' catalog.
+    assert len(reflected) == 2

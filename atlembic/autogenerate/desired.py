@@ -13,6 +13,7 @@ from atlembic.config import SchemaSource, Settings
 from atlembic.devdb import DevDatabase
 from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError, one_line
+from atlembic.migrate.directory import as_written
 from atlembic.migrate.executor import execute_as_written, execute_batch
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
@@ -37,7 +38,7 @@ def desired_schema_keyed(
     each with where it comes from."""
     timings = timings or Timings()
     with timings.stage("provider"):
-        models = [("models", sql) for sql in engine_for(dev.dialect_name).metadata_ddl(metadata)]
+        models = [("models", as_written(sql)) for sql in engine_for(dev.dialect_name).metadata_ddl(metadata)]
     statements = [*first, *models, *extra]
     return _desired_from(dev, [sql for _, sql in statements], timings, metadata, [where for where, _ in statements])
 

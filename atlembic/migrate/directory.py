@@ -305,6 +305,13 @@ def render_migration(
 _ELEMENT_BODY = re.compile(r"(?P<head>[^\n]*\()\n(?P<body>(?:(?:\t|  )\S[^\n]*\n)+)(?P<tail>\)[^\n]*)")
 
 
+def as_written(sql: str) -> str:
+    """`sql` as `format_changes` writes it into a file with the planner's own lines: no element line ends in white
+    space. The desired side runs the models' DDL in this form too, so a file that restates them leaves the dev
+    database's catalog text equal to the models' (SQLite's reflection is skipped for a catalog it has read)."""
+    return _element_lines(sql.rstrip(), None)
+
+
 def _element_lines(sql: str, indent: str | None) -> str:
     m = _ELEMENT_BODY.fullmatch(sql)
     if m is None:
