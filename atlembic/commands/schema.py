@@ -69,7 +69,7 @@ def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
         current = exclude_objects(_side(settings, source, dev, timings), exclude)
         desired = exclude_objects(_side(settings, target, dev, timings), exclude)
-        return autogenerate.plan_changes(current, desired, dev.dialect_name, timings)
+        return autogenerate.plan_changes(current, desired, dev.dialect_name, timings, policy=settings.diff_policy)
 
 
 def as_sql(schema: Schema, dialect: str, indent: str | None = None) -> str:
