@@ -154,7 +154,8 @@ def _docker_dev(raw: str) -> DevTarget:
 def dev_target(raw: str, here: Path) -> DevTarget:
     """`raw` as a dev database: ``docker://IMAGE/TAG[/DB]`` is the embedded dev database of the engine with
     that image (a one-line warning when the local server's major version, or flavor, is another);
-    ``sqlite://NAME?mode=memory``, ``sqlite://:memory:`` or ``sqlite://`` the in-memory SQLite one; any other URL a dev server (`target_url`)."""
+    ``sqlite://NAME?mode=memory``, ``sqlite://:memory:`` or ``sqlite://`` the in-memory SQLite one; any other URL
+    a dev server (`target_url`)."""
     scheme, sep, rest = raw.partition("://")
     scheme = scheme.lower() if sep else ""
     if scheme == "docker":
