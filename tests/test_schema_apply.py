@@ -4,6 +4,10 @@ refused without `--allow-destructive`, and the rows kept through a change. SQLit
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +129,39 @@ def test_schema_apply_failure_rolls_back(tmp_path: Path) -> None:
     assert proc.stdout.rstrip().endswith("rolled back, nothing changed")
     assert _columns(f"sqlite:///{db}") == {"audit": ["id"], "users": ["id", "name"]}
     engine.dispose()
+
+
+def _on_a_terminal(root: Path, answer: str, *args: str) -> tuple[int, str]:
+    """`atlembic ARGS` in a subprocess whose stdin and stdout are a pseudo-terminal, `answer` typed in."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "atlembic", *args], cwd=root, stdin=child, stdout=child,
+                            stderr=child, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    os.close(child)
+    os.write(main, answer.encode())
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    return proc.wait(timeout=60), out.decode().replace("\r\n", "\n")
+
+
+def test_schema_apply_asks_on_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(START)
+    engine.dispose()
+    (tmp_path / "schema.sql").write_text(DESIRED)
+    apply = ("schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql")
+    code, out = _on_a_terminal(tmp_path, "n\n", *apply)
+    assert code == 0 and "Apply these changes? [y/N]" in out and "Aborted: nothing was changed." in out
+    assert _columns(f"sqlite:///{db}") == {"users": ["id", "name"]}
+    code, out = _on_a_terminal(tmp_path, "y\n", *apply)
+    assert code == 0, out
+    assert _columns(f"sqlite:///{db}") == {"posts": ["id", "user_id"], "users": ["id", "name", "email"]}

@@ -532,6 +532,8 @@ def schema_apply(
         raise AtlembicError("schema apply: no terminal to ask for approval: pass --auto-approve (or --dry-run)")
     atlas = _env(env, config, var, url=url, dev_url=dev_url)
     settings = _target(atlas)
+    if to is None and atlas.settings.schema_source is None:
+        raise AtlembicError("no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
     desired = to or "env://src"
 
     def show(outcome: commands.SchemaApply) -> None:
