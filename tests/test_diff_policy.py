@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from atlembic.schema.model import Column, ForeignKey, Index, IndexPart, Schema, Table
+from atlembic.schema.policy import DiffPolicy
 from tests.support.cli import run_cli
 from tests.support.pg_fixture import fresh_database_url
 
@@ -32,6 +34,39 @@ env "none" {
   diff {}
 }
 """
+
+
+def test_restrain_per_kind() -> None:
+    """Each skipped kind keeps the current side of its changes in the desired schema, and nothing else."""
+    ix = Index("ix_a", (IndexPart("a"),))
+    fk = ForeignKey(("p",), "parent", ("id",), "fk_p")
+    now = Schema(schemas=("old",), tables=(
+        Table("t", (Column("id", "integer"), Column("a", "integer"), Column("gone", "text")), indexes=(ix,)),
+        Table("old.archive", (Column("id", "integer"),)),
+        Table("dropped", (Column("id", "integer"),))))
+    child = Table("child", (Column("id", "integer"), Column("p", "integer")), foreign_keys=(fk,))
+    wanted = Schema(tables=(
+        Table("t", (Column("id", "integer"), Column("a", "bigint"), Column("new", "text")),
+              indexes=(Index("ix_new", (IndexPart("new"),)),),
+              foreign_keys=(ForeignKey(("a",), "parent", ("id",), "fk_t_parent"),)),
+        Table("parent", (Column("id", "integer"),)), child))
+
+    def restrained(*kinds: str) -> Schema:
+        return DiffPolicy(frozenset(kinds)).restrain(now, wanted)
+
+    assert restrained() == wanted
+    t = restrained("drop_column", "modify_column", "add_index", "drop_index").table("t")
+    assert t is not None and [(c.name, c.type) for c in t.columns] == [
+        ("id", "integer"), ("a", "integer"), ("new", "text"), ("gone", "text")]
+    assert t.indexes == (ix,)
+    assert [x.name for x in restrained("drop_table").tables] == ["t", "parent", "child", "old.archive", "dropped"]
+    with_schema = restrained("drop_schema")
+    assert with_schema.schemas == ("old",) and with_schema.table("old.archive") is not None
+    assert with_schema.table("dropped") is None
+    no_new = restrained("add_table")  # the foreign key to a table left out goes with it
+    assert [x.name for x in no_new.tables] == ["t"] and no_new.tables[0].foreign_keys == ()
+    assert restrained("add_foreign_key").tables[0].foreign_keys == ()
+    assert restrained("modify_table").table("t") == now.table("t")
 
 
 def _migrations(root: Path) -> list[str]:

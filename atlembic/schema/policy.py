@@ -36,8 +36,10 @@ class DiffPolicy:
         skip = self.skip
         tables = tuple(self._table(current.table(t.name), t) for t in desired.tables
                        if "add_table" not in skip or current.table(t.name) is not None)
-        if "drop_table" in skip:
-            tables += tuple(t for t in current.tables if desired.table(t.name) is None)
+        # A schema whose drop is skipped keeps its tables (DROP SCHEMA would take them along).
+        kept = {s for s in current.schemas if s not in desired.schemas} if "drop_schema" in skip else set()
+        tables += tuple(t for t in current.tables if desired.table(t.name) is None
+                        and ("drop_table" in skip or t.schema in kept))
         if "add_table" in skip:  # a foreign key to a table left out has nothing to reference
             names = {t.name for t in tables}
             tables = tuple(replace(t, foreign_keys=tuple(f for f in t.foreign_keys if f.ref_table in names))
