@@ -453,8 +453,9 @@ def rebase(
 
 
 schema_app = typer.Typer(
-    help="Atlas's schema verbs: inspect a schema, or diff two (live databases, migration directories, SQL files, "
-         "the models), planned by atlembic's planner.", no_args_is_help=True, rich_markup_mode=None)
+    help="Atlas's schema verbs: inspect a schema, diff two (live databases, migration directories, SQL files, "
+         "the models), planned by atlembic's planner, or apply one to a live database.",
+    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schema_app, name="schema")
 fails_as("schema", ATLAS_FAILURE)
 
