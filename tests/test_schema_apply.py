@@ -125,7 +125,7 @@ def test_schema_apply_failure_rolls_back(tmp_path: Path) -> None:
     proc = run_cli(tmp_path, "schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql",
                    "--auto-approve", check=False)
     assert proc.returncode == 1, proc.stdout
-    assert proc.stdout.splitlines()[-1].startswith("FAILED: schema apply: ")
+    assert proc.stdout.splitlines()[-1].startswith('FAILED: schema apply: executing statement "INSERT INTO new_audit')
     assert proc.stdout.rstrip().endswith("rolled back, nothing changed")
     assert _columns(f"sqlite:///{db}") == {"audit": ["id"], "users": ["id", "name"]}
     engine.dispose()

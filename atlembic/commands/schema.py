@@ -124,7 +124,9 @@ def schema_apply(
         except StatementError as exc:
             in_one = engine.transactions.transactional_ddl and "atlas:txmode none" not in plan.directives
             undone = "rolled back, nothing changed" if in_one else "the statements before it stay applied"
-            raise AtlembicError(f"schema apply: {one_line(exc)}; {undone}") from None
+            failed = " ".join(exc.statement.text.split())[:200]
+            raise AtlembicError(f'schema apply: executing statement "{failed}": '
+                                f"{one_line(exc.cause, first_line=True)}; {undone}") from None
         outcome.applied = True
         left = autogenerate.plan_changes(exclude_objects(inspect_schema(conn), exclude), desired, dialect,
                                          policy=settings.diff_policy)
