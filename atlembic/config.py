@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.directory import MigrationDir
+from atlembic.schema.policy import NO_POLICY, DiffPolicy
 
 __all__ = ["SchemaSource", "Settings", "load_settings", "project_alembic_config"]
 
@@ -78,6 +79,8 @@ class Settings:
     migrations_format: str = "atlas"
     # atlas.hcl ``exclude`` / ``migration { exclude }``: globs of objects left out of diff and apply.
     exclude: tuple[str, ...] = ()
+    # atlas.hcl ``diff { skip { } concurrent_index { } }``: what plans leave out, concurrent PostgreSQL indexes.
+    diff_policy: DiffPolicy = NO_POLICY
 
     @property
     def dialect(self) -> str:

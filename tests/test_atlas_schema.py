@@ -146,3 +146,14 @@ def test_schema_bad_input(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "s3cret" not in proc.stdout and len(proc.stdout.strip().splitlines()) == 1
     proc = run_cli(tmp_path, "schema", "inspect", "-u", "sqlite://x.db", "--format", "{{ json . }}", check=False)
     assert proc.returncode == 1 and proc.stdout.startswith("FAILED: --format: only a template")
+
+
+def test_schema_diff_in_memory_dev_url_spellings(tmp_path: Path) -> None:
+    """`--dev-url sqlite://` (no file) and `sqlite://:memory:` are the in-memory dev database, as in Atlas: no file
+    is written next to the project."""
+    (tmp_path / "schema.sql").write_text("CREATE TABLE t (id INTEGER NOT NULL, PRIMARY KEY (id));\n")
+    for dev in ("sqlite://", "sqlite://:memory:"):
+        out = run_cli(tmp_path, "schema", "diff", "--from", "file://schema.sql", "--to", "file://schema.sql",
+                      "--dev-url", dev).stdout
+        assert out == "Schemas are synced, no changes to be made.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.sql"]

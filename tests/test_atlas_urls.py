@@ -74,6 +74,10 @@ def test_dev_urls_of_files_and_memory() -> None:
     assert dev_target("sqlite://dev?mode=memory", HERE) == dev_target("sqlite://x?mode=memory&_fk=1", HERE)
     assert dev_target("sqlite://dev?mode=memory", HERE).url is None
     assert dev_target("sqlite://devdb", HERE).url == "sqlite:////project/devdb"
+    # The spellings of an in-memory database Atlas's SQLite driver accepts: no file is named, or SQLite's own name.
+    for memory in ("sqlite://", "sqlite://?_fk=1", "sqlite://:memory:", "sqlite:///:memory:",
+                   "sqlite://file::memory:?cache=shared", "sqlite://file:dev?mode=memory&_fk=1"):
+        assert dev_target(memory, HERE) == dev_target("sqlite://dev?mode=memory", HERE), memory
     server = dev_target("postgres://u@localhost/dev", HERE)
     assert (server.url, server.engine) == ("postgresql+psycopg://u@localhost/dev", "postgresql")
 

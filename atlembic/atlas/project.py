@@ -6,8 +6,9 @@ Read as Atlas reads it: ``--config file://path`` (default ``./atlas.hcl``); ``va
 (``external_schema``, ``composite_schema``, ``external``, ``sql``) run only when the selected env references them;
 ``atlas.env`` is the selected env's name, and an unnamed ``env { name = atlas.env }`` block matches any.
 What atlembic reads of an env: ``src``, ``url``, ``dev``, ``exclude``, ``migration { dir, format,
-revisions_schema, baseline, lock_timeout, exclude }``, ``format { migrate { diff } }`` and
-``lint { latest }``; everything else Atlas accepts is left alone (README "Coming from Atlas").
+revisions_schema, baseline, lock_timeout, exclude }``, ``format { migrate { diff } }``, ``lint { latest }`` and
+``diff { skip, concurrent_index }`` (also top level); everything else Atlas accepts is left alone (README "Coming
+from Atlas").
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from atlembic.errors import AtlembicError, one_line
 from atlembic.migrate.formats import ATLAS, dir_format
 from atlembic.migrate.revisions import TABLE as REVISIONS_TABLE
 from atlembic.migrate.revisions import postgres_bound_schema
+from atlembic.schema.policy import SKIP_KINDS, DiffPolicy
 
 __all__ = ["AtlasEnv", "config_path", "directory_url", "indent_of", "load_env", "load_envs"]
 
@@ -416,12 +418,39 @@ def _build(
     if migrate_format is not None and "diff" in migrate_format.attributes:
         settings.indent = indent_of(str(project.value(migrate_format, "diff")),
                                     project.where(migrate_format, "diff"))
+    settings.diff_policy = _diff_policy(project, block.block("diff") or project.root.block("diff"))
     lint = block.block("lint") or project.root.block("lint")
     latest = project.value(lint, "latest") if lint is not None else None
     return AtlasEnv(env or "", settings, baseline=text(migration, "baseline"),
                     lock_timeout=text(migration, "lock_timeout"),
                     lint_latest=int(latest) if latest is not None else None, warnings=warnings,
                     each=project.each)
+
+
+def _diff_policy(project: _Project, diff: Block | None) -> DiffPolicy:
+    """A ``diff`` block (the env's, else the file's top-level one) as the policy plans follow: its ``skip``
+    flags and ``concurrent_index { create, drop }``."""
+    if diff is None:
+        return DiffPolicy()
+
+    def flags(owner: Block | None, known: frozenset[str]) -> frozenset[str]:
+        if owner is None:
+            return frozenset()
+        on = set()
+        for name in owner.attributes:
+            where = project.where(owner, name)
+            if name not in known:
+                raise HclError(f"{where}: not a diff policy attribute atlembic supports "
+                               f"({', '.join(sorted(known))})")
+            value = project.value(owner, name)
+            if not isinstance(value, bool):
+                raise HclError(f"{where}: expected true or false")
+            if value:
+                on.add(name)
+        return frozenset(on)
+
+    concurrent = flags(diff.block("concurrent_index"), frozenset({"create", "drop"}))
+    return DiffPolicy(flags(diff.block("skip"), SKIP_KINDS), "create" in concurrent, "drop" in concurrent)
 
 
 def directory_url(raw: str, base: Path, format_name: str | None, where: str) -> tuple[Path, str]:

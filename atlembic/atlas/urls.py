@@ -47,11 +47,15 @@ def _query(parts: urllib.parse.SplitResult) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
 
 
+# SQLite's own names of an in-memory database (``sqlite://:memory:``, ``sqlite://file::memory:?cache=shared``).
+_SQLITE_MEMORY_NAMES = frozenset({":memory:", "file::memory:"})
+
+
 def _sqlite_url(raw: str, here: Path) -> URL:
     rest = raw.split("://", 1)[1]
     path, _, query_text = rest.partition("?")
     query = dict(urllib.parse.parse_qsl(query_text, keep_blank_values=True))
-    if query.pop("mode", None) == "memory":
+    if query.pop("mode", None) == "memory" or urllib.parse.unquote(path).lstrip("/") in _SQLITE_MEMORY_NAMES:
         return URL.create("sqlite")
     unknown = sorted(set(query) - _SQLITE_IGNORED)
     if unknown:
@@ -150,11 +154,16 @@ def _docker_dev(raw: str) -> DevTarget:
 def dev_target(raw: str, here: Path) -> DevTarget:
     """`raw` as a dev database: ``docker://IMAGE/TAG[/DB]`` is the embedded dev database of the engine with
     that image (a one-line warning when the local server's major version, or flavor, is another);
-    ``sqlite://NAME?mode=memory`` the in-memory SQLite one; any other URL a dev server (`target_url`)."""
-    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    ``sqlite://NAME?mode=memory``, ``sqlite://:memory:`` or ``sqlite://`` the in-memory SQLite one; any other URL
+    a dev server (`target_url`)."""
+    scheme, sep, rest = raw.partition("://")
+    scheme = scheme.lower() if sep else ""
     if scheme == "docker":
         return _docker_dev(raw)
-    url = target_url(raw, here)
+    atlas_engine = _atlas_engine(scheme)
+    # ``sqlite://`` names no file: a private database, in memory (a target URL needs its file).
+    nameless = atlas_engine is not None and atlas_engine.in_process and not rest.partition("?")[0]
+    url = "sqlite://" if nameless else target_url(raw, here)
     engine = find_engine(url.split("://", 1)[0])
     if engine is not None and engine.in_process and url == "sqlite://":
         return DevTarget(None, engine.name)

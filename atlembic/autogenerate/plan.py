@@ -9,6 +9,7 @@ from atlembic.engines import engine_for
 from atlembic.migrate.directory import render_migration
 from atlembic.plan.base import PlannedStatement
 from atlembic.schema.model import Schema
+from atlembic.schema.policy import NO_POLICY, DiffPolicy
 from atlembic.timings import Timings
 
 _NO_PLANNER = "no migration planner for dialect {name!r}"
@@ -18,6 +19,7 @@ _NO_PLANNER = "no migration planner for dialect {name!r}"
 class Plan:
     diff: SchemaDiff
     statements: list[PlannedStatement]
+    reaches: Schema  # the schema the statements reach: the desired one, without what the diff policy skips
     directives: list[str] = field(default_factory=list)  # file header, e.g. "atlas:txmode none"
 
     def render(self, indent: str | None = None) -> str:
@@ -31,13 +33,17 @@ def plan_changes(
     dialect: str,
     timings: Timings | None = None,
     renames: Renames | None = None,
+    policy: DiffPolicy = NO_POLICY,
 ) -> Plan:
+    """The statements that take `current` to `desired` on `dialect`, under the diff `policy` (atlas.hcl's
+    ``diff`` block: kinds of change left out, concurrent indexes)."""
     timings = timings or Timings()
     with timings.stage("diff"):
+        desired = policy.restrain(current, desired)
         diff = diff_schemas(current, desired, renames)
     if not diff:
-        return Plan(diff, [])
+        return Plan(diff, [], desired)
     with timings.stage("plan"):
-        planner = engine_for(dialect, _NO_PLANNER).planner()
+        planner = engine_for(dialect, _NO_PLANNER).planner(policy)
         statements = planner.plan(diff)
-    return Plan(diff, statements, planner.directives)
+    return Plan(diff, statements, desired, planner.directives)

@@ -7,6 +7,7 @@ Parsing and printing only."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -452,8 +453,9 @@ def rebase(
 
 
 schema_app = typer.Typer(
-    help="Atlas's schema verbs: inspect a schema, or diff two (live databases, migration directories, SQL files, "
-         "the models), planned by atlembic's planner.", no_args_is_help=True, rich_markup_mode=None)
+    help="Atlas's schema verbs: inspect a schema, diff two (live databases, migration directories, SQL files, "
+         "the models), planned by atlembic's planner, or apply one to a live database.",
+    no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(schema_app, name="schema")
 fails_as("schema", ATLAS_FAILURE)
 
@@ -507,3 +509,48 @@ def schema_diff(
         globals_of(ctx).say("Schemas are synced, no changes to be made.")
         return
     typer.echo(plan.render(None if fmt is None else _sql_indent(fmt)), nl=False)
+
+
+@schema_app.command("apply")
+def schema_apply(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option("-u", "--url", metavar="URL",
+                                            help="the database to change (default: the env's url)")] = None,
+    to: Annotated[str | None, typer.Option("--to", metavar="URL", help="the desired schema (file://schema.sql, "
+                                           "file://migrations, alembic://alembic.ini, a database URL; default: "
+                                           "the env's src)")] = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
+    exclude: ExcludeOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the planned changes, change nothing")] = False,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="apply without asking")] = False,
+    allow_destructive: Annotated[bool, typer.Option(
+        "--allow-destructive", help="apply even when the plan drops tables, columns or other objects")] = False,
+) -> None:
+    """Change a live database to the desired schema: plan it, print it, ask (or --auto-approve), apply it in a
+    transaction where the engine allows, and check the result."""
+    g = globals_of(ctx)
+    if not dry_run and not auto_approve and not sys.stdin.isatty():
+        raise AtlembicError("schema apply: no terminal to ask for approval: pass --auto-approve (or --dry-run)")
+    atlas = _env(env, config, var, url=url, dev_url=dev_url)
+    settings = _target(atlas)
+    if to is None and atlas.settings.schema_source is None:
+        raise AtlembicError("no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
+    desired = to or "env://src"
+
+    def show(outcome: commands.SchemaApply) -> None:
+        if not outcome.plan.statements:
+            g.say("Schema is synced, no changes to be made.")
+            return
+        typer.echo("-- Planned Changes:")
+        typer.echo(outcome.plan.render("  "), nl=False)  # as Atlas prints it, tables indented
+
+    def ask(_: commands.SchemaApply) -> bool:
+        if auto_approve:
+            return True
+        if typer.confirm("Apply these changes?", default=False):
+            return True
+        g.say("Aborted: nothing was changed.")
+        return False
+
+    commands.schema_apply(settings, desired, tuple(exclude or ()), dry_run=dry_run,
+                          allow_destructive=allow_destructive, on_plan=show, approve=ask)

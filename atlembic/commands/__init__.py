@@ -9,10 +9,19 @@ from atlembic.commands.checkpoint import CheckpointOutcome, checkpoint
 from atlembic.commands.plan import PlanOutcome, check, hash_directory, plan, provider, revision
 from atlembic.commands.rebase import rebase
 from atlembic.commands.report import current, drift, status, unconverted_history, validate
-from atlembic.commands.schema import Inspected, as_sql, is_database_url, schema_diff, schema_inspect
+from atlembic.commands.schema import (
+    Inspected,
+    SchemaApply,
+    as_sql,
+    is_database_url,
+    schema_apply,
+    schema_diff,
+    schema_inspect,
+)
 
 __all__ = [
     "CheckpointOutcome", "PlanOutcome", "check", "checkpoint", "current", "downgrade", "drift", "hash_directory",
     "plan", "provider", "rebase", "revision", "stamp", "status", "unconverted_history", "upgrade", "upgrade_many",
-    "upgrade_sql", "validate", "Inspected", "as_sql", "is_database_url", "schema_diff", "schema_inspect",
+    "upgrade_sql", "validate", "Inspected", "SchemaApply", "as_sql", "is_database_url", "schema_apply", "schema_diff",
+    "schema_inspect",
 ]

@@ -99,15 +99,17 @@ def _plan_on(
                                          exclude_objects(desired, settings.exclude))
 
         current, desired = keep(current, desired)
-        result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
+        result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames,
+                                           settings.diff_policy)
         candidates = rename_candidates(result.diff)
         confirmed = [c for c in candidates if confirm_rename is not None and confirm_rename(c.question)]
         for candidate in confirmed:
             renames = renames.merged(candidate.as_renames())
         if confirmed:
-            result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames)
+            result = autogenerate.plan_changes(current, desired, dev.dialect_name, timings, renames,
+                                               settings.diff_policy)
         if result.statements and verifier is not None:
-            verifier(result, desired, keep)
+            verifier(result, result.reaches, keep)
         unconfirmed = [c for c in candidates if c not in confirmed]
         return PlanOutcome(result, dev.description, timings, unconfirmed_renames=unconfirmed)
 

@@ -3,12 +3,13 @@ of a live database (a URL, Atlas's or SQLAlchemy's), a migration directory (``fi
 replayed on a clean dev database), SQL DDL (``file://schema.sql`` or a directory of .sql files, run on a clean
 dev database), the models (``alembic://[alembic.ini]`` or a path to an .ini, as `revision --autogenerate` loads
 them) or an atlas.hcl env's desired schema (``env://src``); `schema_diff` plans the statements from one to the
-other with atlembic's planner."""
+other with atlembic's planner, `schema_apply` runs them on a live database (Atlas's declarative apply)."""
 
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,15 +22,17 @@ from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
 from atlembic.config import Settings, load_settings
 from atlembic.engines import engine_for, inspect_schema
-from atlembic.errors import AtlembicError, mask_url
-from atlembic.migrate.directory import MigrationDir
+from atlembic.errors import AtlembicError, mask_url, one_line
+from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.executor import StatementError, run_file
+from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.schema.exclude import exclude_objects
 from atlembic.schema.model import Schema
 from atlembic.target import connect_target
 from atlembic.timings import Timings
 
-__all__ = ["Inspected", "as_sql", "is_database_url", "schema_diff", "schema_inspect"]
+__all__ = ["Inspected", "SchemaApply", "as_sql", "is_database_url", "schema_apply", "schema_diff", "schema_inspect"]
 
 _NOT_DATABASES = ("file", "env", "alembic")
 
@@ -69,7 +72,68 @@ def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
         current = exclude_objects(_side(settings, source, dev, timings), exclude)
         desired = exclude_objects(_side(settings, target, dev, timings), exclude)
-        return autogenerate.plan_changes(current, desired, dev.dialect_name, timings)
+        return autogenerate.plan_changes(current, desired, dev.dialect_name, timings, policy=settings.diff_policy)
+
+
+@dataclass
+class SchemaApply:
+    """What `schema apply` planned on the target (`url`, its password masked), what the plan would lose, and
+    whether it ran."""
+
+    url: str
+    plan: Plan
+    data_loss: list[str] = field(default_factory=list)
+    applied: bool = False
+
+
+def schema_apply(
+    settings: Settings, desired_spec: str, exclude: tuple[str, ...] = (), *, dry_run: bool = False,
+    allow_destructive: bool = False, on_plan: Callable[[SchemaApply], None] | None = None,
+    approve: Callable[[SchemaApply], bool] | None = None, lock_timeout: float = DEFAULT_TIMEOUT,
+) -> SchemaApply:
+    """Atlas's declarative ``schema apply``: plan from the target's live schema (``settings.url``) to the one
+    `desired_spec` names (as `schema_diff` reads it; both without what `exclude` and the env's globs match,
+    under the env's diff policy), hand it to `on_plan`, then, unless `dry_run`, refuse a plan that loses data
+    without `allow_destructive`, ask `approve` (None: approved), run it (one transaction where the engine
+    allows, under the target's migration lock) and check that the target now equals the desired schema."""
+    exclude = (*settings.exclude, *exclude)
+    timings = Timings()
+    with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
+        desired = exclude_objects(_side(settings, desired_spec, dev, timings), exclude)
+    from atlembic.lint import downgrade_review  # as upgrade's gate: loaded by the commands that use it
+
+    with connect_target(settings) as conn, target_lock(engine_for(conn).lock(conn), lock_timeout):
+        dialect = conn.dialect.name
+        current = exclude_objects(inspect_schema(conn), exclude)
+        plan = autogenerate.plan_changes(current, desired, dialect, timings, policy=settings.diff_policy)
+        outcome = SchemaApply(mask_url(settings.url or ""), plan, downgrade_review(settings, plan.diff, dialect)[0])
+        if on_plan is not None:
+            on_plan(outcome)
+        if dry_run or not plan.statements:
+            return outcome
+        if outcome.data_loss and not allow_destructive:
+            raise AtlembicError(f"schema apply would lose data: {'; '.join(outcome.data_loss)}. Nothing was "
+                                "changed; pass --allow-destructive to apply it anyway")
+        if approve is not None and not approve(outcome):
+            return outcome
+        engine = engine_for(conn)
+        # The plan runs as a migration file would (its atlas:txmode header, SQLite's foreign-key switching).
+        file = MigrationFile("schema_apply.sql", Path("schema_apply.sql"), plan.render().encode())
+        try:
+            run_file(conn, file, file.statements(engine.scan_options), transactions=engine.transactions)
+        except StatementError as exc:
+            in_one = engine.transactions.transactional_ddl and "atlas:txmode none" not in plan.directives
+            undone = "rolled back, nothing changed" if in_one else "the statements before it stay applied"
+            failed = " ".join(exc.statement.text.split())[:200]
+            raise AtlembicError(f'schema apply: executing statement "{failed}": '
+                                f"{one_line(exc.cause, first_line=True)}; {undone}") from None
+        outcome.applied = True
+        left = autogenerate.plan_changes(exclude_objects(inspect_schema(conn), exclude), desired, dialect,
+                                         policy=settings.diff_policy)
+        if left.statements:
+            raise AtlembicError(f"schema apply ran, but {outcome.url} does not equal the desired schema: "
+                                f"{'; '.join(left.diff.describe())}")
+        return outcome
 
 
 def as_sql(schema: Schema, dialect: str, indent: str | None = None) -> str:

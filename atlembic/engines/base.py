@@ -26,6 +26,7 @@ from atlembic.migrate.transactions import Transactions
 from atlembic.plan.base import Planner
 from atlembic.schema.inspect import quiet
 from atlembic.schema.model import Schema, Sequence, Table
+from atlembic.schema.policy import NO_POLICY, DiffPolicy
 from atlembic.schema.reflector import REVISIONS_TABLE, Reflector
 
 __all__ = ["Engine"]
@@ -166,8 +167,8 @@ class Engine:
         format paramstyle would double it)."""
         return sa.create_mock_engine(self.mock_url, executor, paramstyle="named")
 
-    def planner(self) -> Planner:
-        return self.planner_class(self.mock_engine().dialect)
+    def planner(self, policy: DiffPolicy = NO_POLICY) -> Planner:
+        return self.planner_class(self.mock_engine().dialect, policy)
 
     def metadata_ddl(self, metadata: sa.MetaData) -> list[str]:
         """The CREATE statements (without trailing `;`) that build `metadata` on this engine."""

@@ -34,6 +34,7 @@ from atlembic.diff import (
 )
 from atlembic.schema import model
 from atlembic.schema.model import quote_name, split_name
+from atlembic.schema.policy import NO_POLICY, DiffPolicy
 
 _Named = TypeVar("_Named", model.Table, model.View, model.View | model.Function)
 
@@ -64,8 +65,9 @@ class Planner:
 
     dialect_name: ClassVar[str] = "default"
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, policy: DiffPolicy = NO_POLICY) -> None:
         self.dialect = dialect
+        self.policy = policy  # its concurrent_index part (the skipped changes never reach a planner)
         self.quote = self.dialect.identifier_preparer.quote
         # File directives the last plan needs (e.g. "atlas:txmode none"); set by `plan`.
         self.directives: list[str] = []
@@ -254,12 +256,12 @@ class Planner:
             if col not in stub.c:
                 stub.append_column(sa.Column(col, RawType("INTEGER")))
 
-    def sa_index(self, index: model.Index, table: sa.Table) -> sa.Index:
+    def sa_index(self, index: model.Index, table: sa.Table, options: dict[str, Any] | None = None) -> sa.Index:
         parts: list[Any] = []
         for part in index.parts:
             expr: Any = sa.literal_column(self.quote(part.column)) if part.column else self.index_expression(part)
             parts.append(sa.desc(expr) if part.descending else expr)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(options or {})
         if index.where is not None:
             kwargs[f"{self.dialect_name}_where"] = sa.text(index.where)
         if index.using is not None:
@@ -295,18 +297,19 @@ class Planner:
         """A possibly schema-qualified table name, quoted part by part."""
         return quote_name(name, self.quote)
 
-    def create_index(self, table: model.Table, index: model.Index) -> str:
+    def create_index(self, table: model.Table, index: model.Index, options: dict[str, Any] | None = None) -> str:
+        """CREATE INDEX; `options`: dialect keywords beyond the index's own (``postgresql_concurrently``)."""
         # The index names its key columns as literal text (sa_index): the table needs its name, and the
         # columns an INCLUDE list names (the dialect looks those up on the table).
         schema, bare = split_name(table.name)
         sa_table = sa.Table(bare, sa.MetaData(), *(sa.Column(c, RawType("INTEGER")) for c in index.include),
                             schema=schema)
-        return self.compile(CreateIndex(self.sa_index(index, sa_table)))
+        return self.compile(CreateIndex(self.sa_index(index, sa_table, options)))
 
-    def drop_index(self, table: model.Table, index: model.Index) -> str:
+    def drop_index(self, table: model.Table, index: model.Index, options: dict[str, Any] | None = None) -> str:
         schema, bare = split_name(table.name)
         sa_table = sa.Table(bare, sa.MetaData(), schema=schema)
-        return self.compile(DropIndex(sa.Index(index.name, _table=sa_table)))
+        return self.compile(DropIndex(sa.Index(index.name, _table=sa_table, **(options or {}))))
 
     def alembic(self, call: Callable[..., Any]) -> list[str]:
         """Run one Alembic operation in offline mode and return the SQL it rendered."""

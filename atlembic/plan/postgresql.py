@@ -372,7 +372,8 @@ class PostgresPlanner(Planner):
                     f"ALTER INDEX {self._qualify(name, c.current.name)} RENAME TO {self.quote(c.desired.name)}"))
             elif isinstance(c, DropIndex):
                 out.append(PlannedStatement(f'Drop index "{c.index.name}" from table: "{name}"',
-                                            self.drop_index(desired, c.index)))
+                                            self.drop_index(desired, c.index, self._concurrently(
+                                                self.policy.concurrent_drop))))
             elif isinstance(c, DropUnique | DropCheck):
                 obj = c.unique if isinstance(c, DropUnique) else c.check
                 kind = "unique" if isinstance(c, DropUnique) else "check"
@@ -403,7 +404,8 @@ class PostgresPlanner(Planner):
                      lambda op, k=c.check: op.create_check_constraint(k.name, name, sa.text(k.expression)))
             elif isinstance(c, AddIndex):
                 out.append(PlannedStatement(f'Create index "{c.index.name}" to table: "{name}"',
-                                            self.create_index(desired, c.index)))
+                                            self.create_index(desired, c.index, self._concurrently(
+                                                self.policy.concurrent_create))))
             elif isinstance(c, ChangeTableComment):
                 if c.desired is None:
                     emit(f'Drop comment from "{name}" table', lambda op: op.drop_table_comment(name))
@@ -411,6 +413,14 @@ class PostgresPlanner(Planner):
                     emit(f'Set comment to "{name}" table',
                          lambda op, text=c.desired: op.create_table_comment(name, text))
         return out
+
+    def _concurrently(self, wanted: bool) -> dict[str, bool]:
+        """The index keywords of the diff policy's concurrent_index on an existing table. CONCURRENTLY cannot
+        run in a transaction block: the file runs without one (``atlas:txmode none``), as Atlas writes it."""
+        if not wanted:
+            return {}
+        self.directives = ["atlas:txmode none"]
+        return {"postgresql_concurrently": True}
 
     def _modify_column(self, table: str, change: ModifyColumn) -> list[PlannedStatement]:
         cur, des = change.current, change.desired

@@ -1,0 +1,167 @@
+"""`atlembic schema apply` (Atlas's declarative apply): the live database planned to a desired schema, the plan
+printed as Atlas prints it, `--dry-run` changing nothing, no terminal without `--auto-approve` refused, data loss
+refused without `--allow-destructive`, and the rows kept through a change. SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support.cli import run_cli
+from tests.support.pg_fixture import fresh_database_url
+
+START = "CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50) NOT NULL, PRIMARY KEY (id))"
+DESIRED = """\
+CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50) NOT NULL, email VARCHAR(120), PRIMARY KEY (id));
+CREATE INDEX ix_users_email ON users (email);
+CREATE TABLE posts (id INTEGER NOT NULL, user_id INTEGER NOT NULL, PRIMARY KEY (id),
+  CONSTRAINT fk_posts_user FOREIGN KEY (user_id) REFERENCES users (id));
+"""
+WITHOUT_POSTS = DESIRED.split("CREATE TABLE posts")[0]
+
+
+def _columns(url: str) -> dict[str, list[str]]:
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        return {t: [c["name"] for c in inspector.get_columns(t)] for t in sorted(inspector.get_table_names())}
+    finally:
+        engine.dispose()
+
+
+def schema_apply_scenario(root: Path, url: str, dev: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(START)
+        conn.exec_driver_sql("INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'grace')")
+    (root / "schema.sql").write_text(DESIRED)
+    apply = ("schema", "apply", "--url", url, "--to", f"file://{root / 'schema.sql'}", "--dev-url", dev)
+
+    dry = run_cli(root, *apply, "--dry-run").stdout
+    assert dry.startswith("-- Planned Changes:\n-- ") and 'Create "posts" table' in dry and "email" in dry
+    assert _columns(url) == {"users": ["id", "name"]}
+    refused = run_cli(root, *apply, check=False)  # the tests' stdin is no terminal
+    assert refused.returncode == 1 and refused.stdout == (
+        "FAILED: schema apply: no terminal to ask for approval: pass --auto-approve (or --dry-run)\n")
+    assert _columns(url) == {"users": ["id", "name"]}
+
+    assert run_cli(root, *apply, "--auto-approve").stdout == dry
+    assert _columns(url) == {"posts": ["id", "user_id"], "users": ["id", "name", "email"]}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id, name, email FROM users ORDER BY id").all() == [
+            (1, "ada", None), (2, "grace", None)]
+        conn.exec_driver_sql("INSERT INTO posts (id, user_id) VALUES (7, 1)")
+        conn.commit()
+    assert run_cli(root, *apply, "--auto-approve").stdout == "Schema is synced, no changes to be made.\n"
+
+    # Dropping a table with a row in it: refused (printed first), then applied with --allow-destructive.
+    (root / "schema.sql").write_text(WITHOUT_POSTS)
+    lossy = run_cli(root, *apply, "--auto-approve", check=False)
+    assert lossy.returncode == 1 and 'Drop "posts" table' in lossy.stdout
+    assert lossy.stdout.splitlines()[-1].startswith("FAILED: schema apply would lose data: ")
+    assert "posts" in _columns(url)
+    run_cli(root, *apply, "--auto-approve", "--allow-destructive")
+    assert _columns(url) == {"users": ["id", "name", "email"]}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar() == 2
+    engine.dispose()
+
+
+def test_schema_apply_sqlite(tmp_path: Path) -> None:
+    schema_apply_scenario(tmp_path, f"sqlite:///{tmp_path / 'app.db'}", "sqlite://dev?mode=memory")
+
+
+@pytest.mark.slow
+def test_schema_apply_postgresql(tmp_path: Path, pg_server) -> None:  # noqa: ANN001
+    schema_apply_scenario(tmp_path, fresh_database_url(pg_server), "docker://postgres/15/dev")
+
+
+@pytest.mark.slow
+def test_schema_apply_mariadb(tmp_path: Path, mysql_server) -> None:  # noqa: ANN001
+    schema_apply_scenario(tmp_path, fresh_database_url(mysql_server), "docker://mariadb/latest/dev")
+
+
+def test_schema_apply_env_and_bad_input(tmp_path: Path) -> None:
+    """The env's url and src by default, its diff policy honoured (a skipped drop is no change); no target is one
+    line, as is a statement the engine rejects (rolled back: nothing changed)."""
+    db = tmp_path / "app.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(START)
+        conn.exec_driver_sql("CREATE TABLE legacy (id INTEGER)")
+    engine.dispose()
+    (tmp_path / "schema.sql").write_text(DESIRED)
+    (tmp_path / "atlas.hcl").write_text(
+        'env "app" {\n  url = "sqlite://app.db"\n  src = "file://schema.sql"\n'
+        '  diff {\n    skip {\n      drop_table = true\n    }\n  }\n}\n')
+    out = run_cli(tmp_path, "schema", "apply", "--env", "app", "--auto-approve").stdout
+    assert 'Create "posts" table' in out and "legacy" not in out
+    assert _columns(f"sqlite:///{db}") == {"legacy": ["id"], "posts": ["id", "user_id"],
+                                           "users": ["id", "name", "email"]}
+    proc = run_cli(tmp_path, "schema", "apply", "--to", "file://schema.sql", "--auto-approve", check=False)
+    assert proc.returncode == 1 and proc.stdout.startswith("FAILED: no target database")
+
+
+def test_schema_apply_failure_rolls_back(tmp_path: Path) -> None:
+    """A statement the target refuses (a NOT NULL column without a default on a table with rows, which the dev
+    database accepted) stops the run; the transaction is rolled back and the table is as it was."""
+    db = tmp_path / "app.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(START)
+        conn.exec_driver_sql("INSERT INTO users (id, name) VALUES (1, 'ada')")
+        conn.exec_driver_sql("CREATE TABLE audit (id INTEGER NOT NULL, PRIMARY KEY (id))")
+        conn.exec_driver_sql("INSERT INTO audit (id) VALUES (1)")
+    (tmp_path / "schema.sql").write_text(
+        "CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50) NOT NULL, PRIMARY KEY (id));\n"
+        "CREATE TABLE audit (id INTEGER NOT NULL, who INTEGER NOT NULL, PRIMARY KEY (id));\n"
+        "CREATE TABLE extra (id INTEGER NOT NULL, PRIMARY KEY (id));\n")
+    proc = run_cli(tmp_path, "schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql",
+                   "--auto-approve", check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith('FAILED: schema apply: executing statement "INSERT INTO new_audit')
+    assert proc.stdout.rstrip().endswith("rolled back, nothing changed")
+    assert _columns(f"sqlite:///{db}") == {"audit": ["id"], "users": ["id", "name"]}
+    engine.dispose()
+
+
+def _on_a_terminal(root: Path, answer: str, *args: str) -> tuple[int, str]:
+    """`atlembic ARGS` in a subprocess whose stdin and stdout are a pseudo-terminal, `answer` typed in."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "atlembic", *args], cwd=root, stdin=child, stdout=child,
+                            stderr=child, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    os.close(child)
+    os.write(main, answer.encode())
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    return proc.wait(timeout=60), out.decode().replace("\r\n", "\n")
+
+
+def test_schema_apply_asks_on_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(START)
+    engine.dispose()
+    (tmp_path / "schema.sql").write_text(DESIRED)
+    apply = ("schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql")
+    code, out = _on_a_terminal(tmp_path, "n\n", *apply)
+    assert code == 0 and "Apply these changes? [y/N]" in out and "Aborted: nothing was changed." in out
+    assert _columns(f"sqlite:///{db}") == {"users": ["id", "name"]}
+    code, out = _on_a_terminal(tmp_path, "y\n", *apply)
+    assert code == 0, out
+    assert _columns(f"sqlite:///{db}") == {"posts": ["id", "user_id"], "users": ["id", "name", "email"]}
