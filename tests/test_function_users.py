@@ -1,5 +1,5 @@
-"""A function a column DEFAULT and a CHECK constraint call, changed beyond CREATE OR REPLACE or dropped, on PostgreSQL
-through the CLI: the plan drops the default and the check before DROP FUNCTION ("other objects depend on it") and
+"""A function that a column DEFAULT, a CHECK constraint and an index call, changed beyond CREATE OR REPLACE or
+dropped, on PostgreSQL through the CLI: the plan drops them before DROP FUNCTION ("other objects depend on it") and
 makes them again after the function; rows survive, check passes and the target equals a fresh build of the models.
 (MariaDB refuses stored functions in DEFAULT and CHECK: error 1901.)"""
 
@@ -17,7 +17,7 @@ from tests.support.roundtrip import Model, fresh_schema, query, reflect, run_rou
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
-MODELS = '''"""`item`, whose price defaults to a function's value and is checked by it."""
+MODELS = '''"""`item`, whose price defaults to a function's value, is checked by it and indexed on it."""
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,22 +26,24 @@ class Base(DeclarativeBase):
     pass
 
 
-sa.Table("item", Base.metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-         sa.Column("price", sa.Integer, nullable=False, server_default={default}), *{checks})
+item = sa.Table("item", Base.metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                sa.Column("price", sa.Integer, nullable=False, server_default={default}), *{checks})
+{index}
 for sql in {functions!r}:
     sa.event.listen(Base.metadata, "before_create", sa.DDL(sql))
 '''
 FUNCTION = ("CREATE FUNCTION twice(x {argument}) RETURNS {result} LANGUAGE sql IMMUTABLE "
             "AS $$ SELECT {body} $$")
-USES = {"default": 'sa.text("twice(1)")', "checks": '(sa.CheckConstraint("twice(price) >= 0", name="ck_twice"),)'}
+USES = {"default": 'sa.text("twice(1)")', "checks": '(sa.CheckConstraint("twice(price) >= 0", name="ck_twice"),)',
+        "index": 'sa.Index("ix_twice", sa.func.twice(item.c.price))'}
 
 
 def _write(project: Path, *, argument: str = "integer", result: str = "integer",
            body: str = "x * 2", uses: bool = True) -> sa.MetaData:
-    """The models (the function, and the default and check that call it unless not `uses`); their metadata."""
+    """The models (the function, and the default, check and index that call it unless not `uses`); their metadata."""
     function = FUNCTION.format(argument=argument, result=result, body=body)
     text = MODELS.format(functions=[function] if uses else [],
-                         **(USES if uses else {"default": None, "checks": ()}))
+                         **(USES if uses else {"default": None, "checks": (), "index": ""}))
     (project / "models.py").write_text(text)
     namespace: dict[str, object] = {}
     exec(compile(text, "models.py", "exec"), namespace)  # the same models, for a fresh build to compare with
@@ -74,24 +76,25 @@ def test_default_and_check_calling_a_changed_or_dropped_function(tmp_path: Path,
     assert text.index("DROP CONSTRAINT ck_twice") < text.index("DROP FUNCTION twice(integer)") \
         < text.index("CREATE OR REPLACE FUNCTION twice") < text.index("SET DEFAULT twice(1)") \
         < text.index("ADD CONSTRAINT ck_twice CHECK")
-    assert text.index("DROP DEFAULT") < text.index("DROP FUNCTION")
+    assert text.index("DROP DEFAULT") < text.index("DROP FUNCTION") and text.index("DROP INDEX ix_twice") \
+        < text.index("DROP FUNCTION") < text.index("CREATE INDEX ix_twice")
     query(url, "INSERT INTO item (id) VALUES (3)")
     assert query(url, "SELECT id, price FROM item ORDER BY id") == [(1, 3), (2, 30), (3, 2)]
 
-    # The argument type changes: another overload made, the old one dropped (DS105) once the default and check left it.
+    # The argument type changes: another overload made, the old one dropped (DS105) once its users left it.
     text = step("argument", _write(project, argument="bigint", result="bigint", body="x * 2"), allow_destructive=True)
     assert text.index("DROP CONSTRAINT ck_twice") < text.index("DROP FUNCTION twice(integer)")
     with pytest.raises(sa.exc.IntegrityError, match="ck_twice"):
         query(url, "INSERT INTO item (id, price) VALUES (4, -1)")
 
-    # A body-only change is CREATE OR REPLACE: the default and the check stay as they are.
+    # A body-only change is CREATE OR REPLACE: its users stay as they are.
     text = step("body", _write(project, argument="bigint", result="bigint", body="x + x"))
-    assert "DROP" not in text and "CONSTRAINT" not in text and "DEFAULT" not in text
+    assert not any(word in text for word in ("DROP", "CONSTRAINT", "DEFAULT", "INDEX"))
 
-    # The models drop the function with the default and the check that call it: they go first.
+    # The models drop the function with the default, check and index that call it: they go first.
     text = step("dropped", _write(project, uses=False), allow_destructive=True)
     assert text.index("DROP CONSTRAINT ck_twice") < text.index("DROP FUNCTION twice(bigint)")
-    assert text.index("DROP DEFAULT") < text.index("DROP FUNCTION")
+    assert max(text.index("DROP DEFAULT"), text.index("DROP INDEX ix_twice")) < text.index("DROP FUNCTION")
     assert query(url, "SELECT id, price FROM item ORDER BY id") == [(1, 3), (2, 30), (3, 2)]
     assert reflect(url).functions == ()
 
