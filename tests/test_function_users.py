@@ -12,6 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic.diff import diff_schemas
+from atlembic.plan.held import Held, hold_function_users
+from atlembic.schema.model import Check, Column, Schema, Table
 from tests.support.cli import run_cli
 from tests.support.roundtrip import Model, fresh_schema, query, reflect, run_round_trip
 
@@ -120,3 +122,18 @@ def test_held_default_and_check_follow_a_table_and_column_rename(pg_env, tmp_pat
     assert text.index("ALTER TABLE item DROP CONSTRAINT ck_twice") < text.index("ALTER TABLE item RENAME TO goods") \
         < text.index("ALTER TABLE goods ALTER COLUMN cost SET DEFAULT twice(1)")
     assert text.count("DROP CONSTRAINT") == 1
+
+
+def test_a_dropped_table_releases_only_what_a_function_dropped_before_it_needs() -> None:
+    """A table dropped here goes before the functions removed from the models do (nothing to release), but after
+    those re-created (their users released first); nothing is held when no function goes."""
+    def table(name: str, function: str) -> Table:
+        return Table(name, (Column("id", "integer"), Column("price", "integer", default=f"{function}(1)")),
+                     checks=(Check(f"{function}(price) >= 0", "ck"),))
+
+    current = Schema(tables=(table("a", "removed"), table("b", "redone")))
+    held = hold_function_users(diff_schemas(current, Schema()), {"removed", "redone"}, {"redone"})
+    assert [c.name for c in held.release] == ["b"] and held.restore == ()
+    assert [type(c).__name__ for c in held.release[0].changes] == ["ModifyColumn", "DropCheck"]
+    kept = diff_schemas(current, Schema())
+    assert hold_function_users(kept, set(), set()) == Held((), (), kept)
