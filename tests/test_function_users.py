@@ -52,7 +52,7 @@ def _write(project: Path, *, argument: str = "integer", result: str = "integer",
     return namespace["Base"].metadata  # type: ignore[attr-defined]
 
 
-def test_default_and_check_calling_a_changed_or_dropped_function(tmp_path: Path, pg_env, pg_server) -> None:  # noqa: ANN001
+def test_default_check_and_index_calling_a_changed_or_dropped_function(tmp_path: Path, pg_env, pg_server) -> None:  # noqa: ANN001
     from tests.test_cli import SAMPLE
 
     dev, url = pg_env()
@@ -73,7 +73,7 @@ def test_default_and_check_calling_a_changed_or_dropped_function(tmp_path: Path,
     step("init", _write(project))
     query(url, "INSERT INTO item (id, price) VALUES (1, 3), (2, 30)")
 
-    # The result type changes: DROP FUNCTION + CREATE, between the default's and check's drop and their return.
+    # The result type changes: DROP FUNCTION + CREATE, between its users' drop and their return.
     text = step("result", _write(project, result="bigint", body="x::bigint * 2"))
     assert text.index("DROP CONSTRAINT ck_twice") < text.index("DROP FUNCTION twice(integer)") \
         < text.index("CREATE OR REPLACE FUNCTION twice") < text.index("SET DEFAULT twice(1)") \
