@@ -622,7 +622,7 @@ def diff_tables(current: Table, desired: Table) -> tuple[TableChange, ...]:
     for kind, attr, key, drop, add in (
         ("unique", "uniques", _unique_key, DropUnique, AddUnique),
         ("foreignkey", "foreign_keys", _fk_key, DropForeignKey, AddForeignKey),
-        ("check", "checks", _check_key, DropCheck, AddCheck),
+        ("check", "checks", check_key, DropCheck, AddCheck),
     ):
         found = list(_diff_objects(getattr(current, attr), getattr(desired, attr), key, drop, add))
         changes.extend(_pair_renames(
@@ -693,7 +693,7 @@ def _fk_key(f: ForeignKey) -> Hashable:
     return f.name or (f.columns, f.ref_table, f.ref_columns)
 
 
-def _check_key(c: Check) -> Hashable:
+def check_key(c: Check) -> Hashable:
     return c.name or c.expression
 
 

@@ -108,6 +108,14 @@ class Planner:
     def drop_function(self, function: model.Function) -> str:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}"
 
+    def gone_functions(self, diff: SchemaDiff) -> tuple[list[model.Function], list[model.Function]]:
+        """(removed, redone): the functions the models no longer have, dropped after the tables' changes, and those
+        changed beyond CREATE OR REPLACE, dropped before them and created again."""
+        removed = [c.function for c in diff.changes if isinstance(c, DropFunction)]
+        redone = [c.current for c in diff.changes
+                  if isinstance(c, ModifyFunction) and not self.function_replaceable(c.current, c.desired)]
+        return removed, redone
+
     def literal(self, value: str) -> str:
         """`value` as a string literal of the engine."""
         compiler = self.dialect.statement_compiler(self.dialect, None)
@@ -133,24 +141,22 @@ class Planner:
                        if isinstance(c, ModifyView) and not self.replaceable(c.current, c.desired)}
         gone_triggers = {c.trigger.key for c in diff.changes if isinstance(c, DropTrigger)}
         gone_triggers |= {c.current.key for c in diff.changes if isinstance(c, ModifyTrigger)}
-        removed = [c.function for c in diff.changes if isinstance(c, DropFunction)]
-        redone = [c.current for c in diff.changes
-                  if isinstance(c, ModifyFunction) and not self.function_replaceable(c.current, c.desired)]
+        removed, redone = self.gone_functions(diff)
         under = self.tables_under_dependents(diff)
         # Views still name a table renamed here by its old name.
         under |= {c.old for c in diff.changes if isinstance(c, RenameTable) and c.new in under}
-        read = {_bare(name) for name in under | gone_views} | {_bare(f.name) for f in (*removed, *redone)}
+        read = {bare_name(name) for name in under | gone_views} | {bare_name(f.name) for f in (*removed, *redone)}
         while True:  # what reads something that goes, goes too
-            more = {v.name for v in current.views if v.name not in gone_views and _mentions(v.definition, read)}
+            more = {v.name for v in current.views if v.name not in gone_views and mentions(v.definition, read)}
             gone_views |= more
-            read |= {_bare(name) for name in more}
+            read |= {bare_name(name) for name in more}
             if not more:
                 break
         gone_triggers |= {t.key for t in current.triggers
-                          if _bare(t.table) in read or _mentions(t.definition, read)}
+                          if bare_name(t.table) in read or mentions(t.definition, read)}
         gone_policies = {c.policy.key for c in diff.changes if isinstance(c, DropPolicy)}
         gone_policies |= {c.current.key for c in diff.changes if isinstance(c, ModifyPolicy)}
-        gone_policies |= {p.key for p in current.policies if _bare(p.table) in read or _mentions(p.definition, read)}
+        gone_policies |= {p.key for p in current.policies if bare_name(p.table) in read or mentions(p.definition, read)}
         before = [PlannedStatement(f'Drop policy "{p.name}" on "{p.table}"', self.drop_policy(p))
                   for p in current.policies if p.key in gone_policies]
         before += [PlannedStatement(f'Drop trigger "{t.name}"', self.drop_trigger(t))
@@ -163,7 +169,7 @@ class Planner:
         made = {c.function.key for c in diff.changes if isinstance(c, AddFunction)} | {f.key for f in redone}
         replaced_functions = {c.desired.key for c in diff.changes if isinstance(c, ModifyFunction)} - made
         # What a function may read when it is created: SQL-language bodies and argument types are checked then.
-        things = {_bare(name) for name in (*(t.name for t in desired.tables), *(v.name for v in desired.views),
+        things = {bare_name(name) for name in (*(t.name for t in desired.tables), *(v.name for v in desired.views),
                                            *(e.name for e in desired.enums), *(s.name for s in desired.sequences))}
         after: list[PlannedStatement] = []
         for obj in object_order([*desired.functions, *desired.views]):
@@ -171,7 +177,7 @@ class Planner:
                 if obj.key not in made | replaced_functions:
                     continue
                 verb = "Create" if obj.key in made else "Replace"
-                place = after if _mentions(obj.definition, things) else before
+                place = after if mentions(obj.definition, things) else before
                 place.append(PlannedStatement(f'{verb} "{obj.key}" {obj.kind}', obj.definition))
             elif obj.name in replaced:
                 after.append(PlannedStatement(f'Replace "{obj.name}" {obj.kind}', self.replace_view(obj)))
@@ -375,7 +381,7 @@ class _SchemaQualifiedOperations:
 _IDENTIFIER = re.compile(r'[A-Za-z_][\w$]*|"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]')
 
 
-def _bare(name: str) -> str:
+def bare_name(name: str) -> str:
     return split_name(name)[1].lower()
 
 
@@ -384,22 +390,22 @@ def _words(sql: str) -> set[str]:
     return {w[1:-1].lower() if w[0] in '"`[' else w.lower() for w in _IDENTIFIER.findall(sql)}
 
 
-def _mentions(sql: str, names: Collection[str]) -> bool:
+def mentions(sql: str, names: Collection[str]) -> bool:
     return not _words(sql).isdisjoint(names)
 
 
 def view_order(views: Iterable[model.View]) -> list[model.View]:
     """Views read by others before them (a view reads the views its definition names); a cycle keeps its order."""
     views = list(views)
-    words = {v.name: _words(v.definition) - {_bare(v.name)} for v in views}
-    return _read_first(views, lambda view: [o for o in views if _bare(o.name) in words[view.name]])
+    words = {v.name: _words(v.definition) - {bare_name(v.name)} for v in views}
+    return _read_first(views, lambda view: [o for o in views if bare_name(o.name) in words[view.name]])
 
 
 def object_order(objects: Iterable[model.View | model.Function]) -> list[model.View | model.Function]:
     """Views and functions, each after the others its definition names (a cycle keeps its order)."""
     objects = list(objects)
-    words = {_key(o): _words(o.definition) - {_bare(o.name)} for o in objects}
-    return _read_first(objects, lambda obj: [o for o in objects if _bare(o.name) in words[_key(obj)]], key=_key)
+    words = {_key(o): _words(o.definition) - {bare_name(o.name)} for o in objects}
+    return _read_first(objects, lambda obj: [o for o in objects if bare_name(o.name) in words[_key(obj)]], key=_key)
 
 
 def _key(obj: model.View | model.Function) -> str:

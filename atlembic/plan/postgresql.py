@@ -50,7 +50,8 @@ from atlembic.diff import (
     RenameTable,
     SchemaDiff,
 )
-from atlembic.plan.base import PlannedStatement, Planner, RawType, dependency_order, sa_identity
+from atlembic.plan.base import PlannedStatement, Planner, RawType, bare_name, dependency_order, sa_identity
+from atlembic.plan.held import hold_function_users
 from atlembic.schema import model
 from atlembic.schema.model import split_name
 
@@ -87,13 +88,18 @@ class PostgresPlanner(Planner):
         # Sequences the plan creates: an IDENTITY -> SERIAL column makes its own (see _modify_column).
         self.new_sequences = {c.sequence.name: c.sequence for c in diff.changes if isinstance(c, AddSequence)}
         before, after = self.dependents(diff)
+        removed, redone = self.gone_functions(diff)
+        held = hold_function_users(diff, {bare_name(f.name) for f in (*removed, *redone)},
+                                   {bare_name(f.name) for f in redone})
         out: list[PlannedStatement] = []
         added = [c.table for c in diff.changes if isinstance(c, AddTable)]
-        modified = [c for c in diff.changes if isinstance(c, ModifyTable)]
+        modified = [c for c in held.diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
         out += [PlannedStatement(f'Add schema "{c.name}"', f"CREATE SCHEMA {self.quote(c.name)}")
                 for c in diff.changes if isinstance(c, AddSchema)]
         out += [self._extension(c) for c in diff.changes if isinstance(c, AddExtension | ModifyExtension)]
+        for released in held.release:
+            out += self._modify_table(released)
         out += before
         for change in diff.changes:
             if isinstance(change, RenameTable):
@@ -135,6 +141,8 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
                                             f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
+        for restored in held.restore:
+            out += self._modify_table(restored)
         out += self._grants(diff)
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):

@@ -2,9 +2,10 @@
 names match are left out of a `Schema`, as Atlas leaves them out of what it inspects.
 
 A pattern is a glob (``*``, ``?``, ``[ab]``) per dot-separated part, as Atlas reads it on a connection bound to
-one schema: ``users`` (a table, view, trigger, enum or sequence; a table's grants go with it), ``users.age`` /
+one schema: ``users`` (a table, view, trigger, enum, sequence, function or procedure (every overload of the name),
+policy or extension; a table's triggers, policies, row-level security and grants go with it), ``users.age`` /
 ``*.[ab]*`` (a column, index or constraint of the matching tables), and ``app.users`` / ``app.users.age`` for a
-table of the named schema ``app``."""
+table (or another object but an extension) of the named schema ``app``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def exclude_objects(schema: Schema, patterns: Sequence[str]) -> Schema:
     globs = [tuple(p.split(".")) for p in patterns]
 
     def top(name: str) -> bool:
-        """A table, view, trigger, enum or sequence called `name` (``schema.name`` for a named schema's)."""
+        """A top-level object called `name` (``schema.name`` for a named schema's)."""
         qualifier, bare = split_name(name)
         path = (qualifier, bare) if qualifier else (bare,)
         return any(len(g) == len(path) and all(fnmatchcase(n, p) for n, p in zip(path, g, strict=True))
@@ -56,6 +57,10 @@ def exclude_objects(schema: Schema, patterns: Sequence[str]) -> Schema:
     return replace(schema, tables=tuple(tables),
                    views=tuple(v for v in schema.views if not top(v.name)),
                    triggers=tuple(t for t in schema.triggers if not top(t.name) and not top(t.table)),
+                   functions=tuple(f for f in schema.functions if not top(f.name)),
+                   policies=tuple(p for p in schema.policies if not top(p.name) and not top(p.table)),
+                   row_security=tuple(t for t in schema.row_security if not top(t)),
+                   extensions=tuple(e for e in schema.extensions if not top(e.name)),
                    grants=tuple(g for g in schema.grants if not top(g.table)),
                    enums=tuple(e for e in schema.enums if not top(e.name)),
                    sequences=tuple(s for s in schema.sequences if not top(s.name)),
