@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from atlembic.engines import inspect_schema
+from atlembic.migrate.formats import Statements
 from atlembic.migrate.formats import dir_format as dir_format_named
 from atlembic.migrate.lexer import split_statements
 from atlembic.schema.model import Schema
@@ -334,3 +335,30 @@ def test_import_then_apply_gives_the_same_database(tmp_path: Path, dir_format: s
     again = run_cli(tmp_path, "migrate", "import", "--from", f"file://{directory}?format={dir_format}",
                     "--to", "file://atlas", check=False)
     assert again.returncode != 0 and "is not empty" in again.stdout + again.stderr
+
+
+UP = [("Create table t1", "CREATE TABLE t1(c int)"), ("drop table t3", "DROP TABLE t3")]
+DOWN = [("create table t3", "CREATE TABLE t3 (\n\tid int\n)"), ("drop table t1", "DROP TABLE t1")]
+UP_TEXT = "-- create table t1\nCREATE TABLE t1(c int);\n-- drop table t3\nDROP TABLE t3;\n"
+LIQUIBASE_TEXT = ("--liquibase formatted sql\n--changeset atlas:1-1\n--comment: create table t1\n"
+                  "CREATE TABLE t1(c int);\n"
+                  "--rollback: CREATE TABLE t3 (id int);\n--rollback: DROP TABLE t1;\n\n"
+                  "--changeset atlas:1-2\n--comment: drop table t3\nDROP TABLE t3;\n")
+DOWN_TEXT = "-- create table t3\nCREATE TABLE t3 (\n\tid int\n);\n-- drop table t1\nDROP TABLE t1;\n"
+
+
+@pytest.mark.parametrize(("dir_format", "name", "expected"), [
+    ("golang-migrate", "1_p.up.sql", {"1_p.up.sql": UP_TEXT, "1_p.down.sql": DOWN_TEXT}),
+    ("goose", "1_p.sql", {"1_p.sql": f"-- +goose Up\n{UP_TEXT}\n-- +goose Down\n{DOWN_TEXT}"}),
+    ("dbmate", "1_p.sql", {"1_p.sql": f"-- migrate:up\n{UP_TEXT}\n-- migrate:down\n{DOWN_TEXT}"}),
+    ("flyway", "V1__p.sql", {"V1__p.sql": UP_TEXT, "U1__p.sql": DOWN_TEXT}),
+    ("liquibase", "1_p.sql", {"1_p.sql": LIQUIBASE_TEXT}),
+    ("atlas", "1_p.sql", {"1_p.sql": UP_TEXT.replace("-- c", "-- C").replace("-- d", "-- D")}),
+])
+def test_new_files_are_written_as_atlas_formatters_write_them(dir_format: str, name: str,
+                                                              expected: dict[str, str]) -> None:
+    """Atlas's templates (sql/sqltool): the planner's lower-case comments, the reverse in the down part, one
+    liquibase changeset a statement (the reverse on one line each); Atlas's own format has no down part."""
+    written = dir_format_named(dir_format, "test").new_files(name, Statements(UP, DOWN))
+    assert dict(written) == expected
+    assert written[0][0] == name

@@ -56,10 +56,11 @@ def render_migration(
 ) -> str:
     """Format planned changes like Atlas's default formatter.
 
-    ``changes`` are ``(comment, sql)``; each becomes ``-- <Comment>`` (first letter upper-cased unless not
-    `capitalize`, as the other formats' templates write it; line left out when the comment is empty) and
-    ``<sql>;``. ``directives`` such as ``"txmode none"`` (an ``atlas:`` prefix is accepted too) become a
-    ``-- atlas:...`` header followed by a blank line.
+    ``changes`` are ``(comment, sql)``; each becomes ``-- <Comment>`` (first letter upper-cased as Atlas's
+    formatter writes it, or lower-cased when not `capitalize`: Atlas's planner's comment as the other formats'
+    templates keep it; line left out when the comment is empty) and ``<sql>;``. ``directives`` such as
+    ``"txmode none"`` (an ``atlas:`` prefix is accepted too) become a ``-- atlas:...`` header followed by a
+    blank line.
     ``indent``: the body of a CREATE TABLE, one element a line, indented with it (an atlas.hcl format
     template's ``{{ sql . "  " }}``; ``""`` is Atlas's one-line form); None keeps the planner's lines.
     No line ends in white space (SQLAlchemy ends each element line with ``, ``): a pre-commit hook that
@@ -70,10 +71,13 @@ def render_migration(
         parts.append("\n")
     for comment, sql in changes:
         if comment:
-            shown = f"{comment[0].upper()}{comment[1:]}" if capitalize else comment
-            parts.append(f"-- {shown}".rstrip() + "\n")
+            parts.append(f"-- {_first_letter(comment, capitalize)}".rstrip() + "\n")
         parts.append(_statement(sql, indent) + "\n")
     return "".join(parts)
+
+
+def _first_letter(comment: str, upper: bool) -> str:
+    return f"{comment[0].upper() if upper else comment[0].lower()}{comment[1:]}"
 
 
 def _statement(sql: str, indent: str | None) -> str:
@@ -126,7 +130,8 @@ class DirFormat:
 
     @property
     def capitalize(self) -> bool:
-        """Atlas's own formatter upper-cases a comment's first letter; the other formats' templates do not."""
+        """Atlas's own formatter upper-cases a comment's first letter; the other formats' templates keep the
+        planner's (lower-case) one."""
         return self is ATLAS
 
     def migration_names(self, path: Path) -> list[str]:
@@ -244,8 +249,9 @@ class Liquibase(DirFormat):
         version, parts = self.version(name), ["--liquibase formatted sql"]
         rollback = "".join(f"--rollback: {_one_line(sql)};\n" for _, sql in statements.down)
         for index, (comment, sql) in enumerate(statements.up, 1):
-            parts.append(f"\n--changeset atlas:{version}-{index}\n{f'--comment: {comment}' if comment else ''}\n"
-                         f"{_statement(sql, statements.indent)}\n{rollback if index == 1 else ''}")
+            shown = f"--comment: {_first_letter(comment, False)}" if comment else ""
+            parts.append(f"\n--changeset atlas:{version}-{index}\n{shown}\n{_statement(sql, statements.indent)}\n"
+                         f"{rollback if index == 1 else ''}")
         return [(name, "".join(parts))]
 
 
