@@ -157,14 +157,15 @@ def test_sum_covers_the_migrations_only(tmp_path: Path, dir_format: str) -> None
 
 def test_flyway_order_baseline_subdirectories_and_repeatables(tmp_path: Path) -> None:
     """Atlas's flyway rules: the latest baseline replaces the versioned files up to it, versions compare as
-    numbers (1.10 after 1.9), files in non-hidden subdirectories count, repeatables run last (numbered after
-    the last version, as Atlas's import numbers them), undo files never run; atlas.sum in that order."""
+    numbers (1.10 after 1.9, a timestamp after 3), files in non-hidden subdirectories count, repeatables run
+    last (numbered after the last version, as Atlas's import numbers them), undo files never run; atlas.sum in
+    that order."""
     files = {
         "V1__old.sql": "CREATE TABLE gone (id INTEGER);\n",
         "B1.9__base.sql": CREATE,
         "V1.10__later.sql": ALTER,
         "sub/V1.8__under_base.sql": "CREATE TABLE never (id INTEGER);\n",
-        "sub/V2__sub.sql": TRIGGER_TABLE,
+        "sub/V3__sub.sql": TRIGGER_TABLE,
         ".hidden/V3__hidden.sql": "CREATE TABLE never (id INTEGER);\n",
         "R__view.sql": "CREATE VIEW v AS SELECT id FROM users;\n",
         "U1.10__later.sql": "DROP TABLE missing;\n",
@@ -175,12 +176,14 @@ def test_flyway_order_baseline_subdirectories_and_repeatables(tmp_path: Path) ->
         (directory / name).write_text(text)
     dir_url = f"file://{directory}?format=flyway"
     _migrate(tmp_path, "hash", "--dir", dir_url)
-    order = ["B1.9__base.sql", "V1.10__later.sql", "sub/V2__sub.sql", "R__view.sql"]
+    order = ["B1.9__base.sql", "V1.10__later.sql", "sub/V3__sub.sql", "R__view.sql"]
     assert (directory / "atlas.sum").read_text() == _atlas_sum_by_hand({n: files[n] for n in order})
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     _migrate(tmp_path, "apply", "--dir", dir_url, "--url", url)
     assert _columns(url) == {"users": ["id", "name"], "audit": ["id"]}
-    assert _revisions(url) == [("1.10", "later"), ("1.9", "base"), ("2", "sub"), ("2R", "view")]
+    assert _revisions(url) == [("1.10", "later"), ("1.9", "base"), ("3", "sub"), ("3R", "view")]
+    _migrate(tmp_path, "new", "--dir", dir_url, "next")  # a timestamp is a higher version than 3 to flyway
+    assert len(list(directory.glob("V2*__next.sql"))) == 1 and len(list(directory.glob("U2*__next.sql"))) == 1
 
 
 def test_unknown_format_is_named_with_the_supported_ones(tmp_path: Path) -> None:

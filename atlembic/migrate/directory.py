@@ -206,7 +206,7 @@ class MigrationDir:
         version = now.strftime(VERSION_FORMAT)
         versions = [v for v in map(self.dir_format.version, self.dir_format.migration_names(self.path)) if v]
         last = versions[-1] if versions else ""  # in run order: the highest
-        if version > last:
+        if not last or self.dir_format.is_after(version, last):
             return version
         try:
             last_time = datetime.strptime(last, VERSION_FORMAT)

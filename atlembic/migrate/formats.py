@@ -151,6 +151,10 @@ class DirFormat:
         _, sep, rest = name.partition("_")
         return rest.removesuffix(self.suffix) if sep else ""
 
+    def is_after(self, version: str, other: str) -> bool:
+        """Whether `version` sorts after `other` (Atlas compares versions as strings)."""
+        return version > other
+
     def file_name(self, version: str, slug: str) -> str:
         """A new migration's name."""
         return f"{version}_{slug}{self.suffix}" if slug else f"{version}{self.suffix}"
@@ -220,6 +224,9 @@ class Flyway(DirFormat):
     def description(self, name: str) -> str:
         _, sep, rest = Path(name).name.partition("__")
         return rest.removesuffix(".sql") if sep else ""
+
+    def is_after(self, version: str, other: str) -> bool:
+        return _flyway_key(version) > _flyway_key(other)
 
     def file_name(self, version: str, slug: str) -> str:
         return f"V{version}__{slug}.sql" if slug else f"V{version}.sql"
