@@ -365,3 +365,18 @@ def test_new_files_are_written_as_atlas_formatters_write_them(dir_format: str, n
     written = dir_format_named(dir_format, "test").new_files(name, Statements(UP, DOWN))
     assert dict(written) == expected
     assert written[0][0] == name
+
+
+def test_rebase_moves_the_reverse_file_with_its_migration(tmp_path: Path) -> None:
+    """`migrate rebase` of a golang-migrate migration merged in below the latest one: its .up.sql keeps the
+    format's name and its .down.sql takes the same new version; atlas.sum is rewritten."""
+    files = {**DIRS["golang-migrate"], "20240101120000_merged.up.sql": "CREATE TABLE merged (id INTEGER);\n",
+             "20240101120000_merged.down.sql": "DROP TABLE merged;\n"}
+    directory = _write(tmp_path, files)
+    dir_url = f"file://{directory}?format=golang-migrate"
+    _migrate(tmp_path, "hash", "--dir", dir_url)
+    _migrate(tmp_path, "rebase", "20240101120000", "--dir", dir_url, "--dev-url", "sqlite://dev?mode=memory")
+    moved = sorted(p.name for p in directory.iterdir() if "merged" in p.name)
+    assert [re_version(n) for n in moved] == ["_merged.down.sql", "_merged.up.sql"], moved
+    assert moved[0][:14] == moved[1][:14] > "20240102000000"
+    _migrate(tmp_path, "apply", "--dir", dir_url, "--url", f"sqlite:///{tmp_path / 'db.sqlite'}")  # sum checked

@@ -163,9 +163,14 @@ class DirFormat:
         """The files (name, text) a new migration called `name` is written as, the migration first."""
         up = render_migration(statements.up, statements.directives, statements.indent, capitalize=self.capitalize)
         down = render_migration(statements.down, (), statements.indent, capitalize=self.capitalize)
-        if self.down_suffix is not None:
-            return [(name, up), (name.removesuffix(self.suffix) + self.down_suffix, down)]
+        reverse = self.reverse_name(name)
+        if reverse is not None:
+            return [(name, up), (reverse, down)]
         return [(name, f"{self.wrap[0]}{up}{self.wrap[1]}{down if self.has_down else ''}")]
+
+    def reverse_name(self, name: str) -> str | None:
+        """The file beside the migration `name` holding its reverse, where the format keeps it apart."""
+        return None if self.down_suffix is None else name.removesuffix(self.suffix) + self.down_suffix
 
     def up_part(self, text: str) -> str:
         """The part of a file that `apply` runs: the lines between the up and the down markers. The marker
@@ -231,10 +236,8 @@ class Flyway(DirFormat):
     def file_name(self, version: str, slug: str) -> str:
         return f"V{version}__{slug}.sql" if slug else f"V{version}.sql"
 
-    def new_files(self, name: str, statements: Statements) -> list[tuple[str, str]]:
-        up = render_migration(statements.up, statements.directives, statements.indent, capitalize=False)
-        down = render_migration(statements.down, (), statements.indent, capitalize=False)
-        return [(name, up), (f"U{name[1:]}", down)]
+    def reverse_name(self, name: str) -> str | None:
+        return f"U{name[1:]}"
 
     def assigned_versions(self, names: Sequence[str]) -> list[str]:
         """Atlas has no repeatable migrations: each ``R`` file takes the version before the first of them (``0``
