@@ -7,8 +7,7 @@ Atlas's rules (`sql/sqltool`):
 - golang-migrate: the migrations are the ``*.up.sql`` files; the ``.down.sql`` beside each holds its reverse
   and is neither run nor in atlas.sum.
 - goose and dbmate keep up and down in one ``*.sql`` file; only the part after the up marker (``-- +goose Up``,
-  ``-- migrate:up``) up to the down marker runs. goose's ``-- +goose StatementBegin``/``End`` lines stay as
-  comments: the splitter already knows where a body with ``;`` inside ends.
+  ``-- migrate:up``) up to the down marker runs, without goose's ``-- +goose StatementBegin``/``End`` lines.
 - flyway: ``V<version>__<description>.sql`` versioned files, ``B<version>__...`` baselines (the latest one
   replaces every versioned file up to its version) and ``R__<description>.sql`` repeatables (last, numbered
   after the last version as Atlas's import numbers them: ``3R``), found in the directory and its non-hidden
@@ -118,7 +117,8 @@ class DirFormat:
     `up`/`down`: the marker lines around the part that runs (None: the whole file runs); `wrap`: the lines a
     new file's up and down parts follow; `down_suffix`: the name of the separate file a new migration's reverse
     goes to (golang-migrate), instead of the down part after `wrap[1]`; `has_down`: a new migration carries its
-    reverse statements."""
+    reverse statements; `pragma`: other marker lines of the up part, dropped as Atlas drops them (goose's
+    ``StatementBegin``/``End``: the splitter already knows where a body with ``;`` inside ends)."""
 
     name: str
     suffix: str = ".sql"
@@ -127,6 +127,7 @@ class DirFormat:
     wrap: tuple[str, str] = ("", "")
     down_suffix: str | None = None
     has_down: bool = False
+    pragma: re.Pattern[str] | None = None
 
     @property
     def capitalize(self) -> bool:
@@ -183,7 +184,7 @@ class DirFormat:
                 state = "up"
             elif state == "up" and self.down is not None and self.down.match(line):
                 state = "down"
-            elif state == "up":
+            elif state == "up" and not (self.pragma is not None and self.pragma.match(line)):
                 kept.append(line)
                 continue
             kept.append("\n")
@@ -277,7 +278,8 @@ _FORMATS = {
         ATLAS,
         DirFormat("golang-migrate", suffix=".up.sql", down_suffix=".down.sql", has_down=True),
         DirFormat("goose", up=re.compile(r"\s*--\s*\+goose\s+Up\b"), down=re.compile(r"\s*--\s*\+goose\s+Down\b"),
-                  wrap=("-- +goose Up\n", "\n-- +goose Down\n"), has_down=True),
+                  wrap=("-- +goose Up\n", "\n-- +goose Down\n"), has_down=True,
+                  pragma=re.compile(r"\s*--\s*\+goose\s+Statement(Begin|End)\b")),
         Flyway("flyway", has_down=True),
         Liquibase("liquibase", has_down=True),
         DirFormat("dbmate", up=re.compile(r"\s*--\s*migrate:up\b"), down=re.compile(r"\s*--\s*migrate:down\b"),
