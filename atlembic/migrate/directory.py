@@ -191,10 +191,10 @@ class MigrationDir:
         if exact and ("/" in description or os.sep in description or "\0" in description):
             raise AtlembicError(f"invalid migration name {description!r}: a file name cannot contain '/'")
         slug = description if exact else re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
-        # The longest name the format gives the migration or its reverse (golang-migrate's .down.sql), with a
-        # one-character slug.
-        frame = max(len(n.encode()) for n, _ in self.dir_format.new_files(self.dir_format.file_name(version, "_"),
-                                                                           Statements()))
+        # The longer of the names the format gives the migration and its reverse (golang-migrate's .down.sql),
+        # with a one-character slug.
+        probe = self.dir_format.file_name(version, "_")
+        frame = max(len(n.encode()) for n in (probe, self.dir_format.reverse_name(probe) or probe))
         room = _NAME_MAX - frame + 1
         if len(slug) > room:  # a long -m: cut at a word, as Alembic cuts at truncate_slug_length
             slug = slug[: room + 1].rsplit("_", 1)[0] if "_" in slug[: room + 1] else slug[:room]
