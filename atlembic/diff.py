@@ -417,6 +417,15 @@ class SchemaDiff:
                         and change.sequence.owned_by.rpartition(".")[0] in whole)
                 for line in describe_change(change)]
 
+    def reverse_renames(self) -> Renames:
+        """The renames of this diff as hints for the diff back from `desired` to `current` (old and new names
+        swapped; a renamed column's table by its old name)."""
+        tables = {c.old: c.new for c in self.changes if isinstance(c, RenameTable)}
+        back = {new: old for old, new in tables.items()}
+        columns = {(back.get(m.name, m.name), c.old): c.new for m in self.changes if isinstance(m, ModifyTable)
+                   for c in m.changes if isinstance(c, RenameColumn)}
+        return Renames(tables, columns)
+
 
 def diff_schemas(current: Schema, desired: Schema, renames: Renames | None = None) -> SchemaDiff:
     changes: list[Change] = [AddSchema(s) for s in desired.schemas if s not in current.schemas]

@@ -204,9 +204,9 @@ def test_bad_attribute_is_named(tmp_path: Path) -> None:
     assert failure(config, "x") == 'atlas.hcl: migration: dir: local "missing" is not defined'
     config = write(tmp_path, 'env "x" {\n  url = ["a"]\n}\n')
     assert failure(config, "x") == 'atlas.hcl: env "x": url: expected a string'
-    config = write(tmp_path, 'env "x" {\n  migration {\n    dir = "file://m?format=flyway"\n  }\n}\n')
-    assert failure(config, "x").endswith("unknown migration directory format 'flyway' (supported: atlas, "
-                                         "golang-migrate, goose, dbmate)")
+    config = write(tmp_path, 'env "x" {\n  migration {\n    dir = "file://m?format=sqitch"\n  }\n}\n')
+    assert failure(config, "x").endswith("unknown migration directory format 'sqitch' (supported: atlas, "
+                                         "golang-migrate, goose, flyway, liquibase, dbmate)")
 
 
 def test_config_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

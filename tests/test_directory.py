@@ -167,10 +167,10 @@ def test_render_migration() -> None:
 
 def test_write_migration_and_sum(tmp_path: Path) -> None:
     mdir = MigrationDir(tmp_path / "migrations")
-    first = mdir.write_migration("20240101000000_a.sql", "CREATE TABLE a (x int);\n")
+    first = mdir.write_text("20240101000000_a.sql", "CREATE TABLE a (x int);\n")
     assert first.read_text() == "CREATE TABLE a (x int);\n"
     mdir.check_sum()
-    mdir.write_migration("20240102000000_b.sql", "CREATE TABLE b (x int);\n")
+    mdir.write_text("20240102000000_b.sql", "CREATE TABLE b (x int);\n")
     mdir.check_sum()
     assert mdir.sum_text() == mdir.compute_sum().to_text()
     assert [name for name, _ in mdir.compute_sum().rows] == ["20240101000000_a.sql", "20240102000000_b.sql"]
@@ -184,10 +184,10 @@ def test_write_migration_and_sum(tmp_path: Path) -> None:
     mdir.check_sum()
 
     with pytest.raises(AtlembicError, match="already exists"):
-        mdir.write_migration("20240101000000_a.sql", "SELECT 1;\n")
+        mdir.write_text("20240101000000_a.sql", "SELECT 1;\n")
     for bad in ("x.txt", "../x.sql", "sub/x.sql"):
         with pytest.raises(AtlembicError, match="invalid migration file name"):
-            mdir.write_migration(bad, "SELECT 1;\n")
+            mdir.write_text(bad, "SELECT 1;\n")
 
 
 @pytest.mark.parametrize("folder", ["migrate", "migrate/sub", "partial-checkpoint"])
@@ -205,7 +205,7 @@ def test_check_sum_without_sum_file(tmp_path: Path) -> None:
 
 def test_failed_sum_write_leaves_no_migration_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mdir = MigrationDir(tmp_path)
-    mdir.write_migration("1_a.sql", "SELECT 1;\n")
+    mdir.write_text("1_a.sql", "SELECT 1;\n")
     old_sum = mdir.sum_path.read_bytes()
     real_replace = os.replace
 
@@ -216,7 +216,7 @@ def test_failed_sum_write_leaves_no_migration_behind(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(directory.os, "replace", failing_replace)
     with pytest.raises(AtlembicError, match="atlas.sum: disk full; nothing was written"):
-        mdir.write_migration("2_b.sql", "SELECT 2;\n")
+        mdir.write_text("2_b.sql", "SELECT 2;\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1_a.sql", "atlas.sum"]  # no .sql, no temp files
     assert mdir.sum_path.read_bytes() == old_sum
     mdir.check_sum()
@@ -225,7 +225,7 @@ def test_failed_sum_write_leaves_no_migration_behind(tmp_path: Path, monkeypatch
 def test_sum_path_being_a_directory_aborts_the_write(tmp_path: Path) -> None:
     (tmp_path / "atlas.sum").mkdir()
     with pytest.raises(AtlembicError, match="Is a directory; nothing was written"):
-        MigrationDir(tmp_path).write_migration("1_a.sql", "SELECT 1;\n")
+        MigrationDir(tmp_path).write_text("1_a.sql", "SELECT 1;\n")
     assert [p.name for p in tmp_path.iterdir()] == ["atlas.sum"]
 
 

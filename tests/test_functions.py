@@ -397,7 +397,7 @@ def test_extension_missing_on_the_dev_server_names_the_os_package_postgresql(fre
     assert "postgresql-15-pgvector" in message and "--dev-url" in message
 
     directory = MigrationDir(tmp_path / "migrations")
-    directory.write_migration(directory.new_file_name("gis"), "CREATE EXTENSION postgis;\n")
+    directory.write_text(directory.new_file_name("gis"), "CREATE EXTENSION postgis;\n")
     with pytest.raises(AtlembicError) as replayed:
         autogenerate.replay_schema(dev, directory.files())
     message = str(replayed.value)

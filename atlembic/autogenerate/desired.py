@@ -13,8 +13,8 @@ from atlembic.config import SchemaSource, Settings
 from atlembic.devdb import DevDatabase
 from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError, one_line
-from atlembic.migrate.directory import as_written
 from atlembic.migrate.executor import execute_as_written, execute_batch
+from atlembic.migrate.formats import as_written
 from atlembic.migrate.lexer import split_statements
 from atlembic.migrate.transactions import autocommit
 from atlembic.provider import SchemaStatement, mark_engine_named

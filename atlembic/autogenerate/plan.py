@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from atlembic.diff import Renames, SchemaDiff, diff_schemas
 from atlembic.engines import engine_for
-from atlembic.migrate.directory import render_migration
+from atlembic.migrate.directory import Statements, render_migration
 from atlembic.plan.base import PlannedStatement
 from atlembic.schema.model import Schema
 from atlembic.schema.policy import NO_POLICY, DiffPolicy
@@ -24,7 +24,20 @@ class Plan:
 
     def render(self, indent: str | None = None) -> str:
         """The migration file's text; `indent`: see `render_migration`."""
-        return render_migration([(s.comment, s.sql) for s in self.statements], self.directives, indent)
+        return render_migration(self.changes(), self.directives, indent)
+
+    def changes(self) -> list[tuple[str, str]]:
+        """Each statement's (comment, SQL)."""
+        return [(s.comment, s.sql) for s in self.statements]
+
+    def new_file(self, indent: str | None = None, reverse: Plan | None = None) -> Statements:
+        """What a new migration file of this plan holds; `reverse`: the plan that undoes it (a format's down
+        part)."""
+        return Statements(self.changes(), reverse.changes() if reverse is not None else (), self.directives, indent)
+
+    def reverse(self, dialect: str, timings: Timings | None = None) -> Plan:
+        """The plan from the desired schema back to the current one, this plan's renames the other way."""
+        return plan_changes(self.diff.desired, self.diff.current, dialect, timings, self.diff.reverse_renames())
 
 
 def plan_changes(

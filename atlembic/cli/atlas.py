@@ -433,7 +433,7 @@ def validate(
 @migrate_app.command("import")
 def import_(
     source: Annotated[str, typer.Option("--from", metavar="URL",
-                                        help="the directory to convert: file://dir?format=golang-migrate|goose|dbmate")],
+                                        help="the directory to convert: file://dir?format=golang-migrate|goose|flyway|liquibase|dbmate")],
     target: Annotated[str, typer.Option("--to", metavar="URL", help="the empty Atlas directory to write")],
 ) -> None:
     """Convert a migration directory of another format to Atlas's (up parts only) and write its atlas.sum."""

@@ -119,7 +119,7 @@ def upgrade(
         store = RevisionStore(conn, engine_for(conn).revisions)
         revisions = store.read_all()
         current_version = revisions[-1].version if revisions else None
-        changed = history_changed(files, revisions, directory.summed_files())
+        changed = history_changed(files, revisions)
         if changed is not None:
             raise AtlembicError(f"{changed}; nothing was applied")
         dirty = None if revisions else _dirty_table(conn, settings.exclude)

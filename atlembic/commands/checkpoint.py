@@ -19,7 +19,7 @@ from atlembic.config import Settings
 from atlembic.diff import diff_schemas
 from atlembic.engines import inspect_schema
 from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationFile, render_migration
+from atlembic.migrate.directory import MigrationFile, Statements
 from atlembic.migrate.history import check_rev_id
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.schema.model import Schema
@@ -60,17 +60,17 @@ def checkpoint(settings: Settings, tag: str | None = None, *, rev_id: str | None
         if replayed.is_empty:
             raise AtlembicError(f"{directory.path}: the migration files build an empty schema: nothing to checkpoint")
         plan = autogenerate.plan_changes(Schema(), replayed, dev.dialect_name, timings)
-        content = _render(plan, tag, settings.indent)
+        content = _statements(plan, tag, settings.indent)
         with timings.stage("verify"):
-            _verify(dev, MigrationFile(name, directory.path / name, content.encode()), replayed)
+            _verify(dev, directory.new_migration(name, content), replayed)
         with timings.stage("write"):
             path = directory.write_migration(name, content)
         return CheckpointOutcome(path, len(files), len(plan.statements), dev.description, timings)
 
 
-def _render(plan: Plan, tag: str | None, indent: str | None) -> str:
+def _statements(plan: Plan, tag: str | None, indent: str | None) -> Statements:
     directives = [f"checkpoint {tag}" if tag else "checkpoint", *plan.directives]
-    return render_migration([(s.comment, s.sql) for s in plan.statements], directives, indent)
+    return Statements(plan.changes(), (), directives, indent)
 
 
 def _verify(dev: LazyDevDatabase, file: MigrationFile, replayed: Schema) -> None:

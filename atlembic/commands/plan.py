@@ -18,7 +18,7 @@ from atlembic.config import Settings
 from atlembic.diff import RenameCandidate, rename_candidates
 from atlembic.engines import engine_for, find_engine
 from atlembic.errors import AtlembicError
-from atlembic.migrate.directory import MigrationDir, MigrationFile
+from atlembic.migrate.directory import MigrationDir, MigrationFile, Statements
 from atlembic.migrate.executor import leaves_tables_empty
 from atlembic.migrate.history import check_rev_id
 from atlembic.provider import dialect_mock_engine, load_models_path, metadata_ddl, table_positions
@@ -156,7 +156,7 @@ def revision(
         check_rev_id(rev_id, [f.version for f in directory.files()])
     name = directory.new_file_name(message or "", version=rev_id, exact=exact_name)
     if not autogenerate:
-        return directory.write_migration(name, "")
+        return directory.write_migration(name, Statements())
     timings = Timings()
     # One dev database for planning, verifying and linting the written file (a server starts once).
     files = directory.files_from_last_checkpoint()
@@ -164,8 +164,11 @@ def revision(
         linted = _LintedVerification(settings, directory, name, files, dev, timings)
         outcome = _plan_on(settings, files, dev, timings, linted.verify, confirm_rename=confirm_rename)
         if outcome.plan.statements:
+            # A format with a down part gets the reverse, planned between the same two schemas (Atlas's formatters
+            # write each change's reverse there).
+            reverse = outcome.plan.reverse(dev.dialect_name, timings) if directory.dir_format.has_down else None
             with timings.stage("write"):
-                outcome.path = directory.write_migration(name, outcome.plan.render(settings.indent))
+                outcome.path = directory.write_migration(name, outcome.plan.new_file(settings.indent, reverse))
             if linted.done:
                 outcome.lint, outcome.lint_failed = linted.lint, linted.lint_failed
             else:
@@ -199,7 +202,7 @@ class _LintedVerification:
         if not leaves_tables_empty(self.files, engine_for(self.dev.dialect_name)):
             autogenerate.verify_plan(self.dev, self.files, plan, desired, self.timings, keep=keep)
             return
-        planned = self.directory.new_migration(self.name, plan.render(self.settings.indent))
+        planned = self.directory.new_migration(self.name, plan.new_file(self.settings.indent))
         try:
             with self.timings.stage("lint"):
                 result = lint.lint_new_file(self.settings, self.dev, self.files, planned)

@@ -68,12 +68,16 @@ def rebase(settings: Settings, versions: Sequence[str], *, now: datetime | None 
         return outcome  # they sort after every other file already: nothing to rename
     new = _new_versions(files, len(chosen), now or datetime.now(timezone.utc))
     for file, version in zip(chosen, new, strict=True):
-        name = f"{version}_{file.description}.sql" if file.description else f"{version}.sql"
-        outcome.renamed.append((file.name, name))
+        outcome.renamed.append((file.name, directory.dir_format.file_name(version, file.description)))
+    # The reverse's own file (golang-migrate's .down.sql, flyway's U file) takes the new version too.
+    reverses = [(directory.dir_format.reverse_name(old), directory.dir_format.reverse_name(name))
+                for old, name in outcome.renamed]
+    moves = [*outcome.renamed, *((old, name) for old, name in reverses
+                                 if old is not None and name is not None and (directory.path / old).exists())]
     old_sum = directory.sum_text()
     moved: list[tuple[str, str]] = []
     try:
-        for old, name in outcome.renamed:
+        for old, name in moves:
             if (directory.path / name).exists():
                 raise AtlembicError(f"rebase: {directory.path / name} already exists")
             os.rename(directory.path / old, directory.path / name)

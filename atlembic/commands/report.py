@@ -118,7 +118,7 @@ def status(settings: Settings) -> StatusReport:
                    None)
     if missing is not None:
         problems.append(f"migration file of applied version {missing} is missing from the directory")
-    changed = history_changed(files, revisions, directory.summed_files())
+    changed = history_changed(files, revisions)
     if changed is not None:
         problems.append(changed)
     report.current = "No migration applied yet" if len(report.pending) == len(files) or not revisions \

@@ -370,7 +370,7 @@ def _verify(dev: DevDatabase, planned: list[_Planned], dialect: str) -> list[str
 def _write_all(directory: MigrationDir, planned: list[_Planned]) -> list[WrittenFile]:
     if len(planned) == 1:
         item = planned[0]
-        return [WrittenFile(directory.write_migration(item.name, item.content), item.statements, item.revision)]
+        return [WrittenFile(directory.write_text(item.name, item.content), item.statements, item.revision)]
     directory.path.mkdir(parents=True, exist_ok=True)
     written: list[WrittenFile] = []
     try:

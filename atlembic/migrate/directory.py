@@ -16,17 +16,13 @@ from functools import cached_property
 from pathlib import Path
 
 from atlembic.errors import AtlembicError
-from atlembic.migrate.formats import ATLAS, DirFormat, dir_format
+from atlembic.migrate.formats import ATLAS, DirFormat, Statements, dir_format, render_migration
 from atlembic.migrate.lexer import ScanOptions, Statement, match_directive, split_statements
 from atlembic.migrate.sumfile import SUM_FILE_NAME, HashFile, compute_sum, is_sum_ignored, validate_sum
 
-__all__ = ["MigrationDir", "MigrationFile", "atomic_write", "import_directory", "render_migration"]
+__all__ = ["MigrationDir", "MigrationFile", "Statements", "atomic_write", "import_directory", "render_migration"]
 
 VERSION_FORMAT = "%Y%m%d%H%M%S"  # Atlas's generated versions: 14-digit UTC timestamps
-
-
-def _version(name: str) -> str:
-    return name.removesuffix(".sql").split("_", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -37,18 +33,20 @@ class MigrationFile:
     path: Path
     content: bytes
     dir_format: DirFormat = ATLAS
+    # The version its place in the directory gives it where the name gives none (flyway's repeatables).
+    assigned_version: str | None = None
 
     @property
     def version(self) -> str:
-        """Everything before the first ``_`` of the name without ``.sql`` (``1.a_sub.up.sql`` -> ``1.a``)."""
-        return _version(self.name)
+        """What the name says as the format reads it (Atlas's: everything before the first ``_`` of the name
+        without ``.sql``, ``1.a_sub.up.sql`` -> ``1.a``)."""
+        return self.assigned_version if self.assigned_version is not None else self.dir_format.version(self.name)
 
     @property
     def description(self) -> str:
-        """Everything after the first ``_``, without the format's suffix (``.sql``, golang-migrate's
-        ``.up.sql``); empty if the name has no ``_``."""
-        _, sep, rest = self.name.partition("_")
-        return rest.removesuffix(self.dir_format.suffix) if sep else ""
+        """Everything after the version, without the format's suffix (``.sql``, golang-migrate's ``.up.sql``);
+        empty if the name has none."""
+        return self.dir_format.description(self.name)
 
     @cached_property
     def text(self) -> str:
@@ -142,21 +140,17 @@ class MigrationDir:
     def sum_path(self) -> Path:
         return self.path / SUM_FILE_NAME
 
-    def _names(self) -> list[str]:
-        """Top-level ``*.sql`` file names, byte-wise sorted (code point order is UTF-8 byte order)."""
-        if not self.path.is_dir():
-            return []
-        with os.scandir(self.path) as entries:
-            return sorted(e.name for e in entries if e.name.endswith(".sql") and e.is_file())
-
     def files(self) -> list[MigrationFile]:
-        """The migration files, as the directory's format tells them apart (golang-migrate: ``*.up.sql``)."""
-        return [f for f in self.summed_files() if self.dir_format.is_migration(f.name)]
+        """The migration files in the order they run, as the directory's format tells them apart (Atlas's: the
+        top-level ``*.sql`` files; golang-migrate: ``*.up.sql``): what atlas.sum covers."""
+        return self._read(self.dir_format.migration_names(self.path))
 
-    def summed_files(self) -> list[MigrationFile]:
-        """Every top-level ``*.sql`` file: what atlas.sum covers in every format."""
-        paths = [self.path / name for name in self._names()]
-        return [MigrationFile(p.name, p, p.read_bytes(), self.dir_format) for p in paths]
+    def _read(self, names: list[str], new: dict[str, bytes] | None = None) -> list[MigrationFile]:
+        """The files called `names` (in run order), those in `new` with that content instead of the disk's."""
+        new = new or {}
+        versions = self.dir_format.assigned_versions(names)
+        return [MigrationFile(name, self.path / name, new[name] if name in new else (self.path / name).read_bytes(),
+                              self.dir_format, version) for name, version in zip(names, versions, strict=True)]
 
     def files_from_last_checkpoint(self) -> list[MigrationFile]:
         """What a fresh database runs: from the last checkpoint file (inclusive), or everything."""
@@ -172,10 +166,10 @@ class MigrationDir:
 
     def check_sum(self) -> None:
         """Raise ChecksumError if atlas.sum does not match the files (hand-edited, added, removed)."""
-        validate_sum([(f.name, f.content) for f in self.summed_files()], self.sum_text())
+        validate_sum([(f.name, f.content) for f in self.files()], self.sum_text())
 
     def compute_sum(self) -> HashFile:
-        return compute_sum([(f.name, f.content) for f in self.summed_files()])
+        return compute_sum([(f.name, f.content) for f in self.files()])
 
     def write_sum(self) -> None:
         """Recompute and (atomically) rewrite atlas.sum, like ``atlas migrate hash``."""
@@ -197,19 +191,22 @@ class MigrationDir:
         if exact and ("/" in description or os.sep in description or "\0" in description):
             raise AtlembicError(f"invalid migration name {description!r}: a file name cannot contain '/'")
         slug = description if exact else re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_")
-        suffix = self.dir_format.suffix  # golang-migrate's new files are its .up.sql ones
-        room = _NAME_MAX - len(f"{version}_{suffix}".encode())
+        # The longer of the names the format gives the migration and its reverse (golang-migrate's .down.sql),
+        # with a one-character slug.
+        probe = self.dir_format.file_name(version, "_")
+        frame = max(len(n.encode()) for n in (probe, self.dir_format.reverse_name(probe) or probe))
+        room = _NAME_MAX - frame + 1
         if len(slug) > room:  # a long -m: cut at a word, as Alembic cuts at truncate_slug_length
             slug = slug[: room + 1].rsplit("_", 1)[0] if "_" in slug[: room + 1] else slug[:room]
-        return f"{version}_{slug}{suffix}" if slug else f"{version}{suffix}"
+        return self.dir_format.file_name(version, slug)
 
     def _next_version(self, now: datetime) -> str:
         if now.tzinfo is not None:
             now = now.astimezone(timezone.utc)
         version = now.strftime(VERSION_FORMAT)
-        names = self._names()
-        last = _version(names[-1]) if names else ""
-        if version > last:
+        versions = [v for v in map(self.dir_format.version, self.dir_format.migration_names(self.path)) if v]
+        last = versions[-1] if versions else ""  # in run order: the highest
+        if not last or self.dir_format.is_after(version, last):
             return version
         try:
             last_time = datetime.strptime(last, VERSION_FORMAT)
@@ -220,33 +217,48 @@ class MigrationDir:
             ) from None
         return (last_time + timedelta(seconds=1)).strftime(VERSION_FORMAT)
 
-    def new_migration(self, name: str, content: str) -> MigrationFile:
-        """The file `write_migration(name, content)` writes, in memory (nothing on disk yet)."""
-        if "/" in name or os.sep in name or not name.endswith(".sql"):
-            raise AtlembicError(f"invalid migration file name {name!r}")
-        return MigrationFile(name, self.path / name, self.dir_format.new_content(content).encode(), self.dir_format)
+    def new_migration(self, name: str, statements: Statements) -> MigrationFile:
+        """The migration `write_migration(name, statements)` writes, in memory (nothing on disk yet)."""
+        return self._new_files(name, statements)[0]
 
-    def write_migration(self, name: str, content: str) -> Path:
-        """Add a migration file (`content` its statements, in the format's frame) and the matching atlas.sum,
-        all or nothing.
+    def _new_files(self, name: str, statements: Statements) -> list[MigrationFile]:
+        return [MigrationFile(n, self.path / n, text.encode(), self.dir_format)
+                for n, text in self.dir_format.new_files(name, statements)]
 
-        Both files are written atomically; if atlas.sum cannot be written, the new file is removed so
-        the directory never holds a migration that atlas.sum does not know about.
-        """
-        new = self.new_migration(name, content)
-        path, data = new.path, new.content
-        if path.exists():
-            raise AtlembicError(f"migration file {path} already exists")
-        files = sorted([*((f.name, f.content) for f in self.summed_files()), (name, data)])
-        sum_data = compute_sum(files).to_text().encode()
+    def write_migration(self, name: str, statements: Statements) -> Path:
+        """Add a migration (`statements` in the format's frame: its file, and its reverse's where the format
+        keeps it apart) and the matching atlas.sum, all or nothing; the migration file's path."""
+        return self._write(self._new_files(name, statements))
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Add the migration file `name` holding `text` as it is, and the matching atlas.sum."""
+        return self._write([MigrationFile(name, self.path / name, text.encode(), self.dir_format)])
+
+    def _write(self, new: list[MigrationFile]) -> Path:
+        """Write `new` (the migration first) and atlas.sum. Every file is written atomically; if one cannot be
+        written, those written before it are removed so the directory never holds a migration that atlas.sum
+        does not know about."""
+        for file in new:
+            if "/" in file.name or os.sep in file.name or not file.name.endswith(".sql"):
+                raise AtlembicError(f"invalid migration file name {file.name!r}")
+            if file.path.exists():
+                raise AtlembicError(f"migration file {file.path} already exists")
+        migration = new[0]
+        names = self.dir_format.order([*self.dir_format.migration_names(self.path), migration.name])
+        files = self._read(names, {migration.name: migration.content})
+        sum_data = compute_sum([(f.name, f.content) for f in files]).to_text().encode()
         self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data)
+        written: list[Path] = []
         try:
+            for file in new:
+                atomic_write(file.path, file.content)
+                written.append(file.path)
             atomic_write(self.sum_path, sum_data)
         except BaseException:
-            path.unlink(missing_ok=True)
+            for path in written:
+                path.unlink(missing_ok=True)
             raise
-        return path
+        return migration.path
 
 
 def import_directory(source: MigrationDir, target: MigrationDir) -> list[Path]:
@@ -264,8 +276,7 @@ def import_directory(source: MigrationDir, target: MigrationDir) -> list[Path]:
     written = []
     for file in migrations:
         name = f"{file.version}_{file.description}.sql" if file.description else f"{file.version}.sql"
-        up = file.dir_format.up_part(file.text).strip("\n")
-        written.append((name, f"{up}\n" if up else ""))
+        written.append((name, _imported(file)))
     target.path.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, content in written:
@@ -275,54 +286,19 @@ def import_directory(source: MigrationDir, target: MigrationDir) -> list[Path]:
     return paths
 
 
-def render_migration(
-    changes: Sequence[tuple[str, str]], directives: Sequence[str] = (), indent: str | None = None
-) -> str:
-    """Format planned changes like Atlas's default formatter.
-
-    ``changes`` are ``(comment, sql)``; each becomes ``-- <Comment>`` (first letter upper-cased, line
-    left out when the comment is empty) and ``<sql>;``. ``directives`` such as ``"txmode none"`` (an
-    ``atlas:`` prefix is accepted too) become a ``-- atlas:...`` header followed by a blank line.
-    ``indent``: the body of a CREATE TABLE, one element a line, indented with it (an atlas.hcl format
-    template's ``{{ sql . "  " }}``; ``""`` is Atlas's one-line form); None keeps the planner's lines.
-    No line ends in white space (SQLAlchemy ends each element line with ``, ``): a pre-commit hook that
-    strips it would otherwise edit the file and break atlas.sum.
-    """
-    parts = [f"-- atlas:{d.removeprefix('atlas:')}\n" for d in directives]
-    if parts:
-        parts.append("\n")
-    for comment, sql in changes:
-        if comment:
-            parts.append(f"-- {comment[0].upper()}{comment[1:]}".rstrip() + "\n")
-        stmt = _element_lines(sql.rstrip(), indent)
-        parts.append(stmt if stmt.endswith(";") else stmt + ";")
-        parts.append("\n")
-    return "".join(parts)
+# Atlas's import splits with its lexer's defaults, not the target engine's rules.
+_IMPORT_SCAN = ScanOptions(begin_atomic=True, dollar_quote=True)
 
 
-# A statement whose parenthesized body has one element a line, each indented by one tab (SQLAlchemy's DDL
-# compiler) or two spaces (the MySQL planner), the closing parenthesis starting the last line.
-_ELEMENT_BODY = re.compile(r"(?P<head>[^\n]*\()\n(?P<body>(?:(?:\t|  )\S[^\n]*\n)+)(?P<tail>\)[^\n]*)")
-
-
-def as_written(sql: str) -> str:
-    """`sql` as `format_changes` writes it into a file with the planner's own lines: no element line ends in white
-    space. The desired side runs the models' DDL in this form too, so a file that restates them leaves the dev
-    database's catalog text equal to the models' (SQLite's reflection is skipped for a catalog it has read)."""
-    return _element_lines(sql.rstrip(), None)
-
-
-def _element_lines(sql: str, indent: str | None) -> str:
-    m = _ELEMENT_BODY.fullmatch(sql)
-    if m is None:
-        return sql
-    items = [line.strip() for line in m["body"].splitlines()]
-    if indent is None:
-        lines = [line.rstrip() for line in m["body"].splitlines()]
-        return f"{m['head']}\n" + "".join(f"{line}\n" for line in lines) + m["tail"]
-    if indent == "":
-        return f"{m['head']}{' '.join(items)}{m['tail']}"
-    return f"{m['head']}\n" + "".join(f"{indent}{item}\n" for item in items) + m["tail"]
+def _imported(file: MigrationFile) -> str:
+    """A file's up part as Atlas's import writes it: each statement with the comment lines directly above it,
+    one after the other (what is not above a statement, such as liquibase's ``--rollback`` lines, is left out)."""
+    try:
+        statements = split_statements(file.dir_format.up_part(file.text), _IMPORT_SCAN)
+    except AtlembicError as exc:
+        raise AtlembicError(f"{file.name}: {exc}") from None
+    return "".join("".join(c if c.endswith("\n") else f"{c}\n" for c in s.comments) + s.text.removesuffix(";") + ";\n"
+                   for s in statements)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

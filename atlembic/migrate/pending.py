@@ -61,8 +61,7 @@ def pending_files(
     return [f for f in files if f.version > last.version and not f.is_checkpoint]
 
 
-def history_changed(files: Sequence[MigrationFile], revisions: Sequence[Revision],
-                    summed: Sequence[MigrationFile] | None = None) -> str | None:
+def history_changed(files: Sequence[MigrationFile], revisions: Sequence[Revision]) -> str | None:
     """The problem with the first applied file whose content changed after it was applied (and was then
     re-hashed), as `status` reports it and `upgrade` refuses it; None when every applied file is as it ran.
 
@@ -73,16 +72,14 @@ def history_changed(files: Sequence[MigrationFile], revisions: Sequence[Revision
     and that sort between the recorded ones (the ones inserted since): only a file that is really edited
     (or an edited file before it) matches neither. A file merged in before the first recorded one is
     taken for an edit of the first: nothing tells it from a file that was there before a baseline.
-    `summed`: the files atlas.sum covers when they are more than the migrations (golang-migrate's down files).
     """
     recorded = {r.version for r in revisions}
     if not recorded:
         return None
     first, last = min(recorded), max(recorded)
-    summed = files if summed is None else summed
-    inserted = {f.name for f in summed if f.version not in recorded and first < f.version < last}
-    current = dict(compute_sum([(f.name, f.content) for f in summed]).rows)
-    before_inserts = dict(compute_sum([(f.name, f.content) for f in summed if f.name not in inserted]).rows) \
+    inserted = {f.name for f in files if f.version not in recorded and first < f.version < last}
+    current = dict(compute_sum([(f.name, f.content) for f in files]).rows)
+    before_inserts = dict(compute_sum([(f.name, f.content) for f in files if f.name not in inserted]).rows) \
         if inserted else current
     by_version = {f.version: f for f in files}
     for rev in revisions:

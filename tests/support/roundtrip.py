@@ -36,7 +36,7 @@ def plan_and_write(dev: DevDatabase, directory: MigrationDir, metadata: sa.MetaD
         return None
     autogenerate.verify_plan(dev, files, plan, desired)
     text = plan.render()
-    directory.write_migration(directory.new_file_name(name), text)
+    directory.write_text(directory.new_file_name(name), text)
     return text
 
 
