@@ -30,7 +30,7 @@ from tests.support.alembic_side import Outcome, run_alembic
 from tests.support.cases import OBJECT_DDL, Case
 from tests.support.roundtrip import Model, metadata_of
 
-__all__ = ["run_alembic_utils"]
+__all__ = ["entity_of", "object_statements", "run_alembic_utils"]
 
 SCHEMA = "public"
 
@@ -55,14 +55,15 @@ def entity_of(statement: str) -> ReplaceableEntity | None:
     return None
 
 
-def _objects(model: Model) -> list[str]:
+def object_statements(model: Model) -> list[str]:
+    """The statements of the objects beyond tables `model` declares (`cases._with_ddl`)."""
     return list(metadata_of(model).info.get(OBJECT_DDL, []))
 
 
 def run_alembic_utils(dev: DevDatabase, target_url: str, case: Case) -> Outcome | None:
     """Alembic's autogenerate A -> B with model B's objects registered as alembic_utils entities, applied to a
     database holding A and the rows; None when the case has nothing alembic_utils expresses."""
-    before, after = _objects(case.a), _objects(case.b)
+    before, after = object_statements(case.a), object_statements(case.b)
     if not before and not after:
         return None
     if any(entity_of(sql) is None and not (sql in before and sql in after) for sql in (*before, *after)):

@@ -25,11 +25,11 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import alembic
-import alembic_utils
 import sqlalchemy as sa
 
 import atlembic
@@ -161,7 +161,7 @@ def render(results: list[dict[str, Any]], dialects: list[str], versions: dict[st
         f"in {seconds:.0f} s.",
         "",
         f"- atlembic {atlembic.__version__}, Alembic {alembic.__version__}, alembic_utils "
-        f"{alembic_utils.__version__}, SQLAlchemy {sa.__version__}, Python {sys.version.split()[0]}",
+        f"{version('alembic_utils')}, SQLAlchemy {sa.__version__}, Python {sys.version.split()[0]}",
         *(f"- {TITLES[d]}: {versions[d]}" for d in dialects),
         *(f"- {TITLES.get(d, d)}: not measured ({why})" for d, why in skipped.items()),
         "",
