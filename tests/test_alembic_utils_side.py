@@ -22,7 +22,8 @@ def test_every_object_of_the_postgresql_cases_is_an_entity_named_as_its_statemen
     assert found == {("PGView", "public", "user_names"), ("PGMaterializedView", "public", "user_scores"),
                      ("PGFunction", "public", "fill_score()"), ("PGTrigger", "public", "fill_score"),
                      ("PGFunction", "public", "score_or(s integer)"), ("PGPolicy", "public", "low_scores"),
-                     ("PGExtension", "public", "citext")}
+                     ("PGExtension", "public", "citext"),
+                     ("PGGrantTable", "public", "PGGrantTable: public.users.coverage_reader.SELECT")}
 
 
 def test_a_case_without_objects_or_with_one_alembic_utils_cannot_express_is_not_measured() -> None:

@@ -1,6 +1,6 @@
 """The alembic_utils column of docs/coverage.md: Alembic's autogenerate with the case's objects registered.
 
-A case's views, materialized views, functions, triggers, policies and extensions (the statements
+A case's views, materialized views, functions, triggers, policies, extensions and grants (the statements
 `tests.support.cases._with_ddl` declares on the models) are written as the alembic_utils entities a project would
 register in env.py (PostgreSQL, schema ``public``), ``register_entities(<model B's entities>)`` is called as env.py
 calls it, and :func:`tests.support.alembic_side.run_alembic` runs Alembic's autogenerate and applies its operations
@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from alembic_utils.pg_extension import PGExtension
 from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_grant_table import PGGrantTable
 from alembic_utils.pg_materialized_view import PGMaterializedView
 from alembic_utils.pg_policy import PGPolicy
 from alembic_utils.pg_trigger import PGTrigger
@@ -43,6 +44,8 @@ _ENTITIES: list[tuple[str, Callable[[re.Match[str]], ReplaceableEntity]]] = [
     (r"CREATE TRIGGER .+", lambda m: PGTrigger.from_sql(m[0])),
     (r"CREATE POLICY .+", lambda m: PGPolicy.from_sql(m[0])),
     (r"CREATE EXTENSION (\w+)", lambda m: PGExtension(schema=SCHEMA, signature=m[1])),
+    (r"GRANT (\w+) \(([\w, ]+)\) ON (\w+) TO (\w+)", lambda m: PGGrantTable(
+        schema=SCHEMA, table=m[3], role=m[4], grant=m[1], columns=[c.strip() for c in m[2].split(",")])),
 ]
 
 

@@ -423,6 +423,10 @@ SCORE_TRIGGER = {
 }
 ROW_SECURITY = "ALTER TABLE users ENABLE ROW LEVEL SECURITY"
 SCORE_POLICY = "CREATE POLICY low_scores ON users AS PERMISSIVE FOR SELECT TO public USING (score < 100)"
+# A role is the server's, not a database's: both models make it (when missing) before granting it anything.
+READER_ROLE = ("DO $$ BEGIN CREATE ROLE coverage_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; "
+               "END $$")
+READER_GRANT = "GRANT SELECT (id, name) ON users TO coverage_reader"
 SCORE_FUNCTION = {
     "postgresql": "CREATE FUNCTION score_or(s integer) RETURNS integer LANGUAGE sql IMMUTABLE "
                   "AS $$ SELECT COALESCE(s, {}) $$",
@@ -431,8 +435,8 @@ SCORE_FUNCTION = {
 
 
 def _object_cases() -> list[Case]:
-    """Views, materialized views, triggers, functions, policies and extensions (issue 16), declared through DDL
-    events."""
+    """Views, materialized views, triggers, functions, policies, extensions and grants (issue 16), declared through
+    DDL events."""
     return [
         Case("view-added", users(), _with_ddl(users(), NAMES_VIEW), sql=("CREATE VIEW",)),
         Case("view-changed", _with_ddl(users(), NAMES_VIEW), _with_ddl(users(), SCORES_VIEW), sql=("score",)),
@@ -457,6 +461,8 @@ def _object_cases() -> list[Case]:
              sql=("CREATE POLICY",), dialects=("postgresql",)),
         Case("extension-added", users(), _with_ddl(users(), "CREATE EXTENSION citext"), sql=("CREATE EXTENSION",),
              dialects=("postgresql",)),
+        Case("grant-added", _with_ddl(users(), READER_ROLE), _with_ddl(users(), READER_ROLE, READER_GRANT),
+             sql=("GRANT SELECT",), dialects=("postgresql",)),
         *(Case("function-body-changed", _with_ddl(users(), SCORE_FUNCTION[d].format(0)),
                _with_ddl(users(), SCORE_FUNCTION[d].format(1)), sql=("score_or",), dialects=(d,))
           for d in ("postgresql", "mysql")),
