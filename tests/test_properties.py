@@ -28,9 +28,10 @@ a unique key keeps apart.
 
 Issue 16's views and triggers, declared as projects do (`sa.event.listen(metadata, "after_create", sa.DDL(...))`),
 are part of some of the drawn schemas and of the mutations: views selecting some columns of one table or joining a
-child to its FK parent (materialized on PostgreSQL), and AFTER INSERT triggers writing the new row's id into a log
-table (SQLite, MariaDB; PostgreSQL's need a function, not modelled yet). Mutations add, drop and change views
-(other columns) and add and drop triggers; the table mutations happen under them (a retyped column a view reads,
+child to its FK parent (materialized on PostgreSQL), and AFTER or BEFORE INSERT triggers writing the new row's id into
+a log table (on PostgreSQL through a plpgsql trigger function of its own, made and dropped with it). Mutations add,
+drop and change views (other columns) and add, drop and change triggers (AFTER <-> BEFORE); the table mutations
+happen under them (a retyped column a view reads,
 SQLite rebuilds of a table with a trigger and a view over it), a dropped column a view read leaves the view, a
 dropped table takes its views and triggers along. The final comparison covers views and triggers; beyond it
 `check_triggers` asserts a log holds exactly the rows inserted under A (no copy fired a trigger again) and, where
@@ -143,10 +144,12 @@ class ViewSpec:
 
 @dataclass(frozen=True)
 class TriggerSpec:
-    """AFTER INSERT ON table: the new row's id goes into the log table `log` (id, row_id), which exists with it."""
+    """AFTER (or BEFORE) INSERT ON table: the new row's id goes into the log table `log` (id, row_id), which exists
+    with it."""
     name: str
     table: str
     log: str
+    before: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,15 +237,22 @@ def view_sql(view: ViewSpec) -> str:
     return f"CREATE {'MATERIALIZED ' if view.materialized else ''}VIEW {view.name} AS SELECT {selected} FROM {source}"
 
 
-# Each engine's spelling of the log trigger (PostgreSQL's needs a function, which is not modelled yet: none there).
+# Each engine's spelling of the log trigger; PostgreSQL's executes a plpgsql function of its own, created first.
+LOG_ROW = "INSERT INTO {log} (row_id) VALUES (NEW.id)"
 TRIGGER_SQL = {
-    "sqlite": "CREATE TRIGGER {name} AFTER INSERT ON {table} BEGIN INSERT INTO {log} (row_id) VALUES (NEW.id); END",
-    "mysql": "CREATE TRIGGER {name} AFTER INSERT ON {table} FOR EACH ROW INSERT INTO {log} (row_id) VALUES (NEW.id)",
+    "sqlite": (f"CREATE TRIGGER {{name}} {{timing}} INSERT ON {{table}} BEGIN {LOG_ROW}; END",),
+    "mysql": (f"CREATE TRIGGER {{name}} {{timing}} INSERT ON {{table}} FOR EACH ROW {LOG_ROW}",),
+    "postgresql": (f"CREATE FUNCTION {{name}}_fn() RETURNS trigger LANGUAGE plpgsql AS "
+                   f"$$ BEGIN {LOG_ROW}; RETURN NEW; END $$",
+                   "CREATE TRIGGER {name} {timing} INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()"),
 }
 
 
-def trigger_sql(trigger: TriggerSpec, dialect: str) -> str:
-    return TRIGGER_SQL[dialect].format(name=trigger.name, table=trigger.table, log=trigger.log)
+def trigger_sql(trigger: TriggerSpec, dialect: str) -> tuple[str, ...]:
+    """The statements that make the trigger (and on PostgreSQL its function) on `dialect`."""
+    timing = "BEFORE" if trigger.before else "AFTER"
+    return tuple(sql.format(name=trigger.name, table=trigger.table, log=trigger.log, timing=timing)
+                 for sql in TRIGGER_SQL[dialect])
 
 
 def model_of(schema: SchemaSpec, text_type: type[sa.types.TypeEngine] = sa.Text, collation: str = "",
@@ -269,7 +279,8 @@ def model_of(schema: SchemaSpec, text_type: type[sa.types.TypeEngine] = sa.Text,
         for v in schema.views:
             sa.event.listen(md, "after_create", sa.DDL(view_sql(v)))
         for tr in schema.triggers:
-            sa.event.listen(md, "after_create", sa.DDL(trigger_sql(tr, dialect)))
+            for sql in trigger_sql(tr, dialect):
+                sa.event.listen(md, "after_create", sa.DDL(sql))
     return build
 
 
@@ -309,8 +320,8 @@ def render(schema: SchemaSpec) -> str:
                   + "".join(f", {k}={v!r}" for k, v in _index_options(i).items()) + ")," for i in t.indexes]
         lines.append(f", mysql_charset={t.charset!r})" if t.charset else ")")
     lines += [f'sa.event.listen(md, "after_create", sa.DDL({view_sql(v)!r}))' for v in schema.views]
-    lines += [f"trigger {tr.name}: AFTER INSERT ON {tr.table} -> INSERT INTO {tr.log} (row_id) VALUES (NEW.id)"
-              for tr in schema.triggers]
+    lines += [f"trigger {tr.name}: {'BEFORE' if tr.before else 'AFTER'} INSERT ON {tr.table} -> "
+              + LOG_ROW.format(log=tr.log) for tr in schema.triggers]
     return "\n".join(lines)
 
 
@@ -555,7 +566,7 @@ class Evolution:
         if self.current.views:
             out += ["drop_view", "change_view"]
         if self.current.triggers:
-            out.append("drop_trigger")
+            out += ["drop_trigger", "change_trigger"]
         if any(c.kind in ("str", "text") for t in tables_ for c in t.columns):
             out.append("toggle_collation")
         out.append("add_table")
@@ -726,6 +737,11 @@ def mutate(draw: st.DrawFn, ev: Evolution) -> tuple[str, SchemaSpec]:
         case "drop_trigger":
             gone = draw(st.sampled_from(cur.triggers))
             return f"drop trigger {gone.name}", replace(cur, triggers=tuple(t for t in cur.triggers if t != gone))
+        case "change_trigger":  # same name, other timing: AFTER <-> BEFORE
+            old = draw(st.sampled_from(cur.triggers))
+            new = replace(old, before=not old.before)
+            return f"change trigger {old.name} -> {'BEFORE' if new.before else 'AFTER'}", replace(
+                cur, triggers=tuple(new if t == old else t for t in cur.triggers))
     raise AssertionError(kind)
 
 
@@ -842,12 +858,14 @@ def insertable(table: TableSpec) -> bool:
 
 
 def check_triggers(scenario: Scenario, url: str) -> None:
-    """The log of a trigger A and B both have holds one row per row inserted under A (the migration copied rows
-    without firing it again); a row inserted after the migration is logged by every trigger on its table."""
+    """The log of a trigger A and B both have (changed or not) holds one row per row inserted under A (the migration
+    copied rows without firing it again); a row inserted after the migration is logged by every trigger on its
+    table."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    kept = {(t.name, t.table, t.log) for t in scenario.a.triggers}
     try:
         with engine.begin() as conn:
-            for trigger in set(scenario.a.triggers) & set(scenario.b.triggers):
+            for trigger in (t for t in scenario.b.triggers if (t.name, t.table, t.log) in kept):
                 logged = conn.execute(sa.text(f"SELECT row_id FROM {trigger.log} ORDER BY row_id")).scalars().all()
                 assert logged == sorted(r["id"] for r in scenario.rows.get(trigger.table, [])), trigger
             for table in {tr.table for tr in scenario.b.triggers}:
@@ -882,9 +900,7 @@ def _for_sqlite(scenario: Scenario) -> Scenario:
 
 
 def _for_postgresql(scenario: Scenario) -> Scenario:
-    """No triggers: PostgreSQL's call a function, which the model does not hold yet."""
-    return replace(scenario, a=replace(_without_mysql_options(scenario.a), triggers=()),
-                   b=replace(_without_mysql_options(scenario.b), triggers=()))
+    return replace(scenario, a=_without_mysql_options(scenario.a), b=_without_mysql_options(scenario.b))
 
 
 # Always run, whatever the draw: a rebuilt (SQLite) / altered parent whose child cascades on delete must
@@ -919,6 +935,17 @@ UNDER_VIEWS_AND_TRIGGER = Scenario(
 )
 
 
+# Always run: one trigger made BEFORE instead of AFTER, the other dropped (on PostgreSQL with its function and its log
+# table). The changed trigger's log keeps the rows logged under A, and it fires after the migration.
+_TRIGGERED = TableSpec("t0", (ColSpec("c0", "int"),))
+TRIGGER_CHANGED_AND_DROPPED = Scenario(
+    a=SchemaSpec((_TRIGGERED,), triggers=(TriggerSpec("tr0", "t0", "lg0"), TriggerSpec("tr1", "t0", "lg1"))),
+    b=SchemaSpec((_TRIGGERED,), triggers=(TriggerSpec("tr0", "t0", "lg0", before=True),)),
+    mutations=("change trigger tr0 -> BEFORE", "drop trigger tr1"),
+    rows={"t0": [{"id": 1, "c0": 5}, {"id": 2, "c0": None}]},
+)
+
+
 def test_the_fixed_example_fires_its_trigger() -> None:
     """check_triggers only inserts into tables that take a row of ids alone: the fixed example's must."""
     table = UNDER_VIEWS_AND_TRIGGER.b.table("t1")
@@ -930,6 +957,7 @@ def test_the_fixed_example_fires_its_trigger() -> None:
 @given(scenario=scenarios().map(_for_sqlite).filter(lambda s: s.a != s.b))
 @example(scenario=PARENT_REBUILD)
 @example(scenario=_for_sqlite(UNDER_VIEWS_AND_TRIGGER))
+@example(scenario=TRIGGER_CHANGED_AND_DROPPED)
 def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dev, url = sqlite_env(Path(tmp))
@@ -940,6 +968,7 @@ def test_evolution_sqlite(scenario: Scenario, sqlite_env) -> None:
 @given(scenario=scenarios().map(_for_postgresql).filter(lambda s: s.a != s.b))
 @example(scenario=PARENT_REBUILD)
 @example(scenario=_for_postgresql(UNDER_VIEWS_AND_TRIGGER))
+@example(scenario=TRIGGER_CHANGED_AND_DROPPED)
 def test_evolution_postgresql(scenario: Scenario, pg_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dev, url = pg_env()
@@ -989,6 +1018,7 @@ INDEX_ONTO_FK_INDEX = Scenario(
 @example(scenario=PARENT_REBUILD)
 @example(scenario=INDEX_ONTO_FK_INDEX)
 @example(scenario=_for_mysql(UNDER_VIEWS_AND_TRIGGER))
+@example(scenario=TRIGGER_CHANGED_AND_DROPPED)
 def test_evolution_mysql(scenario: Scenario, mysql_env) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dev, url = mysql_env()

@@ -164,7 +164,8 @@ def run_alembic(dev: DevDatabase, target_url: str, model_a: Model, model_b: Mode
         _insert(engine, md_a, rows)
         with warnings.catch_warnings(record=True) as caught, engine.connect() as conn:
             warnings.simplefilter("always")
-            context = MigrationContext.configure(conn, opts={"target_metadata": md_b})
+            # EnvironmentContext.configure's defaults that plugins read (alembic_utils: include_schemas)
+            context = MigrationContext.configure(conn, opts={"target_metadata": md_b, "include_schemas": False})
             try:
                 script = produce_migrations(context, md_b)
             except Exception as exc:  # noqa: BLE001 - `revision --autogenerate` itself failing is the outcome

@@ -398,10 +398,14 @@ def coverage2_cases() -> list[Case]:
     ]
 
 
+OBJECT_DDL = "object_ddl"  # MetaData.info key: the statements _with_ddl declared (the alembic_utils side reads them)
+
+
 def _with_ddl(model: Model, *statements: str) -> Model:
     """`model` and objects beyond tables declared as projects declare them: DDL run after the tables are created."""
     def build(md: sa.MetaData) -> None:
         model(md)
+        md.info.setdefault(OBJECT_DDL, []).extend(statements)
         for sql in statements:
             sa.event.listen(md, "after_create", sa.DDL(sql))
     return build
@@ -417,6 +421,12 @@ SCORE_TRIGGER = {
     "postgresql": "CREATE TRIGGER fill_score BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION fill_score()",
     "mysql": "CREATE TRIGGER fill_score BEFORE INSERT ON users FOR EACH ROW SET NEW.score = COALESCE(NEW.score, 0)",
 }
+ROW_SECURITY = "ALTER TABLE users ENABLE ROW LEVEL SECURITY"
+SCORE_POLICY = "CREATE POLICY low_scores ON users AS PERMISSIVE FOR SELECT TO public USING (score < 100)"
+# A role is the server's, not a database's: both models make it (when missing) before granting it anything.
+READER_ROLE = ("DO $$ BEGIN CREATE ROLE coverage_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; "
+               "END $$")
+READER_GRANT = "GRANT SELECT (id, name) ON users TO coverage_reader"
 SCORE_FUNCTION = {
     "postgresql": "CREATE FUNCTION score_or(s integer) RETURNS integer LANGUAGE sql IMMUTABLE "
                   "AS $$ SELECT COALESCE(s, {}) $$",
@@ -425,7 +435,8 @@ SCORE_FUNCTION = {
 
 
 def _object_cases() -> list[Case]:
-    """Views, materialized views, triggers and functions (issue 16), declared through DDL events."""
+    """Views, materialized views, triggers, functions, policies, extensions and grants (issue 16), declared through
+    DDL events."""
     return [
         Case("view-added", users(), _with_ddl(users(), NAMES_VIEW), sql=("CREATE VIEW",)),
         Case("view-changed", _with_ddl(users(), NAMES_VIEW), _with_ddl(users(), SCORES_VIEW), sql=("score",)),
@@ -444,6 +455,14 @@ def _object_cases() -> list[Case]:
         Case("column-retyped-under-trigger", _with_ddl(users(), SCORE_TRIGGER["sqlite"]),
              _with_ddl(users(name_type=sa.String(100)), SCORE_TRIGGER["sqlite"]), sql=("CREATE TRIGGER",),
              dialects=("sqlite",)),
+        Case("function-and-trigger-dropped", _with_ddl(users(), PG_SCORE_FUNCTION, SCORE_TRIGGER["postgresql"]),
+             users(), sql=("DROP TRIGGER", "DROP FUNCTION"), dialects=("postgresql",)),
+        Case("policy-added", _with_ddl(users(), ROW_SECURITY), _with_ddl(users(), ROW_SECURITY, SCORE_POLICY),
+             sql=("CREATE POLICY",), dialects=("postgresql",)),
+        Case("extension-added", users(), _with_ddl(users(), "CREATE EXTENSION citext"), sql=("CREATE EXTENSION",),
+             dialects=("postgresql",)),
+        Case("grant-added", _with_ddl(users(), READER_ROLE), _with_ddl(users(), READER_ROLE, READER_GRANT),
+             sql=("GRANT SELECT",), dialects=("postgresql",)),
         *(Case("function-body-changed", _with_ddl(users(), SCORE_FUNCTION[d].format(0)),
                _with_ddl(users(), SCORE_FUNCTION[d].format(1)), sql=("score_or",), dialects=(d,))
           for d in ("postgresql", "mysql")),

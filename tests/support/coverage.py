@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from atlembic.devdb import DevDatabase
 from atlembic.engines import open_dev_database
 from atlembic.errors import AtlembicError
 from tests.support.alembic_side import ALEMBIC_OUTCOMES, Outcome, case_for, cases_for, run_alembic, run_atlembic
+from tests.support.alembic_utils_side import run_alembic_utils
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,12 +122,15 @@ def measure(dialect: str, case_id: str, dev_url: str | None) -> dict[str, Any]:
                 theirs = run_alembic(dev, target("alembic"), case.a, case.b, case.rows)
             except Exception as exc:  # noqa: BLE001 - e.g. create_all(A) failing: a harness problem, shown as such
                 theirs = Outcome("not run", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            with_entities = None
+            if dialect == "postgresql":
+                with_entities = run_alembic_utils(dev, target("alembic_utils"), case_for(dialect, case_id))
             case, again = case_for(dialect, case_id), case_for(dialect, case_id)
             (tmp / "atlembic").mkdir()
             ours = run_atlembic(dev, target("atlembic"), tmp / "atlembic", case.a, case.b, case.rows,
                                 model_b_again=again.b if dialect == "mysql" else None)
     return {"dialect": dialect, "case": case_id, "alembic": theirs, "atlembic": ours,
-            "seconds": time.perf_counter() - start}
+            "alembic_utils": with_entities, "seconds": time.perf_counter() - start}
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -155,8 +160,8 @@ def render(results: list[dict[str, Any]], dialects: list[str], versions: dict[st
         f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `python -m tests.support.coverage` "
         f"in {seconds:.0f} s.",
         "",
-        f"- atlembic {atlembic.__version__}, Alembic {alembic.__version__}, SQLAlchemy {sa.__version__}, "
-        f"Python {sys.version.split()[0]}",
+        f"- atlembic {atlembic.__version__}, Alembic {alembic.__version__}, alembic_utils "
+        f"{version('alembic_utils')}, SQLAlchemy {sa.__version__}, Python {sys.version.split()[0]}",
         *(f"- {TITLES[d]}: {versions[d]}" for d in dialects),
         *(f"- {TITLES.get(d, d)}: not measured ({why})" for d, why in skipped.items()),
         "",
@@ -209,8 +214,42 @@ def render(results: list[dict[str, Any]], dialects: list[str], versions: dict[st
         "Alembic's *what it did* lists the operations it planned (its diff kinds), then what went wrong.",
         "Cases run only on the dialects that have the feature (e.g. enums and sequences on PostgreSQL).",
         "",
+        *_alembic_utils_section([r for per_dialect in by_case.values() for r in per_dialect.values()
+                                 if r.get("alembic_utils") is not None]),
     ]
     return "\n".join(lines)
+
+
+def _alembic_utils_section(results: list[dict[str, Any]]) -> list[str]:
+    """The object-kind cases again, with Alembic's autogenerate given the objects as alembic_utils entities."""
+    if not results:
+        return []
+    correct = sum(r["alembic_utils"].kind == "correct" for r in results)
+    lines = [
+        "## Alembic with alembic_utils (PostgreSQL)",
+        "",
+        "The PostgreSQL cases whose models declare views, materialized views, functions, triggers, policies,",
+        "extensions or grants, with those objects written as the alembic_utils entities a project registers in",
+        "env.py (`PGView`, `PGMaterializedView`, `PGFunction`, `PGTrigger`, `PGPolicy`, `PGExtension`,",
+        "`PGGrantTable` in `public`) and `register_entities(<model B's entities>)` called before Alembic's",
+        "autogenerate, which then runs and is applied and classified as above",
+        "(`tests/support/alembic_utils_side.py`); what both models share and alembic_utils has no entity for",
+        "(enabling row security, making the granted role) stays table setup. atlembic's and plain Alembic's",
+        "columns repeat the table above. Every other case has nothing alembic_utils expresses (tables, columns,",
+        "keys, enums, sequences: Alembic's own column applies). A dropped object goes unseen when model B",
+        "registers no entity in its schema: alembic_utils looks for entities to drop only in the schemas its",
+        "registered entities name.",
+        "",
+        f"alembic_utils correct: {correct} of {len(results)}.",
+        "",
+        "| change kind | dialect | atlembic | Alembic autogenerate | Alembic + alembic_utils | what it did |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        theirs = r["alembic_utils"]
+        lines.append(f"| `{r['case']}` | {TITLES[r['dialect']]} | {_mark(r['atlembic'])} | {_mark(r['alembic'])} | "
+                     f"{_mark(theirs)} | {_cell(theirs.note)} |")
+    return [*lines, ""]
 
 
 # -------------------------------------------------------------------------------------------------- main
