@@ -343,14 +343,45 @@ def test_import_then_apply_gives_the_same_database(tmp_path: Path, dir_format: s
     assert again.returncode != 0 and "is not empty" in again.stdout + again.stderr
 
 
-UP = [("Create table t1", "CREATE TABLE t1(c int)"), ("drop table t3", "DROP TABLE t3")]
-DOWN = [("create table t3", "CREATE TABLE t3 (\n\tid int\n)"), ("drop table t1", "DROP TABLE t1")]
-UP_TEXT = "-- create table t1\nCREATE TABLE t1(c int);\n-- drop table t3\nDROP TABLE t3;\n"
-LIQUIBASE_TEXT = ("--liquibase formatted sql\n--changeset atlas:1-1\n--comment: create table t1\n"
-                  "CREATE TABLE t1(c int);\n"
-                  "--rollback: CREATE TABLE t3 (id int);\n--rollback: DROP TABLE t1;\n\n"
-                  "--changeset atlas:1-2\n--comment: drop table t3\nDROP TABLE t3;\n")
-DOWN_TEXT = "-- create table t3\nCREATE TABLE t3 (\n\tid int\n);\n-- drop table t1\nDROP TABLE t1;\n"
+# Atlas's sql/sqltool/tool_test.go (TestFormatters): its plan, the reverse as atlembic's planner hands it over (one
+# plan undoing the whole file, in its own order and with its own comments), and the files Atlas writes for it.
+UP = [("create table t1", "CREATE TABLE t1(c int)"), ("create table t2", "CREATE TABLE t2(c int)"),
+      ("drop table t3", "DROP TABLE t3")]
+DOWN = [("create table t3", "CREATE TABLE t1(id int)"),
+        ('create index "idx" to table: "t1"', "CREATE INDEX idx ON t1(id)"),
+        ("drop table t2", "DROP TABLE t2"), ("drop table t1", "DROP TABLE t1 IF EXISTS")]
+UP_TEXT = """-- create table t1
+CREATE TABLE t1(c int);
+-- create table t2
+CREATE TABLE t2(c int);
+-- drop table t3
+DROP TABLE t3;
+"""
+DOWN_TEXT = """-- reverse: drop table t3
+CREATE TABLE t1(id int);
+CREATE INDEX idx ON t1(id);
+-- reverse: create table t2
+DROP TABLE t2;
+-- reverse: create table t1
+DROP TABLE t1 IF EXISTS;
+"""
+LIQUIBASE_TEXT = """--liquibase formatted sql
+--changeset atlas:1-1
+--comment: create table t1
+CREATE TABLE t1(c int);
+--rollback: DROP TABLE t1 IF EXISTS;
+
+--changeset atlas:1-2
+--comment: create table t2
+CREATE TABLE t2(c int);
+--rollback: DROP TABLE t2;
+
+--changeset atlas:1-3
+--comment: drop table t3
+DROP TABLE t3;
+--rollback: CREATE TABLE t1(id int);
+--rollback: CREATE INDEX idx ON t1(id);
+"""
 
 
 @pytest.mark.parametrize(("dir_format", "name", "expected"), [
@@ -363,11 +394,26 @@ DOWN_TEXT = "-- create table t3\nCREATE TABLE t3 (\n\tid int\n);\n-- drop table 
 ])
 def test_new_files_are_written_as_atlas_formatters_write_them(dir_format: str, name: str,
                                                               expected: dict[str, str]) -> None:
-    """Atlas's templates (sql/sqltool): the planner's lower-case comments, the reverse in the down part, one
-    liquibase changeset a statement (the reverse on one line each); Atlas's own format has no down part."""
+    """Byte for byte Atlas's templates (sql/sqltool): the planner's lower-case comments; the down part undoes the
+    changes last first, each under ``-- reverse: <its comment>`` (a statement about no other change, such as the
+    index, stays with the one before it); one liquibase changeset a statement with its own rollback; Atlas's own
+    format has no down part."""
     written = dir_format_named(dir_format, "test").new_files(name, Statements(UP, DOWN))
     assert dict(written) == expected
     assert written[0][0] == name
+
+
+def test_reverse_out_of_the_up_order_is_labelled_and_rolled_back_as_planned() -> None:
+    """A reverse plan whose order is not the up part's backwards (SQLite's planner recreates before it drops) keeps
+    its order, each run labelled with the change it undoes; liquibase, which rolls changesets back newest first,
+    then gets the whole reverse as the first changeset's rollback so that it still runs in the planned order."""
+    up = [('Drop "b" table', "DROP TABLE b"), ('Create "a" table', "CREATE TABLE a (id int)")]
+    down = [('Create "b" table', "CREATE TABLE b (id int)"), ('Drop "a" table', "DROP TABLE a")]
+    (_, down_text), = dir_format_named("flyway", "test").new_files("V1__p.sql", Statements(up, down))[1:]
+    assert down_text == ('-- reverse: drop "b" table\nCREATE TABLE b (id int);\n'
+                         '-- reverse: create "a" table\nDROP TABLE a;\n')
+    (_, text), = dir_format_named("liquibase", "test").new_files("1_p.sql", Statements(up, down))
+    assert text.split("--changeset")[1].endswith("--rollback: CREATE TABLE b (id int);\n--rollback: DROP TABLE a;\n\n")
 
 
 def test_rebase_moves_the_reverse_file_with_its_migration(tmp_path: Path) -> None:
@@ -383,3 +429,32 @@ def test_rebase_moves_the_reverse_file_with_its_migration(tmp_path: Path) -> Non
     assert [re_version(n) for n in moved] == ["_merged.down.sql", "_merged.up.sql"], moved
     assert moved[0][:14] == moved[1][:14] > "20240102000000"
     _migrate(tmp_path, "apply", "--dir", dir_url, "--url", f"sqlite:///{tmp_path / 'db.sqlite'}")  # sum checked
+
+
+# Atlas's internal/integration/testdata/mysql/cli-migrate-diff-format.txtar: its two schemas (as SQL) and the down
+# parts Atlas writes for them, for `migrate diff first` and `migrate diff second` in each format.
+ATLAS_USERS = ("CREATE TABLE `users` (`id` bigint NOT NULL AUTO_INCREMENT, {}PRIMARY KEY (`id`)) "
+               "CHARSET utf8mb4 COLLATE utf8mb4_general_ci;\n")
+ATLAS_DOWN = ['-- reverse: create "users" table\nDROP TABLE `users`;\n',
+              '-- reverse: modify "users" table\nALTER TABLE `users` DROP COLUMN `email`;\n']
+ATLAS_ROLLBACK = ["--rollback: DROP TABLE `users`;\n", "--rollback: ALTER TABLE `users` DROP COLUMN `email`;\n"]
+
+
+@pytest.mark.slow
+def test_down_parts_are_atlas_testdata_mariadb(tmp_path: Path, mysql_server) -> None:  # noqa: ANN001
+    """On MariaDB, each format's down parts of Atlas's testscript are Atlas's byte for byte but for the
+    backticks: atlembic quotes an identifier only where the engine needs it (`users` and `email` need none)."""
+    (tmp_path / "1.sql").write_text(ATLAS_USERS.format(""))
+    (tmp_path / "2.sql").write_text(ATLAS_USERS.format("`email` varchar(100) NULL, "))
+    for dir_format in ("golang-migrate", "goose", "dbmate", "flyway", "liquibase"):
+        directory = tmp_path / dir_format
+        directory.mkdir()
+        downs = []
+        for schema, name in (("1.sql", "first"), ("2.sql", "second")):
+            _migrate(tmp_path, "diff", "--dev-url", "docker://mariadb/latest/dev", "--to", f"file://{schema}",
+                     "--dir", f"file://{directory}?format={dir_format}", name)
+            files = {p.name: p.read_text() for p in directory.iterdir() if name in p.name}
+            downs.append(_down_part(dir_format, files))
+        # liquibase's: the --rollback: lines (one changeset each here), read as the statements they hold.
+        expected = [r.removeprefix("--rollback: ") for r in ATLAS_ROLLBACK] if dir_format == "liquibase" else ATLAS_DOWN
+        assert downs == [text.replace("`", "") for text in expected], dir_format

@@ -21,11 +21,15 @@ atlas.sum covers the migration files, in that order, whatever the format.
 A new migration (`migrate diff`, `migrate new`) is written as Atlas's formatter for the format writes it: the
 statements with their comment lines as the planner wrote them, and the reverse statements (the plan from the
 desired schema back to the current one) in the format's down part: golang-migrate's ``.down.sql``, goose's and
-dbmate's down section, flyway's ``U`` file, liquibase's ``--rollback:`` lines.
+dbmate's down section, flyway's ``U`` file, liquibase's ``--rollback:`` lines. Atlas writes each change's reverse
+under ``-- reverse: <the change's comment>``, the changes undone last first, and gives each liquibase changeset its
+own rollback; atlembic's reverse is one plan in its own (dependency) order, so `reverse_groups` ties each of its
+statements to the up statement it undoes, and the down part is labelled (and liquibase's rollbacks placed) by them.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Sequence
@@ -109,6 +113,53 @@ def _element_lines(sql: str, indent: str | None) -> str:
     return f"{m['head']}\n" + "".join(f"{indent}{item}\n" for item in items) + m["tail"]
 
 
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _subject(comment: str) -> frozenset[str] | str:
+    """What a (lower-cased) planner's comment is about: its quoted names (``create index "i" to table: "t"``), or,
+    without any, the words after its verb (``create table t1`` -> ``table t1``): a change and its reverse agree."""
+    return frozenset(_QUOTED.findall(comment)) or comment.partition(" ")[2]
+
+
+def reverse_groups(up: Sequence[Change], down: Sequence[Change]) -> list[int]:
+    """For each statement of `down` (the plan undoing `up`), the index of the `up` statement it undoes: the one
+    with the same comment, else the same subject (see `_subject`), else the most quoted names in common; latest
+    first on a tie (the last change is undone first). A statement about nothing `up` names (a second statement
+    of one change) goes with the one before it; the first such, with the last up statement."""
+    comments = [comment.lower() for comment, _ in up]
+    subjects = [_subject(comment) for comment in comments]
+    latest_first = range(len(up) - 1, -1, -1)
+    found: list[int] = []
+    for comment, _ in down:
+        subject = _subject(comment.lower())
+        index = next((i for i in latest_first if comment and comments[i] == comment.lower()), None)
+        if index is None and subject:
+            index = next((i for i in latest_first if subjects[i] == subject), None)
+        if index is None and isinstance(subject, frozenset):
+            overlaps = [(len(subject & s), i) for i, s in enumerate(subjects) if isinstance(s, frozenset)]
+            shared, best = max(overlaps, default=(0, 0))
+            index = best if shared else None
+        if index is None:
+            index = found[-1] if found else len(up) - 1
+        found.append(index)
+    return found
+
+
+def labelled_reverse(up: Sequence[Change], down: Sequence[Change]) -> list[Change]:
+    """`down` as Atlas's templates write a down part: each run of statements undoing one up statement under
+    ``reverse: <its comment>`` (first letter lower-cased, as the planner's comments in the other formats)."""
+    if not up:
+        return list(down)
+    labelled: list[Change] = []
+    previous = None
+    for index, (_, sql) in zip(reverse_groups(up, down), down, strict=True):
+        comment = up[index][0]
+        labelled.append((f"reverse: {_first_letter(comment, False)}" if index != previous and comment else "", sql))
+        previous = index
+    return labelled
+
+
 def _top_level(path: Path, suffix: str) -> list[str]:
     """The directory's top-level files whose name ends with `suffix`, byte-wise sorted (code point order is
     UTF-8 byte order)."""
@@ -170,7 +221,8 @@ class DirFormat:
     def new_files(self, name: str, statements: Statements) -> list[tuple[str, str]]:
         """The files (name, text) a new migration called `name` is written as, the migration first."""
         up = render_migration(statements.up, statements.directives, statements.indent, capitalize=self.capitalize)
-        down = render_migration(statements.down, (), statements.indent, capitalize=self.capitalize)
+        down = render_migration(labelled_reverse(statements.up, statements.down), (), statements.indent,
+                                capitalize=self.capitalize)
         reverse = self.reverse_name(name)
         if reverse is not None:
             return [(name, up), (reverse, down)]
@@ -260,16 +312,21 @@ class Flyway(DirFormat):
 
 class Liquibase(DirFormat):
     """Liquibase's formatted SQL: one ``--changeset atlas:<version>-<n>`` a statement, its reverse as
-    ``--rollback:`` lines. The reverse is planned for the whole file, so it is the first changeset's rollback:
-    Liquibase rolls a file's changesets back newest first, and that one last."""
+    ``--rollback:`` lines. Liquibase rolls a file's changesets back newest first: each reverse statement goes to
+    the changeset it undoes (Atlas's layout) when that order is the reverse plan's; otherwise the whole reverse
+    is the first changeset's rollback, the one rolled back last."""
 
     def new_files(self, name: str, statements: Statements) -> list[tuple[str, str]]:
         version, parts = self.version(name), ["--liquibase formatted sql"]
-        rollback = "".join(f"--rollback: {_one_line(sql)};\n" for _, sql in statements.down)
+        groups = reverse_groups(statements.up, statements.down)
+        in_order = all(a >= b for a, b in itertools.pairwise(groups))
+        rollbacks = [""] * len(statements.up)
+        for group, (_, sql) in zip(groups, statements.down, strict=True):
+            rollbacks[group if in_order else 0] += f"--rollback: {_one_line(sql)};\n"
         for index, (comment, sql) in enumerate(statements.up, 1):
             shown = f"--comment: {_first_letter(comment, False)}" if comment else ""
             parts.append(f"\n--changeset atlas:{version}-{index}\n{shown}\n{_statement(sql, statements.indent)}\n"
-                         f"{rollback if index == 1 else ''}")
+                         f"{rollbacks[index - 1]}")
         return [(name, "".join(parts))]
 
 
