@@ -7,6 +7,7 @@ Parsing and printing only."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -26,6 +27,7 @@ from atlembic.cli.migrate import (
     CanaryOpt,
     ParallelOpt,
     RebaseVersionArg,
+    emit_json,
     parse_duration,
     show_rebase,
     show_status,
@@ -245,10 +247,14 @@ def _apply_instances(g: Globals, instances: list[AtlasEnv], target: str, fmt: st
     show_upgrade_fleet(g, urls, want_json, targets)
 
 
+# Atlas's --format template that prints its report as JSON, which atlembic takes as --format json.
+_JSON_TEMPLATE = re.compile(r"\{\{-?\s*json\s+\.\s*-?\}\}")
+
+
 def _json_format(fmt: str) -> bool:
-    if fmt not in ("text", "json"):
-        raise AtlembicError(f'--format {fmt!r}: expected text or json')
-    return fmt == "json"
+    if fmt not in ("text", "json") and not _JSON_TEMPLATE.fullmatch(fmt.strip()):
+        raise AtlembicError(f"--format {fmt!r}: expected text or json (or Atlas's '{{{{ json . }}}}')")
+    return fmt != "text"
 
 
 def _target(atlas: AtlasEnv) -> Settings:
@@ -498,12 +504,13 @@ def schema_diff(
     ctx: typer.Context,
     source: Annotated[str, typer.Option("--from", metavar="URL", help="the current schema (a database URL, "
                                         "file://migrations, file://schema.sql, alembic://alembic.ini, env://src)")],
-    target: Annotated[str, typer.Option("--to", metavar="URL", help="the desired schema (the same kinds)")],
+    target: Annotated[list[str], typer.Option("--to", metavar="URL", help="the desired schema (the same kinds; "
+                                              "several file:// URLs are one schema)")],
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
     exclude: ExcludeOpt = None, fmt: SchemaFormatOpt = None,
 ) -> None:
     """Print the SQL statements that take the --from schema to the --to schema."""
-    settings = _schema_settings([source, target], env, config, var, dev_url)
+    settings = _schema_settings([source, *target], env, config, var, dev_url)
     plan = commands.schema_diff(settings, source, target, tuple(exclude or ()))
     if not plan.statements:
         globals_of(ctx).say("Schemas are synced, no changes to be made.")
@@ -516,26 +523,34 @@ def schema_apply(
     ctx: typer.Context,
     url: Annotated[str | None, typer.Option("-u", "--url", metavar="URL",
                                             help="the database to change (default: the env's url)")] = None,
-    to: Annotated[str | None, typer.Option("--to", metavar="URL", help="the desired schema (file://schema.sql, "
-                                           "file://migrations, alembic://alembic.ini, a database URL; default: "
-                                           "the env's src)")] = None,
+    to: Annotated[list[str] | None, typer.Option(
+        "--to", metavar="URL", help="the desired schema (file://schema.sql, file://migrations, alembic://alembic.ini, "
+                                    "a database URL; several file:// URLs are one schema; default: the env's src)")]
+    = None,
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, dev_url: DevUrlOpt = None,
     exclude: ExcludeOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the planned changes, change nothing")] = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="apply without asking")] = False,
     allow_destructive: Annotated[bool, typer.Option(
         "--allow-destructive", help="apply even when the plan drops tables, columns or other objects")] = False,
+    tx_mode: Annotated[str, typer.Option(
+        "--tx-mode", metavar="MODE", help="one transaction for the plan, or none: file or none")] = "file",
+    fmt: Annotated[str, typer.Option(
+        "--format", metavar="FORMAT", help="text, or json (Atlas's '{{ json . }}'; with --dry-run or "
+                                           "--auto-approve)")] = "text",
 ) -> None:
     """Change a live database to the desired schema: plan it, print it, ask (or --auto-approve), apply it in a
     transaction where the engine allows, and check the result."""
     g = globals_of(ctx)
+    want_json = _json_format(fmt)
+    if want_json and not (dry_run or auto_approve):
+        raise AtlembicError("--log and --format can only be used with --dry-run or --auto-approve")
     if not dry_run and not auto_approve and not sys.stdin.isatty():
         raise AtlembicError("schema apply: no terminal to ask for approval: pass --auto-approve (or --dry-run)")
     atlas = _env(env, config, var, url=url, dev_url=dev_url)
     settings = _target(atlas)
-    if to is None and atlas.settings.schema_source is None:
+    if not to and atlas.settings.schema_source is None:
         raise AtlembicError("no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
-    desired = to or "env://src"
 
     def show(outcome: commands.SchemaApply) -> None:
         if not outcome.plan.statements:
@@ -552,5 +567,26 @@ def schema_apply(
         g.say("Aborted: nothing was changed.")
         return False
 
-    commands.schema_apply(settings, desired, tuple(exclude or ()), dry_run=dry_run,
-                          allow_destructive=allow_destructive, on_plan=show, approve=ask)
+    try:
+        outcome = commands.schema_apply(settings, to or ["env://src"], tuple(exclude or ()), dry_run=dry_run,
+                                        allow_destructive=allow_destructive, on_plan=None if want_json else show,
+                                        approve=ask, tx_mode=tx_mode)
+    except commands.SchemaApplyError as exc:
+        if not want_json:
+            raise
+        emit_json(_schema_apply_json(exc.outcome, str(exc)))
+        raise typer.Exit(g.failure_code) from None
+    if want_json:
+        emit_json(_schema_apply_json(outcome))
+
+
+def _schema_apply_json(outcome: commands.SchemaApply, error: str | None = None) -> dict[str, Any]:
+    """Atlas's SchemaApply report (``{{ json . }}``): the statements applied and pending, the failed statement's
+    error in Changes, any other error beside them; empty fields left out, as Atlas's are."""
+    failed = {"Stmt": outcome.failed[0], "Text": outcome.failed[1]} if outcome.failed else None
+    changes = {key: value for key, value in (("Applied", outcome.executed), ("Pending", outcome.pending),
+                                             ("Error", failed)) if value}
+    report: dict[str, Any] = {"Driver": outcome.dialect, "URL": outcome.url, "Changes": changes}
+    if error is not None and failed is None:
+        report["Error"] = error
+    return report

@@ -60,7 +60,7 @@ def _json_wanted(fmt: str) -> bool:
     return fmt == "json"
 
 
-def _emit_json(data: Any) -> None:
+def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
@@ -273,7 +273,7 @@ def current(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "t
     last = result.last
     entry = _current_entry(result)
     if want_json:
-        _emit_json(_current_json(result))
+        emit_json(_current_json(result))
         return
     if verbose:
         g.say(f"Current revision(s) for {result.url}:")
@@ -320,7 +320,7 @@ def history(
     entries = (hist.range(rev_range, current_version, current_known=known) if rev_range is not None
                else list(reversed(hist.entries)))
     if _json_wanted(fmt):
-        _emit_json([e.as_json(current_version) for e in entries])
+        emit_json([e.as_json(current_version) for e in entries])
         return
     for entry in entries:
         if verbose:
@@ -338,7 +338,7 @@ def heads(ctx: typer.Context, verbose: VerboseOpt = False, fmt: FormatOpt = "tex
     hist = History(g.settings().migration_dir().files())
     found = [hist.entries[-1]] if hist.entries else []
     if _json_wanted(fmt):
-        _emit_json([e.as_json() for e in found])
+        emit_json([e.as_json() for e in found])
         return
     for entry in found:
         g.say(hist.verbose(entry) if verbose else hist.short(entry, parents=False, doc=False))
@@ -364,7 +364,7 @@ def show(
     if _json_wanted(fmt):
         data = entry.as_json(current_version)
         data["statements"] = len(entry.file.statements(settings.dialect))
-        _emit_json(data)
+        emit_json(data)
         return
     g.say(hist.verbose(entry, current_version))
 
@@ -403,7 +403,7 @@ def show_status_fleet(g: Globals, runs: list[TargetRun[StatusReport]], want_json
 def show_status(g: Globals, report: StatusReport, fmt: str) -> None:
     """Atlas's status report on the terminal (text), or as json; exit g.failure_code when there are problems."""
     if _json_wanted(fmt):
-        _emit_json(report.as_json())
+        emit_json(report.as_json())
         if report.problems:
             raise typer.Exit(g.failure_code)
         return
@@ -490,7 +490,7 @@ def drift_check(g: Globals, url: str | None, fmt: str, *, fleet: list[str] | Non
         return
     result = commands.drift(g.settings(), url)
     if want_json:
-        _emit_json(_drift_json(result))
+        emit_json(_drift_json(result))
         if result.changes:
             raise typer.Exit(g.failure_code)
         return
@@ -527,7 +527,7 @@ def _fleet_end(g: Globals, runs: list[TargetRun[_T]], want_json: bool, rows: Cal
     when any target failed, was skipped or has a `problem`."""
     bad = [r for r in runs if not r.ok or (r.value is not None and problem(r.value))]
     if want_json:
-        _emit_json([rows(r) for r in runs])
+        emit_json([rows(r) for r in runs])
         if bad:
             raise typer.Exit(g.failure_code)
         return
@@ -563,5 +563,5 @@ def show_upgrade_fleet(g: Globals, urls: list[str], want_json: bool, targets: li
     _fleet_end(g, [t.run for t in targets], want_json, row)
 
 
-__all__ = ["DEFAULT_TIMEOUT", "CanaryOpt", "ParallelOpt", "UrlFileOpt", "drift_check", "fleet_targets",
+__all__ = ["DEFAULT_TIMEOUT", "CanaryOpt", "ParallelOpt", "UrlFileOpt", "drift_check", "emit_json", "fleet_targets",
            "parse_duration", "show_rebase", "show_status", "show_status_fleet", "show_upgrade_fleet"]

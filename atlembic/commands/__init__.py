@@ -12,6 +12,7 @@ from atlembic.commands.report import current, drift, status, unconverted_history
 from atlembic.commands.schema import (
     Inspected,
     SchemaApply,
+    SchemaApplyError,
     as_sql,
     is_database_url,
     schema_apply,
@@ -22,6 +23,6 @@ from atlembic.commands.schema import (
 __all__ = [
     "CheckpointOutcome", "PlanOutcome", "check", "checkpoint", "current", "downgrade", "drift", "hash_directory",
     "plan", "provider", "rebase", "revision", "stamp", "status", "unconverted_history", "upgrade", "upgrade_many",
-    "upgrade_sql", "validate", "Inspected", "SchemaApply", "as_sql", "is_database_url", "schema_apply", "schema_diff",
-    "schema_inspect",
+    "upgrade_sql", "validate", "Inspected", "SchemaApply", "SchemaApplyError", "as_sql", "is_database_url",
+    "schema_apply", "schema_diff", "schema_inspect",
 ]

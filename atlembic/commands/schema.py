@@ -2,13 +2,14 @@
 of a live database (a URL, Atlas's or SQLAlchemy's), a migration directory (``file://dir`` holding atlas.sum,
 replayed on a clean dev database), SQL DDL (``file://schema.sql`` or a directory of .sql files, run on a clean
 dev database), the models (``alembic://[alembic.ini]`` or a path to an .ini, as `revision --autogenerate` loads
-them) or an atlas.hcl env's desired schema (``env://src``); `schema_diff` plans the statements from one to the
-other with atlembic's planner, `schema_apply` runs them on a live database (Atlas's declarative apply)."""
+them) or an atlas.hcl env's desired schema (``env://src``); several ``file://`` ones are one schema, composed as
+Atlas composes its ``--to`` URLs (a src list); `schema_diff` plans the statements from one to the other with
+atlembic's planner, `schema_apply` runs them on a live database (Atlas's declarative apply)."""
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from atlembic import autogenerate
-from atlembic.atlas.sources import FileSource
+from atlembic.atlas.sources import FileSource, ListSource
 from atlembic.atlas.urls import target_url
 from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
@@ -24,7 +25,7 @@ from atlembic.config import Settings, load_settings
 from atlembic.engines import engine_for, inspect_schema
 from atlembic.errors import AtlembicError, mask_url, one_line
 from atlembic.migrate.directory import MigrationDir, MigrationFile
-from atlembic.migrate.executor import StatementError, run_file
+from atlembic.migrate.executor import StatementError, file_tx_mode, run_file
 from atlembic.migrate.lock import DEFAULT_TIMEOUT, target_lock
 from atlembic.replay.lazy import LazyDevDatabase
 from atlembic.schema.exclude import exclude_objects
@@ -32,7 +33,8 @@ from atlembic.schema.model import Schema
 from atlembic.target import connect_target
 from atlembic.timings import Timings
 
-__all__ = ["Inspected", "SchemaApply", "as_sql", "is_database_url", "schema_apply", "schema_diff", "schema_inspect"]
+__all__ = ["Inspected", "SchemaApply", "SchemaApplyError", "as_sql", "is_database_url", "schema_apply", "schema_diff",
+           "schema_inspect"]
 
 _NOT_DATABASES = ("file", "env", "alembic")
 
@@ -64,81 +66,129 @@ def schema_inspect(settings: Settings, spec: str, exclude: tuple[str, ...] = ())
         return Inspected(schema, dev.dialect_name, names[0] if names else engine.default_schema_name)
 
 
-def schema_diff(settings: Settings, source: str, target: str, exclude: tuple[str, ...] = ()) -> Plan:
+def schema_diff(settings: Settings, source: str, target: Sequence[str], exclude: tuple[str, ...] = ()) -> Plan:
     """The statements that take the schema `source` names to the one `target` names (on `settings`' engine), both
     without what `exclude` (and the env's exclude globs) match."""
     exclude = (*settings.exclude, *exclude)
     timings = Timings()
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
         current = exclude_objects(_side(settings, source, dev, timings), exclude)
-        desired = exclude_objects(_side(settings, target, dev, timings), exclude)
+        desired = exclude_objects(_composed(settings, target, dev, timings), exclude)
         return autogenerate.plan_changes(current, desired, dev.dialect_name, timings, policy=settings.diff_policy)
 
 
 @dataclass
 class SchemaApply:
-    """What `schema apply` planned on the target (`url`, its password masked), what the plan would lose, and
-    whether it ran."""
+    """What `schema apply` planned on the target (`url`, its password masked, of the engine `dialect`), what the
+    plan would lose, whether it ran, and the statements it ran as: `executed` (those that took effect) and
+    `pending` (the others, from the failed one on); `failed`: the failed statement and the engine's error."""
 
     url: str
+    dialect: str
     plan: Plan
     data_loss: list[str] = field(default_factory=list)
     applied: bool = False
+    executed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    failed: tuple[str, str] | None = None
+
+
+class SchemaApplyError(AtlembicError):
+    """`schema apply` planned, then failed or refused: the one-line reason, and the outcome so far."""
+
+    def __init__(self, message: str, outcome: SchemaApply) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def schema_apply(
-    settings: Settings, desired_spec: str, exclude: tuple[str, ...] = (), *, dry_run: bool = False,
+    settings: Settings, desired_specs: Sequence[str], exclude: tuple[str, ...] = (), *, dry_run: bool = False,
     allow_destructive: bool = False, on_plan: Callable[[SchemaApply], None] | None = None,
     approve: Callable[[SchemaApply], bool] | None = None, lock_timeout: float = DEFAULT_TIMEOUT,
+    tx_mode: str = "file",
 ) -> SchemaApply:
     """Atlas's declarative ``schema apply``: plan from the target's live schema (``settings.url``) to the one
-    `desired_spec` names (as `schema_diff` reads it; both without what `exclude` and the env's globs match,
+    `desired_specs` name (as `schema_diff` reads them; both without what `exclude` and the env's globs match,
     under the env's diff policy), hand it to `on_plan`, then, unless `dry_run`, refuse a plan that loses data
-    without `allow_destructive`, ask `approve` (None: approved), run it (one transaction where the engine
-    allows, under the target's migration lock) and check that the target now equals the desired schema."""
+    without `allow_destructive`, ask `approve` (None: approved), run it under the target's migration lock (one
+    transaction where the engine allows, unless `tx_mode` is ``none``: Atlas's ``--tx-mode none|file``) and check
+    that the target now equals the desired schema. Failing after the plan raises `SchemaApplyError`."""
+    if tx_mode not in ("file", "none"):
+        raise AtlembicError(f'unknown tx-mode "{tx_mode}" (schema apply takes "file" or "none")')
     exclude = (*settings.exclude, *exclude)
     timings = Timings()
     with LazyDevDatabase(settings.dialect, settings.dev_url, timings) as dev:
-        desired = exclude_objects(_side(settings, desired_spec, dev, timings), exclude)
+        desired = exclude_objects(_composed(settings, desired_specs, dev, timings), exclude)
     from atlembic.lint import downgrade_review  # as upgrade's gate: loaded by the commands that use it
 
     with connect_target(settings) as conn, target_lock(engine_for(conn).lock(conn), lock_timeout):
         dialect = conn.dialect.name
         current = exclude_objects(inspect_schema(conn), exclude)
         plan = autogenerate.plan_changes(current, desired, dialect, timings, policy=settings.diff_policy)
-        outcome = SchemaApply(mask_url(settings.url or ""), plan, downgrade_review(settings, plan.diff, dialect)[0])
+        engine = engine_for(conn)
+        # The plan runs as a migration file would (its atlas:txmode header, SQLite's foreign-key switching).
+        file = MigrationFile("schema_apply.sql", Path("schema_apply.sql"), plan.render().encode())
+        statements = file.statements(engine.scan_options)
+        outcome = SchemaApply(mask_url(settings.url or ""), dialect, plan,
+                              downgrade_review(settings, plan.diff, dialect)[0], pending=[s.text for s in statements])
         if on_plan is not None:
             on_plan(outcome)
         if dry_run or not plan.statements:
             return outcome
         if outcome.data_loss and not allow_destructive:
-            raise AtlembicError(f"schema apply would lose data: {'; '.join(outcome.data_loss)}. Nothing was "
-                                "changed; pass --allow-destructive to apply it anyway")
+            raise SchemaApplyError(f"schema apply would lose data: {'; '.join(outcome.data_loss)}. Nothing was "
+                                   "changed; pass --allow-destructive to apply it anyway", outcome)
         if approve is not None and not approve(outcome):
             return outcome
-        engine = engine_for(conn)
-        # The plan runs as a migration file would (its atlas:txmode header, SQLite's foreign-key switching).
-        file = MigrationFile("schema_apply.sql", Path("schema_apply.sql"), plan.render().encode())
         try:
-            run_file(conn, file, file.statements(engine.scan_options), transactions=engine.transactions)
+            run_file(conn, file, statements, transactions=engine.transactions, tx_mode=tx_mode)
         except StatementError as exc:
-            in_one = engine.transactions.transactional_ddl and "atlas:txmode none" not in plan.directives
+            in_one = engine.transactions.transactional_ddl and file_tx_mode(file, tx_mode) != "none"
+            done = 0 if in_one else statements.index(exc.statement)
+            reason = one_line(exc.cause, first_line=True)
+            outcome.executed, outcome.pending = outcome.pending[:done], outcome.pending[done:]
+            outcome.failed = (exc.statement.text, reason)
             undone = "rolled back, nothing changed" if in_one else "the statements before it stay applied"
             failed = " ".join(exc.statement.text.split())[:200]
-            raise AtlembicError(f'schema apply: executing statement "{failed}": '
-                                f"{one_line(exc.cause, first_line=True)}; {undone}") from None
-        outcome.applied = True
+            raise SchemaApplyError(f'schema apply: executing statement "{failed}": {reason}; {undone}',
+                                   outcome) from None
+        outcome.applied, outcome.executed, outcome.pending = True, outcome.pending, []
         left = autogenerate.plan_changes(exclude_objects(inspect_schema(conn), exclude), desired, dialect,
                                          policy=settings.diff_policy)
         if left.statements:
-            raise AtlembicError(f"schema apply ran, but {outcome.url} does not equal the desired schema: "
-                                f"{'; '.join(left.diff.describe())}")
+            raise SchemaApplyError(f"schema apply ran, but {outcome.url} does not equal the desired schema: "
+                                   f"{'; '.join(left.diff.describe())}", outcome)
         return outcome
 
 
 def as_sql(schema: Schema, dialect: str, indent: str | None = None) -> str:
     """`schema` as the SQL that creates it (planned from an empty database, as Atlas's ``{{ sql . }}``)."""
     return autogenerate.plan_changes(Schema(), schema, dialect).render(indent)
+
+
+def _composed(settings: Settings, specs: Sequence[str], dev: LazyDevDatabase, timings: Timings) -> Schema:
+    """The schema `specs` name together: one of any kind, or several ``file://`` ones (SQL files and directories)
+    run on one clean dev database as a src list, Atlas's rules for several ``--to`` URLs."""
+    if len(specs) == 1:
+        return _side(settings, specs[0], dev, timings)
+    schemes = [spec.partition("://")[0].lower() if "://" in spec else "" for spec in specs]
+    if "" in schemes:
+        raise AtlembicError(f"--to {specs[schemes.index('')]}: missing scheme. Did you mean "
+                            f"file://{specs[schemes.index('')]}?")
+    if len(set(schemes)) > 1:
+        raise AtlembicError(f'got mixed --to url schemes: "{schemes[0]}" and '
+                            f'"{next(s for s in schemes if s != schemes[0])}", the desired state must be provided '
+                            "from a single kind of source")
+    if schemes[0] != "file":
+        raise AtlembicError(f'got multiple --to urls of scheme "{schemes[0]}", only multiple \'file://\' urls are '
+                            "supported")
+    parts = tuple(FileSource(_file_path(spec.partition("://")[2]), spec) for spec in specs)
+    return autogenerate.desired_schema_from_sql(dev, ListSource(parts), timings)
+
+
+def _file_path(rest: str) -> Path:
+    """The path of a ``file://`` URL (what follows the scheme), without its query."""
+    return Path(urllib.parse.unquote(rest.split("?", 1)[0])).expanduser()
 
 
 def _side(settings: Settings, spec: str, dev: LazyDevDatabase, timings: Timings, names: list[str] | None = None
@@ -157,7 +207,7 @@ def _side(settings: Settings, spec: str, dev: LazyDevDatabase, timings: Timings,
         models = load_settings(ini or "alembic.ini")
         return models_cache.desired_side(replace(models, dev_url=settings.dev_url), dev, timings)[0]
     if scheme == "file":
-        path = Path(urllib.parse.unquote(rest.split("?", 1)[0])).expanduser()
+        path = _file_path(rest)
         if path.is_dir() and (path / "atlas.sum").is_file():
             files = MigrationDir(path).checked().files_from_last_checkpoint()
             return autogenerate.replay_schema(dev, files, timings)
