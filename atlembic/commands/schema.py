@@ -130,7 +130,8 @@ def schema_apply(
         file = MigrationFile("schema_apply.sql", Path("schema_apply.sql"), plan.render().encode())
         statements = file.statements(engine.scan_options)
         outcome = SchemaApply(mask_url(settings.url or ""), dialect, plan,
-                              downgrade_review(settings, plan.diff, dialect)[0], pending=[s.text for s in statements])
+                              downgrade_review(settings, plan.diff, dialect)[0],
+                              pending=[_command(s.text) for s in statements])
         if on_plan is not None:
             on_plan(outcome)
         if dry_run or not plan.statements:
@@ -147,7 +148,7 @@ def schema_apply(
             done = 0 if in_one else statements.index(exc.statement)
             reason = one_line(exc.cause, first_line=True)
             outcome.executed, outcome.pending = outcome.pending[:done], outcome.pending[done:]
-            outcome.failed = (exc.statement.text, reason)
+            outcome.failed = (_command(exc.statement.text), reason)
             undone = "rolled back, nothing changed" if in_one else "the statements before it stay applied"
             failed = " ".join(exc.statement.text.split())[:200]
             raise SchemaApplyError(f'schema apply: executing statement "{failed}": {reason}; {undone}',
@@ -159,6 +160,11 @@ def schema_apply(
             raise SchemaApplyError(f"schema apply ran, but {outcome.url} does not equal the desired schema: "
                                    f"{'; '.join(left.diff.describe())}", outcome)
         return outcome
+
+
+def _command(statement: str) -> str:
+    """A statement as Atlas reports a change it applies: without the ``;`` that ends it in a file."""
+    return statement.rstrip().removesuffix(";")
 
 
 def as_sql(schema: Schema, dialect: str, indent: str | None = None) -> str:
