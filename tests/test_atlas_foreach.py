@@ -239,9 +239,10 @@ def test_one_env_verbs_refuse_several_instances(tmp_path: Path) -> None:
     out = atlas(tmp_path, "apply", "--env", "prod", "--dry-run", "--format", "json", code=1)
     assert out == "FAILED: --dry-run prints Atlas's log; it does not go with --format json\n"
     out = atlas(tmp_path, "apply", "--env", "prod", "--format", "yaml", code=1)
-    assert out == "FAILED: --format 'yaml': expected text or json\n"
+    assert out == "FAILED: --format 'yaml': expected text or json (or Atlas's '{{ json . }}')\n"
     assert not list(tmp_path.glob("*.db"))
-    one = json.loads(atlas(tmp_path, "apply", "--url", "sqlite://single.db", "--format", "json"))  # a fleet of one
+    # a fleet of one; Atlas's template for JSON is --format json
+    one = json.loads(atlas(tmp_path, "apply", "--url", "sqlite://single.db", "--format", "{{ json . }}"))
     assert [(r["status"], r["to"]) for r in one] == [("ok", V2)] and (tmp_path / "single.db").exists()
 
 
