@@ -59,7 +59,7 @@ def schema_apply_scenario(root: Path, url: str, dev: str) -> None:
             (1, "ada", None), (2, "grace", None)]
         conn.exec_driver_sql("INSERT INTO posts (id, user_id) VALUES (7, 1)")
         conn.commit()
-    assert run_cli(root, *apply, "--auto-approve").stdout == "Schema is synced, no changes to be made.\n"
+    assert run_cli(root, *apply, "--auto-approve").stdout == "Schema is synced, no changes to be made\n"
 
     # Dropping a table with a row in it: refused (printed first), then applied with --allow-destructive.
     (root / "schema.sql").write_text(WITHOUT_POSTS)
@@ -214,13 +214,16 @@ def test_schema_apply_tx_mode_and_json_report(tmp_path: Path, tx_mode: str, kept
 
 
 def test_schema_apply_json_dry_run_and_bad_flags(tmp_path: Path) -> None:
-    """--format json with --dry-run: every planned statement pending, nothing changed; --format without --dry-run
+    """--format json with --dry-run: every planned statement pending, nothing changed (Atlas's '{{ json .Changes }}':
+    that part alone); --format without --dry-run
     or --auto-approve and an unknown --tx-mode are refused on one line, as Atlas refuses them."""
     url = _failing_target(tmp_path)
     apply = ("schema", "apply", "--url", url, "--to", "file://schema.sql")
     report = json.loads(run_cli(tmp_path, *apply, "--dry-run", "--format", "json").stdout)
     assert "Applied" not in report["Changes"] and any(s.startswith("CREATE TABLE extra")
                                                       for s in report["Changes"]["Pending"])
+    assert json.loads(run_cli(tmp_path, *apply, "--dry-run", "--format", "{{ json .Changes }}").stdout) == report[
+        "Changes"]
     assert _columns(f"sqlite:///{tmp_path / 'app.db'}") == {"audit": ["id"], "users": ["id", "name"]}
     for flags, message in ((("--format", "json"), "--log and --format can only be used with --dry-run or "
                                                    "--auto-approve"),

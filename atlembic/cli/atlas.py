@@ -249,6 +249,8 @@ def _apply_instances(g: Globals, instances: list[AtlasEnv], target: str, fmt: st
 
 # Atlas's --format template that prints its report as JSON, which atlembic takes as --format json.
 _JSON_TEMPLATE = re.compile(r"\{\{-?\s*json\s+\.\s*-?\}\}")
+# schema apply's template for its report's Changes alone.
+_JSON_CHANGES = re.compile(r"\{\{-?\s*json\s+\.Changes\s*-?\}\}")
 
 
 def _json_format(fmt: str) -> bool:
@@ -536,13 +538,14 @@ def schema_apply(
     tx_mode: Annotated[str, typer.Option(
         "--tx-mode", metavar="MODE", help="one transaction for the plan, or none: file or none")] = "file",
     fmt: Annotated[str, typer.Option(
-        "--format", metavar="FORMAT", help="text, or json (Atlas's '{{ json . }}'; with --dry-run or "
-                                           "--auto-approve)")] = "text",
+        "--format", metavar="FORMAT", help="text, or json (Atlas's '{{ json . }}', or '{{ json .Changes }}' for "
+                                           "the changes alone; with --dry-run or --auto-approve)")] = "text",
 ) -> None:
     """Change a live database to the desired schema: plan it, print it, ask (or --auto-approve), apply it in a
     transaction where the engine allows, and check the result."""
     g = globals_of(ctx)
-    want_json = _json_format(fmt)
+    changes_only = _JSON_CHANGES.fullmatch(fmt.strip()) is not None
+    want_json = changes_only or _json_format(fmt)
     if want_json and not (dry_run or auto_approve):
         raise AtlembicError("--log and --format can only be used with --dry-run or --auto-approve")
     if not dry_run and not auto_approve and not sys.stdin.isatty():
@@ -554,7 +557,7 @@ def schema_apply(
 
     def show(outcome: commands.SchemaApply) -> None:
         if not outcome.plan.statements:
-            g.say("Schema is synced, no changes to be made.")
+            g.say("Schema is synced, no changes to be made")  # Atlas's words, without a full stop
             return
         typer.echo("-- Planned Changes:")
         typer.echo(outcome.plan.render("  "), nl=False)  # as Atlas prints it, tables indented
@@ -574,10 +577,12 @@ def schema_apply(
     except commands.SchemaApplyError as exc:
         if not want_json:
             raise
-        emit_json(_schema_apply_json(exc.outcome, str(exc)))
+        report = _schema_apply_json(exc.outcome, str(exc))
+        emit_json(report["Changes"] if changes_only else report)
         raise typer.Exit(g.failure_code) from None
     if want_json:
-        emit_json(_schema_apply_json(outcome))
+        report = _schema_apply_json(outcome)
+        emit_json(report["Changes"] if changes_only else report)
 
 
 def _schema_apply_json(outcome: commands.SchemaApply, error: str | None = None) -> dict[str, Any]:
