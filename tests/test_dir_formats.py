@@ -458,3 +458,20 @@ def test_down_parts_are_atlas_testdata_mariadb(tmp_path: Path, mysql_server) -> 
         # liquibase's: the --rollback: lines (one changeset each here), read as the statements they hold.
         expected = [r.removeprefix("--rollback: ") for r in ATLAS_ROLLBACK] if dir_format == "liquibase" else ATLAS_DOWN
         assert downs == [text.replace("`", "") for text in expected], dir_format
+
+
+def test_dir_format_flag_as_atlas_older_scripts_pass_it(tmp_path: Path) -> None:
+    """Atlas's `--dir-format` (its testscript's "old behavior still works"): the format of the directory when its URL
+    has no ``?format=``, which wins over the flag; an unknown format is one line naming the flag."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "1.sql").write_text(CREATE)
+    dev = ("--dev-url", "sqlite://dev?mode=memory")
+    _migrate(tmp_path, "diff", *dev, "--to", "file://1.sql", "--dir-format", "golang-migrate", "first")
+    written = sorted(re_version(p.name) for p in (tmp_path / "migrations").iterdir())
+    assert written == ["_first.down.sql", "_first.up.sql", "atlas.sum"]
+    assert "synced" in _migrate(tmp_path, "diff", *dev, "--to", "file://1.sql", "--dir-format", "goose",
+                                "--dir", "file://migrations?format=golang-migrate")
+    _migrate(tmp_path, "apply", "--dir-format", "golang-migrate", "--url", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    assert _columns(f"sqlite:///{tmp_path / 'db.sqlite'}") == {"users": ["id"]}
+    out = _migrate(tmp_path, "hash", "--dir-format", "yaml", check=False)
+    assert out.startswith("FAILED: --dir-format: unknown migration directory format 'yaml'"), out

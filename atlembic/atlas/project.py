@@ -307,9 +307,11 @@ def _revisions_schema(url: str | None) -> str | None:
 def load_envs(
     config: str | None, env: str | None, var_args: Sequence[str] = (), *, url: str | None = None,
     dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
+    dir_format: str | None = None,
 ) -> list[AtlasEnv]:
     """The env `env` of the atlas.hcl `config` names (``file://...``, default ./atlas.hcl), with the
-    ``migrate`` verbs' flags (`url`, `dev_url`, `directory`, `to`: Atlas URLs) taking precedence over it: one
+    ``migrate`` verbs' flags (`url`, `dev_url`, `directory`, `to`: Atlas URLs; `dir_format`: ``--dir-format``, the
+    directory's format unless its URL's ``?format=`` says) taking precedence over it: one
     `AtlasEnv`, or one per element of its ``for_each`` (``each.key``, ``each.value``), as Atlas instantiates
     the block. Without `env`, the flags alone (as Atlas without ``--env``), relative to the working directory."""
     if env is None:
@@ -322,13 +324,15 @@ def load_envs(
         project = _Project(path, parse_file(path), env, _parse_vars(var_args))
         block = _select_env(project, env)
     if "for_each" not in block.attributes:
-        return [_build(project, block, path, env, url=url, dev_url=dev_url, directory=directory, to=to)]
+        return [_build(project, block, path, env, url=url, dev_url=dev_url, directory=directory, to=to,
+                       dir_format=dir_format)]
     if url is not None:
         raise AtlembicError(f'--url cannot be combined with env "{env}": its for_each names the targets')
     instances = []
     for each in _for_each(project, block):
         project.each = each
-        instances.append(_build(project, block, path, env, dev_url=dev_url, directory=directory, to=to))
+        instances.append(_build(project, block, path, env, dev_url=dev_url, directory=directory, to=to,
+                                dir_format=dir_format))
     project.each = None
     return instances
 
@@ -336,10 +340,12 @@ def load_envs(
 def load_env(
     config: str | None, env: str | None, var_args: Sequence[str] = (), *, url: str | None = None,
     dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
+    dir_format: str | None = None,
 ) -> AtlasEnv:
     """`load_envs` for a command that runs on one env: an env whose for_each gives several instances is
     refused, as Atlas refuses it."""
-    envs = load_envs(config, env, var_args, url=url, dev_url=dev_url, directory=directory, to=to)
+    envs = load_envs(config, env, var_args, url=url, dev_url=dev_url, directory=directory, to=to,
+                     dir_format=dir_format)
     if len(envs) > 1:
         raise AtlembicError(f'multiple envs found for "{env}" (its for_each gives {len(envs)}): this command runs on '
                             "one env; migrate apply and migrate status run on each")
@@ -367,6 +373,7 @@ def _for_each(project: _Project, block: Block) -> list[dict[str, Any]]:
 def _build(
     project: _Project, block: Block, path: Path, env: str | None, *, url: str | None = None,
     dev_url: str | None = None, directory: str | None = None, to: Sequence[str] | None = None,
+    dir_format: str | None = None,
 ) -> AtlasEnv:
     """One env (or one instance of it: `project.each` set) as the `AtlasEnv` the commands take."""
     here = path.parent
@@ -387,8 +394,10 @@ def _build(
     dir_raw = directory or text(migration, "dir") or "file://migrations"
     where_format = "--dir" if directory else project.where(migration, "format" if "format" in migration.attributes
                                                            else "dir")
+    if dir_format is not None:
+        where_format = "--dir-format"
     migrations_dir, migrations_format = directory_url(dir_raw, Path.cwd() if directory else here,
-                                                   text(migration, "format"), where_format)
+                                                   dir_format or text(migration, "format"), where_format)
 
     engine_name = dev.engine if dev is not None else None
     settings = Settings(

@@ -56,6 +56,8 @@ VarOpt = Annotated[list[str] | None, typer.Option(
 DirOpt = Annotated[str | None, typer.Option(
     "--dir", metavar="URL", help="the migration directory (default: the env's migration.dir, else "
                                  "file://migrations)")]
+DirFormatOpt = Annotated[str | None, typer.Option(
+    "--dir-format", metavar="FORMAT", help="the directory's format when its URL has no ?format= (Atlas's older flag)")]
 UrlOpt = Annotated[str | None, typer.Option("-u", "--url", metavar="URL", help="the target database (Atlas's URL)")]
 DevUrlOpt = Annotated[str | None, typer.Option(
     "--dev-url", metavar="URL", help="the dev database (docker://postgres/15/dev: the local PostgreSQL server)")]
@@ -63,8 +65,10 @@ FormatOpt = Annotated[str, typer.Option("--format", metavar="FORMAT", help="text
 
 
 def _env(env: str | None, config: str | None, var: list[str] | None, *, url: str | None = None,
-         dev_url: str | None = None, directory: str | None = None, to: list[str] | None = None) -> AtlasEnv:
-    loaded = load_env(config, env, var or (), url=url, dev_url=dev_url, directory=directory, to=to)
+         dev_url: str | None = None, directory: str | None = None, to: list[str] | None = None,
+         dir_format: str | None = None) -> AtlasEnv:
+    loaded = load_env(config, env, var or (), url=url, dev_url=dev_url, directory=directory, to=to,
+                      dir_format=dir_format)
     for warning in loaded.warnings:
         typer.echo(f"atlembic: warning: {warning}", err=True)
     return loaded
@@ -76,6 +80,7 @@ def diff(
     name: Annotated[str | None, typer.Argument(metavar="NAME", help="the new file's name after its version")]
     = None,
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None,
     dev_url: DevUrlOpt = None,
     to: Annotated[list[str] | None, typer.Option(
         "--to", metavar="URL", help="the desired schema instead of the env's src (file://schema.sql, a directory)")]
@@ -83,7 +88,8 @@ def diff(
 ) -> None:
     """Plan the changes from the migration directory to the desired schema (src) and write them as a file."""
     g = globals_of(ctx)
-    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, to=to)
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, to=to,
+                 dir_format=dir_format)
     if atlas.settings.schema_source is None:
         raise AtlembicError(f'no desired schema: give env "{atlas.name}" a src, or pass --to' if env else
                             "no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
@@ -97,9 +103,11 @@ def diff(
 def new(
     name: Annotated[str | None, typer.Argument(metavar="NAME", help="the new file's name after its version")] = None,
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None,
 ) -> None:
     """Write a new empty migration file (<version>[_NAME].sql) and atlas.sum."""
-    commands.revision(_env(env, config, var, directory=directory).settings, name, exact_name=True)
+    atlas = _env(env, config, var, directory=directory, dir_format=dir_format)
+    commands.revision(atlas.settings, name, exact_name=True)
 
 
 # Atlas counts the arguments ("accepts 1 arg(s), received 2"): the ones after VERSION come as ctx.args (a list
@@ -110,14 +118,15 @@ def set_(
     version_arg: Annotated[str | None, typer.Argument(
         metavar="VERSION", help="the version to record as the last applied one (default: the last file's, on a "
                                 "database that has revisions)")] = None,
-    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None, url: UrlOpt = None,
 ) -> None:
     """Record the files up to VERSION as applied without running them, and forget those after it (Atlas's
     ``migrate set``, atlembic's ``stamp``)."""
     version = [version_arg, *ctx.args] if version_arg is not None else []
     if len(version) > 1:
         raise AtlembicError(f"accepts 1 arg(s), received {len(version)}")
-    settings = _target(_env(env, config, var, url=url, directory=directory))
+    settings = _target(_env(env, config, var, url=url, directory=directory, dir_format=dir_format))
     versions = [f.version for f in settings.migration_dir().checked().files()]
     if version:
         if version[0] not in versions:
@@ -148,7 +157,8 @@ def down(
     ctx: typer.Context,
     amount: Annotated[int | None, typer.Argument(metavar="N", help="revert the last N applied files (default 1)")]
     = None,
-    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None, url: UrlOpt = None,
     dev_url: DevUrlOpt = None,
     to_version: Annotated[str | None, typer.Option(
         "--to-version", "--to", metavar="VERSION", help="revert the files applied after VERSION")] = None,
@@ -170,7 +180,7 @@ def down(
         raise AtlembicError("--to-version and an amount cannot be combined")
     if count is not None and count < 1:
         raise AtlembicError(f"the amount of files to revert must be at least 1, not {count}")
-    atlas = _env(env, config, var, url=url, dev_url=dev_url, directory=directory)
+    atlas = _env(env, config, var, url=url, dev_url=dev_url, directory=directory, dir_format=dir_format)
     settings = _target(atlas)
     if to_version is None:
         applied = len(commands.current(settings).revisions)
@@ -270,17 +280,20 @@ def checkpoint(
     tag: Annotated[str | None, typer.Argument(metavar="[TAG]", help="the checkpoint's tag (its directive's argument)")]
     = None,
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None,
     dev_url: DevUrlOpt = None,
 ) -> None:
     """Write a checkpoint file holding the whole schema the directory builds, where fresh databases start."""
-    commands.checkpoint(_env(env, config, var, dev_url=dev_url, directory=directory).settings, tag)
+    commands.checkpoint(_env(env, config, var, dev_url=dev_url, directory=directory, dir_format=dir_format).settings,
+                        tag)
 
 
 @migrate_app.command("apply")
 def apply(
     ctx: typer.Context,
     amount: Annotated[int | None, typer.Argument(metavar="N", help="apply only the next N pending files")] = None,
-    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None, url: UrlOpt = None,
+    env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None, url: UrlOpt = None,
     baseline: Annotated[str | None, typer.Option(
         "--baseline", metavar="VERSION", help="start a database without revisions at VERSION")] = None,
     allow_dirty: Annotated[bool, typer.Option(
@@ -303,7 +316,7 @@ def apply(
         raise AtlembicError(f"cannot apply '{amount}' migration files")
     if tx_mode not in ("file", "all", "none"):
         raise AtlembicError(f'unknown tx-mode "{tx_mode}"')
-    instances = _envs(env, config, var, url=url, directory=directory)
+    instances = _envs(env, config, var, url=url, directory=directory, dir_format=dir_format)
     atlas = instances[0]
     lock = parse_duration(lock_timeout or atlas.lock_timeout or "10s")
     target = f"+{amount}" if amount else "head"
@@ -396,12 +409,13 @@ class AtlasApplyReporter(ApplyReporter):
 @migrate_app.command("status")
 def status(
     ctx: typer.Context, env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None,
     url: UrlOpt = None, fmt: FormatOpt = "text",
 ) -> None:
     """Atlas's migration status of the target: current, next, executed and pending files (an env with for_each:
     one line, or json object, per target)."""
     g = globals_of(ctx)
-    instances = _envs(env, config, var, url=url, directory=directory)
+    instances = _envs(env, config, var, url=url, directory=directory, dir_format=dir_format)
     if instances[0].each is None:
         show_status(g, commands.status(_target(instances[0])), fmt)
         return
@@ -413,29 +427,32 @@ def status(
 @migrate_app.command("lint")
 def lint(
     ctx: typer.Context, env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+    dir_format: DirFormatOpt = None,
     dev_url: DevUrlOpt = None,
     latest: Annotated[int | None, typer.Option(
         "--latest", metavar="N", help="analyze the last N files (default: the env's lint.latest, else all)")] = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, json or github")] = "text",
 ) -> None:
     """Analyze migration files for destructive, data-dependent, incompatible and locking changes."""
-    atlas = _env(env, config, var, dev_url=dev_url, directory=directory)
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, dir_format=dir_format)
     run_lint(globals_of(ctx), atlas.settings, fmt, latest=latest if latest is not None else atlas.lint_latest)
 
 
 @migrate_app.command("hash")
-def hash_(env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None) -> None:
+def hash_(env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
+          dir_format: DirFormatOpt = None) -> None:
     """Recompute atlas.sum from the migration files."""
-    commands.hash_directory(_env(env, config, var, directory=directory).settings)
+    commands.hash_directory(_env(env, config, var, directory=directory, dir_format=dir_format).settings)
 
 
 @migrate_app.command("validate")
 def validate(
     env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None, directory: DirOpt = None,
-    dev_url: DevUrlOpt = None,
+    dir_format: DirFormatOpt = None, dev_url: DevUrlOpt = None,
 ) -> None:
     """Check atlas.sum and replay every migration file on the dev database."""
-    commands.validate(_env(env, config, var, dev_url=dev_url, directory=directory).settings)
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, dir_format=dir_format)
+    commands.validate(atlas.settings)
 
 
 @migrate_app.command("import")
@@ -453,10 +470,10 @@ def import_(
 @migrate_app.command("rebase", context_settings=REBASE_CONTEXT)
 def rebase(
     ctx: typer.Context, version: RebaseVersionArg, env: EnvOpt = None, config: ConfigOpt = None, var: VarOpt = None,
-    directory: DirOpt = None, dev_url: DevUrlOpt = None,
+    directory: DirOpt = None, dir_format: DirFormatOpt = None, dev_url: DevUrlOpt = None,
 ) -> None:
     """Give migration files merged in below the latest version new versions after it (atlembic rebase)."""
-    atlas = _env(env, config, var, dev_url=dev_url, directory=directory)
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, dir_format=dir_format)
     show_rebase(globals_of(ctx), commands.rebase(atlas.settings, [version, *ctx.args]))
 
 
