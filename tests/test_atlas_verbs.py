@@ -288,3 +288,19 @@ def test_exit_codes_follow_atlas_for_its_verbs_and_alembic_for_the_rest(tmp_path
     (tmp_path / "x.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
     proc = run_cli(tmp_path, "schema", "diff", "--from", url, "--to", f"file://{tmp_path / 'x.sql'}")
     assert proc.returncode == 0 and "CREATE TABLE" in proc.stdout
+
+
+def test_migrate_diff_several_to_urls(tmp_path: Path) -> None:
+    """Atlas's cli-migrate-diff-multifile.txtar: several --to file:// URLs are one desired schema; mixed kinds of
+    source, or several database URLs, are refused with Atlas's messages."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "users.sql").write_text(FILES["1_first.sql"])
+    (tmp_path / "pets.sql").write_text(FILES["3_third.sql"])
+    diff = ("diff", "--dev-url", "sqlite://dev?mode=memory", "--dir", "file://migrations")
+    for to, message in ((("file://users.sql", "other://scheme"), "got mixed --to url schemes"),
+                        (("mysql://localhost/x", "mysql://localhost/y"), "got multiple --to urls of scheme")):
+        code, out = _atlas(tmp_path, *diff, "--to", to[0], "--to", to[1], check=False)
+        assert code == 1 and out.startswith(f"FAILED: {message}"), out
+    _atlas(tmp_path, *diff, "--to", "file://users.sql", "--to", "file://pets.sql", "both")
+    written = next((tmp_path / "migrations").glob("*_both.sql")).read_text()
+    assert "CREATE TABLE users" in written and "CREATE TABLE pets" in written

@@ -24,7 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from atlembic.atlas.hcl import Block, ExprError, HclError, HclSet, Scope, evaluate, parse_file
-from atlembic.atlas.sources import CompositeSource, FileSource, ListSource, ProgramSource, run_program
+from atlembic.atlas.sources import (
+    CompositeSource,
+    FileSource,
+    ListSource,
+    ProgramSource,
+    check_to_urls,
+    run_program,
+)
 from atlembic.atlas.urls import dev_target, target_url
 from atlembic.config import SchemaSource, Settings
 from atlembic.engines import engine_for
@@ -420,6 +427,7 @@ def _build(
         excluded.extend(value)
     settings.exclude = tuple(dict.fromkeys(excluded))
     if to:
+        check_to_urls(to)
         settings.schema_source = project.source(list(to), "--to", Path.cwd())
     elif "src" in block.attributes:
         settings.schema_source = project.source(project.value(block, "src"), project.where(block, "src"))

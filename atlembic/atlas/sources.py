@@ -15,7 +15,27 @@ from atlembic.config import SchemaSource
 from atlembic.engines import engine_for
 from atlembic.errors import AtlembicError
 
-__all__ = ["CompositeSource", "FileSource", "ListSource", "ProgramSource"]
+__all__ = ["CompositeSource", "FileSource", "ListSource", "ProgramSource", "check_to_urls"]
+
+
+def check_to_urls(urls: Sequence[str]) -> None:
+    """Atlas's rule for several ``--to`` URLs, with its messages: one kind of source, and only ``file://`` may come
+    more than once (their schemas compose)."""
+    if len(urls) < 2:
+        return
+    schemes = []
+    for url in urls:
+        scheme, sep, _ = url.partition("://")
+        if not sep:
+            raise AtlembicError(f"--to {url}: missing scheme. Did you mean file://{url}?")
+        schemes.append(scheme.lower())
+    other = next((s for s in schemes if s != schemes[0]), None)
+    if other is not None:
+        raise AtlembicError(f'got mixed --to url schemes: "{schemes[0]}" and "{other}", the desired state must be '
+                            "provided from a single kind of source")
+    if schemes[0] != "file":
+        raise AtlembicError(f'got multiple --to urls of scheme "{schemes[0]}", only multiple \'file://\' urls are '
+                            "supported")
 
 
 @dataclass(frozen=True)

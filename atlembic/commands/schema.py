@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from atlembic import autogenerate
-from atlembic.atlas.sources import FileSource, ListSource
+from atlembic.atlas.sources import FileSource, ListSource, check_to_urls
 from atlembic.atlas.urls import target_url
 from atlembic.autogenerate import snapshot as models_cache
 from atlembic.autogenerate.plan import Plan
@@ -177,17 +177,7 @@ def _composed(settings: Settings, specs: Sequence[str], dev: LazyDevDatabase, ti
     run on one clean dev database as a src list, Atlas's rules for several ``--to`` URLs."""
     if len(specs) == 1:
         return _side(settings, specs[0], dev, timings)
-    schemes = [spec.partition("://")[0].lower() if "://" in spec else "" for spec in specs]
-    if "" in schemes:
-        raise AtlembicError(f"--to {specs[schemes.index('')]}: missing scheme. Did you mean "
-                            f"file://{specs[schemes.index('')]}?")
-    if len(set(schemes)) > 1:
-        raise AtlembicError(f'got mixed --to url schemes: "{schemes[0]}" and '
-                            f'"{next(s for s in schemes if s != schemes[0])}", the desired state must be provided '
-                            "from a single kind of source")
-    if schemes[0] != "file":
-        raise AtlembicError(f'got multiple --to urls of scheme "{schemes[0]}", only multiple \'file://\' urls are '
-                            "supported")
+    check_to_urls(specs)
     parts = tuple(FileSource(_file_path(spec.partition("://")[2]), spec) for spec in specs)
     return autogenerate.desired_schema_from_sql(dev, ListSource(parts), timings)
 
