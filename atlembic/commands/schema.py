@@ -9,7 +9,7 @@ atlembic's planner, `schema_apply` runs them on a live database (Atlas's declara
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,7 +66,7 @@ def schema_inspect(settings: Settings, spec: str, exclude: tuple[str, ...] = ())
         return Inspected(schema, dev.dialect_name, names[0] if names else engine.default_schema_name)
 
 
-def schema_diff(settings: Settings, source: str, target: Sequence[str], exclude: tuple[str, ...] = ()) -> Plan:
+def schema_diff(settings: Settings, source: str, target: list[str], exclude: tuple[str, ...] = ()) -> Plan:
     """The statements that take the schema `source` names to the one `target` names (on `settings`' engine), both
     without what `exclude` (and the env's exclude globs) match."""
     exclude = (*settings.exclude, *exclude)
@@ -102,7 +102,7 @@ class SchemaApplyError(AtlembicError):
 
 
 def schema_apply(
-    settings: Settings, desired_specs: Sequence[str], exclude: tuple[str, ...] = (), *, dry_run: bool = False,
+    settings: Settings, desired_specs: list[str], exclude: tuple[str, ...] = (), *, dry_run: bool = False,
     allow_destructive: bool = False, on_plan: Callable[[SchemaApply], None] | None = None,
     approve: Callable[[SchemaApply], bool] | None = None, lock_timeout: float = DEFAULT_TIMEOUT,
     tx_mode: str = "file",
@@ -172,7 +172,7 @@ def as_sql(schema: Schema, dialect: str, indent: str | None = None) -> str:
     return autogenerate.plan_changes(Schema(), schema, dialect).render(indent)
 
 
-def _composed(settings: Settings, specs: Sequence[str], dev: LazyDevDatabase, timings: Timings) -> Schema:
+def _composed(settings: Settings, specs: list[str], dev: LazyDevDatabase, timings: Timings) -> Schema:
     """The schema `specs` name together: one of any kind, or several ``file://`` ones (SQL files and directories)
     run on one clean dev database as a src list, Atlas's rules for several ``--to`` URLs."""
     if len(specs) == 1:
