@@ -88,8 +88,7 @@ def diff(
 ) -> None:
     """Plan the changes from the migration directory to the desired schema (src) and write them as a file."""
     g = globals_of(ctx)
-    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, to=to,
-                 dir_format=dir_format)
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, to=to, dir_format=dir_format)
     if atlas.settings.schema_source is None:
         raise AtlembicError(f'no desired schema: give env "{atlas.name}" a src, or pass --to' if env else
                             "no desired schema: pass --to, or --env NAME of an atlas.hcl env with a src")
@@ -284,8 +283,8 @@ def checkpoint(
     dev_url: DevUrlOpt = None,
 ) -> None:
     """Write a checkpoint file holding the whole schema the directory builds, where fresh databases start."""
-    commands.checkpoint(_env(env, config, var, dev_url=dev_url, directory=directory, dir_format=dir_format).settings,
-                        tag)
+    atlas = _env(env, config, var, dev_url=dev_url, directory=directory, dir_format=dir_format)
+    commands.checkpoint(atlas.settings, tag)
 
 
 @migrate_app.command("apply")

@@ -146,7 +146,7 @@ def reverse_groups(up: Sequence[Change], down: Sequence[Change]) -> list[int]:
     return found
 
 
-def labelled_reverse(up: Sequence[Change], down: Sequence[Change]) -> list[Change]:
+def _labelled_reverse(up: Sequence[Change], down: Sequence[Change]) -> list[Change]:
     """`down` as Atlas's templates write a down part: each run of statements undoing one up statement under
     ``reverse: <its comment>`` (first letter lower-cased, as the planner's comments in the other formats)."""
     if not up:
@@ -221,7 +221,7 @@ class DirFormat:
     def new_files(self, name: str, statements: Statements) -> list[tuple[str, str]]:
         """The files (name, text) a new migration called `name` is written as, the migration first."""
         up = render_migration(statements.up, statements.directives, statements.indent, capitalize=self.capitalize)
-        down = render_migration(labelled_reverse(statements.up, statements.down), (), statements.indent,
+        down = render_migration(_labelled_reverse(statements.up, statements.down), (), statements.indent,
                                 capitalize=self.capitalize)
         reverse = self.reverse_name(name)
         if reverse is not None:
