@@ -330,13 +330,15 @@ def _run(tmp_path: Path, name: str, dialect: str, url_a: str, url_b: str, dev: l
     assert accepted is not None, "; ".join(remaining.describe())
     assert len(accepted) == RESPELLED.get((name, dialect), 0), accepted
 
-    # The models against the converted directory, next to Alembic's compare_metadata on database A.
+    # The models against the converted directory. Alembic's compare_metadata on database A (a process of its own)
+    # is run only to explain a mismatch: each expectation was written from both side by side.
     ours = _check_lines(project, name, elsewhere, dev)
-    theirs = [line for line in _alembic(project, name, url_a, "compare", url_a, spec.models).splitlines() if line]
-    detail = "atlembic:\n  " + "\n  ".join(sorted(ours)) + "\nalembic:\n  " + "\n  ".join(theirs)
-    if (name, dialect) not in EXPECTED:
-        raise AssertionError(f"no expectation for {name} on {dialect}: {detail}")
-    assert ours == set(EXPECTED[(name, dialect)]), detail
+    expected = EXPECTED.get((name, dialect))
+    if expected is None or ours != set(expected):
+        theirs = [line for line in _alembic(project, name, url_a, "compare", url_a, spec.models).splitlines() if line]
+        detail = "atlembic:\n  " + "\n  ".join(sorted(ours)) + "\nalembic:\n  " + "\n  ".join(theirs)
+        raise AssertionError(f"{name} on {dialect}: " + ("no expectation" if expected is None else "mismatch")
+                             + f"\n{detail}")
 
 
 SQLITE = ["optuna", "mlflow", "placement", "dstack", "masakari"]
