@@ -87,19 +87,19 @@ class PostgresPlanner(Planner):
         self.replaced_serials: set[str] = set()
         # Sequences the plan creates: an IDENTITY -> SERIAL column makes its own (see _modify_column).
         self.new_sequences = {c.sequence.name: c.sequence for c in diff.changes if isinstance(c, AddSequence)}
-        before, after = self.dependents(diff)
         removed, redone = self.gone_functions(diff)
         held = hold_function_users(diff, {bare_name(f.name) for f in (*removed, *redone)},
-                                   {bare_name(f.name) for f in redone})
+                                   {bare_name(f.name) for f in redone},
+                                   {bare_name(f.name) for f in self.late_functions(diff)})
+        released = [s for change in held.release for s in self._modify_table(change)]
+        before, after = self.dependents(diff, released, held.rebuilt)
         out: list[PlannedStatement] = []
-        added = [c.table for c in diff.changes if isinstance(c, AddTable)]
+        added = [c.table for c in held.diff.changes if isinstance(c, AddTable)]
         modified = [c for c in held.diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
         out += [PlannedStatement(f'Add schema "{c.name}"', f"CREATE SCHEMA {self.quote(c.name)}")
                 for c in diff.changes if isinstance(c, AddSchema)]
         out += [self._extension(c) for c in diff.changes if isinstance(c, AddExtension | ModifyExtension)]
-        for released in held.release:
-            out += self._modify_table(released)
         out += before
         for change in diff.changes:
             if isinstance(change, RenameTable):
