@@ -50,7 +50,15 @@ from atlembic.diff import (
     RenameTable,
     SchemaDiff,
 )
-from atlembic.plan.base import PlannedStatement, Planner, RawType, bare_name, dependency_order, sa_identity
+from atlembic.plan.base import (
+    HeldUsers,
+    PlannedStatement,
+    Planner,
+    RawType,
+    bare_name,
+    dependency_order,
+    sa_identity,
+)
 from atlembic.plan.held import hold_function_users
 from atlembic.schema import model
 from atlembic.schema.model import split_name
@@ -91,8 +99,10 @@ class PostgresPlanner(Planner):
         held = hold_function_users(diff, {bare_name(f.name) for f in (*removed, *redone)},
                                    {bare_name(f.name) for f in redone},
                                    {bare_name(f.name) for f in self.late_functions(diff)})
-        released = [s for change in held.release for s in self._modify_table(change)]
-        before, after = self.dependents(diff, released, held.rebuilt)
+        before, after = self.dependents(diff, HeldUsers(
+            release=[s for change in held.release for s in self._modify_table(change)],
+            restore=[s for change in held.restore for s in self._modify_table(change)],
+            rebuilt=held.rebuilt, restored={c.name for c in held.restore}))
         out: list[PlannedStatement] = []
         added = [c.table for c in held.diff.changes if isinstance(c, AddTable)]
         modified = [c for c in held.diff.changes if isinstance(c, ModifyTable)]
@@ -141,8 +151,6 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
                                             f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
-        for restored in held.restore:
-            out += self._modify_table(restored)
         out += self._grants(diff)
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
