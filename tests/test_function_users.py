@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from atlembic.diff import diff_schemas
+from atlembic.diff import AddCheck, AddColumn, AddTable, ModifyTable, diff_schemas
 from atlembic.plan.held import Held, hold_function_users
-from atlembic.schema.model import Check, Column, Schema, Table
+from atlembic.schema.model import Check, Column, Computed, Schema, Table
 from tests.support.cli import run_cli
 from tests.support.roundtrip import Model, fresh_schema, query, reflect, run_round_trip
 
@@ -213,3 +213,27 @@ def test_a_dropped_table_releases_only_what_a_function_dropped_before_it_needs()
     assert [type(c).__name__ for c in held.release[0].changes] == ["ModifyColumn", "DropCheck"]
     kept = diff_schemas(current, Schema())
     assert hold_function_users(kept, set(), set()) == Held((), (), kept)
+
+
+def test_late_users_leave_the_tables_changes_and_are_restored_after() -> None:
+    """What a new table or new columns would make that calls a function made after the tables: left out of their
+    changes (a new table's column keeps its place, its default set after), made by the restore."""
+    def item(*extra: Column, checks: tuple[Check, ...] = ()) -> Table:
+        return Table("item", (Column("id", "integer"), *extra), checks=checks)
+
+    tag = Table("tag", (Column("id", "integer"), Column("seen", "integer", default="counted()"),
+                        Column("twice", "integer", computed=Computed("counted() * 2"))),
+                checks=(Check("counted() > 0", "ck_tag"), Check("twice > 0", "ck_twice"), Check("id > 0", "ck_id")))
+    current = Schema(tables=(item(),))
+    desired = Schema(tables=(item(Column("n", "integer", default="counted()"), Column("m", "integer", default="0"),
+                                  checks=(Check("counted() >= 0", "ck_item"),)), tag))
+    held = hold_function_users(diff_schemas(current, desired), set(), set(), {"counted"})
+    [added] = [c.table for c in held.diff.changes if isinstance(c, AddTable)]
+    assert [(c.name, c.default) for c in added.columns] == [("id", None), ("seen", None)]
+    assert [k.name for k in added.checks] == ["ck_id"]
+    [modified] = [c for c in held.diff.changes if isinstance(c, ModifyTable)]
+    assert [c.column.name for c in modified.changes if isinstance(c, AddColumn)] == ["m"]
+    assert not any(isinstance(c, AddCheck) for c in modified.changes)
+    restored = {c.name: [type(s).__name__ for s in c.changes] for c in held.restore}
+    assert restored == {"item": ["AddColumn", "AddCheck"], "tag": ["ModifyColumn", "AddColumn", "AddCheck", "AddCheck"]}
+    assert hold_function_users(diff_schemas(current, desired), set(), set(), {"other"}).restore == ()
