@@ -4,6 +4,7 @@ what it depends on (types before tables, foreign keys after the tables and keys 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -151,7 +152,8 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
                                             f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
-        out += self._grants(diff)
+        out += self._grants(diff, {(c.name, s.column.name) for c in held.restore for s in c.changes
+                                   if isinstance(s, AddColumn)})
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
@@ -202,8 +204,9 @@ class PostgresPlanner(Planner):
     def drop_function(self, function: model.Function) -> str:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}({function.arguments})"
 
-    def _grants(self, diff: SchemaDiff) -> list[PlannedStatement]:
-        """REVOKE the grants that go or change, then GRANT the new and changed ones, after the tables' changes."""
+    def _grants(self, diff: SchemaDiff, readded: Collection[tuple[str, str]]) -> list[PlannedStatement]:
+        """REVOKE the grants that go or change, then GRANT the new and changed ones, after the tables' changes, and
+        again those on the `readded` (table, column)s, whose privileges went with the column."""
         def role(grant: model.TableGrant) -> str:
             return grant.role if grant.role == "PUBLIC" else self.quote(grant.role)
 
@@ -214,14 +217,16 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'Revoke {grant.privilege} on "{grant.table}" from {grant.role}',
                                             f"REVOKE {grant.privilege} ON {self.quote_table(grant.table)} "
                                             f"FROM {role(grant)}"))
-        for change in diff.changes:
-            if isinstance(change, AddGrant | ModifyGrant):
-                grant = change.grant if isinstance(change, AddGrant) else change.desired
-                columns = f" ({', '.join(self.quote(c) for c in grant.columns)})" if grant.columns else ""
-                option = " WITH GRANT OPTION" if grant.grantable else ""
-                out.append(PlannedStatement(f'Grant {grant.privilege} on "{grant.table}" to {grant.role}',
-                                            f"GRANT {grant.privilege}{columns} ON {self.quote_table(grant.table)} "
-                                            f"TO {role(grant)}{option}"))
+        granted = [c.grant if isinstance(c, AddGrant) else c.desired for c in diff.changes
+                   if isinstance(c, AddGrant | ModifyGrant)]
+        granted += [g for g in diff.desired.grants if g not in granted
+                    and any((g.table, column) in readded for column in g.columns)]
+        for grant in granted:
+            columns = f" ({', '.join(self.quote(c) for c in grant.columns)})" if grant.columns else ""
+            option = " WITH GRANT OPTION" if grant.grantable else ""
+            out.append(PlannedStatement(f'Grant {grant.privilege} on "{grant.table}" to {grant.role}',
+                                        f"GRANT {grant.privilege}{columns} ON {self.quote_table(grant.table)} "
+                                        f"TO {role(grant)}{option}"))
         return out
 
     def _extension(self, change: AddExtension | ModifyExtension) -> PlannedStatement:
