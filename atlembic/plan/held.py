@@ -3,9 +3,9 @@ columns, CHECK constraints and indexes (their expressions and WHERE).
 
 - Released: those calling a function the plan drops (removed from the models, or changed beyond CREATE OR REPLACE):
   the engine refuses DROP FUNCTION under them ("other objects depend on it"), so they are dropped before anything
-  else (a generated column with the checks, indexes and unique constraints over it: PostgreSQL cannot change a
-  generation expression before 17, and a stored one is recomputed, so nothing is lost), left alone by the tables'
-  changes, and restored as the models have them after the functions are made.
+  else (a generated column with the checks, indexes, unique constraints and foreign keys over it: PostgreSQL cannot
+  change a generation expression before 17, and a stored one is recomputed, so nothing is lost), left alone by the
+  tables' changes, and restored as the models have them after the functions are made.
 - Late: the new ones calling a function the plan creates after the tables (its body names one): left out of the
   tables' changes and added after the functions are made.
 
@@ -20,12 +20,14 @@ from dataclasses import dataclass, field, replace
 from atlembic.diff import (
     AddCheck,
     AddColumn,
+    AddForeignKey,
     AddIndex,
     AddTable,
     AddUnique,
     Change,
     DropCheck,
     DropColumn,
+    DropForeignKey,
     DropIndex,
     DropUnique,
     ModifyColumn,
@@ -66,9 +68,10 @@ class _Users:
     checks: set[Hashable] = field(default_factory=set)
     indexes: set[str] = field(default_factory=set)
     uniques: set[Hashable] = field(default_factory=set)
+    foreign_keys: set[Hashable] = field(default_factory=set)  # those referencing another table's held column
 
     def __bool__(self) -> bool:
-        return bool(self.defaults or self.columns or self.checks or self.indexes or self.uniques)
+        return bool(self.defaults or self.columns or self.checks or self.indexes or self.uniques or self.foreign_keys)
 
     def made(self, table: model.Table) -> tuple[TableChange, ...]:
         """The changes that give `table` (without them) its users."""
@@ -77,7 +80,8 @@ class _Users:
                 *(AddColumn(c) for c in table.columns if c.name in self.columns),
                 *(AddUnique(u) for u in table.uniques if _unique_key(u) in self.uniques),
                 *(AddCheck(k) for k in table.checks if check_key(k) in self.checks),
-                *(AddIndex(i) for i in table.indexes if i.name in self.indexes))
+                *(AddIndex(i) for i in table.indexes if i.name in self.indexes),
+                *(AddForeignKey(k) for k in table.foreign_keys if _fk_key(k) in self.foreign_keys))
 
 
 def hold_function_users(diff: SchemaDiff, gone: Collection[str], early: Collection[str],
@@ -90,9 +94,15 @@ def hold_function_users(diff: SchemaDiff, gone: Collection[str], early: Collecti
     release: list[ModifyTable] = []
     restore: list[ModifyTable] = []
     left: dict[str, ModifyTable | None] = {}  # the tables' own changes without the held ones (None: none left)
+    found = {t.name: _users(t, gone if diff.desired.table(renamed.get(t.name, t.name)) is not None else early)
+             for t in diff.current.tables} if gone else {}
+    dropped = {(name, column) for name, users in found.items() for column in users.columns}
+    for table in diff.current.tables if gone else ():
+        found[table.name].foreign_keys = {_fk_key(k) for k in table.foreign_keys
+                                          if any((k.ref_table, c) in dropped for c in k.ref_columns)}
     for table in diff.current.tables if gone else ():
         desired = diff.desired.table(renamed.get(table.name, table.name))
-        users = _users(table, gone if desired is not None else early)
+        users = found[table.name]
         if not users:
             continue
         release.append(ModifyTable(table, table, _released(table, users)))
@@ -134,7 +144,8 @@ def _users(table: model.Table, names: Collection[str]) -> _Users:
 
 
 def _released(table: model.Table, users: _Users) -> tuple[TableChange, ...]:
-    return (*(ModifyColumn(c, replace(c, default=None)) for c in table.columns
+    return (*(DropForeignKey(k) for k in table.foreign_keys if _fk_key(k) in users.foreign_keys),
+            *(ModifyColumn(c, replace(c, default=None)) for c in table.columns
               if c.name in users.defaults and c.name not in users.columns),
             *(DropUnique(u) for u in table.uniques if _unique_key(u) in users.uniques),
             *(DropCheck(k) for k in table.checks if check_key(k) in users.checks),
@@ -152,11 +163,17 @@ def _renamed(users: _Users, own: Iterable[TableChange]) -> _Users:
                   columns={columns.get(c, c) for c in users.columns},
                   checks={constraints.get(("check", k), k) if isinstance(k, str) else k for k in users.checks},
                   indexes={indexes.get(i, i) for i in users.indexes},
-                  uniques={constraints.get(("unique", u), u) if isinstance(u, str) else u for u in users.uniques})
+                  uniques={constraints.get(("unique", u), u) if isinstance(u, str) else u for u in users.uniques},
+                  foreign_keys={constraints.get(("foreignkey", k), k) if isinstance(k, str) else k
+                                for k in users.foreign_keys})
 
 
 def _unique_key(unique: model.UniqueConstraint) -> Hashable:
     return unique.name or unique.columns
+
+
+def _fk_key(foreign_key: model.ForeignKey) -> Hashable:
+    return foreign_key.name or foreign_key.columns
 
 
 def _index_sql(index: model.Index) -> str:
@@ -187,6 +204,7 @@ def _without(change: ModifyTable, users: _Users) -> ModifyTable | None:
                 isinstance(c, RenameConstraint) and (c.kind == "check" and c.new in users.checks
                                                      or c.kind == "unique" and c.new in users.uniques) or \
                 isinstance(c, AddUnique | DropUnique) and _unique_key(c.unique) in users.uniques or \
+                isinstance(c, AddForeignKey | DropForeignKey) and _fk_key(c.foreign_key) in users.foreign_keys or \
                 isinstance(c, AddIndex | DropIndex) and c.index.name in users.indexes or \
                 isinstance(c, RenameIndex) and c.desired.name in users.indexes:
             continue

@@ -100,9 +100,14 @@ class PostgresPlanner(Planner):
         held = hold_function_users(diff, {bare_name(f.name) for f in (*removed, *redone)},
                                    {bare_name(f.name) for f in redone},
                                    {bare_name(f.name) for f in self.late_functions(diff)})
+        # Their foreign keys first out, last in, as the tables' own.
         before, after = self.dependents(diff, HeldUsers(
-            release=[s for change in held.release for s in self._modify_table(change)],
-            restore=[s for change in held.restore for s in self._modify_table(change)],
+            release=[*(self._drop_fk(change.name, c.foreign_key) for change in held.release for c in change.changes
+                       if isinstance(c, DropForeignKey)),
+                     *(s for change in held.release for s in self._modify_table(change))],
+            restore=[*(s for change in held.restore for s in self._modify_table(change)),
+                     *(self._add_fk(change.name, c.foreign_key) for change in held.restore for c in change.changes
+                       if isinstance(c, AddForeignKey))],
             rebuilt=held.rebuilt, restored={c.name for c in held.restore}))
         out: list[PlannedStatement] = []
         added = [c.table for c in held.diff.changes if isinstance(c, AddTable)]
