@@ -3,7 +3,7 @@ columns, CHECK constraints and indexes (their expressions and WHERE).
 
 - Released: those calling a function the plan drops (removed from the models, or changed beyond CREATE OR REPLACE):
   the engine refuses DROP FUNCTION under them ("other objects depend on it"), so they are dropped before anything
-  else (a generated column with the checks, indexes, unique constraints and foreign keys over it: PostgreSQL cannot
+  else (a generated column with the keys, checks and indexes over it, and the foreign keys to it: PostgreSQL cannot
   change a generation expression before 17, and a stored one is recomputed, so nothing is lost), left alone by the
   tables' changes, and restored as the models have them after the functions are made.
 - Late: the new ones calling a function the plan creates after the tables (its body names one): left out of the
@@ -25,6 +25,7 @@ from atlembic.diff import (
     AddTable,
     AddUnique,
     Change,
+    ChangePrimaryKey,
     DropCheck,
     DropColumn,
     DropForeignKey,
@@ -69,15 +70,18 @@ class _Users:
     indexes: set[str] = field(default_factory=set)
     uniques: set[Hashable] = field(default_factory=set)
     foreign_keys: set[Hashable] = field(default_factory=set)  # those referencing another table's held column
+    primary_key: bool = False  # over a held column
 
     def __bool__(self) -> bool:
-        return bool(self.defaults or self.columns or self.checks or self.indexes or self.uniques or self.foreign_keys)
+        return bool(self.defaults or self.columns or self.checks or self.indexes or self.uniques or self.foreign_keys
+                    or self.primary_key)
 
     def made(self, table: model.Table) -> tuple[TableChange, ...]:
         """The changes that give `table` (without them) its users."""
         return (*(ModifyColumn(replace(c, default=None), c) for c in table.columns
                   if c.name in self.defaults and c.name not in self.columns and c.default is not None),
                 *(AddColumn(c) for c in table.columns if c.name in self.columns),
+                *([ChangePrimaryKey(None, table.primary_key)] if self.primary_key and table.primary_key else []),
                 *(AddUnique(u) for u in table.uniques if _unique_key(u) in self.uniques),
                 *(AddCheck(k) for k in table.checks if check_key(k) in self.checks),
                 *(AddIndex(i) for i in table.indexes if i.name in self.indexes),
@@ -140,11 +144,13 @@ def _users(table: model.Table, names: Collection[str]) -> _Users:
         columns=columns,
         checks={check_key(k) for k in table.checks if mentions(k.expression, over)},
         indexes={i.name for i in table.indexes if mentions(_index_sql(i), over)},
-        uniques={_unique_key(u) for u in table.uniques if not columns.isdisjoint(u.columns)})
+        uniques={_unique_key(u) for u in table.uniques if not columns.isdisjoint(u.columns)},
+        primary_key=table.primary_key is not None and not columns.isdisjoint(table.primary_key.columns))
 
 
 def _released(table: model.Table, users: _Users) -> tuple[TableChange, ...]:
     return (*(DropForeignKey(k) for k in table.foreign_keys if _fk_key(k) in users.foreign_keys),
+            *([ChangePrimaryKey(table.primary_key, None)] if users.primary_key else []),
             *(ModifyColumn(c, replace(c, default=None)) for c in table.columns
               if c.name in users.defaults and c.name not in users.columns),
             *(DropUnique(u) for u in table.uniques if _unique_key(u) in users.uniques),
@@ -165,7 +171,7 @@ def _renamed(users: _Users, own: Iterable[TableChange]) -> _Users:
                   indexes={indexes.get(i, i) for i in users.indexes},
                   uniques={constraints.get(("unique", u), u) if isinstance(u, str) else u for u in users.uniques},
                   foreign_keys={constraints.get(("foreignkey", k), k) if isinstance(k, str) else k
-                                for k in users.foreign_keys})
+                                for k in users.foreign_keys}, primary_key=users.primary_key)
 
 
 def _unique_key(unique: model.UniqueConstraint) -> Hashable:
@@ -205,6 +211,8 @@ def _without(change: ModifyTable, users: _Users) -> ModifyTable | None:
                                                      or c.kind == "unique" and c.new in users.uniques) or \
                 isinstance(c, AddUnique | DropUnique) and _unique_key(c.unique) in users.uniques or \
                 isinstance(c, AddForeignKey | DropForeignKey) and _fk_key(c.foreign_key) in users.foreign_keys or \
+                isinstance(c, ChangePrimaryKey) and users.primary_key or \
+                isinstance(c, RenameConstraint) and c.kind == "primary" and users.primary_key or \
                 isinstance(c, AddIndex | DropIndex) and c.index.name in users.indexes or \
                 isinstance(c, RenameIndex) and c.desired.name in users.indexes:
             continue
