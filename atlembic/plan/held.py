@@ -62,7 +62,7 @@ class Held:
 class _Users:
     """A table's users of some functions, by name (checks by `check_key`, unique constraints by `_unique_key`):
     `defaults` the columns whose default calls one, `columns` the generated columns whose expression does (dropped
-    and added whole, with the checks, indexes and unique constraints over them)."""
+    and added whole, with the keys, checks and indexes over them, and the other tables' foreign keys to them)."""
 
     defaults: set[str] = field(default_factory=set)
     columns: set[str] = field(default_factory=set)
@@ -98,13 +98,14 @@ def hold_function_users(diff: SchemaDiff, gone: Collection[str], early: Collecti
     release: list[ModifyTable] = []
     restore: list[ModifyTable] = []
     left: dict[str, ModifyTable | None] = {}  # the tables' own changes without the held ones (None: none left)
+    tables = diff.current.tables if gone else ()
     found = {t.name: _users(t, gone if diff.desired.table(renamed.get(t.name, t.name)) is not None else early)
-             for t in diff.current.tables} if gone else {}
+             for t in tables}
     dropped = {(name, column) for name, users in found.items() for column in users.columns}
-    for table in diff.current.tables if gone else ():
+    for table in tables:
         found[table.name].foreign_keys = {_fk_key(k) for k in table.foreign_keys
                                           if any((k.ref_table, c) in dropped for c in k.ref_columns)}
-    for table in diff.current.tables if gone else ():
+    for table in tables:
         desired = diff.desired.table(renamed.get(table.name, table.name))
         users = found[table.name]
         if not users:
