@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -45,6 +45,19 @@ class PlannedStatement:
 
     comment: str
     sql: str
+
+
+@dataclass(frozen=True)
+class HeldUsers:
+    """What `plan.held` takes out of the tables' changes, as statements: `release` runs once the dependents are
+    dropped, before the functions are; `restore` once the functions are made, before the views over `restored` (the
+    tables' desired names) are; `rebuilt`: the tables (current names) the release drops columns of, whose dependents
+    go first."""
+
+    release: Sequence[PlannedStatement] = ()
+    restore: Sequence[PlannedStatement] = ()
+    rebuilt: Collection[str] = ()
+    restored: Collection[str] = ()
 
 
 class RawType(sa.types.UserDefinedType):
@@ -125,7 +138,19 @@ class Planner:
         """The statement that sets `obj`'s comment (its `comment`; None: removes it)."""
         raise NotImplementedError(f"{self.dialect_name} has no comment on {object_label(obj)}")
 
-    def dependents(self, diff: SchemaDiff) -> tuple[list[PlannedStatement], list[PlannedStatement]]:
+    def late_functions(self, diff: SchemaDiff) -> list[model.Function]:
+        """The functions the plan makes (new, replaced or changed beyond CREATE OR REPLACE) after the tables' changes:
+        those whose definition names a table, view, type or sequence of the models (a SQL body and the argument types
+        are checked when the function is created). The others are made before the tables' changes."""
+        made = {c.function.key for c in diff.changes if isinstance(c, AddFunction)} | {
+            c.desired.key for c in diff.changes if isinstance(c, ModifyFunction)}
+        desired = diff.desired
+        things = {bare_name(name) for name in (*(t.name for t in desired.tables), *(v.name for v in desired.views),
+                                               *(e.name for e in desired.enums), *(s.name for s in desired.sequences))}
+        return [f for f in desired.functions if f.key in made and mentions(f.definition, things)]
+
+    def dependents(self, diff: SchemaDiff, held: HeldUsers = HeldUsers()
+                   ) -> tuple[list[PlannedStatement], list[PlannedStatement]]:
         """(before, after) the tables' statements: the views, triggers and policies that go (removed from the models,
         changed beyond CREATE OR REPLACE, or over a table changed in a way the engine refuses under them, or reading
         a function that is dropped, and what reads those, transitively) dropped first, dependents before what they
@@ -134,7 +159,7 @@ class Planner:
         readers), the triggers and policies created and last the functions removed from the models dropped. Re-creating
         dependents around a change is no drop of the models' objects: only DropView / DropTrigger / DropFunction /
         DropPolicy are. Then the comments of the objects made here that have one, and of those kept (replaced or
-        untouched) whose comment changed."""
+        untouched) whose comment changed. `held`: the users of the functions, planned around them (`HeldUsers`)."""
         current, desired = diff.current, diff.desired
         gone_views = {c.view.name for c in diff.changes if isinstance(c, DropView)}
         gone_views |= {c.current.name for c in diff.changes
@@ -142,7 +167,7 @@ class Planner:
         gone_triggers = {c.trigger.key for c in diff.changes if isinstance(c, DropTrigger)}
         gone_triggers |= {c.current.key for c in diff.changes if isinstance(c, ModifyTrigger)}
         removed, redone = self.gone_functions(diff)
-        under = self.tables_under_dependents(diff)
+        under = self.tables_under_dependents(diff) | set(held.rebuilt)
         # Views still name a table renamed here by its old name.
         under |= {c.old for c in diff.changes if isinstance(c, RenameTable) and c.new in under}
         read = {bare_name(name) for name in under | gone_views} | {bare_name(f.name) for f in (*removed, *redone)}
@@ -163,26 +188,34 @@ class Planner:
                    for t in current.triggers if t.key in gone_triggers]
         before += [PlannedStatement(f'Drop "{v.name}" {v.kind}', self.drop_view(v))
                    for v in reversed(view_order(current.views)) if v.name in gone_views]
+        before += held.release
         before += [PlannedStatement(f'Drop "{f.key}" {f.kind}', self.drop_function(f)) for f in redone]
         added = {c.view.name for c in diff.changes if isinstance(c, AddView)}
         replaced = {c.desired.name for c in diff.changes if isinstance(c, ModifyView)} - gone_views
         made = {c.function.key for c in diff.changes if isinstance(c, AddFunction)} | {f.key for f in redone}
         replaced_functions = {c.desired.key for c in diff.changes if isinstance(c, ModifyFunction)} - made
-        # What a function may read when it is created: SQL-language bodies and argument types are checked then.
-        things = {bare_name(name) for name in (*(t.name for t in desired.tables), *(v.name for v in desired.views),
-                                           *(e.name for e in desired.enums), *(s.name for s in desired.sequences))}
+        late = {f.key for f in self.late_functions(diff)}
         after: list[PlannedStatement] = []
+        # The views over a table the restore completes, and over those, wait for it.
+        waiting: list[PlannedStatement] = []
+        awaited = {bare_name(name) for name in held.restored}
         for obj in object_order([*desired.functions, *desired.views]):
             if isinstance(obj, model.Function):
                 if obj.key not in made | replaced_functions:
                     continue
                 verb = "Create" if obj.key in made else "Replace"
-                place = after if mentions(obj.definition, things) else before
+                place = after if obj.key in late else before
                 place.append(PlannedStatement(f'{verb} "{obj.key}" {obj.kind}', obj.definition))
-            elif obj.name in replaced:
-                after.append(PlannedStatement(f'Replace "{obj.name}" {obj.kind}', self.replace_view(obj)))
+                continue
+            place = after
+            if mentions(obj.definition, awaited):
+                awaited.add(bare_name(obj.name))
+                place = waiting
+            if obj.name in replaced:
+                place.append(PlannedStatement(f'Replace "{obj.name}" {obj.kind}', self.replace_view(obj)))
             elif obj.name in added or obj.name in gone_views:
-                after.append(PlannedStatement(f'Create "{obj.name}" {obj.kind}', self.create_view(obj)))
+                place.append(PlannedStatement(f'Create "{obj.name}" {obj.kind}', self.create_view(obj)))
+        after += [*held.restore, *waiting]
         made_triggers = {c.trigger.key for c in diff.changes if isinstance(c, AddTrigger)} | gone_triggers
         after += [PlannedStatement(f'Create trigger "{t.name}" on "{t.table}"', t.definition)
                   for t in desired.triggers if t.key in made_triggers]

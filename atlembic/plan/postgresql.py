@@ -4,6 +4,7 @@ what it depends on (types before tables, foreign keys after the tables and keys 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -50,7 +51,15 @@ from atlembic.diff import (
     RenameTable,
     SchemaDiff,
 )
-from atlembic.plan.base import PlannedStatement, Planner, RawType, bare_name, dependency_order, sa_identity
+from atlembic.plan.base import (
+    HeldUsers,
+    PlannedStatement,
+    Planner,
+    RawType,
+    bare_name,
+    dependency_order,
+    sa_identity,
+)
 from atlembic.plan.held import hold_function_users
 from atlembic.schema import model
 from atlembic.schema.model import split_name
@@ -87,19 +96,26 @@ class PostgresPlanner(Planner):
         self.replaced_serials: set[str] = set()
         # Sequences the plan creates: an IDENTITY -> SERIAL column makes its own (see _modify_column).
         self.new_sequences = {c.sequence.name: c.sequence for c in diff.changes if isinstance(c, AddSequence)}
-        before, after = self.dependents(diff)
         removed, redone = self.gone_functions(diff)
         held = hold_function_users(diff, {bare_name(f.name) for f in (*removed, *redone)},
-                                   {bare_name(f.name) for f in redone})
+                                   {bare_name(f.name) for f in redone},
+                                   {bare_name(f.name) for f in self.late_functions(diff)})
+        # Their foreign keys first out, last in, as the tables' own.
+        before, after = self.dependents(diff, HeldUsers(
+            release=[*(self._drop_fk(change.name, c.foreign_key) for change in held.release for c in change.changes
+                       if isinstance(c, DropForeignKey)),
+                     *(s for change in held.release for s in self._modify_table(change))],
+            restore=[*(s for change in held.restore for s in self._modify_table(change)),
+                     *(self._add_fk(change.name, c.foreign_key) for change in held.restore for c in change.changes
+                       if isinstance(c, AddForeignKey))],
+            rebuilt=held.rebuilt, restored={c.name for c in held.restore}))
         out: list[PlannedStatement] = []
-        added = [c.table for c in diff.changes if isinstance(c, AddTable)]
+        added = [c.table for c in held.diff.changes if isinstance(c, AddTable)]
         modified = [c for c in held.diff.changes if isinstance(c, ModifyTable)]
         dropped = [c.table for c in diff.changes if isinstance(c, DropTable)]
         out += [PlannedStatement(f'Add schema "{c.name}"', f"CREATE SCHEMA {self.quote(c.name)}")
                 for c in diff.changes if isinstance(c, AddSchema)]
         out += [self._extension(c) for c in diff.changes if isinstance(c, AddExtension | ModifyExtension)]
-        for released in held.release:
-            out += self._modify_table(released)
         out += before
         for change in diff.changes:
             if isinstance(change, RenameTable):
@@ -141,9 +157,8 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'{verb.capitalize()} row level security on "{change.table}"',
                                             f"ALTER TABLE {self.quote_table(change.table)} {verb} ROW LEVEL SECURITY"))
         out += after
-        for restored in held.restore:
-            out += self._modify_table(restored)
-        out += self._grants(diff)
+        out += self._grants(diff, {(c.name, s.column.name) for c in held.restore for s in c.changes
+                                   if isinstance(s, AddColumn)})
         for change in diff.changes:
             if isinstance(change, DropSequence) and not self._goes_with_its_column(change.sequence, diff):
                 out.append(PlannedStatement(f'Drop sequence "{change.sequence.name}"',
@@ -194,8 +209,9 @@ class PostgresPlanner(Planner):
     def drop_function(self, function: model.Function) -> str:
         return f"DROP {function.kind.upper()} {self.quote_table(function.name)}({function.arguments})"
 
-    def _grants(self, diff: SchemaDiff) -> list[PlannedStatement]:
-        """REVOKE the grants that go or change, then GRANT the new and changed ones, after the tables' changes."""
+    def _grants(self, diff: SchemaDiff, readded: Collection[tuple[str, str]]) -> list[PlannedStatement]:
+        """REVOKE the grants that go or change, then GRANT the new and changed ones, after the tables' changes, and
+        again those on the `readded` (table, column)s, whose privileges went with the column."""
         def role(grant: model.TableGrant) -> str:
             return grant.role if grant.role == "PUBLIC" else self.quote(grant.role)
 
@@ -206,14 +222,16 @@ class PostgresPlanner(Planner):
                 out.append(PlannedStatement(f'Revoke {grant.privilege} on "{grant.table}" from {grant.role}',
                                             f"REVOKE {grant.privilege} ON {self.quote_table(grant.table)} "
                                             f"FROM {role(grant)}"))
-        for change in diff.changes:
-            if isinstance(change, AddGrant | ModifyGrant):
-                grant = change.grant if isinstance(change, AddGrant) else change.desired
-                columns = f" ({', '.join(self.quote(c) for c in grant.columns)})" if grant.columns else ""
-                option = " WITH GRANT OPTION" if grant.grantable else ""
-                out.append(PlannedStatement(f'Grant {grant.privilege} on "{grant.table}" to {grant.role}',
-                                            f"GRANT {grant.privilege}{columns} ON {self.quote_table(grant.table)} "
-                                            f"TO {role(grant)}{option}"))
+        granted = [c.grant if isinstance(c, AddGrant) else c.desired for c in diff.changes
+                   if isinstance(c, AddGrant | ModifyGrant)]
+        granted += [g for g in diff.desired.grants if g not in granted
+                    and any((g.table, column) in readded for column in g.columns)]
+        for grant in granted:
+            columns = f" ({', '.join(self.quote(c) for c in grant.columns)})" if grant.columns else ""
+            option = " WITH GRANT OPTION" if grant.grantable else ""
+            out.append(PlannedStatement(f'Grant {grant.privilege} on "{grant.table}" to {grant.role}',
+                                        f"GRANT {grant.privilege}{columns} ON {self.quote_table(grant.table)} "
+                                        f"TO {role(grant)}{option}"))
         return out
 
     def _extension(self, change: AddExtension | ModifyExtension) -> PlannedStatement:
