@@ -1,9 +1,12 @@
 """MySQL's multi-statement protocol on the apply path: a run of statements that execute outside a file transaction
 goes to the server in one round trip, each between the revisions-row writes that record it, rendered as literal
-SQL: ``<intent 1>; <ddl 1>; <record 1>; BEGIN; <dml 2>; <record 2>; COMMIT; ...`` (as `Transactions.run_statement`
-does them one round trip at a time). The server runs them in order, each write committing on its own as before,
-and stops at the first error, so the row says exactly how far it got; the client finds what failed by counting
-the results it read.
+SQL: ``<intent 1>; <ddl 1>; <intent 2>; <ddl 2>; <record 2>; BEGIN; <dml 3>; <record 3>; COMMIT; ...`` (what
+`Transactions.run_statement` does one round trip at a time, except that an intent right after a DDL statement
+also records it: the row goes from "1 may take effect" to "1 applied, 2 may take effect" in one write, which no
+kill can split). The server runs them in order, each write committing on its own as before, and stops at the
+first error, so the row says exactly how far it got; the client finds what failed by counting the results it
+read. Unlike one statement at a time, a killed client's server runs on to the end of the batch it was sent,
+recording each statement.
 
 The progress row's ``partial_hashes`` (the running hash after each applied statement) grows by one hash per
 statement: written whole with every record, the SQL sent and the JSON the server checks and stores grow as
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from atlembic.errors import AtlembicError
 from atlembic.migrate.lexer import Statement
 from atlembic.migrate.revisions import Revision, RevisionStore
 from atlembic.migrate.transactions import first_keyword
@@ -88,11 +92,11 @@ class BatchFailure:
     in_statement: bool
 
 
-def run_batch(conn: Connection, statements: Sequence[Statement], start: int, end: int, records: BatchRecords,
-              commits_with_record: Callable[[str], bool]) -> BatchFailure | None:
-    """Run `statements[start:end]` with their records in one round trip; None when all of them ran.
-    `commits_with_record(sql)`: the statement runs in a transaction with its record (DML on InnoDB) instead of
-    after an intent."""
+def run_batch(conn: Connection, where: str, statements: Sequence[Statement], start: int, end: int,
+              records: BatchRecords, commits_with_record: Callable[[str], bool]) -> BatchFailure | None:
+    """Run `statements[start:end]` of the file `where` with their records in one round trip; None when all of
+    them ran. `commits_with_record(sql)`: the statement runs in a transaction with its record (DML on InnoDB)
+    instead of after an intent."""
     parts: list[str] = []
     owners: list[tuple[int, bool]] = []  # per result the server sends: the statement's index, whether it is it
 
@@ -115,7 +119,7 @@ def run_batch(conn: Connection, statements: Sequence[Statement], start: int, end
             add(rows.update(record), index)
         if not announced[index - start]:
             add("COMMIT", index)
-    results = 0
+    results, failure = 0, None
     cursor = conn.connection.cursor()
     try:
         cursor.execute("".join(parts))  # no parameters: PyMySQL sends the text as written, `%` included
@@ -124,17 +128,18 @@ def run_batch(conn: Connection, statements: Sequence[Statement], start: int, end
             results += 1
     except Exception as exc:
         conn.exec_driver_sql("ROLLBACK")  # a failed DML statement leaves its transaction open
-        index, is_statement = owners[results]
-        wrapped = sa.exc.DBAPIError.instance(parts[results].strip(), None, exc, conn.dialect.loaded_dbapi.Error)
-        return BatchFailure(index, wrapped, is_statement)
+        if results < len(owners):
+            index, is_statement = owners[results]
+            wrapped = sa.exc.DBAPIError.instance(parts[results].strip(), None, exc, conn.dialect.loaded_dbapi.Error)
+            failure = BatchFailure(index, wrapped, is_statement)
     finally:
         cursor.close()
-    if results != len(owners):
-        raise sa.exc.InvalidRequestError(
-            f"the server ran {results} statements of a batch of {len(owners)}: statement boundaries differ")
-    for index in range(start, end):
+    if failure is None and results != len(owners):
+        raise AtlembicError(f"{where}: the server ran {results} statements of a batch of {len(owners)} (its "
+                            "statements and the revision-row writes around them): statement boundaries differ")
+    for index in range(start, end if failure is None else failure.index):
         records.recorded(index + 1)
-    return None
+    return failure
 
 
 class _RowSQL:

@@ -145,7 +145,7 @@ def run_file(
             stmt = statements[index]
             end = next_batch(statements, index) if batches else index
             if records is not None and end > index:
-                failed = run_batch(conn, statements, index, end, records, strategy.runs_in_transaction)
+                failed = run_batch(conn, file.name, statements, index, end, records, strategy.runs_in_transaction)
                 if failed is None:
                     index = end
                     continue
