@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from atlembic.config import load_settings
-from atlembic.migrate.batch import multi_statements
+from atlembic.migrate.batch import batchable, multi_statements
+from atlembic.migrate.lexer import MYSQL_SCAN, split_statements
 from atlembic.target import connect_target
 from tests.test_exactly_once import V1, Target, _target
-
-pytestmark = pytest.mark.mysql
 
 GOOD = "CREATE TABLE c (id INT, note VARCHAR(20) DEFAULT '100% sure');"
 FILE = [
@@ -29,6 +28,17 @@ def _file(target: Target, failing: str) -> None:
     target.write(f"{V1}_batch.sql", "\n".join(FILE[:3]) + f"\n\n{failing}\n" + "\n".join(FILE[4:]) + "\n")
 
 
+def test_only_statements_the_server_splits_as_the_lexer_does_are_batched() -> None:
+    text = ("CREATE TABLE t (a INT DEFAULT 1);\n"  # batched
+            "CREATE TABLE u (a VARCHAR(9) DEFAULT 'x;y');\n"  # a ';' in a string: the server could cut there
+            "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END//\nDELIMITER ;\n"
+            "CALL p();\n"  # a result per SELECT the procedure runs
+            "INSERT INTO t VALUES (2);\n"  # batched
+            "INSERT INTO t VALUES (3) -- no delimiter after this comment")
+    assert [batchable(s) for s in split_statements(text, MYSQL_SCAN)] == [True, False, False, False, True, False]
+
+
+@pytest.mark.mysql
 def test_a_statement_failing_in_a_batch_leaves_the_row_at_the_statements_before_it(
         request: pytest.FixtureRequest, tmp_path: Path) -> None:
     target = _target("mysql", request, tmp_path)
