@@ -137,13 +137,13 @@ def run_file(
         except Exception as exc:  # the driver's error is the user's error: report it with context
             raise StatementError(file, stmt, exc) from exc
 
-    batches = records is not None and not in_transaction and multi_statements(conn)
+    batched = records is not None and not in_transaction and multi_statements(conn)
 
     def run() -> None:
         index = start
         while index < len(statements):
             stmt = statements[index]
-            end = next_batch(statements, index) if batches else index
+            end = next_batch(statements, index) if batched else index
             if records is not None and end > index:
                 failed = run_batch(conn, file.name, statements, index, end, records, strategy.runs_in_transaction)
                 if failed is None:
