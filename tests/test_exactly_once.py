@@ -123,10 +123,11 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None
         time.sleep(0.05)
 
 
-def _killed_while_blocked(target: Target, blocker: list[str], statement: str) -> None:
+def _killed_while_blocked(target: Target, blocker: list[str], statement: str, *, end_session: bool = False) -> None:
     """Run `upgrade head` while the test's own transaction (`blocker`) holds what `statement` waits for; kill
     the upgrade with SIGKILL once the server shows it waiting, then let the statement go on without its
-    client, and wait until the server has finished with that session."""
+    client, and wait until the server has finished with that session. `end_session`: the server's session is
+    killed too (as an admin's KILL or a server restart would), so the statement never takes effect."""
     engine = target.engine()
     try:
         with engine.connect() as raw:
@@ -140,6 +141,9 @@ def _killed_while_blocked(target: Target, blocker: list[str], statement: str) ->
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.communicate(timeout=30)
+            if end_session:
+                for (session,) in _sessions(target, statement):
+                    conn.exec_driver_sql(f"KILL {session}")
             conn.exec_driver_sql("COMMIT")  # the statement runs on, its client dead
     finally:
         engine.dispose()
@@ -159,7 +163,11 @@ def test_dml_that_ran_after_its_client_died_is_not_run_again(server_target: Targ
     target.write(f"{V2}_bump.sql", f"{txmode}UPDATE counter SET n = n + 1 WHERE id = 1;\n"
                                    "UPDATE counter SET n = n + 10 WHERE id = 1;\n")
     _killed_while_blocked(target, ["SELECT n FROM counter WHERE id = 1 FOR UPDATE"], "UPDATE counter SET n = n + 1")
-    assert target.revision(V2)[:2] == (0, 2)  # the statement and its record rolled back together
+    [(n,)] = target.query("SELECT n FROM counter")
+    # The row says exactly what ran: on PostgreSQL the statement and its record rolled back together (n == 0);
+    # MySQL's server runs the rest of the batch its dead client sent (migrate/batch.py), each with its record.
+    assert target.revision(V2)[:2] == ({0: 0, 1: 1, 11: 2}[n], 2)
+    assert n == (0 if target.dialect == "postgresql" else 11)
     target.upgrade()
     assert target.query("SELECT n FROM counter") == [(11,)]
     assert target.revision(V2)[:3] == (2, 2, "")
@@ -175,8 +183,8 @@ def test_ddl_outside_a_transaction_is_settled_by_the_schema(server_target: Targe
     if target.dialect == "postgresql":
         ddl, blocker = "CREATE INDEX CONCURRENTLY counter_n ON counter (n)", "LOCK TABLE counter IN ROW EXCLUSIVE MODE"
         header = "-- atlas:txmode none\n\n"
-    else:
-        ddl, blocker, header = "ALTER TABLE counter ADD COLUMN c INT", "SELECT n FROM counter", ""
+    else:  # a statement holding a second ';' runs on its own, outside a batch (migrate/batch.batchable)
+        ddl, blocker, header = "ALTER TABLE counter ADD COLUMN c INT COMMENT 'a;b'", "SELECT n FROM counter", ""
     target.write(f"{V2}_ddl.sql", f"{header}UPDATE counter SET n = n + 1 WHERE id = 1;\n{ddl};\n"
                                   "UPDATE counter SET n = n + 10 WHERE id = 1;\n")
     _killed_while_blocked(target, [blocker], ddl)
@@ -194,6 +202,28 @@ def test_ddl_outside_a_transaction_is_settled_by_the_schema(server_target: Targe
             assert [c["name"] for c in inspector.get_columns("counter")] == ["id", "n", "c"]
     finally:
         engine.dispose()
+
+
+@pytest.mark.mysql
+def test_a_batch_whose_session_died_in_a_statement_is_settled(request: pytest.FixtureRequest,
+                                                              tmp_path: Path) -> None:
+    """MySQL sends runs of statements in one batch, which its server runs on after the client died; when the
+    session dies too, in a DDL statement, the row says so (announced, not recorded) and the next run asks the
+    schema, which says it did not take effect: it runs once."""
+    target = _target("mysql", request, tmp_path)
+    target.write(f"{V1}_counter.sql", COUNTER)
+    target.upgrade()
+    ddl = "ALTER TABLE counter ADD COLUMN c INT"
+    target.write(f"{V2}_ddl.sql", f"UPDATE counter SET n = n + 1 WHERE id = 1;\n{ddl};\n"
+                                  "UPDATE counter SET n = n + 10 WHERE id = 1;\n")
+    _killed_while_blocked(target, ["SELECT n FROM counter"], ddl, end_session=True)
+    assert target.revision(V2) == (1, 3, INTERRUPTED, ddl + ";")
+    assert target.query("SELECT n FROM counter") == [(1,)]
+    target.upgrade()
+    assert target.query("SELECT n FROM counter") == [(11,)]
+    assert target.revision(V2)[:3] == (3, 3, "")
+    assert ("c",) in target.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'counter' "
+                                  "AND table_schema = DATABASE()")
 
 
 def test_a_failing_record_takes_its_statement_with_it(target: Target) -> None:

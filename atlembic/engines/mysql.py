@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL
 
 from atlembic.devdb.base import DevDialect
 from atlembic.engines.base import Engine
+from atlembic.migrate.batch import MULTI_STATEMENTS
 from atlembic.migrate.lexer import MYSQL_SCAN
 from atlembic.migrate.lock import MysqlLock
 from atlembic.migrate.revisions import MYSQL_LAYOUT
@@ -17,6 +18,8 @@ from atlembic.plan.mysql import MySQLPlanner
 from atlembic.schema.mysql import MySQLReflector
 
 __all__ = ["MARIADB", "MYSQL", "MariaDB", "MySQL"]
+
+_FOUND_ROWS = 2  # the protocol's CLIENT_FOUND_ROWS: UPDATE counts matched rows, as SQLAlchemy asks
 
 
 class MySQL(Engine):
@@ -39,10 +42,17 @@ class MySQL(Engine):
 
     def connect_args(self, url: URL, seconds: int) -> dict[str, Any]:
         args = super().connect_args(url, seconds)
-        if args and url.get_driver_name() == "pymysql" and "read_timeout" not in url.query:
+        if url.get_driver_name() != "pymysql":
+            return args
+        if args and "read_timeout" not in url.query:
             # PyMySQL's connect_timeout covers the TCP connect only; the server's greeting and the login are
             # reads: bounded here, and unbounded again once connected (a long ALTER must not time out).
             args["read_timeout"] = seconds
+        # Multi-statements, so that `upgrade` sends runs of statements with their records in one round trip
+        # (migrate/batch.py); these replace the flags SQLAlchemy computes, so FOUND_ROWS (its sane rowcount)
+        # and the URL's client_flag are kept.
+        given = url.query.get("client_flag", "0")
+        args["client_flag"] = int(given if isinstance(given, str) else given[-1]) | _FOUND_ROWS | MULTI_STATEMENTS
         return args
 
     def connected(self, dbapi_connection: Any) -> None:

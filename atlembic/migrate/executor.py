@@ -12,6 +12,7 @@ from functools import partial
 from sqlalchemy.engine import Connection, Engine
 
 from atlembic.errors import AtlembicError, one_line, plural
+from atlembic.migrate.batch import BatchRecords, multi_statements, next_batch, run_batch
 from atlembic.migrate.directory import MigrationFile
 from atlembic.migrate.driver import Driver
 from atlembic.migrate.lexer import Statement, statement_hashes
@@ -99,6 +100,7 @@ def run_file(
     before_statement: Callable[[int], None] | None = None,
     tx_mode: str = "file",
     row_checks: bool = True,
+    records: BatchRecords | None = None,
 ) -> None:
     """Execute `statements[start:]` of `file`, in one transaction (the engine's `transactions`) unless the
     file opts out or the engine's DDL commits on its own.
@@ -114,6 +116,10 @@ def run_file(
     all of them: progress inside a transaction is all or nothing anyway). If the batch fails it is rolled
     back and the file runs again statement by statement, which stops at the failing statement and reports
     it.
+
+    Outside a file transaction, on a connection that sends many statements in one round trip (MySQL's
+    multi-statements, `batch.multi_statements`), runs of statements go as batches with the rows `records`
+    renders for each (migrate/batch.py), recorded exactly as one by one.
     """
     mode = file_tx_mode(file, tx_mode)
     in_transaction = transactions.transactional_ddl and mode != "none"  # "all": inside the caller's
@@ -131,9 +137,21 @@ def run_file(
         except Exception as exc:  # the driver's error is the user's error: report it with context
             raise StatementError(file, stmt, exc) from exc
 
+    batched = records is not None and not in_transaction and multi_statements(conn)
+
     def run() -> None:
-        for index in range(start, len(statements)):
+        index = start
+        while index < len(statements):
             stmt = statements[index]
+            end = next_batch(statements, index) if batched else index
+            if records is not None and end > index:
+                failed = run_batch(conn, file.name, statements, index, end, records, strategy.runs_in_transaction)
+                if failed is None:
+                    index = end
+                    continue
+                if failed.in_statement:
+                    raise StatementError(file, statements[failed.index], failed.error) from failed.error
+                raise failed.error
             if after_statement is None:  # a replay: nothing to record
                 execute(stmt)
             elif in_transaction:
@@ -142,6 +160,7 @@ def run_file(
             else:
                 intent = partial(before_statement, index) if before_statement is not None else _nothing
                 strategy.run_statement(partial(execute, stmt), stmt.text, partial(after_statement, index + 1), intent)
+            index += 1
 
     if not in_transaction and start:
         # A resumed file: what the statements before `start` set for their session, the rest ran under.
@@ -234,7 +253,8 @@ class _Progress:
     texts: Sequence[str] = ()  # the statements
     complete: bool = False  # the finished row is written
 
-    def record(self, done: int) -> None:
+    def record_row(self, done: int) -> Revision:
+        """The row saying `done` statements are applied (becoming the row of this progress)."""
         if done == len(self.hashes):
             # The last statement: write the finished row right away, in the same transaction as the
             # statement, rather than a progress row now and the finished row after the commit.
@@ -242,15 +262,32 @@ class _Progress:
             self.complete = True
         else:
             self.rev = replace(self.rev, applied=done, partial_hashes=self.hashes[:done])
-        self.store.write(self.rev)
+        return self.rev
+
+    def record(self, done: int) -> None:
+        self.store.write(self.record_row(done))
+        self._report(done)
+
+    def recorded(self, done: int) -> None:
+        """A batch (migrate/batch.py) committed the rows up to `done`, rendered before it ran: the finished
+        row's execution time is measured again now that the last statement really finished."""
+        if done == len(self.hashes):
+            self.rev = finished(self.rev, time.monotonic_ns() - self.began)
+            self.store.write(self.rev)
+        self._report(done)
+
+    def _report(self, done: int) -> None:
         if self.reporter is not None and self.file is not None:
             self.reporter.statement_done(self.file, done)
 
+    def intent_row(self, index: int) -> Revision:
+        """Statement `index` (0-based) may take effect from now on, unrecorded if the run dies: the row says so
+        (an error Atlas and `status` show), so the next run asks whether it did (`apply_files`' `settle`)."""
+        return replace(self.rev, applied=index, partial_hashes=self.hashes[:index] or None,
+                       error=INTERRUPTED, error_stmt=self.texts[index])
+
     def intend(self, index: int) -> None:
-        """Statement `index` (0-based) may take effect from now on, unrecorded if the run dies: say so in the
-        row (an error Atlas and `status` show), so the next run asks whether it did (`apply_files`' `settle`)."""
-        self.store.write(replace(self.rev, applied=index, partial_hashes=self.hashes[:index] or None,
-                                 error=INTERRUPTED, error_stmt=self.texts[index]))
+        self.store.write(self.intent_row(index))
 
 
 def _settled(file: MigrationFile, statements: Sequence[Statement], index: int, announced: str,
@@ -336,7 +373,7 @@ def apply_files(
         try:
             run_file(conn, file, statements, transactions=driver.transactions, start=start,
                      after_statement=progress.record,
-                     before_statement=progress.intend, tx_mode=tx_mode)
+                     before_statement=progress.intend, tx_mode=tx_mode, records=progress)
         except StatementError as exc:
             if reporter is not None:
                 reporter.file_failed(file, exc)

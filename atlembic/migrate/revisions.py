@@ -150,7 +150,7 @@ class RevisionStore:
         if new:
             self.conn.execute(self._insert, values)
             return
-        changes = {k: v for k, v in values.items() if k not in ("version", "description", "executed_at")}
+        changes = self.changes(rev)
         changes["row_version"] = rev.version
         if self.conn.dialect.supports_sane_rowcount:
             if self.conn.execute(self._update, changes).rowcount > 0:
@@ -169,6 +169,10 @@ class RevisionStore:
         # Built once (the SET clause comes from each call's parameters): writes happen after every
         # statement of an upgrade, and building the statement cost more than sending it.
         return self.table.update().where(self.table.c.version == sa.bindparam("row_version"))
+
+    def changes(self, rev: Revision) -> dict[str, Any]:
+        """The columns `write` sets on an existing row (all but those Ent keeps), by column name."""
+        return {k: v for k, v in self._to_row(rev).items() if k not in ("version", "description", "executed_at")}
 
     def _to_row(self, rev: Revision) -> dict[str, Any]:
         values = {c.name: getattr(rev, c.name) for c in self.table.columns}

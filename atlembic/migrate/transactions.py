@@ -156,7 +156,8 @@ class MySQLTransactions(Transactions):
     after it (applied, partial_hashes), DDL after its intent is recorded (`run_statement`). A failure then
     leaves the revisions row saying exactly how many statements ran, and the next run resumes at the failed
     one. A BEGIN around the file would only make it worse: the progress rows written after the last implicit
-    commit would be rolled back while the DDL before them stays.
+    commit would be rolled back while the DDL before them stays. On a connection with multi-statements, runs of
+    these statements go to the server in one round trip with the same writes between them (migrate/batch.py).
     """
 
     transactional_ddl = False
