@@ -112,24 +112,13 @@ def test_schema_apply_env_and_bad_input(tmp_path: Path) -> None:
 def test_schema_apply_failure_rolls_back(tmp_path: Path) -> None:
     """A statement the target refuses (a NOT NULL column without a default on a table with rows, which the dev
     database accepted) stops the run; the transaction is rolled back and the table is as it was."""
-    db = tmp_path / "app.db"
-    engine = sa.create_engine(f"sqlite:///{db}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(START)
-        conn.exec_driver_sql("INSERT INTO users (id, name) VALUES (1, 'ada')")
-        conn.exec_driver_sql("CREATE TABLE audit (id INTEGER NOT NULL, PRIMARY KEY (id))")
-        conn.exec_driver_sql("INSERT INTO audit (id) VALUES (1)")
-    (tmp_path / "schema.sql").write_text(
-        "CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50) NOT NULL, PRIMARY KEY (id));\n"
-        "CREATE TABLE audit (id INTEGER NOT NULL, who INTEGER NOT NULL, PRIMARY KEY (id));\n"
-        "CREATE TABLE extra (id INTEGER NOT NULL, PRIMARY KEY (id));\n")
-    proc = run_cli(tmp_path, "schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql",
+    url = _failing_target(tmp_path)
+    proc = run_cli(tmp_path, "schema", "apply", "--url", url, "--to", "file://schema.sql",
                    "--auto-approve", check=False)
     assert proc.returncode == 1, proc.stdout
     assert proc.stdout.splitlines()[-1].startswith('FAILED: schema apply: executing statement "INSERT INTO new_audit')
     assert proc.stdout.rstrip().endswith("rolled back, nothing changed")
-    assert _columns(f"sqlite:///{db}") == {"audit": ["id"], "users": ["id", "name"]}
-    engine.dispose()
+    assert _columns(f"sqlite:///{tmp_path / 'app.db'}") == {"audit": ["id"], "users": ["id", "name"]}
 
 
 def _on_a_terminal(root: Path, answer: str, *args: str) -> tuple[int, str]:
