@@ -3,18 +3,13 @@ planned as drop + add (said so) when nobody can be asked."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_cli import REPO, SAMPLE, atlembic, migration_files
+from tests.support.cli import run_on_terminal
+from tests.test_cli import SAMPLE, atlembic, migration_files
 
 
 @pytest.fixture
@@ -52,33 +47,10 @@ def test_without_terminal_drop_and_add_is_planned_and_said(project: Path) -> Non
 
 
 def _run_on_terminal(project: Path, args: list[str], answer: str) -> str:
-    """Run the CLI with a pseudo-terminal as stdin/stdout and answer its first question."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "dumb"}
-    proc = subprocess.Popen([sys.executable, "-m", "atlembic", *args], cwd=project, env=env,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    seen, answered, deadline = b"", False, time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            if not answered and b"Did you rename" in seen:
-                os.write(master, answer.encode() + b"\n")
-                answered = True
-            if proc.poll() is not None and not ready:
-                break
-        assert proc.wait(timeout=30) == 0, seen.decode(errors="replace")
-    finally:
-        os.close(master)
-    return seen.decode(errors="replace")
+    """Run the CLI on a pseudo-terminal and answer its rename question."""
+    code, seen = run_on_terminal(project, args, b"Did you rename", answer)
+    assert code == 0, seen
+    return seen
 
 
 @pytest.mark.slow  # CLI processes on a pseudo-terminal, end to end

@@ -5,16 +5,12 @@ refused without `--allow-destructive`, and the rows kept through a change. SQLit
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli, run_on_terminal
 from tests.support.pg_fixture import fresh_database_url
 
 START = "CREATE TABLE users (id INTEGER NOT NULL, name VARCHAR(50) NOT NULL, PRIMARY KEY (id))"
@@ -121,26 +117,6 @@ def test_schema_apply_failure_rolls_back(tmp_path: Path) -> None:
     assert _columns(f"sqlite:///{tmp_path / 'app.db'}") == {"audit": ["id"], "users": ["id", "name"]}
 
 
-def _on_a_terminal(root: Path, answer: str, *args: str) -> tuple[int, str]:
-    """`atlembic ARGS` in a subprocess whose stdin and stdout are a pseudo-terminal, `answer` typed in."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "atlembic", *args], cwd=root, stdin=child, stdout=child,
-                            stderr=child, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
-    os.close(child)
-    os.write(main, answer.encode())
-    out = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(main)
-    return proc.wait(timeout=60), out.decode().replace("\r\n", "\n")
-
-
 def test_schema_apply_asks_on_a_terminal(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
     engine = sa.create_engine(f"sqlite:///{db}")
@@ -148,11 +124,11 @@ def test_schema_apply_asks_on_a_terminal(tmp_path: Path) -> None:
         conn.exec_driver_sql(START)
     engine.dispose()
     (tmp_path / "schema.sql").write_text(DESIRED)
-    apply = ("schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql")
-    code, out = _on_a_terminal(tmp_path, "n\n", *apply)
+    apply = ["schema", "apply", "--url", f"sqlite://{db}", "--to", "file://schema.sql"]
+    code, out = run_on_terminal(tmp_path, apply, b"[y/N]", "n")
     assert code == 0 and "Apply these changes? [y/N]" in out and "Aborted: nothing was changed." in out
     assert _columns(f"sqlite:///{db}") == {"users": ["id", "name"]}
-    code, out = _on_a_terminal(tmp_path, "y\n", *apply)
+    code, out = run_on_terminal(tmp_path, apply, b"[y/N]", "y")
     assert code == 0, out
     assert _columns(f"sqlite:///{db}") == {"posts": ["id", "user_id"], "users": ["id", "name", "email"]}
 

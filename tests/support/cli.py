@@ -9,16 +9,19 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pty
+import select
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import atlembic
 from atlembic.cli.app import main
 
-__all__ = ["as_a_new_process", "run_cli"]
+__all__ = ["as_a_new_process", "run_cli", "run_on_terminal"]
 
 
 _INSTALLED = tuple(os.path.realpath(p) + os.sep for key, p in sysconfig.get_paths().items()
@@ -68,3 +71,34 @@ def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     if check:
         assert returncode == 0, f"atlembic {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def run_on_terminal(cwd: Path, args: list[str], prompt: bytes, answer: str) -> tuple[int, str]:
+    """`atlembic ARGS` in a new process whose stdin, stdout and stderr are a pseudo-terminal: `answer` (and a
+    newline) typed once `prompt` shows; its exit code and what it wrote."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TERM": "dumb"}  # the repository
+    proc = subprocess.Popen([sys.executable, "-m", "atlembic", *args], cwd=cwd, env=env,
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen, answered, deadline = b"", False, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if not answered and prompt in seen:
+                os.write(master, answer.encode() + b"\n")
+                answered = True
+            if proc.poll() is not None and not ready:
+                break
+        code = proc.wait(timeout=30)
+    finally:
+        os.close(master)
+    return code, seen.decode(errors="replace").replace("\r\n", "\n")
