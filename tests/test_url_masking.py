@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from atlembic.errors import mask_url, one_line
+from tests.support.cli import run_cli
 
-pytestmark = pytest.mark.slow  # 18 CLI processes
+pytestmark = pytest.mark.slow  # 18 CLI processes: what a failing command prints, as its own process
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-Pw9"
@@ -37,7 +38,7 @@ def _project(tmp_path: Path) -> Path:
     )
     (tmp_path / "migrations").mkdir()
     (tmp_path / "migrations" / "20250101000000_item.sql").write_text("CREATE TABLE item (id integer PRIMARY KEY);\n")
-    assert _run(tmp_path, "hash").returncode == 0
+    run_cli(tmp_path, "hash")  # set-up only: in this process (the command under test runs as its own process)
     return tmp_path
 
 
