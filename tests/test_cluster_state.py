@@ -26,23 +26,33 @@ import sqlalchemy as sa
 from atlembic import autogenerate
 from atlembic.devdb import kept
 from atlembic.devdb.postgresql import EphemeralPostgres
-from atlembic.devdb.process import temp_base
+from atlembic.devdb.process import cache_root, temp_base
 from atlembic.engines import embedded_identity
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
 from atlembic.replay import cache as replay_cache
 from atlembic.replay import lazy
 from atlembic.replay.lazy import LazyDevDatabase
-from tests.support.pg_fixture import pg_bindir_or_skip, require_module
 from tests.test_cache import FILES, models, plan_text, planning_cases, write
 
 REPO = Path(__file__).resolve().parent.parent
 MORE = {"20250101000400_more.sql": "ALTER TABLE shelf ADD COLUMN width INTEGER;\n"}
 
 
+def share_server_templates(private_root: Path) -> None:
+    """Link the servers' template data dirs of the usual cache root into a private one: a kept data dir is not
+    a template, and `initdb` / `mariadb-install-db` per test proves nothing here (tests/test_devdb.py tests the
+    templates). The session's server fixture (`pg_server`, `mysql_server`) has made the template of its engine."""
+    private_root.mkdir(parents=True, exist_ok=True)
+    for template in cache_root().glob("*-template-*"):
+        if template.is_dir() and ".tmp-" not in template.name and not (private_root / template.name).exists():
+            (private_root / template.name).symlink_to(template)
+
+
 def private_places_for(server_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private replay cache and a private temp base for the server whose temp dir ``$ATLEMBIC_<X>_TMPDIR``
     names (kept data dirs live there), both removed after."""
+    share_server_templates(tmp_path / "xdg-cache" / "atlembic")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("ATLEMBIC_NO_CACHE", raising=False)
     # Short (the server's socket lives in it) and on the default filesystem (tmpfs when there is one).
@@ -56,9 +66,7 @@ def private_places_for(server_env: str, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 @pytest.fixture(autouse=True)
-def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    pg_bindir_or_skip()
-    require_module("psycopg", "the PostgreSQL driver")
+def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_server: EphemeralPostgres) -> Iterator[Path]:
     yield from private_places_for("ATLEMBIC_PG_TMPDIR", tmp_path, monkeypatch)
 
 
