@@ -26,23 +26,33 @@ import sqlalchemy as sa
 from atlembic import autogenerate
 from atlembic.devdb import kept
 from atlembic.devdb.postgresql import EphemeralPostgres
-from atlembic.devdb.process import temp_base
-from atlembic.engines import embedded_identity
+from atlembic.devdb.process import cache_root, temp_base
+from atlembic.engines import embedded_identity, engine_for
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationFile
 from atlembic.replay import cache as replay_cache
 from atlembic.replay import lazy
 from atlembic.replay.lazy import LazyDevDatabase
-from tests.support.pg_fixture import pg_bindir_or_skip, require_module
 from tests.test_cache import FILES, models, plan_text, planning_cases, write
 
 REPO = Path(__file__).resolve().parent.parent
 MORE = {"20250101000400_more.sql": "ALTER TABLE shelf ADD COLUMN width INTEGER;\n"}
 
 
+def share_server_templates(private_root: Path) -> None:
+    """Link the servers' template data dirs of the usual cache root into a private one: a kept data dir is not
+    a template, and `initdb` / `mariadb-install-db` per test proves nothing here (tests/test_devdb.py tests the
+    templates). The session's server fixture (`pg_server`, `mysql_server`) has made the template of its engine."""
+    private_root.mkdir(parents=True, exist_ok=True)
+    for template in cache_root().glob("*-template-*"):
+        if template.is_dir() and ".tmp-" not in template.name and not (private_root / template.name).exists():
+            (private_root / template.name).symlink_to(template)
+
+
 def private_places_for(server_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private replay cache and a private temp base for the server whose temp dir ``$ATLEMBIC_<X>_TMPDIR``
     names (kept data dirs live there), both removed after."""
+    share_server_templates(tmp_path / "xdg-cache" / "atlembic")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("ATLEMBIC_NO_CACHE", raising=False)
     # Short (the server's socket lives in it) and on the default filesystem (tmpfs when there is one).
@@ -56,9 +66,7 @@ def private_places_for(server_env: str, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 @pytest.fixture(autouse=True)
-def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    pg_bindir_or_skip()
-    require_module("psycopg", "the PostgreSQL driver")
+def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_server: EphemeralPostgres) -> Iterator[Path]:
     yield from private_places_for("ATLEMBIC_PG_TMPDIR", tmp_path, monkeypatch)
 
 
@@ -73,6 +81,20 @@ def run(files: list[MigrationFile], metadata: sa.MetaData, *, cache: bool = True
             return text, dev.kept_files
     finally:
         replay_cache.enable()
+
+
+_UNCACHED: dict[tuple[str, tuple[tuple[str, bytes], ...], tuple[str, ...]], str] = {}
+
+
+def uncached_plan(files: list[MigrationFile], metadata: sa.MetaData, dialect: str = "postgresql") -> str:
+    """The plan (or error) of `run(files, metadata, cache=False)`, the control a cached run is compared with.
+    It is a function of the files' names and bytes and the models' DDL only, so it is planned once per module
+    for each of them (tests here compare many cached runs with the same control); tests of what --no-cache
+    itself does call `run`."""
+    key = (dialect, tuple((f.name, f.content) for f in files), tuple(engine_for(dialect).metadata_ddl(metadata)))
+    if key not in _UNCACHED:
+        _UNCACHED[key] = run(files, metadata, cache=False, dialect=dialect)[0]
+    return _UNCACHED[key]
 
 
 def forget_schemas() -> None:
@@ -133,7 +155,7 @@ def test_a_run_that_adds_one_file_replays_one_file(tmp_path: Path, replayed: lis
     text, covered = run(more, metadata)
     assert "depth" in text and covered == len(more)
     assert replayed == ["99999999999999_planned.sql"]
-    assert text == run(more, metadata, cache=False)[0]
+    assert text == uncached_plan(more, metadata)
 
     # Editing the last file: the state before it is kept too (the two longest states of a run are).
     edited = write(directory, {**FILES, "20250101000400_more.sql": "ALTER TABLE shelf ADD COLUMN width BIGINT;\n"})
@@ -141,7 +163,7 @@ def test_a_run_that_adds_one_file_replays_one_file(tmp_path: Path, replayed: lis
     text, covered = run(edited, metadata)
     assert covered == len(FILES)
     assert replayed[0] == "20250101000400_more.sql"
-    assert text == run(edited, metadata, cache=False)[0]
+    assert text == uncached_plan(edited, metadata)
 
 
 def _project(root: Path) -> Path:
@@ -300,7 +322,7 @@ def test_a_damaged_kept_data_dir_is_discarded(tmp_path: Path, private_places: Pa
 
     more = write(directory, {**FILES, **MORE})
     metadata.tables["shelf"].append_column(sa.Column("depth", sa.Integer))
-    expected, _ = run(more, metadata, cache=False)
+    expected = uncached_plan(more, metadata)
     replayed.clear()
     got, covered = run(more, metadata)
     assert (got, covered) == (expected, 0)
@@ -523,7 +545,7 @@ def test_a_killed_run_leaves_nothing_the_next_run_trusts(tmp_path: Path, private
     assert entries(private_places) or list(private_places.glob("atlembic-pg-*"))  # what the kill left
     metadata = models()
     metadata.tables["shelf"].append_column(sa.Column("depth", sa.Integer))
-    expected, _ = run(more, metadata, cache=False)
+    expected = uncached_plan(more, metadata)
     replayed.clear()
     assert run(more, metadata) == (expected, 0)
     assert replayed[:len(more)] == [f.name for f in more]

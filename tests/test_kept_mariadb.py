@@ -15,16 +15,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from atlembic.devdb.mysql import EphemeralMariaDB
 from atlembic.replay import cache as replay_cache
-from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.test_cache import FILES, models, write
 from tests.test_cluster_state import MORE, forget_schemas, private_places_for, runs_match_no_cache
 from tests.test_cluster_state import run as pg_run
 
 
 @pytest.fixture(autouse=True)
-def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    mysql_binaries_or_skip()
+def private_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mysql_server: EphemeralMariaDB) -> Iterator[Path]:
     yield from private_places_for("ATLEMBIC_MYSQL_TMPDIR", tmp_path, monkeypatch)
 
 

@@ -2,9 +2,10 @@
 input that load read is unchanged (the models' modules, files they read, directories they listed,
 environment variables they read, env.py and alembic.ini); anything else loads the models again.
 
-Each run is a real `atlembic check --format json` process, as users run it; the models append a line to
-a log when imported, so a test sees whether a run imported them. Every cached answer is compared with the
-answer of a run without any cache."""
+Each cached run is a real `atlembic check --format json` process, as users run it (a snapshot must survive
+its process); the models append a line to a log when imported, so a test sees whether a run imported them.
+Every cached answer is compared with the answer of a run without any cache, `check --no-cache` in this process
+(tests/support/cli.run_cli: it reads and writes no cache, so a process of its own would prove nothing more)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from atlembic.migrate.directory import MigrationDir
 from atlembic.replay import cache as replay_cache
+from tests.support.cli import run_cli
 from tests.support.pg_fixture import pg_bindir_or_skip
 
 ENV_PY = """\
@@ -68,7 +71,7 @@ def make_project(tmp_path: Path, url: str, first_file: str) -> Path:
     migrations = root / "migrations"
     migrations.mkdir()
     (migrations / "20250101000000_init.sql").write_text(first_file)
-    run(root, "hash", cache=False)
+    MigrationDir(migrations).write_sum()  # what `atlembic hash` writes
     return root
 
 
@@ -88,6 +91,23 @@ def run(root: Path, *args: str, cache: bool = True, env: dict[str, str] | None =
     return json.loads(proc.stdout) if proc.stdout.startswith("{") else {}
 
 
+def run_uncached(root: Path, env: dict[str, str] | None = None) -> dict:
+    """`atlembic --no-cache check --format json` in this process, with `env` set: the control of a cached run."""
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})
+    try:
+        proc = run_cli(root, "--no-cache", "check", "--format", "json", check=False)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
+        replay_cache.enable()  # --no-cache turned it off in this process
+    assert proc.returncode in (0, 255), proc.stderr
+    return json.loads(proc.stdout)
+
+
 def imports(root: Path) -> int:
     log = root / "imports.log"
     return len(log.read_text().splitlines()) if log.exists() else 0
@@ -100,7 +120,7 @@ def check(root: Path, env: dict[str, str] | None = None, *, control: bool = True
     cached = run(root, "check", "--format", "json", env=env)
     loaded = imports(root) > before
     if control:
-        assert cached == run(root, "check", "--format", "json", cache=False, env=env)
+        assert cached == run_uncached(root, env)
     return cached, loaded
 
 
