@@ -19,7 +19,8 @@ schema); apply the baseline to a clean database (B); A and B must reflect equal,
 column, every constraint and index; then `atlembic check` against the project's models reports the
 differences Alembic's own `compare_metadata` reports, or fewer, each explained below. Alembic, the models
 and atlembic each run in their own process: Alembic's upgrade, convert (which runs the history) and check (which
-imports the models) in processes of their own; the two upgrades, which import nothing of the project, in this one.
+imports the models) in processes of their own; the two upgrades, which run neither env.py, a revision nor the models
+(they import at most the package script_location names, to find it), in this one.
 """
 
 from __future__ import annotations
@@ -280,7 +281,7 @@ def _atlembic(project: Path, name: str, url: str, *args: str, check: bool = True
 
 
 def _upgrade(project: Path, *args: str) -> str:
-    """`atlembic ARGS` (an upgrade: no env.py, no models) in this process, with the scratch HOME of the
+    """`atlembic ARGS` (an upgrade: no env.py, revision or models) in this process, with the scratch HOME of the
     project's processes (the replay cache convert and check share)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(project.parent / "home"))
