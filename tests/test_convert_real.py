@@ -18,7 +18,9 @@ heads` a database (A) and hand it over (`upgrade head --baseline`, which checks 
 schema); apply the baseline to a clean database (B); A and B must reflect equal, table by table, column by
 column, every constraint and index; then `atlembic check` against the project's models reports the
 differences Alembic's own `compare_metadata` reports, or fewer, each explained below. Alembic, the models
-and atlembic each run in their own process.
+and atlembic each run in their own process: Alembic's upgrade, convert (which runs the history) and check (which
+imports the models) in processes of their own; the two upgrades, which run neither env.py, a revision nor the models
+(they import at most the package script_location names, to find it), in this one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import sqlalchemy as sa
 from atlembic.convert.compare import respellings
 from atlembic.diff import diff_schemas
 from atlembic.engines import inspect_schema
+from tests.support.cli import run_cli
 from tests.support.pg_fixture import require_module
 from tests.test_cli import REPO
 
@@ -277,6 +280,14 @@ def _atlembic(project: Path, name: str, url: str, *args: str, check: bool = True
     return proc
 
 
+def _upgrade(project: Path, *args: str) -> str:
+    """`atlembic ARGS` (an upgrade: no env.py, revision or models) in this process, with the scratch HOME of the
+    project's processes (the replay cache convert and check share)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(project.parent / "home"))
+        return run_cli(project, *args).stdout
+
+
 def _schema(url: str, version_table: str):  # noqa: ANN202
     engine = sa.create_engine(url)
     try:
@@ -319,10 +330,10 @@ def _run(tmp_path: Path, name: str, dialect: str, url_a: str, url_b: str, dev: l
 
     # A: Alembic's own upgrade, then the hand-over (alembic_version and schema checked).
     _alembic(project, name, url_a, "upgrade", "alembic.ini", url_a, *([spec.start] if spec.start else []))
-    handed = _atlembic(project, name, elsewhere, *dev, "upgrade", "head", "--baseline", version).stdout
+    handed = _upgrade(project, *dev, "upgrade", "head", "--baseline", version)
     assert "Schema equals" in handed, handed
     # B: the baseline on a clean database.
-    _atlembic(project, name, elsewhere, *dev, "--url", url_b, "upgrade", "head")
+    _upgrade(project, *dev, "--url", url_b, "upgrade", "head")
     a, b = _schema(url_a, spec.version_table), _schema(url_b, spec.version_table)
     assert [t.name for t in a.tables] == [t.name for t in b.tables]
     remaining = diff_schemas(a, b)
