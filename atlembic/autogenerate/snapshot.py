@@ -46,6 +46,8 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
     if settings.schema_source is not None:  # an atlas.hcl src: DDL from a program or files, no models to load
         from atlembic.diff import Renames
 
+        dev.start_early()
+
         return autogenerate.desired_schema_from_sql(dev, settings.schema_source, timings), Renames(), SchemaFilter()
     identity = replay_cache.dev_identity(dev)
     with timings.stage("models snapshot"):
@@ -53,6 +55,7 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
         desired = replay_cache.load_desired(snapshot.desired_key) if snapshot is not None else None
     if snapshot is not None and desired is not None:
         return desired, snapshot.renames, snapshot.schema_filter or SchemaFilter()
+    dev.start_early()  # the models' DDL runs on it unless their schema is cached
     with timings.stage("load metadata"), recording() as recorded:
         extensions: list[SchemaStatement] = []
         entities: list[SchemaStatement] = []
