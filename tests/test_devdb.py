@@ -594,3 +594,68 @@ def test_a_temp_base_the_server_user_cannot_enter_is_named() -> None:
         assert other.blocked_at(inner) is None
     finally:
         shutil.rmtree(top)
+
+
+# Imported by the first revision below: waits until a process names the servers' temp base in its command line
+# (the dev server, started next to this import) and says in `seen` whether one did.
+_MODELS_WAITING_FOR_THE_SERVER = textwrap.dedent(
+    """
+    import os, time
+    from pathlib import Path
+    import sqlalchemy as sa
+
+    def _server_running(base):
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and base.encode() in (entry / "cmdline").read_bytes():
+                    return True
+            except OSError:
+                pass
+        return False
+
+    deadline = time.monotonic() + float(os.environ["WAITED_SECONDS"])
+    while not _server_running(os.environ["WAITED_BASE"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    Path(os.environ["WAITED_SEEN"]).write_text(str(_server_running(os.environ["WAITED_BASE"])))
+    metadata = sa.MetaData()
+    sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    """
+)
+
+
+def test_first_revision_starts_the_dev_server_while_the_models_load(
+    server_engine: ServerEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project with no migration files yet has nothing to replay, but its models' DDL needs the dev server: it
+    starts while the models load (they are the first to need it), not after. The models here wait for a server
+    process: without the early start they would give up after 30 s and say so. Once they have loaded, a change to
+    them that compiles to the same schema (a comment) starts no server: `check` finds both schemas cached (the
+    directory's since the `check` before)."""
+    from tests.support.cli import run_cli
+
+    base = Path(tempfile.mkdtemp(prefix="atlembic-early-"))
+    base.chmod(0o755)  # a root run starts the servers as another user, who must reach it
+    (tmp_path / "alembic.ini").write_text(
+        f"[alembic]\nsqlalchemy.url = {_URL_OF[server_engine.dialect]}\n\n[atlembic]\n"
+        "migrations_dir = %(here)s/migrations\nmetadata = waiting_models:metadata\n")
+    (tmp_path / "waiting_models.py").write_text(_MODELS_WAITING_FOR_THE_SERVER)
+    seen = tmp_path / "seen"
+    for name, value in ((f"ATLEMBIC_{server_engine.server_class.name.upper()}_TMPDIR", str(base)),
+                        ("WAITED_BASE", str(base)), ("WAITED_SEEN", str(seen)), ("WAITED_SECONDS", "30"),
+                        ("XDG_CACHE_HOME", str(tmp_path / "cache"))):
+        monkeypatch.setenv(name, value)
+    try:
+        out = run_cli(tmp_path, "revision", "--autogenerate", "-m", "first").stdout
+        assert seen.read_text() == "True"
+        assert "add table" in out, out
+        [written] = (tmp_path / "migrations").glob("*_first.sql")
+        assert "CREATE TABLE" in written.read_text()
+
+        monkeypatch.setenv("WAITED_SECONDS", "1.5")
+        run_cli(tmp_path, "check")  # replays the directory, which the replay cache keeps
+        with (tmp_path / "waiting_models.py").open("a") as models:
+            models.write("# a comment: the same schema\n")
+        run_cli(tmp_path, "check")
+        assert seen.read_text() == "False"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

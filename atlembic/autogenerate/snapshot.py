@@ -49,10 +49,15 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
         return autogenerate.desired_schema_from_sql(dev, settings.schema_source, timings), Renames(), SchemaFilter()
     identity = replay_cache.dev_identity(dev)
     with timings.stage("models snapshot"):
-        snapshot = lookup(settings, dev.dialect_name, identity)
+        snapshot, loaded_before = lookup(settings, dev.dialect_name, identity)
         desired = replay_cache.load_desired(snapshot.desired_key) if snapshot is not None else None
     if snapshot is not None and desired is not None:
         return desired, snapshot.renames, snapshot.schema_filter or SchemaFilter()
+    if not loaded_before:
+        # Models never loaded with this cache (a team's first revision, a new CI runner): their DDL is about to
+        # run on the dev database, so its server starts now, next to the import. After a load that left a
+        # snapshot, changed inputs may still compile to a cached schema: the server starts when first used.
+        dev.start_early()
     with timings.stage("load metadata"), recording() as recorded:
         extensions: list[SchemaStatement] = []
         entities: list[SchemaStatement] = []
@@ -67,8 +72,8 @@ def desired_side(settings: Settings, dev: DevDatabase, timings: Timings) -> tupl
     renames = rename_hints(metadata)
     desired, key = autogenerate.desired_schema_keyed(dev, metadata, timings, [*entities, *schema_files],
                                                      extensions)
-    if key is not None and schema_filter.cacheable:
-        save(settings, dev.dialect_name, identity, recorded(),
+    if key is not None:  # an uncacheable load is saved without its inputs: never reused, but known to have run
+        save(settings, dev.dialect_name, identity, recorded() if schema_filter.cacheable else None,
              ModelsSnapshot(key, renames, schema_filter.without_callables()))
     return desired, renames, schema_filter
 
@@ -265,26 +270,28 @@ def _settings_key(settings: Settings, dialect: str, identity: str) -> str:
     return sha.hexdigest()
 
 
-def lookup(settings: Settings, dialect: str, identity: str | None) -> ModelsSnapshot | None:
-    """The snapshot of the last load of these models, if every input it recorded is unchanged."""
+def lookup(settings: Settings, dialect: str, identity: str | None) -> tuple[ModelsSnapshot | None, bool]:
+    """The snapshot of the last load of these models, if every input it recorded is unchanged (a load saved
+    without inputs never is); and whether these models were loaded with this cache before at all."""
     if not replay_cache.enabled() or identity is None:
-        return None
+        return None, False
     key = _settings_key(settings, dialect, identity)
     found = replay_cache.read_entry("models", key)
     if found is None:
-        return None
+        return None, False
     try:
         inputs, snapshot = pickle.loads(found[1])
-        valid = isinstance(snapshot, ModelsSnapshot) and _still_valid(inputs)
+        valid = isinstance(snapshot, ModelsSnapshot) and inputs is not None and _still_valid(inputs)
     except Exception:  # a payload we cannot use is damaged, whatever the reason
         replay_cache.discard_entry("models", key)
-        return None
-    return snapshot if valid else None
+        return None, False
+    return (snapshot if valid else None), True
 
 
 def save(settings: Settings, dialect: str, identity: str | None, inputs: dict[str, Any] | None,
          snapshot: ModelsSnapshot) -> None:
-    if not replay_cache.enabled() or identity is None or inputs is None:
+    if not replay_cache.enabled() or identity is None:
         return
     key = _settings_key(settings, dialect, identity)
-    replay_cache.write_entry("models", key, pickle.dumps((inputs, snapshot)), files=len(inputs["files"]))
+    replay_cache.write_entry("models", key, pickle.dumps((inputs, snapshot)),
+                             files=len(inputs["files"]) if inputs is not None else 0)

@@ -77,6 +77,10 @@ class DevDatabase(CloseOnExit, abc.ABC):
         `copies_states`, else the state's own database, which is no longer that state afterwards."""
         raise KeyError(key)
 
+    def start_early(self) -> None:
+        """A clean database will soon be needed (the models are about to load): a dev database that starts on
+        first use may start now, in the background. Nothing to do for one that is up."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.description}>"
 

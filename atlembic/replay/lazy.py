@@ -57,6 +57,7 @@ class LazyDevDatabase(DevDatabase):
         self.cache_identity = embedded_identity(dialect) if dev_url is None and cache.enabled() else None
         self.files = files or ()
         self._pinned = False
+        self._early: threading.Thread | None = None
         if dev_url is None:  # whichever thread starts the embedded server, SIGTERM stops it (devdb.process)
             pin_signal_handlers()
             self._pinned = True
@@ -75,6 +76,20 @@ class LazyDevDatabase(DevDatabase):
                 with stage:
                     self._dev = open_dev_database(self.target_dialect, self.dev_url, states=self.states)
         return self._dev
+
+    def start_early(self) -> None:
+        """Start an embedded server in a thread of its own (``atlembic-`` named: env.py's connect guard lets it
+        through) while this one goes on: loading the models takes about as long as a server's start, which
+        the first use then finds done or waits for. A start that fails there is tried again, and fails with
+        its error, on first use; a run that never uses the server (the models' schema came from the cache)
+        stops it at close."""
+        if self.concurrent and self._dev is None and self._early is None:
+            self._early = threading.Thread(target=self._start_quietly, name="atlembic-dev-start", daemon=True)
+            self._early.start()
+
+    def _start_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.dev  # noqa: B018  (the property starts it)
 
     @property
     def concurrent(self) -> bool:
@@ -123,6 +138,8 @@ class LazyDevDatabase(DevDatabase):
         return self.dev.state_database(key)
 
     def close(self) -> None:
+        if self._early is not None:
+            self._early.join()
         if self._dev is not None:
             # An embedded server keeps its data dir for the next run here (atlembic.devdb.kept).
             stage = self.timings.stage("dev database stop") if self.timings else contextlib.nullcontext()
