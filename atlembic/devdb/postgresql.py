@@ -294,7 +294,6 @@ def drop_database(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
 
 
-
 _EXIT_WAIT = 0.1  # seconds: what DROP DATABASE itself would sleep on finding one
 
 
@@ -308,6 +307,7 @@ def _wait_for_backends_to_exit(conn: Connection, name: str) -> None:
     busy = text("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid())")
     while conn.execute(busy, {"name": name}).scalar() and time.monotonic() < deadline:
         time.sleep(0.001)
+
 
 # Objects in user schemas that make a database "not clean". Extension members are reported as the
 # extension; array types, table row types and multiranges come with their owners.
