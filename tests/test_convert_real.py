@@ -283,9 +283,7 @@ def _atlembic(project: Path, name: str, url: str, *args: str, check: bool = True
 def _upgrade(project: Path, *args: str) -> str:
     """`atlembic ARGS` (an upgrade: no env.py, revision or models) in this process, with the scratch HOME of the
     project's processes (the replay cache convert and check share)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(project.parent / "home"))
-        return run_cli(project, *args).stdout
+    return run_cli(project, *args, env={"HOME": str(project.parent / "home")}).stdout
 
 
 def _schema(url: str, version_table: str):  # noqa: ANN202

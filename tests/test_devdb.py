@@ -36,6 +36,7 @@ from atlembic.devdb.url import UrlDevDatabase
 from atlembic.engines import open_dev_database
 from atlembic.errors import AtlembicError
 from atlembic.migrate.directory import MigrationDir
+from tests.support.cli import run_cli
 from tests.support.mysql_fixture import mysql_binaries_or_skip
 from tests.support.pg_fixture import fresh_pg_url, pg_bindir_or_skip, pg_server  # noqa: F401 - pg_server: fixture
 
@@ -631,8 +632,6 @@ def test_first_revision_starts_the_dev_server_while_the_models_load(
     process: without the early start they would give up after 30 s and say so. Once they have loaded, a change to
     them that compiles to the same schema (a comment) starts no server: `check` finds both schemas cached (the
     directory's since the `check` before)."""
-    from tests.support.cli import run_cli
-
     base = Path(tempfile.mkdtemp(prefix="atlembic-early-"))
     base.chmod(0o755)  # a root run starts the servers as another user, who must reach it
     (tmp_path / "alembic.ini").write_text(

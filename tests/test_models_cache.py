@@ -93,17 +93,7 @@ def run(root: Path, *args: str, cache: bool = True, env: dict[str, str] | None =
 
 def run_uncached(root: Path, env: dict[str, str] | None = None) -> dict:
     """`atlembic --no-cache check --format json` in this process, with `env` set: the control of a cached run."""
-    saved = {name: os.environ.get(name) for name in env or {}}
-    os.environ.update(env or {})
-    try:
-        proc = run_cli(root, "--no-cache", "check", "--format", "json", check=False)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name)
-            else:
-                os.environ[name] = value
-        replay_cache.enable()  # --no-cache turned it off in this process
+    proc = run_cli(root, "--no-cache", "check", "--format", "json", check=False, env=env)
     assert proc.returncode in (0, 255), proc.stderr
     return json.loads(proc.stdout)
 

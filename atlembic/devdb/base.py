@@ -78,8 +78,8 @@ class DevDatabase(CloseOnExit, abc.ABC):
         raise KeyError(key)
 
     def start_early(self) -> None:
-        """A clean database will soon be needed (the models are about to load): a dev database that starts on
-        first use may start now, in the background. Nothing to do for one that is up."""
+        """A clean database will soon be needed: a dev database that starts on first use may start now, in the
+        background. Nothing to do for one that is up."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.description}>"

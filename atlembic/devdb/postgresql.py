@@ -295,17 +295,18 @@ def drop_database(conn: Connection, name: str) -> None:
 
 
 _EXIT_WAIT = 0.1  # seconds: what DROP DATABASE itself would sleep on finding one
+_OTHER_BACKENDS = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid())")
 
 
 def _wait_for_backends_to_exit(conn: Connection, name: str) -> None:
     """Wait (briefly) until no backend is connected to `name`. A connection closed just before still has its
-    backend exiting for a few milliseconds; DROP DATABASE that finds it sleeps 100 ms before looking again
-    (PostgreSQL's CountOtherDBBackends), which was 4 in 10 scratch-database drops and a third of a
-    PostgreSQL round trip. Polled every millisecond, each statement its own snapshot (AUTOCOMMIT); a
-    connection still held open is DROP ... WITH (FORCE)'s after `_EXIT_WAIT`."""
+    backend exiting for a few milliseconds, and DROP DATABASE that finds it sleeps 100 ms before looking again
+    (PostgreSQL's CountOtherDBBackends): a scratch database's drop always follows such a close. Polled every
+    millisecond, each statement its own snapshot (AUTOCOMMIT); a connection still held open is left to DROP ...
+    WITH (FORCE) after `_EXIT_WAIT`."""
     deadline = time.monotonic() + _EXIT_WAIT
-    busy = text("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid())")
-    while conn.execute(busy, {"name": name}).scalar() and time.monotonic() < deadline:
+    while conn.execute(_OTHER_BACKENDS, {"name": name}).scalar() and time.monotonic() < deadline:
         time.sleep(0.001)
 
 

@@ -18,8 +18,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import atlembic
 from atlembic.cli.app import main
+from atlembic.replay import cache as replay_cache
 
 __all__ = ["as_a_new_process", "run_cli", "run_on_terminal"]
 
@@ -49,16 +52,21 @@ def as_a_new_process() -> Iterator[None]:
                 del sys.modules[name]
 
 
-def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """``atlembic ARGS`` run in `cwd` in this process; its exit code and what it printed, as a subprocess's.
-    `check`: the command must succeed."""
+def run_cli(cwd: Path, *args: str, check: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``atlembic ARGS`` run in `cwd` in this process, with the environment variables `env` set for it; its exit
+    code and what it printed, as a subprocess's. `check`: the command must succeed. Like a process of its own, it
+    leaves the replay cache as it found it (``--no-cache`` turns it off)."""
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
-    before, argv = Path.cwd(), sys.argv
+    before, argv, cached = Path.cwd(), sys.argv, replay_cache.enabled()
     try:
         os.chdir(cwd)
         sys.argv = ["atlembic", *args]
-        with as_a_new_process(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with pytest.MonkeyPatch.context() as patch, as_a_new_process(), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
             try:
                 main()
             except SystemExit as exc:
@@ -66,6 +74,8 @@ def run_cli(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
     finally:
         os.chdir(before)
         sys.argv = argv
+        if cached:
+            replay_cache.enable()
     returncode = code if isinstance(code, int) else int(code is not None)
     proc = subprocess.CompletedProcess(["atlembic", *args], returncode, out.getvalue(), err.getvalue())
     if check:
