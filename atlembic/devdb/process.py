@@ -45,6 +45,7 @@ __all__ = [
     "unregister",
     "stop_all",
     "signals_deferred",
+    "interruptions",
 ]
 
 _TMPFS_MIN_FREE = 512 * 1024 * 1024
@@ -204,6 +205,17 @@ _live_lock = threading.RLock()
 _previous_handlers: dict[int, Any] = {}
 _pins = 0  # holders of `pin_signal_handlers`: the handlers stay while any is open, servers or not
 CLEANUP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Held by the signal handler while it stops the servers, and by `signals_deferred` in a thread other than the
+# main one (where the handler runs), so that a server another thread is starting makes no temp dir or child
+# between the handler's stop and the process's death.
+_spawn_lock = threading.RLock()
+_interruptions = 0  # signals handled so far
+
+
+def interruptions() -> int:
+    """How many SIGINT/SIGTERM the cleanup handler has handled in this process: a server start that began
+    at another count was stopped by one and must not go on."""
+    return _interruptions
 
 
 def stop_all() -> None:
@@ -215,8 +227,11 @@ def stop_all() -> None:
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _interruptions
     previous = _previous_handlers.get(signum, signal.SIG_DFL)
-    stop_all()
+    with _spawn_lock:
+        _interruptions += 1
+        stop_all()
     # Then behave as if we had never been there: KeyboardInterrupt for Ctrl-C, death for SIGTERM.
     if callable(previous):
         previous(signum, frame)
@@ -297,9 +312,12 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while a child is spawned and recorded, so a handler never misses it."""
+    """Hold SIGINT/SIGTERM while a child or a temp dir is made and recorded, so the handler never misses it:
+    in the main thread by blocking them, in another one by holding the lock the handler takes (a start that
+    finds `interruptions` changed inside the block must stop there)."""
     if not _in_main_thread():
-        yield
+        with _spawn_lock:
+            yield
         return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, CLEANUP_SIGNALS)
     try:

@@ -36,6 +36,7 @@ from atlembic.devdb.kept import MAX_STATES, ClusterStore, KeptCluster
 from atlembic.devdb.process import (
     RunAs,
     cache_root,
+    interruptions,
     pid_alive,
     register,
     remove_dir_atomically,
@@ -82,6 +83,16 @@ class ScratchDatabases:
         self._free: list[str] = []
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
+        self._found_clean = False
+
+    def assert_clean(self, dialect: DevDialect, engine: Engine) -> None:
+        """Refuse the just-created scratch database of `engine` if it is not empty, as the first one only: every
+        scratch database is a copy of the same template (PostgreSQL's template1; MySQL's start empty), which no
+        one writes while a run uses the server, so once one was empty the others are too (a check costs a
+        connection and a catalog query per database)."""
+        if not self._found_clean:
+            dialect.assert_clean(engine)
+            self._found_clean = True
 
     def take(self) -> str:
         """A name no database of the server has now (one dropped earlier, or a new one)."""
@@ -214,6 +225,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         self._child: subprocess.Popen[bytes] | None = None  # the init command / cp while starting
         self._admin: Engine | None = None
         self._owner_pid = os.getpid()
+        self._started_at = interruptions()  # the signals handled before this start (see `_unless_interrupted`)
 
     @classmethod
     def _env(cls, what: str) -> str:
@@ -298,10 +310,12 @@ class EphemeralServer(CloseOnExit, abc.ABC):
             )
         self._sweep_stale_servers(base)
         self._owner_pid = os.getpid()
+        self._started_at = interruptions()
         register(self)
         try:
-            self.tmpdir = Path(tempfile.mkdtemp(prefix=self._temp_prefix(), dir=base))
-            (self.tmpdir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
+            with self._unless_interrupted():
+                self.tmpdir = Path(tempfile.mkdtemp(prefix=self._temp_prefix(), dir=base))
+                (self.tmpdir / _OWNER_FILE).write_text(f"{os.getpid()}\n")
             self.run_dir.mkdir(mode=0o700)
             if self._run_as is not None:
                 # The top dir stays ours (so the stale sweep recognizes it); the server only needs to
@@ -466,9 +480,18 @@ class EphemeralServer(CloseOnExit, abc.ABC):
             **kwargs,
         )
 
+    @contextmanager
+    def _unless_interrupted(self) -> Iterator[None]:
+        """`signals_deferred`, refusing to go on (AtlembicError) when a signal stopped the servers since this
+        start began: a start in another thread must not leave a child or a temp dir behind that stop."""
+        with signals_deferred():
+            if interruptions() != self._started_at:
+                raise AtlembicError(f"the dev {self.product} server was stopped while it was starting")
+            yield
+
     def _run(self, cmd: Sequence[str], *, as_server_user: bool = True) -> None:
         """Run a helper (the init command, cp) to completion; stop() ends it if it is still running."""
-        with signals_deferred():
+        with self._unless_interrupted():
             self._child = self._popen(
                 cmd, as_server_user=as_server_user, stdout=subprocess.PIPE, cwd=self._require_tmpdir()
             )
@@ -490,7 +513,7 @@ class EphemeralServer(CloseOnExit, abc.ABC):
         cmd = self._server_command()
         with contextlib.ExitStack() as stack:
             stdout = stack.enter_context(open(self.log_path, "ab")) if self.log_stdout else subprocess.DEVNULL
-            stack.enter_context(signals_deferred())
+            stack.enter_context(self._unless_interrupted())
             # The server itself rather than a wrapper (pg_ctl -w polls every 100 ms, which would be most of
             # the start-up time): we poll at 5 ms and own the pid for a precise stop.
             self._proc = self._popen(cmd, stdout=stdout, cwd=self.run_dir)
@@ -702,7 +725,7 @@ class EphemeralServerDevDatabase(DevDatabase, Generic[_S]):
         try:
             engine = self._scratch.engine(name, self.server.url(name))
             if created:
-                self.server.sql.assert_clean(engine)
+                self._scratch.assert_clean(self.server.sql, engine)
             yield engine
             unchanged = True
         finally:

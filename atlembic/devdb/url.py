@@ -116,7 +116,7 @@ class ServerUrlDevDatabase(UrlDevDatabase):
             else:
                 engine = self._scratch.engine(name, self.url.set(database=name))
                 try:
-                    sql.assert_clean(engine)  # template1 may have been filled by someone
+                    self._scratch.assert_clean(sql, engine)  # template1 may have been filled by someone
                     yield engine
                 finally:
                     self._scratch.disconnect(name)
